@@ -1,0 +1,1 @@
+"""From MA/CRM exports to honest, point-in-time training sets and feature vectors."""

@@ -1,0 +1,420 @@
+"""The data contract for MA/CRM exports: load, validate, normalise, or say exactly what is wrong.
+
+Two shapes of export are accepted:
+
+* **event mode**: `leads` (one row per lead), `activities` (one row per tracked action) and
+  `outcomes` (when a lead became SQL), as Marketo or HubSpot export them;
+* **flat mode**: one table, one row per lead, with a 0/1 label column, as many CRM reports look.
+
+Every problem gets its own :class:`ContractError` naming the file, the column, the rows (1-based
+data rows; for CSV also the line, counting the header as line 1) and the expected form, so a data
+scientist can fix the export without reading code. Nothing is dropped silently: a row that cannot
+be read stops the load. Timestamps without a time zone are taken as UTC.
+
+Values of personal-data columns (see :mod:`features.personal_data`) never appear in an error.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from features import schema
+from features.personal_data import personal_data_columns
+
+_SHOWN_ROWS = 5
+_READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_LABEL_CLASSES = {
+    "1": 1, "0": 0, "1.0": 1, "0.0": 0,
+    "yes": 1, "no": 0, "y": 1, "n": 0,
+    "true": 1, "false": 0, "t": 1, "f": 0,
+}  # fmt: skip
+_INTEGER_ID = re.compile(r"^(0|-?[1-9]\d{0,17})$")
+
+
+class ContractError(ValueError):
+    """An export that breaks the data contract, with where and how to fix it."""
+
+    def __init__(
+        self,
+        problem: str,
+        *,
+        source: str,
+        column: str | None = None,
+        rows: Sequence[int] = (),
+        values: Sequence[object] = (),
+        expected: str | None = None,
+        fix: str | None = None,
+        csv: bool = False,
+    ) -> None:
+        self.problem, self.source, self.column = problem, source, column
+        self.rows = [int(r) for r in rows]
+        self.expected, self.fix = expected, fix
+        parts = [f"{source}: {problem}"]
+        if column is not None:
+            parts.append(f" in column '{column}'")
+        if self.rows:
+            shown = ", ".join(_row_label(r, csv) for r in self.rows[:_SHOWN_ROWS])
+            more = len(self.rows) - _SHOWN_ROWS
+            parts.append(f" at {shown}" + (f" (and {more} more rows)" if more > 0 else ""))
+        if values:
+            parts.append(f"; found {', '.join(repr(v) for v in list(values)[:_SHOWN_ROWS])}")
+        if expected:
+            parts.append(f". Expected {expected}")
+        if fix:
+            parts.append(f". {fix}")
+        super().__init__("".join(parts))
+
+
+def _row_label(row: int, csv: bool) -> str:
+    return f"row {row} (line {row + 1})" if csv else f"row {row}"
+
+
+@dataclass(frozen=True)
+class Table:
+    """A frame with the name it came from, so errors can point at the file."""
+
+    frame: pd.DataFrame
+    source: str
+    csv: bool = False
+
+    def error(self, problem: str, **kwargs: object) -> ContractError:
+        return ContractError(problem, source=self.source, csv=self.csv, **kwargs)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class MAExport:
+    """A validated event-mode export: leads, their activities and their outcomes."""
+
+    leads: pd.DataFrame
+    activities: pd.DataFrame
+    outcomes: pd.DataFrame
+    personal_data: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def attribute_columns(self) -> list[str]:
+        """Lead columns that may become features: not ids, not timestamps, not personal data."""
+        return attribute_columns(self.leads, self.personal_data)
+
+
+@dataclass(frozen=True)
+class FlatExport:
+    """A validated flat export: one row per lead, attributes and a 0/1 label."""
+
+    leads: pd.DataFrame
+    label: pd.Series
+    label_column: str
+    personal_data: tuple[str, ...] = ()
+    notes: tuple[str, ...] = field(default=())
+
+    @property
+    def attribute_columns(self) -> list[str]:
+        return attribute_columns(self.leads, self.personal_data, exclude=(self.label_column,))
+
+
+def attribute_columns(
+    leads: pd.DataFrame, personal_data: Sequence[str], exclude: Sequence[str] = ()
+) -> list[str]:
+    """Lead columns other than the id, the creation time, personal data and `exclude`."""
+    skip = {schema.LEAD_ID, schema.CREATED_AT, *personal_data, *exclude}
+    return [c for c in leads.columns if c not in skip]
+
+
+# ---------------------------------------------------------------------------------------- reading
+
+
+def read_table(path: str | Path) -> Table:
+    """Read a CSV, TSV or Parquet file; CSV cells are read as text and typed by the validators."""
+    path = Path(path)
+    source = path.name
+    suffix = "".join(s for s in path.suffixes[-2:] if s != ".gz")[-8:]
+    kind = next((k for ext, k in _READERS.items() if suffix.endswith(ext)), None)
+    if kind is None:
+        raise ContractError(
+            "unknown file type", source=source,
+            expected="a .csv, .csv.gz, .tsv or .parquet file",
+        )  # fmt: skip
+    if not path.exists():
+        raise ContractError("file not found", source=str(path), fix="Check the path")
+    if path.stat().st_size == 0:
+        raise ContractError("the file is empty", source=source, expected="a header and rows")
+    if kind == "parquet":
+        frame = pd.read_parquet(path)
+    else:
+        try:
+            frame = pd.read_csv(
+                path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=True
+            )
+        except pd.errors.EmptyDataError:
+            raise ContractError(
+                "the file is empty", source=source, expected="a header and rows"
+            ) from None
+        except pd.errors.ParserError as exc:
+            raise ContractError(
+                f"the file is not valid CSV ({exc})", source=source,
+                fix="Quote fields that contain the separator",
+            ) from None  # fmt: skip
+        frame = _type_text_columns(frame)
+    if frame.empty:
+        raise ContractError("the file has a header but no rows", source=source)
+    return Table(frame, source, csv=kind != "parquet")
+
+
+def _type_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Turn CSV text columns that are wholly numeric into numbers; leave the rest as text."""
+    typed = {}
+    for column in frame.columns:
+        values = frame[column].str.strip()
+        numbers = pd.to_numeric(values, errors="coerce")
+        if numbers.notna().sum() > 0 and numbers.notna().sum() == values.notna().sum():
+            typed[column] = numbers
+        else:
+            typed[column] = frame[column]
+    return pd.DataFrame(typed, index=frame.index)
+
+
+# ------------------------------------------------------------------------------------ validation
+
+
+def _require_columns(table: Table, required: Sequence[str]) -> None:
+    present = {_squash(c): str(c) for c in table.frame.columns}
+    for column in required:
+        if column not in table.frame.columns:
+            close = difflib.get_close_matches(_squash(column), list(present), n=1, cutoff=0.6)
+            hint = f"Did you mean '{present[close[0]]}'? Rename it to '{column}'" if close else None
+            raise table.error(
+                f"missing required column '{column}'",
+                expected=f"columns {', '.join(required)}", fix=hint,
+            )  # fmt: skip
+
+
+def _squash(name: object) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _rows(mask: pd.Series) -> list[int]:
+    """1-based data-row numbers where `mask` is true."""
+    return [i + 1 for i in mask.to_numpy().nonzero()[0]]
+
+
+def _require_values(table: Table, column: str) -> None:
+    missing = table.frame[column].isna()
+    if table.frame[column].dtype == object or pd.api.types.is_string_dtype(table.frame[column]):
+        missing |= table.frame[column].astype("string").str.strip().eq("").fillna(False)
+    if missing.any():
+        raise table.error("empty value", column=column, rows=_rows(missing), expected="a value")
+
+
+def parse_timestamps(table: Table, column: str, *, required: bool) -> pd.Series:
+    """Parse `column` to UTC timestamps; naive values are UTC; bad values name their rows."""
+    values = table.frame[column]
+    if isinstance(values.dtype, pd.DatetimeTZDtype):
+        parsed = values.dt.tz_convert("UTC")
+    elif pd.api.types.is_datetime64_dtype(values):
+        parsed = values.dt.tz_localize("UTC")
+    else:
+        text = values.astype("string").str.strip().replace("", pd.NA)
+        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        retry = text.notna() & parsed.isna()
+        if retry.any():
+            parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
+        bad = text.notna() & parsed.isna()
+        if bad.any():
+            raise table.error(
+                "unparseable timestamp", column=column, rows=_rows(bad),
+                values=text[bad].head(_SHOWN_ROWS).tolist(),
+                expected="ISO 8601 such as 2025-03-01T09:30:00Z (no zone means UTC)",
+            )  # fmt: skip
+    if required and parsed.isna().any():
+        raise table.error(
+            "empty timestamp", column=column, rows=_rows(parsed.isna()),
+            expected="a timestamp on every row",
+        )  # fmt: skip
+    return parsed.astype("datetime64[us, UTC]")
+
+
+def _normalise_ids(ids: pd.Series) -> pd.Series:
+    """Integer-looking ids become int64 so that CSV and Parquet exports of one CRM join."""
+    if pd.api.types.is_integer_dtype(ids):
+        return ids.astype("int64")
+    if pd.api.types.is_float_dtype(ids) and (ids.dropna() % 1 == 0).all():
+        return ids.astype("int64")
+    text = ids.astype("string").str.strip()
+    if text.str.fullmatch(_INTEGER_ID).all():
+        return text.astype("int64")
+    return text.astype("string")
+
+
+def _check_unique(table: Table, column: str) -> None:
+    duplicated = table.frame[column].duplicated(keep=False)
+    if duplicated.any():
+        raise table.error(
+            "duplicate lead_id", column=column, rows=_rows(duplicated),
+            values=table.frame.loc[duplicated, column].drop_duplicates().head(_SHOWN_ROWS).tolist(),
+            expected="each lead exactly once", fix="Remove or merge the duplicated leads",
+        )  # fmt: skip
+
+
+def _check_known_leads(table: Table, known: pd.Series, what: str) -> None:
+    unknown = ~table.frame[schema.LEAD_ID].isin(known)
+    if unknown.any():
+        raise table.error(
+            f"{what} of an unknown lead", column=schema.LEAD_ID, rows=_rows(unknown),
+            values=table.frame.loc[unknown, schema.LEAD_ID].drop_duplicates().head(5).tolist(),
+            expected="a lead_id that appears in the leads file",
+            fix="Export the leads too, or drop these rows upstream",
+        )  # fmt: skip
+
+
+def _match_id_types(ids: pd.Series, leads: pd.Series) -> pd.Series:
+    if ids.dtype == leads.dtype:
+        return ids
+    return ids.astype("string") if leads.dtype == "string" else _normalise_ids(ids)
+
+
+def validate_leads(table: Table) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Validated leads (lead_id unique, created_at UTC) and their personal-data columns."""
+    _require_columns(table, schema.LEAD_REQUIRED)
+    _require_values(table, schema.LEAD_ID)
+    frame = table.frame.copy()
+    frame[schema.LEAD_ID] = _normalise_ids(frame[schema.LEAD_ID])
+    table = Table(frame, table.source, table.csv)
+    _check_unique(table, schema.LEAD_ID)
+    frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
+    return frame, tuple(personal_data_columns(frame.drop(columns=[schema.CREATED_AT])))
+
+
+def validate_activities(table: Table, leads: pd.DataFrame) -> pd.DataFrame:
+    """Validated activities: every lead known, every timestamp parsed, types non-empty."""
+    _require_columns(table, schema.ACTIVITY_REQUIRED)
+    _require_values(table, schema.LEAD_ID)
+    _require_values(table, schema.ACTIVITY_TYPE)
+    frame = table.frame.copy()
+    frame[schema.LEAD_ID] = _match_id_types(frame[schema.LEAD_ID], leads[schema.LEAD_ID])
+    table = Table(frame, table.source, table.csv)
+    _check_known_leads(table, leads[schema.LEAD_ID], "activity")
+    frame[schema.OCCURRED_AT] = parse_timestamps(table, schema.OCCURRED_AT, required=True)
+    if schema.DETAIL not in frame.columns:
+        frame[schema.DETAIL] = pd.Series(pd.NA, index=frame.index, dtype="string")
+    return frame
+
+
+def validate_outcomes(table: Table, leads: pd.DataFrame) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """Validated outcomes, one row per lead; leads absent from the file count as never SQL."""
+    _require_columns(table, schema.OUTCOME_REQUIRED)
+    _require_values(table, schema.LEAD_ID)
+    frame = table.frame.copy()
+    frame[schema.LEAD_ID] = _match_id_types(frame[schema.LEAD_ID], leads[schema.LEAD_ID])
+    table = Table(frame, table.source, table.csv)
+    _check_known_leads(table, leads[schema.LEAD_ID], "outcome")
+    duplicated = frame[schema.LEAD_ID].duplicated(keep=False)
+    if duplicated.any():
+        raise table.error(
+            "more than one outcome for a lead", column=schema.LEAD_ID, rows=_rows(duplicated),
+            expected="one outcome row per lead",
+        )  # fmt: skip
+    for column in schema.OUTCOME_TIMESTAMPS:
+        if column in frame.columns:
+            frame[column] = parse_timestamps(table, column, required=False)
+        else:
+            frame[column] = pd.Series(pd.NaT, index=frame.index, dtype="datetime64[us, UTC]")
+    frame = frame[[schema.LEAD_ID, *schema.OUTCOME_TIMESTAMPS]]
+    notes: list[str] = []
+    absent = ~leads[schema.LEAD_ID].isin(frame[schema.LEAD_ID])
+    if absent.any():
+        notes.append(f"{int(absent.sum())} leads have no outcome row and count as never SQL")
+        filler = pd.DataFrame({schema.LEAD_ID: leads.loc[absent, schema.LEAD_ID].to_numpy()})
+        for column in schema.OUTCOME_TIMESTAMPS:
+            filler[column] = pd.Series(pd.NaT, index=filler.index, dtype="datetime64[us, UTC]")
+        frame = pd.concat([frame, filler], ignore_index=True)
+    created = frame[schema.LEAD_ID].map(leads.set_index(schema.LEAD_ID)[schema.CREATED_AT])
+    early = frame[schema.SQL_AT] < created
+    if early.any():
+        notes.append(f"{int(early.sum())} leads became SQL before their created_at (kept as is)")
+    return frame, tuple(notes)
+
+
+def load_export(
+    leads: str | Path,
+    activities: str | Path | None = None,
+    outcomes: str | Path | None = None,
+) -> MAExport:
+    """Load and validate an event-mode export; activities and outcomes are optional files."""
+    lead_frame, personal = validate_leads(read_table(leads))
+    if activities is None:
+        activity_frame = empty_activities(lead_frame[schema.LEAD_ID].dtype)
+    else:
+        activity_frame = validate_activities(read_table(activities), lead_frame)
+    notes: tuple[str, ...] = ()
+    if outcomes is None:
+        outcome_frame = pd.DataFrame(columns=[schema.LEAD_ID, *schema.OUTCOME_TIMESTAMPS])
+    else:
+        outcome_frame, notes = validate_outcomes(read_table(outcomes), lead_frame)
+    return MAExport(lead_frame, activity_frame, outcome_frame, personal, notes)
+
+
+def empty_activities(id_dtype: object = "int64") -> pd.DataFrame:
+    """An activity table with no rows and the contract's columns (a lead with no history)."""
+    return pd.DataFrame(
+        {
+            schema.LEAD_ID: pd.Series(dtype=id_dtype),  # type: ignore[call-overload]
+            schema.OCCURRED_AT: pd.Series(dtype="datetime64[us, UTC]"),
+            schema.ACTIVITY_TYPE: pd.Series(dtype="string"),
+            schema.DETAIL: pd.Series(dtype="string"),
+        }
+    )
+
+
+def parse_label(table: Table, column: str) -> pd.Series:
+    """A 0/1 label from 0/1, yes/no, true/false, y/n (any case); anything else is an error."""
+    raw = table.frame[column]
+    text = raw.astype("string").str.strip().str.lower()
+    label = text.map(_LABEL_CLASSES)
+    bad = label.isna()
+    if bad.any():
+        found = text[bad].fillna("<empty>").drop_duplicates().head(_SHOWN_ROWS).tolist()
+        raise table.error(
+            "label with values other than the two classes", column=column, rows=_rows(bad),
+            values=found, expected="0/1, yes/no or true/false on every row",
+        )  # fmt: skip
+    if label.nunique() < 2:
+        raise table.error(
+            f"the label has only one class ({int(label.iloc[0])})", column=column,
+            expected="both converted (1) and not converted (0) leads",
+        )  # fmt: skip
+    return label.astype("int8")
+
+
+def load_flat(path: str | Path, label: str, *, id_column: str | None = None) -> FlatExport:
+    """Load a flat export: one row per lead, a label column, attributes, optional created_at.
+
+    Without an id column the 1-based row number becomes the lead_id, so every row still comes
+    back in the scored output exactly once.
+    """
+    table = read_table(path)
+    _require_columns(table, [label] + ([id_column] if id_column else []))
+    frame = table.frame.copy()
+    notes: list[str] = []
+    if id_column:
+        frame = frame.rename(columns={id_column: schema.LEAD_ID})
+    elif schema.LEAD_ID not in frame.columns:
+        frame.insert(0, schema.LEAD_ID, range(1, len(frame) + 1))
+        notes.append("no lead_id column: row numbers (from 1) are the lead ids")
+    table = Table(frame, table.source, table.csv)
+    _require_values(table, schema.LEAD_ID)
+    frame[schema.LEAD_ID] = _normalise_ids(frame[schema.LEAD_ID])
+    _check_unique(table, schema.LEAD_ID)
+    target = parse_label(table, label)
+    if schema.CREATED_AT in frame.columns:
+        frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
+    leads = frame.drop(columns=[label])
+    personal = tuple(
+        personal_data_columns(leads.drop(columns=[schema.CREATED_AT], errors="ignore"))
+    )
+    return FlatExport(leads, target.set_axis(leads.index), label, personal, tuple(notes))

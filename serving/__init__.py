@@ -1,0 +1,1 @@
+"""Answering scoring calls: batch and online share one code path."""

@@ -1,0 +1,223 @@
+"""The data contract, from the point of view of a data scientist loading their own export."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from features import schema
+from features.contract import ContractError, load_export, load_flat, read_table
+from features.personal_data import personal_data_columns
+
+
+def write_csv(path: Path, text: str) -> Path:
+    path.write_text(text.strip() + "\n" if text else "")
+    return path
+
+
+@pytest.fixture
+def leads_csv(tmp_path: Path) -> Path:
+    return write_csv(
+        tmp_path / "leads.csv",
+        """
+lead_id,created_at,email,First Name,department,employees
+1,2025-01-05 09:00:00,ann@example.com,Ann,IT,120
+2,2025-01-06T10:00:00+09:00,bob@example.com,Bob,Marketing,
+3,2025-01-07,carla@example.com,Carla,it,4000
+""",
+    )
+
+
+@pytest.fixture
+def activities_csv(tmp_path: Path) -> Path:
+    return write_csv(
+        tmp_path / "activities.csv",
+        """
+lead_id,occurred_at,activity_type,detail
+1,2025-01-06 10:00:00,page_view,/pricing
+1,2025-01-07 11:00:00,demo_request,
+3,2025-01-08 12:00:00,email_open,newsletter-1
+""",
+    )
+
+
+@pytest.fixture
+def outcomes_csv(tmp_path: Path) -> Path:
+    return write_csv(
+        tmp_path / "outcomes.csv",
+        """
+lead_id,sql_at,mql_at
+1,2025-01-09 08:00:00,2025-01-07 12:00:00
+2,,
+""",
+    )
+
+
+def test_a_clean_export_loads_with_every_row(leads_csv, activities_csv, outcomes_csv):
+    export = load_export(leads_csv, activities_csv, outcomes_csv)
+    assert len(export.leads) == 3
+    assert len(export.activities) == 3
+    # lead 3 has no outcome row: it is kept, as never SQL, and the loader says so
+    assert sorted(export.outcomes[schema.LEAD_ID]) == [1, 2, 3]
+    assert export.outcomes.set_index(schema.LEAD_ID)[schema.SQL_AT].isna().loc[[2, 3]].all()
+    assert any("no outcome row" in note for note in export.notes)
+
+
+def test_naive_timestamps_are_utc_and_zoned_ones_are_converted(leads_csv):
+    leads = load_export(leads_csv).leads.set_index(schema.LEAD_ID)[schema.CREATED_AT]
+    assert leads.loc[1] == pd.Timestamp("2025-01-05 09:00:00", tz="UTC")
+    assert leads.loc[2] == pd.Timestamp("2025-01-06 01:00:00", tz="UTC")
+    assert leads.loc[3] == pd.Timestamp("2025-01-07", tz="UTC")
+
+
+def test_personal_data_is_recognised_and_never_an_attribute(leads_csv):
+    export = load_export(leads_csv)
+    assert set(export.personal_data) == {"email", "First Name"}
+    assert export.attribute_columns == ["department", "employees"]
+
+
+def test_personal_data_hidden_behind_an_innocent_name_is_caught_by_content():
+    frame = pd.DataFrame(
+        {
+            "contact": ["a@x.com", "b@y.org", "c@z.co.jp"],
+            "tel_no": ["+81 3-1234-5678", "(03) 5555-0101", "090-1234-5678"],
+            "signup_day": ["2025-01-01", "2025-01-02", "2025-01-03"],
+            "plan": ["basic", "pro", "basic"],
+        }
+    )
+    assert personal_data_columns(frame) == ["contact", "tel_no"]
+
+
+def test_parquet_and_csv_of_the_same_export_load_alike(tmp_path, leads_csv, activities_csv):
+    from_csv = load_export(leads_csv, activities_csv)
+    load_export(leads_csv).leads.to_parquet(tmp_path / "leads.parquet")
+    from_csv.activities.to_parquet(tmp_path / "activities.parquet")
+    from_parquet = load_export(tmp_path / "leads.parquet", tmp_path / "activities.parquet")
+    pd.testing.assert_frame_equal(from_csv.activities, from_parquet.activities)
+    assert from_parquet.leads[schema.LEAD_ID].tolist() == [1, 2, 3]
+
+
+# ------------------------------------------------------------------ one clear error per problem
+
+
+def test_duplicate_lead_id_names_the_rows(tmp_path):
+    leads = write_csv(
+        tmp_path / "leads.csv", "lead_id,created_at\n7,2025-01-01\n8,2025-01-01\n7,2025-01-02"
+    )
+    with pytest.raises(ContractError) as error:
+        load_export(leads)
+    message = str(error.value)
+    assert "leads.csv: duplicate lead_id in column 'lead_id'" in message
+    assert "row 1 (line 2), row 3 (line 4)" in message
+    assert error.value.rows == [1, 3]
+
+
+def test_activity_of_an_unknown_lead_is_refused_not_dropped(tmp_path, leads_csv):
+    activities = write_csv(
+        tmp_path / "activities.csv",
+        "lead_id,occurred_at,activity_type\n1,2025-01-06,page_view\n99,2025-01-06,page_view",
+    )
+    with pytest.raises(ContractError) as error:
+        load_export(leads_csv, activities)
+    assert "activities.csv: activity of an unknown lead in column 'lead_id' at row 2" in str(
+        error.value
+    )
+    assert "99" in str(error.value)
+
+
+def test_unparseable_timestamp_names_file_row_column_and_value(tmp_path, leads_csv):
+    activities = write_csv(
+        tmp_path / "activities.csv",
+        "lead_id,occurred_at,activity_type\n1,2025-01-06,page_view\n1,last tuesday,page_view",
+    )
+    with pytest.raises(ContractError) as error:
+        load_export(leads_csv, activities)
+    message = str(error.value)
+    assert "unparseable timestamp in column 'occurred_at' at row 2 (line 3)" in message
+    assert "'last tuesday'" in message
+    assert "ISO 8601" in message
+
+
+@pytest.mark.parametrize("content", ["", "lead_id,created_at\n"])
+def test_empty_file_is_an_error(tmp_path, content):
+    path = tmp_path / "leads.csv"
+    path.write_text(content)
+    with pytest.raises(ContractError, match=r"leads.csv: the file (is empty|has a header)"):
+        load_export(path)
+
+
+def test_missing_required_column_suggests_the_close_one(tmp_path):
+    leads = write_csv(tmp_path / "leads.csv", "LeadID,created_at\n1,2025-01-01")
+    with pytest.raises(ContractError) as error:
+        load_export(leads)
+    assert "missing required column 'lead_id'" in str(error.value)
+    assert "Did you mean 'LeadID'?" in str(error.value)
+
+
+def test_missing_created_at_value_is_an_error_not_a_drop(tmp_path):
+    leads = write_csv(tmp_path / "leads.csv", "lead_id,created_at\n1,2025-01-01\n2,")
+    with pytest.raises(ContractError, match=r"empty timestamp in column 'created_at' at row 2"):
+        load_export(leads)
+
+
+def test_duplicate_outcomes_for_one_lead_are_refused(tmp_path, leads_csv):
+    outcomes = write_csv(tmp_path / "outcomes.csv", "lead_id,sql_at\n1,2025-02-01\n1,")
+    with pytest.raises(ContractError, match="more than one outcome for a lead"):
+        load_export(leads_csv, outcomes=outcomes)
+
+
+def test_unknown_file_type_is_named(tmp_path):
+    path = tmp_path / "leads.xlsx"
+    path.write_bytes(b"PK")
+    with pytest.raises(ContractError, match=r"unknown file type.*\.csv"):
+        read_table(path)
+
+
+# ----------------------------------------------------------------------------------- flat mode
+
+
+def test_flat_export_accepts_yes_no_labels_and_numbers_rows_without_ids(tmp_path):
+    path = write_csv(
+        tmp_path / "crm.csv",
+        "Converted,Lead Source,Email Address\nYes,Google,a@x.com\nno,Referral,b@x.com\n"
+        " TRUE ,Google,c@x.com",
+    )
+    flat = load_flat(path, "Converted")
+    assert flat.label.tolist() == [1, 0, 1]
+    assert flat.leads[schema.LEAD_ID].tolist() == [1, 2, 3]
+    assert flat.attribute_columns == ["Lead Source"]
+    assert "Email Address" in flat.personal_data
+
+
+def test_flat_label_with_a_third_value_is_refused(tmp_path):
+    path = write_csv(tmp_path / "crm.csv", "id,Converted\na,1\nb,0\nc,maybe\nd,")
+    with pytest.raises(ContractError) as error:
+        load_flat(path, "Converted", id_column="id")
+    message = str(error.value)
+    assert "label with values other than the two classes in column 'Converted'" in message
+    assert "row 3 (line 4), row 4 (line 5)" in message
+    assert "'maybe'" in message
+
+
+def test_flat_label_with_one_class_cannot_train(tmp_path):
+    path = write_csv(tmp_path / "crm.csv", "Converted\n1\n1")
+    with pytest.raises(ContractError, match="only one class"):
+        load_flat(path, "Converted")
+
+
+def test_flat_missing_label_column_is_named(tmp_path):
+    path = write_csv(tmp_path / "crm.csv", "converted_flag\n1\n0")
+    with pytest.raises(ContractError, match="missing required column 'Converted'"):
+        load_flat(path, "Converted")
+
+
+def test_contract_errors_never_show_personal_data(tmp_path):
+    leads = write_csv(
+        tmp_path / "leads.csv",
+        "lead_id,created_at,email\n1,2025-01-01,secret@example.com\n1,2025-01-02,other@example.com",
+    )
+    with pytest.raises(ContractError) as error:
+        load_export(leads)
+    assert "example.com" not in str(error.value)

@@ -1,0 +1,1 @@
+"""Fitting and judging scorers: rule baseline, models, combiner, calibration, thresholds."""
