@@ -1,0 +1,263 @@
+"""Offline features: the spec compiled to Ibis expressions, run by DuckDB (or any Ibis backend).
+
+Everything here is a lazy Ibis table until a caller executes or writes it, so one expression
+runs on the embedded DuckDB by default and on a warehouse or Spark backend unchanged. There are
+no Python loops over leads: cutoffs come from a range unnest, features from one bounded range
+join of cutoffs to activities and one grouped aggregate.
+
+Point-in-time correctness is by construction: an activity reaches a cutoff's features only
+when ``cutoff_at - lookback < occurred_at <= cutoff_at``; labels read ``sql_at`` only up to
+``cutoff_at + H`` and only where that moment is inside the export.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from features import schema
+from features.spec import (
+    MISSING_MARKERS,
+    CategoricalAttribute,
+    FeatureSpec,
+    Signal,
+    SpecError,
+    glob_to_regex,
+    types_of,
+)
+
+CUTOFF_AT = "cutoff_at"
+LABEL = "label"
+DAY_SECONDS = 86_400.0
+
+
+def connect(database: str | Path | None = None, threads: int | None = None) -> ibis.BaseBackend:
+    """A DuckDB connection in UTC, so calendar days and timestamps mean the same everywhere."""
+    con = ibis.duckdb.connect(str(database) if database else ":memory:")
+    con.raw_sql("SET TimeZone = 'UTC'")
+    if threads:
+        con.raw_sql(f"SET threads = {int(threads)}")
+    return con
+
+
+def register(con: ibis.BaseBackend, name: str, frame: pd.DataFrame) -> ir.Table:
+    """Load a validated frame into the backend as a table (timestamps in microseconds, UTC)."""
+    frame = frame.copy()
+    for column in frame.columns:
+        if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
+            frame[column] = frame[column].dt.floor("us").astype("datetime64[us, UTC]")
+    return con.create_table(name, frame, overwrite=True)
+
+
+def normalise_expr(column: ir.Value, aliases: dict[str, str]) -> ir.StringValue:
+    """SQL twin of :func:`features.spec.normalise_level`: trim, lower-case, alias, blank->NULL."""
+    text = column.cast("string").re_replace(r"[ \t\r\n]+", " ").strip().lower()
+    text = ibis.ifelse(text.isin(list(MISSING_MARKERS)), ibis.null("string"), text)
+    return text.substitute(aliases) if aliases else text
+
+
+def _days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
+    return (later.epoch_seconds() - earlier.epoch_seconds()).cast("float64") / DAY_SECONDS
+
+
+def _require_columns(table: ir.Table, spec: FeatureSpec) -> None:
+    for attribute in spec.attributes:
+        if attribute.column not in table.columns:
+            raise SpecError(
+                f"attributes.{attribute.name}: column '{attribute.column}' is not in the leads "
+                f"table (columns: {', '.join(table.columns)})"
+            )
+
+
+def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """lead_id, created_at and one column per spec attribute, normalised."""
+    _require_columns(leads, spec)
+    columns: dict[str, ir.Value] = {
+        schema.LEAD_ID: leads[schema.LEAD_ID],
+        schema.CREATED_AT: leads[schema.CREATED_AT],
+    }
+    for attribute in spec.attributes:
+        value = leads[attribute.column]
+        if isinstance(attribute, CategoricalAttribute):
+            columns[attribute.name] = normalise_expr(value, attribute.aliases)
+        elif value.type().is_numeric():
+            columns[attribute.name] = value.cast("float64")
+        else:
+            columns[attribute.name] = value.cast("string").strip().try_cast("float64")
+    return leads.select(**columns)
+
+
+def snapshot_cutoffs(
+    leads: ir.Table, outcomes: ir.Table, spec: FeatureSpec, as_of: pd.Timestamp
+) -> ir.Table:
+    """(lead_id, cutoff_at) every ``every_days`` from creation while the lead is still open."""
+    policy = spec.cutoffs
+    as_of_lit = ibis.literal(as_of, type="timestamp('UTC')")
+    lead = leads.select(schema.LEAD_ID, schema.CREATED_AT).left_join(
+        outcomes.select(schema.LEAD_ID, schema.SQL_AT), schema.LEAD_ID
+    )
+    span = _days_between(as_of_lit, lead[schema.CREATED_AT])
+    count = ((ibis.least(span, policy.max_lead_age_days) / policy.every_days).floor() + 1).cast(
+        "int64"
+    )
+    steps = lead.select(
+        schema.LEAD_ID,
+        schema.CREATED_AT,
+        schema.SQL_AT,
+        step=ibis.range(0, ibis.greatest(count, 0)),
+    ).unnest("step")
+    seconds = (steps.step * (policy.every_days * DAY_SECONDS)).cast("int64")
+    cutoffs = steps.mutate(**{CUTOFF_AT: steps[schema.CREATED_AT] + seconds.as_interval("s")})
+    return _open_at_cutoff(cutoffs, spec, as_of_lit).select(schema.LEAD_ID, CUTOFF_AT)
+
+
+def event_cutoffs(
+    leads: ir.Table,
+    activities: ir.Table,
+    outcomes: ir.Table,
+    spec: FeatureSpec,
+    as_of: pd.Timestamp,
+) -> ir.Table:
+    """(lead_id, cutoff_at) at each activity of the policy's types while the lead is open."""
+    wanted = spec.cutoffs.at_activity_types
+    events = activities.filter(~activities[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
+    if "*" not in wanted:
+        events = events.filter(events[schema.ACTIVITY_TYPE].isin(wanted))
+    lead = leads.select(schema.LEAD_ID, schema.CREATED_AT).left_join(
+        outcomes.select(schema.LEAD_ID, schema.SQL_AT), schema.LEAD_ID
+    )
+    joined = events.select(schema.LEAD_ID, **{CUTOFF_AT: events[schema.OCCURRED_AT]}).join(
+        lead, schema.LEAD_ID
+    )
+    joined = joined.filter(joined[CUTOFF_AT] >= joined[schema.CREATED_AT])
+    as_of_lit = ibis.literal(as_of, type="timestamp('UTC')")
+    return _open_at_cutoff(joined, spec, as_of_lit).select(schema.LEAD_ID, CUTOFF_AT).distinct()
+
+
+def _open_at_cutoff(table: ir.Table, spec: FeatureSpec, as_of: ir.Value) -> ir.Table:
+    cutoff = table[CUTOFF_AT]
+    oldest = table[schema.CREATED_AT] + ibis.interval(
+        seconds=int(spec.cutoffs.max_lead_age_days * DAY_SECONDS)
+    )
+    return table.filter(
+        cutoff <= as_of,
+        cutoff <= oldest,
+        table[schema.SQL_AT].isnull() | (cutoff < table[schema.SQL_AT]),
+    )
+
+
+def training_cutoffs(
+    leads: ir.Table,
+    activities: ir.Table,
+    outcomes: ir.Table,
+    spec: FeatureSpec,
+    as_of: pd.Timestamp,
+) -> ir.Table:
+    """All cutoffs of the spec's policy: snapshots, plus activity events when asked for."""
+    cutoffs = snapshot_cutoffs(leads, outcomes, spec, as_of)
+    if spec.cutoffs.at_activity_types:
+        events = event_cutoffs(leads, activities, outcomes, spec, as_of)
+        cutoffs = cutoffs.union(events, distinct=True)
+    return cutoffs
+
+
+def _signal_condition(events: ir.Table, signal: Signal, spec: FeatureSpec) -> ir.BooleanValue:
+    types = types_of(signal, spec)
+    condition = (
+        events[schema.ACTIVITY_TYPE].isin(types) if types is not None else ibis.literal(True)
+    )
+    if signal.detail is not None:
+        condition &= events[schema.DETAIL].re_search(glob_to_regex(signal.detail)).fill_null(False)
+    return condition
+
+
+def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """One row per (lead_id, cutoff_at) with every activity feature of the spec."""
+    names = spec.activity_feature_names()
+    if not names:
+        return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
+    events = activities.select(
+        schema.LEAD_ID, schema.OCCURRED_AT, schema.ACTIVITY_TYPE, schema.DETAIL
+    )
+    if spec.exclude_activity_types:
+        events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
+    lookback = ibis.interval(days=spec.lookback_days)
+    joined = cutoffs.join(
+        events,
+        [
+            cutoffs[schema.LEAD_ID] == events[schema.LEAD_ID],
+            events[schema.OCCURRED_AT] <= cutoffs[CUTOFF_AT],
+            events[schema.OCCURRED_AT] > cutoffs[CUTOFF_AT] - lookback,
+        ],
+    )
+    age_days = _days_between(joined[CUTOFF_AT], joined[schema.OCCURRED_AT])
+    day = joined[schema.OCCURRED_AT].date()
+    metrics: dict[str, ir.Scalar] = {}
+    conditions = {s.name: _signal_condition(joined, s, spec) for s in spec.signals}
+    for signal in spec.signals:
+        fired = conditions[signal.name]
+        for window in spec.signal_windows(signal):
+            inside = fired & (
+                joined[schema.OCCURRED_AT] > joined[CUTOFF_AT] - ibis.interval(days=window)
+            )
+            if "count" in signal.stats:
+                metrics[f"{signal.name}_count_{window}d"] = inside.sum()
+            if "days" in signal.stats:
+                metrics[f"{signal.name}_days_{window}d"] = day.nunique(where=inside)
+        if "recency" in signal.stats:
+            metrics[f"{signal.name}_recency_days"] = age_days.min(where=fired)
+        if "first" in signal.stats:
+            metrics[f"{signal.name}_first_days"] = age_days.max(where=fired)
+    for score in spec.engagement:
+        decay = ibis.literal(0.5) ** (age_days / score.half_life_days)
+        weight = ibis.literal(0.0)
+        for signal_name, points in score.weights.items():
+            weight = weight + ibis.ifelse(conditions[signal_name], points, 0.0)
+        metrics[f"engagement_{score.name}"] = (weight * decay).sum()
+    aggregated = joined.group_by([joined[schema.LEAD_ID], joined[CUTOFF_AT]]).aggregate(**metrics)
+    # leads with no activity in the lookback still get a row: counts 0, recency empty
+    full = cutoffs.left_join(aggregated, [schema.LEAD_ID, CUTOFF_AT])
+    filled = {
+        name: full[name].fill_null(0)
+        for name in names
+        if not (name.endswith("_recency_days") or name.endswith("_first_days"))
+    }
+    return full.select(schema.LEAD_ID, CUTOFF_AT, **{n: filled.get(n, full[n]) for n in names})
+
+
+def feature_table(
+    cutoffs: ir.Table, leads: ir.Table, activities: ir.Table, spec: FeatureSpec
+) -> ir.Table:
+    """(lead_id, cutoff_at, every feature of the spec) for each cutoff, in spec order."""
+    attributes = attribute_features(leads, spec)
+    table = cutoffs.join(attributes, schema.LEAD_ID)
+    table = table.join(activity_features(cutoffs, activities, spec), [schema.LEAD_ID, CUTOFF_AT])
+    columns: dict[str, ir.Value] = {a.name: table[a.name] for a in spec.attributes}
+    if spec.lead_age:
+        columns["lead_age_days"] = _days_between(table[CUTOFF_AT], table[schema.CREATED_AT])
+    for name in spec.activity_feature_names():
+        columns[name] = table[name]
+    for ratio in spec.ratios:
+        numerator = columns[ratio.numerator].cast("float64")
+        denominator = columns[ratio.denominator].cast("float64")
+        columns[ratio.name] = ibis.ifelse(
+            denominator == 0, ibis.null("float64"), numerator / denominator
+        )
+    return table.select(schema.LEAD_ID, CUTOFF_AT, **columns)
+
+
+def label_table(
+    cutoffs: ir.Table, outcomes: ir.Table, spec: FeatureSpec, as_of: pd.Timestamp
+) -> ir.Table:
+    """(lead_id, cutoff_at, label): SQL within H days after the cutoff; NULL if not yet known."""
+    horizon_end = cutoffs[CUTOFF_AT] + ibis.interval(days=spec.sql_within_days)
+    joined = cutoffs.mutate(horizon_end=horizon_end).left_join(
+        outcomes.select(schema.LEAD_ID, schema.SQL_AT), schema.LEAD_ID
+    )
+    known = joined.horizon_end <= ibis.literal(as_of, type="timestamp('UTC')")
+    converted = joined[schema.SQL_AT].notnull() & (joined[schema.SQL_AT] <= joined.horizon_end)
+    label = ibis.ifelse(known, converted.cast("int8"), ibis.null("int8"))
+    return joined.select(schema.LEAD_ID, CUTOFF_AT, **{LABEL: label})

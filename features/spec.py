@@ -1,0 +1,269 @@
+"""The declarative feature spec: what a lead's feature vector is, written once, read by every path.
+
+The spec is YAML that a data scientist reads and edits and that travels with the model. The
+offline builder (Ibis, :mod:`features.offline`) and the online path (:mod:`features.online`)
+both derive every feature from these objects, so a feature's definition lives here and nowhere
+else. Pydantic does the validation: an error names the field path (``signals.3.detail``) and
+what was expected, which a hand-written checker would only do worse.
+
+Definitions, for an as-of time ``t`` (a cutoff) and ``lookback_days`` L:
+
+* activity features only see events with ``t - L < occurred_at <= t``;
+* ``<signal>_count_<w>d``: events of the signal with ``occurred_at > t - w days``;
+* ``<signal>_days_<w>d``: distinct UTC calendar dates among those events;
+* ``<signal>_recency_days`` / ``<signal>_first_days``: days from the last / first event to ``t``
+  (empty when the signal never fired);
+* ``engagement_<name>``: sum over events of ``weight * 0.5 ** (age_days / half_life_days)``;
+* ratios: numerator / denominator, empty when the denominator is 0;
+* ``lead_age_days``: days from ``created_at`` to ``t``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SignalStat = Literal["count", "days", "recency", "first"]
+ANY_TYPE = "*"
+MISSING_MARKERS = ("", "select", "n/a", "na", "none", "null", "nan", "-", "unknown", "(blank)")
+_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class SpecError(ValueError):
+    """A feature spec that cannot be used, with the field path and the fix."""
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CategoricalAttribute(_Model):
+    """A lead attribute with levels: text is trimmed, lower-cased, and aliases merged.
+
+    Levels rarer than ``min_share`` of training rows are grouped into ``__other__`` and levels
+    never seen in training read as ``__other__`` too; both are learned at fit time, not here.
+    """
+
+    name: str
+    column: str
+    kind: Literal["categorical"] = "categorical"
+    aliases: dict[str, str] = Field(default_factory=dict)
+    min_share: float = Field(0.005, ge=0, lt=1)
+
+    @field_validator("aliases")
+    @classmethod
+    def _normalised_aliases(cls, value: dict[str, str]) -> dict[str, str]:
+        return {_squeeze(k): _squeeze(v) for k, v in value.items()}
+
+
+class NumericAttribute(_Model):
+    """A numeric lead attribute; an empty value stays empty and the model decides."""
+
+    name: str
+    column: str
+    kind: Literal["numeric"] = "numeric"
+
+
+Attribute = CategoricalAttribute | NumericAttribute
+
+
+class Signal(_Model):
+    """A kind of activity: one or more activity types, optionally narrowed by a detail pattern.
+
+    ``detail`` is a glob on the activity's detail where ``*`` matches anything (``/pricing*``,
+    ``/case-studies/*``); matching is case-sensitive, as page paths are.
+    """
+
+    name: str
+    activity_types: tuple[str, ...]
+    detail: str | None = None
+    stats: tuple[SignalStat, ...] = ("count", "recency")
+    windows: tuple[int, ...] | None = None
+
+    @field_validator("activity_types")
+    @classmethod
+    def _some_types(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("list at least one activity type, or '*' for any")
+        return value
+
+
+class Engagement(_Model):
+    """A decay-weighted engagement score: recent, weighty actions count most."""
+
+    name: str
+    half_life_days: float = Field(gt=0)
+    weights: dict[str, float]
+
+
+class Ratio(_Model):
+    """numerator / denominator of two other features, empty when the denominator is 0."""
+
+    name: str
+    numerator: str
+    denominator: str
+
+
+class CutoffPolicy(_Model):
+    """When a lead is scored in the training set.
+
+    A snapshot every ``every_days`` from ``created_at`` while the lead is open (not yet SQL, not
+    older than ``max_lead_age_days``, before the export's end), and optionally at every activity
+    of the types in ``at_activity_types`` (``'*'`` for all), as an MA system would call on events.
+    """
+
+    every_days: float = Field(7, gt=0)
+    max_lead_age_days: float = Field(182, gt=0)
+    at_activity_types: tuple[str, ...] = ()
+
+
+class FeatureSpec(_Model):
+    """The whole feature definition of a model; see the module docstring for the semantics."""
+
+    version: Literal[1] = 1
+    sql_within_days: int = Field(30, gt=0, description="label horizon H")
+    lookback_days: int = Field(365, gt=0)
+    windows: tuple[int, ...] = (7, 30, 90)
+    lead_age: bool = True
+    cutoffs: CutoffPolicy = CutoffPolicy()
+    exclude_activity_types: tuple[str, ...] = ()
+    attributes: tuple[CategoricalAttribute | NumericAttribute, ...] = ()
+    signals: tuple[Signal, ...] = ()
+    engagement: tuple[Engagement, ...] = ()
+    ratios: tuple[Ratio, ...] = ()
+
+    @model_validator(mode="after")
+    def _consistent(self) -> FeatureSpec:
+        names = [a.name for a in self.attributes] + [s.name for s in self.signals]
+        names += [e.name for e in self.engagement] + [r.name for r in self.ratios]
+        for name in names:
+            if not _NAME.match(name):
+                raise ValueError(f"name '{name}' must be lower_snake_case (a-z, 0-9, _)")
+        duplicates = sorted({n for n in names if names.count(n) > 1})
+        if duplicates:
+            raise ValueError(f"duplicate names: {', '.join(duplicates)}")
+        for window in (*self.windows, *(w for s in self.signals for w in s.windows or ())):
+            if not 0 < window <= self.lookback_days:
+                raise ValueError(f"window {window} must be within 1..lookback_days")
+        signals = {s.name for s in self.signals}
+        for score in self.engagement:
+            unknown = sorted(set(score.weights) - signals)
+            if unknown:
+                raise ValueError(f"engagement '{score.name}' weights unknown signals {unknown}")
+        features = set(self.feature_names())
+        for ratio in self.ratios:
+            for part in (ratio.numerator, ratio.denominator):
+                if part not in features:
+                    raise ValueError(f"ratio '{ratio.name}' refers to unknown feature '{part}'")
+        return self
+
+    # ------------------------------------------------------------------------------ names
+
+    def signal_windows(self, signal: Signal) -> tuple[int, ...]:
+        return signal.windows or self.windows
+
+    def signal_features(self, signal: Signal) -> list[str]:
+        """Feature names of one signal, in a fixed order."""
+        names = []
+        for window in self.signal_windows(signal):
+            if "count" in signal.stats:
+                names.append(f"{signal.name}_count_{window}d")
+            if "days" in signal.stats:
+                names.append(f"{signal.name}_days_{window}d")
+        if "recency" in signal.stats:
+            names.append(f"{signal.name}_recency_days")
+        if "first" in signal.stats:
+            names.append(f"{signal.name}_first_days")
+        return names
+
+    def activity_feature_names(self) -> list[str]:
+        names = [n for s in self.signals for n in self.signal_features(s)]
+        return names + [f"engagement_{e.name}" for e in self.engagement]
+
+    def feature_names(self) -> list[str]:
+        """Every feature, in the column order of the training set."""
+        names = [a.name for a in self.attributes]
+        names += ["lead_age_days"] if self.lead_age else []
+        names += self.activity_feature_names()
+        return names + [r.name for r in self.ratios]
+
+    def categorical_features(self) -> list[str]:
+        return [a.name for a in self.attributes if a.kind == "categorical"]
+
+    def numeric_features(self) -> list[str]:
+        categorical = set(self.categorical_features())
+        return [n for n in self.feature_names() if n not in categorical]
+
+    def fingerprint(self) -> str:
+        """A short hash of the spec's meaning, for MLflow params and the model's metadata."""
+        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def load_spec(path: str | Path) -> FeatureSpec:
+    """Read a spec from YAML; errors name the file and the field path."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise SpecError(f"{path}: cannot read the feature spec ({exc})") from None
+    return parse_spec(raw or {}, source=str(path))
+
+
+def parse_spec(raw: dict, source: str = "spec") -> FeatureSpec:
+    try:
+        return FeatureSpec.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(top level)'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise SpecError(f"{source}: invalid feature spec: {problems}") from None
+
+
+def dump_spec(spec: FeatureSpec, path: str | Path | None = None, header: str = "") -> str:
+    """The spec as readable YAML (defaults included, so every knob is visible to edit)."""
+    text = yaml.safe_dump(
+        spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+    )
+    text = header + text
+    if path is not None:
+        Path(path).write_text(text)
+    return text
+
+
+def normalise_level(value: object, aliases: dict[str, str]) -> str | None:
+    """A categorical value as the spec sees it: trimmed, lower-case, aliased; None when empty.
+
+    The offline builder does the same in SQL (see :func:`features.offline.normalise_expr`);
+    the property test holds the two to equality.
+    """
+    if value is None or value is pd.NA or value is pd.NaT:
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    text = _squeeze(str(value))
+    if text in MISSING_MARKERS:
+        return None
+    return aliases.get(text, text)
+
+
+def _squeeze(text: str) -> str:
+    return re.sub(r"[ \t\r\n]+", " ", text).strip(" ").lower()
+
+
+def glob_to_regex(pattern: str) -> str:
+    """A detail glob (``*`` = anything) as an anchored regular expression."""
+    return "^" + ".*".join(re.escape(part) for part in pattern.split("*")) + "$"
+
+
+def types_of(signal: Signal, spec: FeatureSpec) -> tuple[str, ...] | None:
+    """The activity types a signal matches, or None for any type not excluded by the spec."""
+    return None if ANY_TYPE in signal.activity_types else signal.activity_types

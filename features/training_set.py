@@ -1,0 +1,220 @@
+"""The training set: features and labels at every cutoff, split out of time, with its profile.
+
+Split rule (why it looks the way it does): rows are ordered by cutoff time and cut at two
+moments T1 < T2 chosen so that validation and test hold the requested shares of labelled rows.
+A training row's label window must close by T1 and a validation row's by T2, so no label
+window of an earlier split overlaps a later split (a gap of H days). A lead belongs to the split
+of its first labelled cutoff; its rows in other periods are marked ``gap`` and not used, so a
+lead never straddles two splits. Rows whose label window is still open are ``unlabeled``.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+import pandas as pd
+
+from features import schema
+from features.offline import (
+    CUTOFF_AT,
+    LABEL,
+    feature_table,
+    label_table,
+    training_cutoffs,
+)
+from features.spec import FeatureSpec
+
+SPLIT = "split"
+SPLITS = ("train", "validation", "test")
+_TOP_CATEGORIES = 5
+
+
+@dataclass(frozen=True)
+class SplitPlan:
+    """Shares of labelled rows for validation and test; train gets the rest (earliest)."""
+
+    validation_share: float = 0.2
+    test_share: float = 0.2
+
+    def __post_init__(self) -> None:
+        if not (self.validation_share > 0 and self.test_share > 0) or (
+            self.validation_share + self.test_share >= 0.9
+        ):
+            raise ValueError(
+                "validation_share and test_share must be positive and leave at least 10% "
+                f"for training (got {self.validation_share} and {self.test_share})"
+            )
+
+
+@dataclass(frozen=True)
+class SplitEdges:
+    """The two moments that cut the timeline, stored with the training set and the model."""
+
+    validation_from: pd.Timestamp
+    test_from: pd.Timestamp
+    as_of: pd.Timestamp
+
+
+def data_end(leads: ir.Table, activities: ir.Table, outcomes: ir.Table) -> pd.Timestamp:
+    """The export's as-of moment when none is given: the latest timestamp it holds."""
+    latest = [
+        leads[schema.CREATED_AT].max().execute(),
+        activities[schema.OCCURRED_AT].max().execute(),
+        outcomes[schema.SQL_AT].max().execute(),
+    ]
+    stamps = [pd.Timestamp(s) for s in latest if s is not None and not pd.isna(s)]
+    return max(s.tz_localize("UTC") if s.tzinfo is None else s for s in stamps)
+
+
+def labelled_rows(
+    leads: ir.Table,
+    activities: ir.Table,
+    outcomes: ir.Table,
+    spec: FeatureSpec,
+    as_of: pd.Timestamp,
+) -> ir.Table:
+    """(lead_id, cutoff_at, features..., label) for every cutoff of the spec's policy."""
+    cutoffs = training_cutoffs(leads, activities, outcomes, spec, as_of)
+    features = feature_table(cutoffs, leads, activities, spec)
+    labels = label_table(cutoffs, outcomes, spec, as_of)
+    return features.join(labels, [schema.LEAD_ID, CUTOFF_AT])
+
+
+def split_edges(
+    rows: ir.Table, spec: FeatureSpec, plan: SplitPlan, as_of: pd.Timestamp
+) -> SplitEdges:
+    """T1 and T2 from the time quantiles of the labelled cutoffs."""
+    labelled = rows.filter(rows[LABEL].notnull())
+    seconds = labelled[CUTOFF_AT].epoch_seconds()
+    edges = labelled.aggregate(
+        t1=seconds.quantile(1 - plan.validation_share - plan.test_share),
+        t2=seconds.quantile(1 - plan.test_share),
+        n=labelled.count(),
+    ).execute()
+    if int(edges["n"].iloc[0]) == 0:
+        raise ValueError(
+            f"no cutoff has a complete {spec.sql_within_days}-day label window before "
+            f"{as_of:%Y-%m-%d}: the export is too short for this horizon"
+        )
+    as_stamp = lambda s: pd.Timestamp(float(s), unit="s", tz="UTC").floor("s")  # noqa: E731
+    return SplitEdges(as_stamp(edges["t1"].iloc[0]), as_stamp(edges["t2"].iloc[0]), as_of)
+
+
+def assign_splits(rows: ir.Table, spec: FeatureSpec, edges: SplitEdges) -> ir.Table:
+    """Add the ``split`` column (train / validation / test / gap / unlabeled)."""
+    t1 = ibis.literal(edges.validation_from, type="timestamp('UTC')")
+    t2 = ibis.literal(edges.test_from, type="timestamp('UTC')")
+    window_end = rows[CUTOFF_AT] + ibis.interval(days=spec.sql_within_days)
+    labelled = rows[LABEL].notnull()
+    period = (
+        ibis.cases(
+            (labelled & (window_end <= t1), 1),
+            (labelled & (rows[CUTOFF_AT] > t1) & (window_end <= t2), 2),
+            (labelled & (rows[CUTOFF_AT] > t2), 3),
+            else_=ibis.null("int8"),
+        )
+    ).cast("int8")
+    with_period = rows.mutate(_period=period)
+    lead_period = with_period._period.min().over(group_by=with_period[schema.LEAD_ID])
+    with_period = with_period.mutate(_lead_period=lead_period)
+    split = ibis.cases(
+        (~labelled, "unlabeled"),
+        (
+            with_period._period == with_period._lead_period,
+            with_period._period.cases((1, SPLITS[0]), (2, SPLITS[1]), (3, SPLITS[2])),
+        ),
+        else_="gap",
+    )
+    return with_period.mutate(**{SPLIT: split}).drop("_period", "_lead_period")
+
+
+def build_training_set(
+    con: ibis.BaseBackend,
+    leads: ir.Table,
+    activities: ir.Table,
+    outcomes: ir.Table,
+    spec: FeatureSpec,
+    out: Path,
+    *,
+    as_of: pd.Timestamp | None = None,
+    plan: SplitPlan = SplitPlan(),
+    progress: object = None,
+) -> tuple[Path, SplitEdges]:
+    """Write ``training_set.parquet`` under ``out`` and return its path and split edges.
+
+    ``progress`` is an optional callable taking a short step description, for the CLI's bar.
+    """
+    step = progress if callable(progress) else (lambda _: None)
+    out.mkdir(parents=True, exist_ok=True)
+    as_of = as_of if as_of is not None else data_end(leads, activities, outcomes)
+    step("cutoffs, features and labels")
+    rows = labelled_rows(leads, activities, outcomes, spec, as_of)
+    staged = con.create_table("_labelled_rows", rows, overwrite=True, temp=True)
+    step("out-of-time split")
+    edges = split_edges(staged, spec, plan, as_of)
+    path = out / "training_set.parquet"
+    step("writing Parquet")
+    con.to_parquet(assign_splits(staged, spec, edges).order_by([CUTOFF_AT, schema.LEAD_ID]), path)
+    con.drop_table("_labelled_rows", force=True)
+    return path, edges
+
+
+def profile_training_set(
+    con: ibis.BaseBackend, path: Path, spec: FeatureSpec, edges: SplitEdges
+) -> dict:
+    """Rows and label rate per split, null rates and top categories, for MLflow and people."""
+    table = con.read_parquet(path)
+    per_split = (
+        table.group_by(SPLIT)
+        .aggregate(
+            rows=table.count(),
+            leads=table[schema.LEAD_ID].nunique(),
+            label_rate=table[LABEL].mean(),
+            first_cutoff=table[CUTOFF_AT].min(),
+            last_cutoff=table[CUTOFF_AT].max(),
+        )
+        .execute()
+    )
+    names = spec.feature_names()
+    nulls = (
+        table.aggregate(**{name: table[name].isnull().mean() for name in names}).execute().iloc[0]
+    )
+    top = {}
+    for name in spec.categorical_features():
+        counts = (
+            table.group_by(name).aggregate(rows=table.count()).order_by(ibis.desc("rows"))
+            .limit(_TOP_CATEGORIES).execute()
+        )  # fmt: skip
+        total = int(per_split["rows"].sum())
+        top[name] = {
+            str(level) if level is not None else "(empty)": round(int(n) / total, 4)
+            for level, n in zip(counts[name], counts["rows"], strict=True)
+        }
+    splits = {
+        str(r[SPLIT]): {
+            "rows": int(r["rows"]),
+            "leads": int(r["leads"]),
+            "label_rate": None if pd.isna(r["label_rate"]) else round(float(r["label_rate"]), 5),
+            "first_cutoff": str(r["first_cutoff"]),
+            "last_cutoff": str(r["last_cutoff"]),
+        }
+        for _, r in per_split.iterrows()
+    }
+    return {
+        "spec_fingerprint": spec.fingerprint(),
+        "sql_within_days": spec.sql_within_days,
+        "edges": {k: str(v) for k, v in asdict(edges).items()},
+        "splits": splits,
+        "null_rates": {name: round(float(nulls[name]), 5) for name in names},
+        "top_categories": top,
+    }
+
+
+def write_profile(profile: dict, out: Path) -> Path:
+    path = out / "profile.json"
+    path.write_text(json.dumps(profile, indent=2, ensure_ascii=False))
+    return path
