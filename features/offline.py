@@ -49,6 +49,8 @@ def register(con: ibis.BaseBackend, name: str, frame: pd.DataFrame) -> ir.Table:
     for column in frame.columns:
         if isinstance(frame[column].dtype, pd.DatetimeTZDtype):
             frame[column] = frame[column].dt.floor("us").astype("datetime64[us, UTC]")
+        elif frame[column].dtype == object and frame[column].isna().all():
+            frame[column] = frame[column].astype("string")  # no values, still a typed column
     return con.create_table(name, frame, overwrite=True)
 
 

@@ -6,6 +6,7 @@ imports happen inside the commands so that `leadscore --help` answers at once.
 
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 from typing import Annotated
 
@@ -22,13 +23,32 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_show_locals=False,
+    rich_markup_mode="markdown",
 )
 console = Console()
+spec_app = typer.Typer(help="Write and check feature specs.", no_args_is_help=True)
+features_app = typer.Typer(help="Build point-in-time training sets.", no_args_is_help=True)
+app.add_typer(spec_app, name="spec")
+app.add_typer(features_app, name="features")
+DEFAULT_SPEC = Path(str(resources.files("features") / "default_spec.yaml"))
 
 LeadsOption = Annotated[
     Path,
     typer.Option(
         "--leads", help="Leads file (CSV or Parquet): lead_id, created_at, attribute columns."
+    ),
+]
+
+
+ActivitiesOption = Annotated[
+    Path | None,
+    typer.Option(help="Activities file: lead_id, occurred_at, activity_type, detail."),
+]
+OutcomesOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Outcomes file: lead_id, sql_at (empty when never SQL), optional mql_at, "
+        "first_contact_at, won_at."
     ),
 ]
 
@@ -114,6 +134,154 @@ def validate(
         console.print(f"personal data (never used as features): {', '.join(personal)}")
     for note in notes:
         console.print(f"note: {note}")
+
+
+@spec_app.command("infer")
+def spec_infer(
+    leads: LeadsOption,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the spec (YAML).")],
+    activities: ActivitiesOption = None,
+    label: Annotated[
+        str | None, typer.Option(help="Flat mode: the label column, left out of the features.")
+    ] = None,
+) -> None:
+    """Write a starter feature spec from an export, for a person to read and edit.
+
+    Attributes become categorical (with aliases for spellings such as 'I.T.' vs 'it') or
+    numeric features; activity types and the top page sections become signals with counts over
+    windows, recency and a decay-weighted engagement score. Personal data, ids, timestamps,
+    free text and sales-side activities are left out, and the YAML's header says why.
+    """
+    from features.contract import ContractError, load_export, load_flat
+    from features.infer import infer_spec, spec_header
+    from features.spec import dump_spec
+
+    try:
+        if label is not None:
+            flat = load_flat(leads, label)
+            spec, skipped = infer_spec(flat.leads, None, flat.personal_data, exclude=(label,))
+        else:
+            export = load_export(leads, activities)
+            spec, skipped = infer_spec(
+                export.leads, export.activities if activities else None, export.personal_data
+            )
+    except ContractError as error:
+        raise _fail(error) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    dump_spec(spec, out, header=spec_header(skipped, leads.name))
+    console.print(
+        f"wrote {out}: {len(spec.attributes)} attributes, {len(spec.signals)} signals, "
+        f"{len(spec.feature_names())} features; left out {len(skipped)} (see its header)"
+    )
+
+
+@features_app.command("build")
+def features_build(
+    out: Annotated[
+        Path, typer.Option("--out", help="Folder for training_set.parquet and profile.json.")
+    ],
+    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    activities: ActivitiesOption = None,
+    outcomes: OutcomesOption = None,
+    warehouse: Annotated[
+        Path | None,
+        typer.Option(
+            help="A DuckDB file with tables leads, activities, outcomes (instead of "
+            "files), such as the one `leadscore simulate` writes."
+        ),
+    ] = None,
+    spec: Annotated[Path, typer.Option(help="Feature spec (YAML).")] = DEFAULT_SPEC,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="The export's as-of time (ISO 8601, UTC if no zone); default: the "
+            "latest timestamp in the data. Nothing after it is used."
+        ),
+    ] = None,
+    validation_share: Annotated[
+        float, typer.Option(help="Share of labelled rows for validation.")
+    ] = 0.2,
+    test_share: Annotated[
+        float, typer.Option(help="Share of labelled rows for the out-of-time test.")
+    ] = 0.2,
+    threads: Annotated[
+        int | None, typer.Option(help="DuckDB threads (default: all cores).")
+    ] = None,
+) -> None:
+    """Build a point-in-time training set: cutoffs, features, labels, out-of-time split.
+
+    Cutoffs follow the spec's policy (a snapshot every N days while the lead is open, and/or at
+    activity events). The label is SQL within H days after the cutoff; leads already SQL are
+    left out, and cutoffs whose label window is not over are kept as 'unlabeled'. Train,
+    validation and test are cut by cutoff time with an H-day gap, and a lead never straddles
+    two splits. Writes training_set.parquet and profile.json (rows and label rate per split,
+    null rates, top categories).
+    """
+    import pandas as pd
+
+    from features.contract import ContractError
+    from features.sources import from_files, from_warehouse
+    from features.spec import SpecError, load_spec
+    from features.training_set import (
+        SplitPlan,
+        build_training_set,
+        profile_training_set,
+        write_profile,
+    )
+
+    try:
+        feature_spec = load_spec(spec)
+        plan = SplitPlan(validation_share, test_share)
+        moment = pd.Timestamp(as_of) if as_of else None
+        if moment is not None and moment.tzinfo is None:
+            moment = moment.tz_localize("UTC")
+        if warehouse is not None:
+            source = from_warehouse(warehouse, threads)
+        elif leads is not None:
+            source = from_files(leads, activities, outcomes, threads)
+        else:
+            raise typer.BadParameter("give --leads (with --activities, --outcomes) or --warehouse")
+        with _progress() as progress:
+            task = progress.add_task("building", total=4)
+
+            def step(description: str) -> None:
+                progress.update(task, description=description, advance=1)
+
+            path, edges = build_training_set(
+                source.con, source.leads, source.activities, source.outcomes, feature_spec,
+                out, as_of=moment, plan=plan, progress=step,
+            )  # fmt: skip
+            step("profile")
+            profile = profile_training_set(source.con, path, feature_spec, edges)
+            write_profile(profile, out)
+    except (ContractError, SpecError, ValueError) as error:
+        raise _fail(error) from None
+    _print_profile(profile)
+    console.print(f"training set: {path}")
+
+
+def _progress():  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(),
+        console=console, transient=True,
+    )  # fmt: skip
+
+
+def _print_profile(profile: dict) -> None:
+    table = Table(title=f"Training set (label: SQL within {profile['sql_within_days']} days)")
+    for column in ("split", "rows", "leads", "label rate", "first cutoff", "last cutoff"):
+        table.add_column(column, justify="right")
+    order = ["train", "validation", "test", "gap", "unlabeled"]
+    for name in sorted(profile["splits"], key=lambda s: order.index(s) if s in order else 9):
+        split = profile["splits"][name]
+        rate = "" if split["label_rate"] is None else f"{split['label_rate']:.2%}"
+        table.add_row(
+            name, f"{split['rows']:,}", f"{split['leads']:,}", rate,
+            split["first_cutoff"][:10], split["last_cutoff"][:10],
+        )  # fmt: skip
+    console.print(table)
 
 
 @app.command()

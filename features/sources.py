@@ -1,0 +1,112 @@
+"""Where an export comes from: files (validated by the contract) or an embedded DuckDB warehouse.
+
+A warehouse table is already typed, so its contract check is a handful of SQL counts instead of
+a pass through pandas: that keeps a 50M-activity export out of Python memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import ibis
+import ibis.expr.types as ir
+
+from features import schema
+from features.contract import ContractError, empty_activities, load_export
+from features.offline import connect, register
+from features.personal_data import personal_data_columns
+
+TABLES = ("leads", "activities", "outcomes")
+
+
+@dataclass(frozen=True)
+class Source:
+    """An export as backend tables, ready for the feature builder."""
+
+    con: ibis.BaseBackend
+    leads: ir.Table
+    activities: ir.Table
+    outcomes: ir.Table
+    personal_data: tuple[str, ...]
+    notes: tuple[str, ...] = ()
+
+
+def from_files(
+    leads: Path, activities: Path | None, outcomes: Path | None, threads: int | None = None
+) -> Source:
+    """Validate CSV/Parquet files with the data contract and load them into in-memory DuckDB."""
+    export = load_export(leads, activities, outcomes)
+    con = connect(threads=threads)
+    activity_frame = (
+        export.activities
+        if len(export.activities)
+        else empty_activities(export.leads[schema.LEAD_ID].dtype)
+    )
+    return Source(
+        con,
+        register(con, "leads", export.leads),
+        register(con, "activities", activity_frame),
+        register(con, "outcomes", export.outcomes),
+        export.personal_data,
+        export.notes,
+    )
+
+
+def from_warehouse(database: Path, threads: int | None = None) -> Source:
+    """Open leads, activities and outcomes tables of a DuckDB file and check their contract."""
+    if not database.exists():
+        raise ContractError("warehouse file not found", source=str(database))
+    con = connect(database, threads=threads)
+    missing = [t for t in TABLES if t not in con.list_tables()]
+    if missing:
+        raise ContractError(
+            f"missing table(s) {', '.join(missing)}", source=database.name,
+            expected="tables leads, activities and outcomes",
+        )  # fmt: skip
+    leads, activities, outcomes = (con.table(t) for t in TABLES)
+    _check_columns(database.name, leads, activities, outcomes)
+    _check_counts(database.name, leads, activities, outcomes)
+    sample = leads.limit(200).execute()
+    return Source(con, leads, activities, outcomes, tuple(personal_data_columns(sample)))
+
+
+def _check_columns(source: str, leads: ir.Table, activities: ir.Table, outcomes: ir.Table) -> None:
+    for name, table, required in (
+        ("leads", leads, schema.LEAD_REQUIRED),
+        ("activities", activities, (*schema.ACTIVITY_REQUIRED, schema.DETAIL)),
+        ("outcomes", outcomes, schema.OUTCOME_REQUIRED),
+    ):
+        for column in required:
+            if column not in table.columns:
+                raise ContractError(
+                    f"missing required column '{column}'", source=f"{source}:{name}",
+                    expected=f"columns {', '.join(required)}",
+                )  # fmt: skip
+
+
+def _check_counts(source: str, leads: ir.Table, activities: ir.Table, outcomes: ir.Table) -> None:
+    duplicates = (leads.count() - leads[schema.LEAD_ID].nunique()).execute()
+    if duplicates:
+        raise ContractError(
+            f"duplicate lead_id ({duplicates:,} extra rows)", source=f"{source}:leads",
+            column=schema.LEAD_ID, expected="each lead exactly once",
+        )  # fmt: skip
+    for name, table in (("activities", activities), ("outcomes", outcomes)):
+        unknown = table.anti_join(leads, schema.LEAD_ID).count().execute()
+        if unknown:
+            raise ContractError(
+                f"{unknown:,} rows of unknown leads", source=f"{source}:{name}",
+                column=schema.LEAD_ID, expected="a lead_id that appears in leads",
+            )  # fmt: skip
+    for name, table, column in (
+        ("leads", leads, schema.CREATED_AT),
+        ("activities", activities, schema.OCCURRED_AT),
+        ("activities", activities, schema.ACTIVITY_TYPE),
+    ):
+        empty = table[column].isnull().sum().execute()
+        if empty:
+            raise ContractError(
+                f"{empty:,} empty values", source=f"{source}:{name}", column=column,
+                expected="a value on every row",
+            )  # fmt: skip

@@ -1,0 +1,296 @@
+"""Honest training sets: no feature sees the future, labels stop at cutoff + H, splits by time."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from features import schema
+from features.offline import CUTOFF_AT, LABEL, connect, feature_table, label_table, register
+from features.online import online_features
+from features.training_set import SPLIT, SplitPlan, build_training_set
+from tests.worlds import DETAILS, START, TEST_SPEC, TYPES, small_world
+
+SPEC = TEST_SPEC
+H = SPEC.sql_within_days
+
+
+def offline_rows(leads, activities, cutoffs, spec=SPEC) -> pd.DataFrame:
+    con = connect()
+    table = feature_table(
+        register(con, "cutoffs", cutoffs),
+        register(con, "leads", leads),
+        register(con, "activities", activities),
+        spec,
+    )
+    return table.execute().sort_values([schema.LEAD_ID, CUTOFF_AT]).reset_index(drop=True)
+
+
+def assert_same_features(a: pd.DataFrame, b: pd.DataFrame) -> None:
+    pd.testing.assert_frame_equal(
+        a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False, rtol=1e-9
+    )
+
+
+@pytest.fixture(scope="module")
+def world():
+    return small_world(seed=3)
+
+
+@pytest.fixture(scope="module")
+def training_set(world, tmp_path_factory):
+    leads, activities, outcomes = world
+    con = connect()
+    out = tmp_path_factory.mktemp("training")
+    path, edges = build_training_set(
+        con,
+        register(con, "leads", leads),
+        register(con, "activities", activities),
+        register(con, "outcomes", outcomes),
+        SPEC,
+        out,
+        plan=SplitPlan(0.25, 0.25),
+    )
+    return pd.read_parquet(path), edges
+
+
+# ---------------------------------------------------------------------------- leakage guard
+
+
+def per_cutoff_world(leads, activities, cutoffs):
+    """Each cutoff as a lead of its own, so events injected after it touch no other cutoff."""
+    rows = cutoffs.reset_index(drop=True).assign(row=lambda f: np.arange(1, len(f) + 1))
+    own_leads = rows.merge(leads, on=schema.LEAD_ID).drop(columns=[schema.LEAD_ID, CUTOFF_AT])
+    own_activities = rows[[schema.LEAD_ID, "row"]].merge(activities, on=schema.LEAD_ID)
+    rename = {"row": schema.LEAD_ID}
+    return (
+        rows,
+        own_leads.rename(columns=rename),
+        own_activities.drop(columns=[schema.LEAD_ID]).rename(columns=rename),
+        rows[["row", CUTOFF_AT]].rename(columns=rename),
+    )
+
+
+def test_activities_after_every_cutoff_change_no_feature(world, training_set):
+    leads, activities, _ = world
+    rows, _ = training_set
+    _, own_leads, own_activities, own_cutoffs = per_cutoff_world(
+        leads, activities, rows[[schema.LEAD_ID, CUTOFF_AT]]
+    )
+    # after every cutoff: one event of each type (sales calls included) a microsecond later, the
+    # same day and long after; a single look past the cutoff would show
+    offsets = [pd.Timedelta(microseconds=1), pd.Timedelta(hours=2), pd.Timedelta(days=40)]
+    future = pd.concat(
+        [
+            pd.DataFrame(
+                {
+                    schema.LEAD_ID: own_cutoffs[schema.LEAD_ID],
+                    schema.OCCURRED_AT: own_cutoffs[CUTOFF_AT] + offset,
+                    schema.ACTIVITY_TYPE: activity_type,
+                    schema.DETAIL: "/pricing",
+                }
+            )
+            for offset in offsets
+            for activity_type in TYPES
+        ],
+        ignore_index=True,
+    )
+    before = offline_rows(own_leads, own_activities, own_cutoffs)
+    with_future = pd.concat([own_activities, future], ignore_index=True)
+    after = offline_rows(own_leads, with_future, own_cutoffs)
+    assert_same_features(before, after)
+    # and the per-cutoff world is the training set itself: the construction hides nothing
+    original = rows.sort_values([schema.LEAD_ID, CUTOFF_AT]).reset_index(drop=True)
+    assert before["any_activity_count_30d"].sum() == original["any_activity_count_30d"].sum()
+
+
+def test_sales_activities_never_reach_a_feature(world, training_set):
+    leads, activities, _ = world
+    rows, _ = training_set
+    cutoffs = rows[[schema.LEAD_ID, CUTOFF_AT]]
+    without_sales = activities[activities[schema.ACTIVITY_TYPE] != "sales_call"]
+    assert_same_features(
+        offline_rows(leads, activities, cutoffs), offline_rows(leads, without_sales, cutoffs)
+    )
+
+
+def test_labels_use_nothing_after_cutoff_plus_horizon(world, training_set):
+    _, _, outcomes = world
+    rows, edges = training_set
+    moment = edges.test_from
+    cutoffs = rows.loc[
+        rows[CUTOFF_AT] + pd.Timedelta(days=H) <= moment, [schema.LEAD_ID, CUTOFF_AT]
+    ]
+    rewritten = outcomes.copy()
+    later = rewritten[schema.SQL_AT] > moment
+    assert later.any() and (~later & rewritten[schema.SQL_AT].notna()).any()
+    # whatever happens after the moment - SQL later, never, or at another time - cannot matter
+    rewritten.loc[later, schema.SQL_AT] = rewritten.loc[later, schema.SQL_AT] + pd.Timedelta(days=3)
+    forgotten = outcomes.copy()
+    forgotten.loc[later, schema.SQL_AT] = pd.NaT
+
+    def labels(frame: pd.DataFrame) -> pd.Series:
+        con = connect()
+        table = label_table(
+            register(con, "cutoffs", cutoffs), register(con, "outcomes", frame), SPEC, moment
+        )
+        return (
+            table.execute().sort_values([schema.LEAD_ID, CUTOFF_AT])[LABEL].reset_index(drop=True)
+        )
+
+    base = labels(outcomes)
+    assert base.notna().all() and base.sum() > 0
+    pd.testing.assert_series_equal(base, labels(rewritten))
+    pd.testing.assert_series_equal(base, labels(forgotten))
+
+
+def test_scoring_as_of_t_ignores_activities_after_t(world):
+    leads, activities, _ = world
+    lead = leads.iloc[5].to_dict()
+    history = activities[activities[schema.LEAD_ID] == lead[schema.LEAD_ID]]
+    as_of = history[schema.OCCURRED_AT].median()
+    assert (history[schema.OCCURRED_AT] > as_of).any()
+    full = online_features(lead, history, as_of, SPEC)
+    cut = online_features(lead, history[history[schema.OCCURRED_AT] <= as_of], as_of, SPEC)
+    assert full == cut
+
+
+# --------------------------------------------------------------------------- training set
+
+
+def test_leads_already_sql_at_a_cutoff_are_left_out(world, training_set):
+    _, _, outcomes = world
+    rows, _ = training_set
+    merged = rows.merge(outcomes, on=schema.LEAD_ID)
+    assert not (merged[schema.SQL_AT] <= merged[CUTOFF_AT]).any()
+
+
+def test_label_is_sql_within_h_days_and_open_windows_are_unlabeled(world, training_set):
+    _, _, outcomes = world
+    rows, edges = training_set
+    merged = rows.merge(outcomes, on=schema.LEAD_ID)
+    window_end = merged[CUTOFF_AT] + pd.Timedelta(days=H)
+    open_window = window_end > edges.as_of
+    assert merged.loc[open_window, LABEL].isna().all()
+    assert (merged.loc[open_window, SPLIT] == "unlabeled").all()
+    closed = merged[~open_window]
+    expected = (closed[schema.SQL_AT] <= closed[CUTOFF_AT] + pd.Timedelta(days=H)).astype(int)
+    assert (closed[LABEL].astype(int) == expected).all()
+    assert closed[LABEL].sum() > 0
+
+
+def test_splits_are_out_of_time_with_a_gap_and_never_share_a_lead(training_set):
+    rows, edges = training_set
+    used = rows[rows[SPLIT].isin(["train", "validation", "test"])]
+    assert set(used[SPLIT]) == {"train", "validation", "test"}
+    leads_per_split = used.groupby(schema.LEAD_ID)[SPLIT].nunique()
+    assert (leads_per_split == 1).all()
+    horizon = pd.Timedelta(days=H)
+    train, valid, test = (used[used[SPLIT] == s] for s in ("train", "validation", "test"))
+    assert (train[CUTOFF_AT] + horizon <= edges.validation_from).all()
+    assert (valid[CUTOFF_AT] > edges.validation_from).all()
+    assert (valid[CUTOFF_AT] + horizon <= edges.test_from).all()
+    assert (test[CUTOFF_AT] > edges.test_from).all()
+    assert valid[CUTOFF_AT].min() - train[CUTOFF_AT].max() >= horizon
+
+
+def test_every_cutoff_follows_the_snapshot_policy(world, training_set):
+    leads, _, _ = world
+    rows, _ = training_set
+    merged = rows.merge(leads[[schema.LEAD_ID, schema.CREATED_AT]], on=schema.LEAD_ID)
+    age_days = (merged[CUTOFF_AT] - merged[schema.CREATED_AT]) / pd.Timedelta(days=1)
+    assert np.allclose(age_days % SPEC.cutoffs.every_days, 0, atol=1e-6)
+    assert age_days.max() <= SPEC.cutoffs.max_lead_age_days
+    # every lead that was open at creation has its first snapshot
+    assert set(merged[schema.LEAD_ID]) == set(leads[schema.LEAD_ID])
+
+
+def test_messy_department_spellings_become_one_level(training_set):
+    rows, _ = training_set
+    assert set(rows["department"].dropna()) == {"it", "marketing"}
+
+
+# ------------------------------------------------------------------------ online == offline
+
+_TIMES = st.integers(min_value=0, max_value=150 * 86_400).map(
+    lambda s: START + pd.Timedelta(seconds=s)
+)
+_ACTIVITY = st.fixed_dictionaries(
+    {
+        schema.OCCURRED_AT: _TIMES,
+        schema.ACTIVITY_TYPE: st.sampled_from(TYPES),
+        schema.DETAIL: st.sampled_from(DETAILS),
+    }
+)
+_LEAD = st.fixed_dictionaries(
+    {
+        schema.CREATED_AT: _TIMES,
+        "department": st.sampled_from(["IT", "  it", "Information  Technology", "Sales", "", None]),
+        "employees": st.sampled_from([None, 0.0, 12.5, 3000.0]),
+        "activities": st.lists(_ACTIVITY, max_size=25),
+        "as_of": st.lists(_TIMES, min_size=1, max_size=3),
+    }
+)
+_CON = connect()
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(world=st.lists(_LEAD, min_size=1, max_size=5))
+def test_online_features_equal_offline_on_random_worlds(world):
+    leads = pd.DataFrame(
+        {
+            schema.LEAD_ID: range(1, len(world) + 1),
+            schema.CREATED_AT: pd.to_datetime([w[schema.CREATED_AT] for w in world], utc=True),
+            "department": pd.Series([w["department"] for w in world], dtype=object),
+            "employees": pd.Series([w["employees"] for w in world], dtype="float64"),
+        }
+    )
+    activities = pd.DataFrame(
+        [{schema.LEAD_ID: i + 1, **a} for i, w in enumerate(world) for a in w["activities"]],
+        columns=[schema.LEAD_ID, schema.OCCURRED_AT, schema.ACTIVITY_TYPE, schema.DETAIL],
+    )
+    activities[schema.OCCURRED_AT] = pd.to_datetime(activities[schema.OCCURRED_AT], utc=True)
+    activities[schema.LEAD_ID] = activities[schema.LEAD_ID].astype("int64")
+    cutoffs = pd.DataFrame(
+        [(i + 1, t) for i, w in enumerate(world) for t in sorted(set(w["as_of"]))],
+        columns=[schema.LEAD_ID, CUTOFF_AT],
+    )
+    cutoffs[CUTOFF_AT] = pd.to_datetime(cutoffs[CUTOFF_AT], utc=True)
+    offline = feature_table(
+        register(_CON, "h_cutoffs", cutoffs),
+        register(_CON, "h_leads", leads),
+        register(_CON, "h_activities", activities),
+        SPEC,
+    ).execute()
+    offline = offline.sort_values([schema.LEAD_ID, CUTOFF_AT]).reset_index(drop=True)
+    online = pd.DataFrame(
+        [
+            {
+                schema.LEAD_ID: lead_id,
+                CUTOFF_AT: cutoff,
+                **online_features(
+                    world[lead_id - 1]
+                    | {schema.CREATED_AT: leads.loc[lead_id - 1, schema.CREATED_AT]},
+                    activities[activities[schema.LEAD_ID] == lead_id],
+                    cutoff,
+                    SPEC,
+                ),
+            }
+            for lead_id, cutoff in cutoffs.sort_values([schema.LEAD_ID, CUTOFF_AT]).itertuples(
+                index=False
+            )
+        ]
+    )
+    assert list(offline.columns) == list(online.columns)
+    for column in SPEC.feature_names():
+        left, right = offline[column], online[column]
+        assert left.isna().tolist() == right.isna().tolist(), column
+        if column in SPEC.categorical_features():
+            assert left.dropna().tolist() == right.dropna().tolist(), column
+        else:
+            np.testing.assert_allclose(
+                left.dropna().astype(float), right.dropna().astype(float), rtol=1e-9, err_msg=column
+            )

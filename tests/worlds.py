@@ -1,0 +1,98 @@
+"""Small, readable MA worlds for tests: a few leads, a handful of activities, known outcomes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.spec import parse_spec
+
+START = pd.Timestamp("2025-01-01", tz="UTC")
+TYPES = ["page_view", "email_open", "email_click", "demo_request", "webinar_attended", "sales_call"]
+DETAILS = ["/pricing", "/pricing/enterprise", "/blog/a", "/careers", "/", None, "webinar-1"]
+
+# A spec that exercises every kind of feature: both attribute kinds, aliases, all signal stats,
+# per-signal windows, a detail glob, engagement with a negative weight, and a ratio.
+TEST_SPEC = parse_spec(
+    {
+        "sql_within_days": 30,
+        "lookback_days": 120,
+        "windows": [7, 30],
+        "cutoffs": {"every_days": 10, "max_lead_age_days": 60},
+        "exclude_activity_types": ["sales_call"],
+        "attributes": [
+            {"name": "department", "column": "department", "kind": "categorical",
+             "aliases": {"information technology": "it"}},
+            {"name": "employees", "column": "employees", "kind": "numeric"},
+        ],
+        "signals": [
+            {"name": "any_activity", "activity_types": ["*"],
+             "stats": ["count", "days", "recency", "first"]},
+            {"name": "web_visit", "activity_types": ["page_view"], "stats": ["count", "days"]},
+            {"name": "pricing_page", "activity_types": ["page_view"], "detail": "/pricing*",
+             "stats": ["count", "recency"]},
+            {"name": "careers_page", "activity_types": ["page_view"], "detail": "/careers*"},
+            {"name": "email_open", "activity_types": ["email_open"]},
+            {"name": "email_click", "activity_types": ["email_click"]},
+            {"name": "demo_request", "activity_types": ["demo_request"], "windows": [60]},
+        ],
+        "engagement": [
+            {"name": "intent", "half_life_days": 7,
+             "weights": {"pricing_page": 3, "demo_request": 10, "careers_page": -2}},
+        ],
+        "ratios": [
+            {"name": "click_to_open_30d", "numerator": "email_click_count_30d",
+             "denominator": "email_open_count_30d"},
+        ],
+    }
+)  # fmt: skip
+
+
+def small_world(
+    seed: int, n_leads: int = 60, activities_per_lead: int = 12, days: int = 200
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """(leads, activities, outcomes) with messy attributes and post-SQL sales calls."""
+    rng = np.random.default_rng(seed)
+    created = START + pd.to_timedelta(rng.uniform(0, days * 0.7, n_leads), unit="D")
+    leads = pd.DataFrame(
+        {
+            "lead_id": np.arange(1, n_leads + 1),
+            "created_at": created.astype("datetime64[us, UTC]"),
+            "email": [f"person{i}@example.com" for i in range(n_leads)],
+            "department": rng.choice(
+                ["IT", " it ", "Information Technology", "Marketing", "Select", None], n_leads
+            ),
+            "employees": rng.choice([10.0, 250.0, 5000.0, np.nan], n_leads),
+        }
+    )
+    n = n_leads * activities_per_lead
+    owner = rng.integers(0, n_leads, n)
+    occurred = created[owner] + pd.to_timedelta(rng.uniform(-5, days * 0.5, n), unit="D")
+    activities = pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"].to_numpy()[owner],
+            "occurred_at": pd.DatetimeIndex(occurred).astype("datetime64[us, UTC]"),
+            "activity_type": rng.choice(TYPES[:-1], n),
+            "detail": rng.choice(np.array(DETAILS, dtype=object), n),
+        }
+    )
+    converts = rng.random(n_leads) < 0.35
+    sql_at = created + pd.to_timedelta(rng.uniform(1, days * 0.6, n_leads), unit="D")
+    outcomes = pd.DataFrame(
+        {
+            "lead_id": leads["lead_id"],
+            "sql_at": pd.Series(sql_at).where(converts).astype("datetime64[us, UTC]"),
+        }
+    )
+    # the trap: sales calls logged after the lead became SQL
+    sold = outcomes.dropna()
+    calls = pd.DataFrame(
+        {
+            "lead_id": sold["lead_id"],
+            "occurred_at": sold["sql_at"] + pd.Timedelta(hours=3),
+            "activity_type": "sales_call",
+            "detail": None,
+        }
+    )
+    activities = pd.concat([activities, calls], ignore_index=True)
+    return leads, activities, outcomes
