@@ -287,24 +287,47 @@ def _print_profile(profile: dict) -> None:
 @app.command()
 def demo(
     out: Annotated[Path, typer.Option("--out", help="Working folder for the demo.")] = Path("demo"),
-    leads: Annotated[int, typer.Option("--leads", min=100, help="Leads to simulate.")] = 20_000,
+    leads: Annotated[int, typer.Option("--leads", min=500, help="Leads to simulate.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
 ) -> None:
-    """The main job on the embedded default: simulate an export, then validate it as a user's.
+    """The main job on the embedded default, end to end on a synthetic MA export.
 
-    The synthetic export goes through the same loader and contract checks a real export does.
+    Simulates an export into Parquet and an embedded DuckDB warehouse, checks it against the
+    data contract as a user's export would be, then builds the point-in-time training set with
+    the default feature spec and prints its profile.
     """
-    from features.contract import load_export
+    from features.contract import ContractError, load_export
+    from features.sources import from_warehouse
+    from features.spec import load_spec
     from features.synthetic import simulate as run_simulation
     from features.synthetic import write_world
+    from features.training_set import build_training_set, profile_training_set, write_profile
 
     console.rule("1. Simulate an MA export")
     with console.status(f"Simulating {leads:,} leads"):
         paths = write_world(run_simulation(leads, seed), out / "export")
-    console.rule("2. Load it through the data contract")
-    export = load_export(paths["leads"], paths["activities"], paths["outcomes"])
+    console.print(f"export written to {paths['leads'].parent}")
+    console.rule("2. Check it against the data contract")
+    try:
+        export = load_export(paths["leads"], paths["activities"], paths["outcomes"])
+    except ContractError as error:
+        raise _fail(error) from None
     _print_world_summary(export.leads, export.activities, export.outcomes)
     console.print(f"personal data (never used as features): {', '.join(export.personal_data)}")
+    console.rule("3. Build the point-in-time training set")
+    spec = load_spec(DEFAULT_SPEC)
+    source = from_warehouse(paths["warehouse"])
+    training_dir = out / "training"
+    with _progress() as progress:
+        task = progress.add_task("building", total=4)
+        path, edges = build_training_set(
+            source.con, source.leads, source.activities, source.outcomes, spec, training_dir,
+            progress=lambda d: progress.update(task, description=d, advance=1),
+        )  # fmt: skip
+        profile = profile_training_set(source.con, path, spec, edges)
+    write_profile(profile, training_dir)
+    _print_profile(profile)
+    console.print(f"{len(spec.feature_names())} features per cutoff; training set: {path}")
 
 
 def _print_world_summary(leads, activities, outcomes) -> None:  # type: ignore[no-untyped-def]
