@@ -25,8 +25,9 @@ from features.spec import (
 )
 
 _ID_NAME = re.compile(r"(^id$|_id$|^id_|\bid\b|number$|^uuid|guid)", re.IGNORECASE)
+_ORGANISATION = re.compile(r"company|organi[sz]ation|account_?name|employer", re.IGNORECASE)
 _SALES_SIDE = re.compile(r"sales|call|meeting|opportunit|task|deal|sms_sent", re.IGNORECASE)
-_FREE_TEXT_SHARE = 0.5
+_FREE_TEXT_SHARE = 0.2
 _MAX_PAGE_SIGNALS = 10
 _MIN_PAGE_SHARE = 0.005
 
@@ -73,6 +74,8 @@ def infer_attributes(
             reason = "timestamp (an attribute filled at an unknown time may leak the outcome)"
         elif _ID_NAME.search(str(column)):
             reason = "an identifier"
+        elif _ORGANISATION.search(str(column)):
+            reason = "an organisation's name (renaming a company must not move a score)"
         elif values.notna().sum() == 0:
             reason = "always empty"
         elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
