@@ -172,12 +172,38 @@ def _signal_condition(events: ir.Table, signal: Signal, spec: FeatureSpec) -> ir
         events[schema.ACTIVITY_TYPE].isin(types) if types is not None else ibis.literal(True)
     )
     if signal.detail is not None:
-        condition &= events[schema.DETAIL].re_search(glob_to_regex(signal.detail)).fill_null(False)
+        pattern = glob_to_regex(signal.detail)
+        condition &= events[schema.DETAIL].re_search(pattern).fill_null(False)
     return condition
 
 
+def _flag_kinds(events: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """Signal flags and engagement weights per distinct (activity_type, detail).
+
+    Detail patterns are regular expressions, the most expensive thing in the query; evaluating
+    them on the few hundred distinct kinds instead of on every cutoff-activity pair keeps them
+    out of the hot loop.
+    """
+    kinds = events.select(schema.ACTIVITY_TYPE, schema.DETAIL).distinct()
+    # flags are 0.0/1.0: DuckDB sums doubles several times faster than integers (which it
+    # accumulates as 128-bit), and the sums stay exact far beyond any count of activities
+    flags = {
+        f"_s_{s.name}": _signal_condition(kinds, s, spec).cast("float64") for s in spec.signals
+    }
+    for score in spec.engagement:
+        weight = ibis.literal(0.0)
+        for signal_name, points in score.weights.items():
+            weight = weight + flags[f"_s_{signal_name}"] * points
+        flags[f"_w_{score.name}"] = weight
+    return kinds.mutate(**flags)
+
+
 def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec) -> ir.Table:
-    """One row per (lead_id, cutoff_at) with every activity feature of the spec."""
+    """One row per (lead_id, cutoff_at) with every activity feature of the spec.
+
+    A bounded range join: each cutoff meets its lead's activities in ``(cutoff - lookback,
+    cutoff]``, and one grouped aggregate turns the pairs into features.
+    """
     names = spec.activity_feature_names()
     if not names:
         return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
@@ -186,47 +212,61 @@ def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec
     )
     if spec.exclude_activity_types:
         events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
-    lookback = ibis.interval(days=spec.lookback_days)
-    joined = cutoffs.join(
-        events,
+    kinds = _flag_kinds(events, spec)
+    flagged = events.join(
+        kinds,
         [
-            cutoffs[schema.LEAD_ID] == events[schema.LEAD_ID],
-            events[schema.OCCURRED_AT] <= cutoffs[CUTOFF_AT],
-            events[schema.OCCURRED_AT] > cutoffs[CUTOFF_AT] - lookback,
+            events[schema.ACTIVITY_TYPE] == kinds[schema.ACTIVITY_TYPE],
+            events[schema.DETAIL].identical_to(kinds[schema.DETAIL]),
+        ],
+    ).select(
+        events[schema.LEAD_ID],
+        events[schema.OCCURRED_AT],
+        *[kinds[c] for c in kinds.columns if c.startswith(("_s_", "_w_"))],
+    )
+    keyed = cutoffs.select(schema.LEAD_ID, CUTOFF_AT).mutate(_row=ibis.row_number())
+    lookback = ibis.interval(days=spec.lookback_days)
+    joined = keyed.join(
+        flagged,
+        [
+            keyed[schema.LEAD_ID] == flagged[schema.LEAD_ID],
+            flagged[schema.OCCURRED_AT] <= keyed[CUTOFF_AT],
+            flagged[schema.OCCURRED_AT] > keyed[CUTOFF_AT] - lookback,
         ],
     )
     age_days = _days_between(joined[CUTOFF_AT], joined[schema.OCCURRED_AT])
     day = joined[schema.OCCURRED_AT].date()
+    windows = sorted({w for s in spec.signals for w in spec.signal_windows(s)})
+    inside = {
+        w: (joined[schema.OCCURRED_AT] > joined[CUTOFF_AT] - ibis.interval(days=w)).cast("float64")
+        for w in windows
+    }
     metrics: dict[str, ir.Scalar] = {}
-    conditions = {s.name: _signal_condition(joined, s, spec) for s in spec.signals}
     for signal in spec.signals:
-        fired = conditions[signal.name]
+        fired = joined[f"_s_{signal.name}"]
         for window in spec.signal_windows(signal):
-            inside = fired & (
-                joined[schema.OCCURRED_AT] > joined[CUTOFF_AT] - ibis.interval(days=window)
-            )
             if "count" in signal.stats:
-                metrics[f"{signal.name}_count_{window}d"] = inside.sum()
+                metrics[f"{signal.name}_count_{window}d"] = (fired * inside[window]).sum()
             if "days" in signal.stats:
-                metrics[f"{signal.name}_days_{window}d"] = day.nunique(where=inside)
+                metrics[f"{signal.name}_days_{window}d"] = day.nunique(
+                    where=(fired * inside[window]) == 1.0
+                )
         if "recency" in signal.stats:
-            metrics[f"{signal.name}_recency_days"] = age_days.min(where=fired)
+            metrics[f"{signal.name}_recency_days"] = age_days.min(where=fired == 1.0)
         if "first" in signal.stats:
-            metrics[f"{signal.name}_first_days"] = age_days.max(where=fired)
+            metrics[f"{signal.name}_first_days"] = age_days.max(where=fired == 1.0)
     for score in spec.engagement:
         decay = ibis.literal(0.5) ** (age_days / score.half_life_days)
-        weight = ibis.literal(0.0)
-        for signal_name, points in score.weights.items():
-            weight = weight + ibis.ifelse(conditions[signal_name], points, 0.0)
-        metrics[f"engagement_{score.name}"] = (weight * decay).sum()
-    aggregated = joined.group_by([joined[schema.LEAD_ID], joined[CUTOFF_AT]]).aggregate(**metrics)
-    # leads with no activity in the lookback still get a row: counts 0, recency empty
-    full = cutoffs.left_join(aggregated, [schema.LEAD_ID, CUTOFF_AT])
-    filled = {
-        name: full[name].fill_null(0)
-        for name in names
-        if not (name.endswith("_recency_days") or name.endswith("_first_days"))
-    }
+        metrics[f"engagement_{score.name}"] = (joined[f"_w_{score.name}"] * decay).sum()
+    aggregated = joined.group_by(joined._row).aggregate(**metrics)
+    # cutoffs with no activity in the lookback still get a row: counts 0, recency empty
+    full = keyed.left_join(aggregated, "_row")
+    filled = {}
+    for name in names:
+        if name.startswith("engagement_"):
+            filled[name] = full[name].fill_null(0.0)
+        elif not name.endswith(("_recency_days", "_first_days")):
+            filled[name] = full[name].fill_null(0).cast("int64")
     return full.select(schema.LEAD_ID, CUTOFF_AT, **{n: filled.get(n, full[n]) for n in names})
 
 
