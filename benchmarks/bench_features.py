@@ -1,0 +1,228 @@
+"""Feature pipeline figures (issue 3): scale, a side-by-side against plain pandas, online latency.
+
+    python benchmarks/bench_features.py                 # 1M leads, 1/20 slice, online
+    python benchmarks/bench_features.py --leads 200000  # a quicker look
+
+1. Full scale: simulate ``--leads`` leads into a DuckDB warehouse, then build the training set
+   in a child process (so its peak RSS is the builder's own): wall time, rows, activities/s.
+2. Side by side on a 1/20 slice: this builder against a straightforward pandas implementation
+   of the same spec (merge, filter, groupby), results checked equal, speed ratio printed.
+3. Online features for one lead with 200 activities: median and p99 latency.
+
+The machine is noisy: read medians and ratios, not single timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from features import schema  # noqa: E402
+from features.offline import CUTOFF_AT, connect, feature_table, register, training_cutoffs  # noqa: E402
+from features.online import online_features  # noqa: E402
+from features.spec import FeatureSpec, glob_to_regex, load_spec, types_of  # noqa: E402
+from features.synthetic import simulate, write_world  # noqa: E402
+
+DEFAULT_SPEC = ROOT / "features" / "default_spec.yaml"
+
+
+def full_scale(leads: int, seed: int, workdir: Path) -> dict:
+    started = time.perf_counter()
+    paths = write_world(simulate(leads, seed), workdir / "world")
+    simulated = time.perf_counter() - started
+    code = (
+        "import json, resource, sys, time\n"
+        "from pathlib import Path\n"
+        "from features.sources import from_warehouse\n"
+        "from features.spec import load_spec\n"
+        "from features.training_set import build_training_set\n"
+        "import duckdb\n"
+        "t = time.perf_counter()\n"
+        f"source = from_warehouse(Path({str(paths['warehouse'])!r}))\n"
+        f"path, _ = build_training_set(source.con, source.leads, source.activities, "
+        f"source.outcomes, load_spec({str(DEFAULT_SPEC)!r}), Path({str(workdir / 'ts')!r}))\n"
+        "wall = time.perf_counter() - t\n"
+        "rows = duckdb.sql(f\"select count(*) from read_parquet('{path}')\").fetchone()[0]\n"
+        "acts = source.activities.count().execute()\n"
+        "print(json.dumps({'wall_s': wall, 'rows': rows, 'activities': int(acts)}))\n"
+    )
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    result = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+    )
+    peak_mb = max(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss, before) / 1024
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    figures.update(simulate_and_write_s=simulated, peak_rss_mb=peak_mb, leads=leads)
+    figures["activities_per_s"] = figures["activities"] / figures["wall_s"]
+    return figures
+
+
+def pandas_features(
+    cutoffs: pd.DataFrame, leads: pd.DataFrame, activities: pd.DataFrame, spec: FeatureSpec
+) -> pd.DataFrame:
+    """The same spec the straightforward way: merge, filter, groupby (the baseline)."""
+    events = activities[~activities[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types)]
+    joined = cutoffs.merge(events, on=schema.LEAD_ID)
+    joined = joined[joined[schema.OCCURRED_AT] <= joined[CUTOFF_AT]].copy()
+    joined["age_days"] = (joined[CUTOFF_AT] - joined[schema.OCCURRED_AT]) / pd.Timedelta(days=1)
+    joined["day"] = joined[schema.OCCURRED_AT].dt.floor("D")
+    keys = [schema.LEAD_ID, CUTOFF_AT]
+    out = cutoffs.set_index(keys)
+    fired = {}
+    detail = joined[schema.DETAIL].astype("string")
+    for signal in spec.signals:
+        types = types_of(signal, spec)
+        mask = joined[schema.ACTIVITY_TYPE].isin(types) if types else pd.Series(True, joined.index)
+        if signal.detail:
+            mask &= detail.str.match(glob_to_regex(signal.detail)).fillna(False).astype(bool)
+        fired[signal.name] = mask
+        for window in spec.signal_windows(signal):
+            inside = mask & (
+                joined[schema.OCCURRED_AT] > joined[CUTOFF_AT] - pd.Timedelta(days=window)
+            )
+            grouped = joined[inside].groupby(keys)
+            if "count" in signal.stats:
+                out[f"{signal.name}_count_{window}d"] = grouped.size()
+            if "days" in signal.stats:
+                out[f"{signal.name}_days_{window}d"] = grouped["day"].nunique()
+        if "recency" in signal.stats:
+            out[f"{signal.name}_recency_days"] = joined[mask].groupby(keys)["age_days"].min()
+        if "first" in signal.stats:
+            out[f"{signal.name}_first_days"] = joined[mask].groupby(keys)["age_days"].max()
+    for score in spec.engagement:
+        weight = sum(np.where(fired[name], points, 0.0) for name, points in score.weights.items())
+        joined["_w"] = weight * np.power(0.5, joined["age_days"] / score.half_life_days)
+        out[f"engagement_{score.name}"] = joined.groupby(keys)["_w"].sum()
+    out = out.reset_index()
+    for name in spec.activity_feature_names():
+        if not name.endswith(("_recency_days", "_first_days")):
+            out[name] = out[name].fillna(0)
+    return out
+
+
+def side_by_side(leads: int, seed: int, repeats: int) -> dict:
+    world = simulate(leads, seed)
+    spec = load_spec(DEFAULT_SPEC)
+    con = connect()
+    lead_table = register(con, "leads", world.leads)
+    activity_table = register(con, "activities", world.activities)
+    outcome_table = register(con, "outcomes", world.outcomes)
+    cutoffs = training_cutoffs(lead_table, activity_table, outcome_table, spec, world.export_at)
+    cutoff_frame = cutoffs.execute()
+    cutoff_table = register(con, "cutoffs", cutoff_frame)
+    activities = world.activities.assign(
+        **{schema.ACTIVITY_TYPE: world.activities[schema.ACTIVITY_TYPE].astype(str)}
+    )
+
+    def ours() -> pd.DataFrame:
+        return con.to_pyarrow(
+            feature_table(cutoff_table, lead_table, activity_table, spec)
+        ).to_pandas()
+
+    def theirs() -> pd.DataFrame:
+        return pandas_features(cutoff_frame, world.leads, activities, spec)
+
+    timings = {"leadscore (Ibis/DuckDB)": [], "pandas merge/filter/groupby": []}
+    for _ in range(repeats):
+        for name, run in (
+            ("leadscore (Ibis/DuckDB)", ours),
+            ("pandas merge/filter/groupby", theirs),
+        ):
+            started = time.perf_counter()
+            result = run()
+            timings[name].append(time.perf_counter() - started)
+            if name.startswith("pandas"):
+                baseline = result
+            else:
+                fast = result
+    keys = [schema.LEAD_ID, CUTOFF_AT]
+    fast = fast.sort_values(keys).reset_index(drop=True)
+    baseline = baseline.sort_values(keys).reset_index(drop=True)
+    for name in spec.activity_feature_names():
+        np.testing.assert_allclose(
+            fast[name].astype(float),
+            baseline[name].astype(float),
+            rtol=1e-9,
+            atol=1e-9,
+            err_msg=name,
+        )
+    medians = {k: float(np.median(v)) for k, v in timings.items()}
+    return {
+        "leads": leads,
+        "cutoff_rows": len(cutoff_frame),
+        "activities": len(world.activities),
+        **{f"median_s {k}": v for k, v in medians.items()},
+        "ratio": medians["pandas merge/filter/groupby"] / medians["leadscore (Ibis/DuckDB)"],
+    }
+
+
+def online_latency(seed: int, calls: int) -> dict:
+    spec = load_spec(DEFAULT_SPEC)
+    world = simulate(2000, seed)
+    counts = world.activities[schema.LEAD_ID].value_counts()
+    lead_id = int((counts - 200).abs().idxmin())
+    history = world.activities[world.activities[schema.LEAD_ID] == lead_id].head(200)
+    lead = world.leads.set_index(schema.LEAD_ID).loc[lead_id].to_dict()
+    lead[schema.CREATED_AT] = world.leads.set_index(schema.LEAD_ID).loc[lead_id, schema.CREATED_AT]
+    posted = [  # as an MA system posts it: a list of JSON-like records
+        {schema.OCCURRED_AT: t.isoformat(), schema.ACTIVITY_TYPE: str(a), schema.DETAIL: d}
+        for t, a, d in zip(history[schema.OCCURRED_AT], history[schema.ACTIVITY_TYPE],
+                           history[schema.DETAIL].astype(object), strict=True)
+    ]  # fmt: skip
+    as_of = history[schema.OCCURRED_AT].max()
+    for _ in range(50):
+        online_features(lead, posted, as_of, spec)
+    samples = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        online_features(lead, posted, as_of, spec)
+        samples.append((time.perf_counter() - started) * 1000)
+    return {
+        "activities": len(posted),
+        "calls": calls,
+        "median_ms": float(np.median(samples)),
+        "p99_ms": float(np.percentile(samples, 99)),
+    }
+
+
+def show(title: str, figures: dict) -> None:
+    print(f"\n{title}")
+    for key, value in figures.items():
+        text = f"{value:,.3f}" if isinstance(value, float) else f"{value:,}"
+        print(f"  {key:<40} {text}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--leads", type=int, default=1_000_000)
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--skip-full", action="store_true", help="only slice and online")
+    args = parser.parse_args()
+    show("Online features, one lead", online_latency(args.seed, 2000))
+    show(
+        f"Side by side on a 1/20 slice ({args.leads // 20:,} leads)",
+        side_by_side(args.leads // 20, args.seed, args.repeats),
+    )
+    if not args.skip_full:
+        with tempfile.TemporaryDirectory() as workdir:
+            show(
+                f"Full scale ({args.leads:,} leads)",
+                full_scale(args.leads, args.seed, Path(workdir)),
+            )
+
+
+if __name__ == "__main__":
+    main()

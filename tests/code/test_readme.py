@@ -1,0 +1,42 @@
+"""The README is the first thing a data scientist runs: every command and file it names exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from leadscore.cli import app
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text()
+CODE = "\n".join(re.findall(r"```.*?```|`[^`\n]+`", README, flags=re.DOTALL))
+
+
+def command_paths() -> list[tuple[str, ...]]:
+    """Sub-command paths of every `leadscore ...` the README shows (options stripped)."""
+    paths = set()
+    for match in re.finditer(r"leadscore ((?:[a-z][a-z-]* ?)+)", CODE):
+        words = tuple(w for w in match.group(1).split() if not w.startswith("-"))
+        paths.add(words)
+    return sorted(paths)
+
+
+def test_the_readme_shows_commands():
+    assert len(command_paths()) >= 4
+
+
+@pytest.mark.parametrize("path", command_paths(), ids=" ".join)
+def test_every_readme_command_exists(path):
+    result = CliRunner().invoke(app, [*path, "--help"])
+    assert result.exit_code == 0, f"`leadscore {' '.join(path)}` from the README: {result.output}"
+
+
+@pytest.mark.parametrize(
+    "name",
+    sorted(set(re.findall(r"\b((?:features|benchmarks|training|serving)/[\w/]+\.\w+)", README))),
+)
+def test_every_file_the_readme_names_exists(name):
+    assert (ROOT / name).exists(), name
