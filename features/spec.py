@@ -32,7 +32,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 SignalStat = Literal["count", "days", "recency", "first"]
 ANY_TYPE = "*"
-MISSING_MARKERS = ("", "select", "n/a", "na", "none", "null", "nan", "-", "unknown", "(blank)")
+# "na" is not here: it is North America in a region column.
+MISSING_MARKERS = ("", "select", "n/a", "none", "null", "nan", "-", "unknown", "(blank)")
 _NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
