@@ -236,7 +236,10 @@ def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec
     )
     age_days = _days_between(joined[CUTOFF_AT], joined[schema.OCCURRED_AT])
     day = joined[schema.OCCURRED_AT].date()
-    windows = sorted({w for s in spec.signals for w in spec.signal_windows(s)})
+    windows = sorted(
+        {w for s in spec.signals for w in spec.signal_windows(s)}
+        | {e.window_days for e in spec.engagement if e.window_days}
+    )
     inside = {
         w: (joined[schema.OCCURRED_AT] > joined[CUTOFF_AT] - ibis.interval(days=w)).cast("float64")
         for w in windows
@@ -257,7 +260,10 @@ def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec
             metrics[f"{signal.name}_first_days"] = age_days.max(where=fired == 1.0)
     for score in spec.engagement:
         decay = ibis.literal(0.5) ** (age_days / score.half_life_days)
-        metrics[f"engagement_{score.name}"] = (joined[f"_w_{score.name}"] * decay).sum()
+        term = joined[f"_w_{score.name}"] * decay
+        if score.window_days:
+            term = term * inside[score.window_days]
+        metrics[f"engagement_{score.name}"] = term.sum()
     aggregated = joined.group_by(joined._row).aggregate(**metrics)
     # cutoffs with no activity in the lookback still get a row: counts 0, recency empty
     full = keyed.left_join(aggregated, "_row")

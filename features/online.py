@@ -160,6 +160,8 @@ def online_features(
         weight = np.zeros(len(stamps))
         for signal_name, points in score.weights.items():
             weight += np.where(fired_by_signal[signal_name], points, 0.0)
+        if score.window_days:
+            weight *= stamps > cutoff - score.window_days * _US_PER_DAY
         values[f"engagement_{score.name}"] = float(
             np.sum(weight * np.power(0.5, age_days / score.half_life_days))
         )

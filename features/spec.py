@@ -97,11 +97,15 @@ class Signal(_Model):
 
 
 class Engagement(_Model):
-    """A decay-weighted engagement score: recent, weighty actions count most."""
+    """A decay-weighted engagement score: recent, weighty actions count most.
+
+    ``window_days`` optionally ignores actions older than that (a rulebook's decayed rule).
+    """
 
     name: str
     half_life_days: float = Field(gt=0)
     weights: dict[str, float]
+    window_days: int | None = Field(None, gt=0)
 
 
 class Ratio(_Model):
@@ -150,7 +154,9 @@ class FeatureSpec(_Model):
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate names: {', '.join(duplicates)}")
-        for window in (*self.windows, *(w for s in self.signals for w in s.windows or ())):
+        windows = [*self.windows, *(w for s in self.signals for w in s.windows or ())]
+        windows += [e.window_days for e in self.engagement if e.window_days]
+        for window in windows:
             if not 0 < window <= self.lookback_days:
                 raise ValueError(f"window {window} must be within 1..lookback_days")
         signals = {s.name for s in self.signals}

@@ -30,7 +30,20 @@ spec_app = typer.Typer(help="Write and check feature specs.", no_args_is_help=Tr
 features_app = typer.Typer(help="Build point-in-time training sets.", no_args_is_help=True)
 app.add_typer(spec_app, name="spec")
 app.add_typer(features_app, name="features")
+rules_app = typer.Typer(
+    help="Evaluate the points rulebook and suggest points from history.", no_args_is_help=True
+)
+app.add_typer(rules_app, name="rules")
 DEFAULT_SPEC = Path(str(resources.files("features") / "default_spec.yaml"))
+DEFAULT_RULEBOOK = Path(str(resources.files("training") / "default_rulebook.yaml"))
+SpecOption = Annotated[Path, typer.Option(help="Feature spec (YAML).")]
+RulebookOption = Annotated[
+    Path,
+    typer.Option(help="Points rulebook (YAML); its behaviour rules become features too."),
+]
+TrainingSetOption = Annotated[
+    Path, typer.Option(help="training_set.parquet written by `leadscore features build`.")
+]
 
 LeadsOption = Annotated[
     Path,
@@ -190,7 +203,8 @@ def features_build(
             "files), such as the one `leadscore simulate` writes."
         ),
     ] = None,
-    spec: Annotated[Path, typer.Option(help="Feature spec (YAML).")] = DEFAULT_SPEC,
+    spec: SpecOption = DEFAULT_SPEC,
+    rulebook: RulebookOption = DEFAULT_RULEBOOK,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -228,9 +242,10 @@ def features_build(
         profile_training_set,
         write_profile,
     )
+    from training.rulebook import RulebookError, compile_rules, load_rulebook
 
     try:
-        feature_spec = load_spec(spec)
+        feature_spec = compile_rules(load_rulebook(rulebook), load_spec(spec))
         plan = SplitPlan(validation_share, test_share)
         moment = pd.Timestamp(as_of) if as_of else None
         if moment is not None and moment.tzinfo is None:
@@ -254,7 +269,7 @@ def features_build(
             step("profile")
             profile = profile_training_set(source.con, path, feature_spec, edges)
             write_profile(profile, out)
-    except (ContractError, SpecError, ValueError) as error:
+    except (ContractError, SpecError, RulebookError, ValueError) as error:
         raise _fail(error) from None
     _print_profile(profile)
     console.print(f"training set: {path}")
@@ -282,6 +297,139 @@ def _print_profile(profile: dict) -> None:
             split["first_cutoff"][:10], split["last_cutoff"][:10],
         )  # fmt: skip
     console.print(table)
+
+
+def _rule_inputs(training_set: Path, rulebook: Path, spec: Path):  # type: ignore[no-untyped-def]
+    import pandas as pd
+
+    from features.spec import load_spec
+    from training.rulebook import compile_rules, load_rulebook
+
+    book = load_rulebook(rulebook)
+    base = load_spec(spec)
+    compile_rules(book, base)  # names the rule and field of a bad attribute rule
+    if not training_set.exists():
+        raise FileNotFoundError(f"{training_set}: no training set; run `leadscore features build`")
+    return book, base, pd.read_parquet(training_set)
+
+
+def _print_metrics(title: str, metrics) -> None:  # type: ignore[no-untyped-def]
+    table = Table(title=title)
+    columns = {
+        "rows": ("rows", "{:,.0f}"), "mql_rows": ("MQL rows", "{:,.0f}"),
+        "mql_per_week": ("MQL / week", "{:,.1f}"), "mql_to_sql_rate": ("MQL->SQL", "{:.2%}"),
+        "sql_recall": ("SQL recall", "{:.1%}"), "auc_points": ("AUC of points", "{:.3f}"),
+    }  # fmt: skip
+    table.add_column("rulebook / period")
+    for name, _ in columns.values():
+        table.add_column(name, justify="right")
+    for index, row in metrics.iterrows():
+        table.add_row(str(index), *[fmt.format(row[key]) for key, (_, fmt) in columns.items()])
+    console.print(table)
+
+
+@rules_app.command("evaluate")
+def rules_evaluate(
+    training_set: TrainingSetOption,
+    rulebook: RulebookOption = DEFAULT_RULEBOOK,
+    spec: SpecOption = DEFAULT_SPEC,
+    split: Annotated[
+        str, typer.Option(help="Period to judge: train, validation, test, or all labelled rows.")
+    ] = "test",
+    start: Annotated[
+        str | None, typer.Option("--from", help="Only cutoffs from this date (ISO 8601).")
+    ] = None,
+    end: Annotated[str | None, typer.Option("--to", help="Only cutoffs before this date.")] = None,
+) -> None:
+    """How the rulebook does over a period: MQL volume, MQL->SQL rate, SQL recall, AUC.
+
+    Rows are the training set's cutoff snapshots with a known label. Rules that fire on no row
+    (an activity type this export lacks, a misspelt level) are reported as warnings.
+    """
+    import pandas as pd
+
+    from features.offline import CUTOFF_AT, LABEL
+    from features.training_set import SPLIT
+    from training.rule_metrics import handoff_metrics
+    from training.rulebook import RulebookError
+    from training.rules import RuleScorer
+
+    try:
+        book, base, rows = _rule_inputs(training_set, rulebook, spec)
+        rows = rows[rows[LABEL].notna()]
+        if split != "all":
+            rows = rows[rows[SPLIT] == split]
+        if start:
+            rows = rows[rows[CUTOFF_AT] >= pd.Timestamp(start, tz="UTC")]
+        if end:
+            rows = rows[rows[CUTOFF_AT] < pd.Timestamp(end, tz="UTC")]
+        if rows.empty:
+            raise ValueError(f"no labelled rows in split '{split}' and the given dates")
+        scorer = RuleScorer(book, base).fit(rows)
+    except (RulebookError, ValueError, FileNotFoundError) as error:
+        raise _fail(error) from None
+    points = scorer.decision_function(rows)
+    metrics = handoff_metrics(rows, points, scorer.predict(rows).astype(bool))
+    _print_metrics(
+        f"Rulebook on {split} ({rows[CUTOFF_AT].min():%Y-%m-%d} to "
+        f"{rows[CUTOFF_AT].max():%Y-%m-%d}, SQL rate {metrics['sql_rate']:.2%})",
+        pd.DataFrame([metrics], index=[rulebook.name]),
+    )
+    for name in scorer.unmatched_rules(rows):
+        console.print(f"[yellow]warning:[/] rule '{name}' matches nothing in this period")
+
+
+@rules_app.command("suggest")
+def rules_suggest(
+    training_set: TrainingSetOption,
+    out: Annotated[Path, typer.Option("--out", help="Where to write the suggested rulebook.")],
+    rulebook: RulebookOption = DEFAULT_RULEBOOK,
+    spec: SpecOption = DEFAULT_SPEC,
+    target_mql_per_week: Annotated[
+        float | None,
+        typer.Option(
+            help="Hand-off volume the threshold aims at; default: the current "
+            "rulebook's volume on the validation period."
+        ),
+    ] = None,
+    max_new_rules: Annotated[int, typer.Option(help="Most candidate rules to propose.")] = 8,
+) -> None:
+    """Propose points for every rule, and new rules, from the history in a training set.
+
+    Fits on the train period, tunes on validation, reports on the untouched test period. Writes
+    the suggested rulebook (YAML), the evidence per rule (how often it fires, SQL rate when it
+    fires and when not, lift) as CSV, and a diff against the current rulebook.
+    """
+    from features.offline import LABEL
+    from features.training_set import SPLIT
+    from training.rulebook import RulebookError, dump_rulebook
+    from training.suggest import suggest
+
+    try:
+        book, base, rows = _rule_inputs(training_set, rulebook, spec)
+        rows = rows[rows[LABEL].notna()]
+        parts = {name: rows[rows[SPLIT] == name] for name in ("train", "validation", "test")}
+        if parts["train"].empty or parts["validation"].empty:
+            raise ValueError("the training set needs train and validation rows")
+        result = suggest(
+            book, base, parts["train"], parts["validation"], test=parts["test"],
+            target_mql_per_week=target_mql_per_week, max_new_rules=max_new_rules,
+        )  # fmt: skip
+    except (RulebookError, ValueError, FileNotFoundError) as error:
+        raise _fail(error) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# Suggested by `leadscore rules suggest` from {training_set}.\n"
+        "# Review the points, the evidence (.evidence.csv) and the diff (.diff) before use.\n"
+    )
+    out.write_text(dump_rulebook(result.rulebook, header=header))
+    result.evidence.to_csv(out.with_suffix(".evidence.csv"))
+    out.with_suffix(".diff").write_text(result.diff)
+    _print_metrics("Current vs suggested rulebook", result.metrics)
+    console.print(
+        f"wrote {out} (threshold {result.rulebook.mql_threshold:g}), "
+        f"{out.with_suffix('.evidence.csv')}, {out.with_suffix('.diff')}"
+    )
 
 
 @app.command()

@@ -39,6 +39,8 @@ TEST_SPEC = parse_spec(
         "engagement": [
             {"name": "intent", "half_life_days": 7,
              "weights": {"pricing_page": 3, "demo_request": 10, "careers_page": -2}},
+            {"name": "recent_clicks", "half_life_days": 3, "window_days": 7,
+             "weights": {"email_click": 1}},
         ],
         "ratios": [
             {"name": "click_to_open_30d", "numerator": "email_click_count_30d",

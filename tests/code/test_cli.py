@@ -14,7 +14,8 @@ from leadscore.cli import app
 
 runner = CliRunner()
 COMMANDS = [[], ["simulate"], ["validate"], ["spec"], ["spec", "infer"], ["features"],
-            ["features", "build"], ["demo"]]  # fmt: skip
+            ["features", "build"], ["rules"], ["rules", "evaluate"], ["rules", "suggest"],
+            ["demo"]]  # fmt: skip
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
