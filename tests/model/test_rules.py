@@ -70,7 +70,7 @@ def test_the_breakdown_adds_up_to_the_total_for_every_lead(setting):
 
 
 def test_online_and_offline_rule_points_agree_for_every_lead(setting):
-    world, rulebook, spec, compiled, rows, scorer = setting
+    world, _rulebook, _spec, compiled, rows, scorer = setting
     sample = rows.sample(300, random_state=0)
     leads = world.leads.set_index(schema.LEAD_ID)
     by_lead = dict(tuple(world.activities.groupby(schema.LEAD_ID)))
@@ -126,7 +126,7 @@ def test_probabilities_rise_with_points_once_fitted_on_labels(setting):
 
 
 def test_a_rule_that_matches_nothing_is_reported(setting):
-    _, rulebook, spec, compiled, rows, _ = setting
+    _, rulebook, spec, _compiled, rows, _ = setting
     raw = yaml.safe_load(DEFAULT_RULEBOOK.read_text())
     raw["rules"].append(
         {"name": "podcast_listened", "activity": {"type": "podcast_play"}, "points": 10}
@@ -142,7 +142,7 @@ def test_a_rule_that_matches_nothing_is_reported(setting):
 
 
 def test_suggested_points_beat_the_default_rulebook_out_of_time(setting):
-    _, rulebook, spec, compiled, rows, _ = setting
+    _, rulebook, spec, _compiled, rows, _ = setting
     labelled = rows[rows[LABEL].notna()]
     parts = {s: labelled[labelled[SPLIT] == s] for s in ("train", "validation", "test")}
     result = suggest(
