@@ -133,7 +133,7 @@ def test_a_rule_that_matches_nothing_is_reported(setting):
     )
     rulebook = parse_rulebook(raw)
     # the training set lacks the new rule's feature until rebuilt: that is said plainly
-    with pytest.raises(RulebookError, match="rule 'podcast_listened'.*rebuild"):
+    with pytest.raises(RulebookError, match=r"rule 'podcast_listened'.*rebuild"):
         RuleScorer(rulebook, spec).fit(rows)
     extra = compile_rules(rulebook, spec)
     assert "rule_podcast_listened_count_90d" in extra.feature_names()
