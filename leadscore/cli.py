@@ -6,6 +6,7 @@ imports happen inside the commands so that `leadscore --help` answers at once.
 
 from __future__ import annotations
 
+import sys
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -25,7 +26,7 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode="markdown",
 )
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 110)
 spec_app = typer.Typer(help="Write and check feature specs.", no_args_is_help=True)
 features_app = typer.Typer(help="Build point-in-time training sets.", no_args_is_help=True)
 app.add_typer(spec_app, name="spec")
@@ -316,11 +317,11 @@ def _rule_inputs(training_set: Path, rulebook: Path, spec: Path):  # type: ignor
 def _print_metrics(title: str, metrics) -> None:  # type: ignore[no-untyped-def]
     table = Table(title=title)
     columns = {
-        "rows": ("rows", "{:,.0f}"), "mql_rows": ("MQL rows", "{:,.0f}"),
+        "mql_rows": ("MQL rows", "{:,.0f}"),
         "mql_per_week": ("MQL / week", "{:,.1f}"), "mql_to_sql_rate": ("MQL->SQL", "{:.2%}"),
         "sql_recall": ("SQL recall", "{:.1%}"), "auc_points": ("AUC of points", "{:.3f}"),
     }  # fmt: skip
-    table.add_column("rulebook / period")
+    table.add_column("rulebook, period", no_wrap=True)
     for name, _ in columns.values():
         table.add_column(name, justify="right")
     for index, row in metrics.iterrows():
@@ -373,7 +374,7 @@ def rules_evaluate(
     _print_metrics(
         f"Rulebook on {split} ({rows[CUTOFF_AT].min():%Y-%m-%d} to "
         f"{rows[CUTOFF_AT].max():%Y-%m-%d}, SQL rate {metrics['sql_rate']:.2%})",
-        pd.DataFrame([metrics], index=[rulebook.name]),
+        pd.DataFrame([metrics], index=[rulebook.stem]),
     )
     for name in scorer.unmatched_rules(rows):
         console.print(f"[yellow]warning:[/] rule '{name}' matches nothing in this period")
@@ -440,42 +441,38 @@ def demo(
 ) -> None:
     """The main job on the embedded default, end to end on a synthetic MA export.
 
-    Simulates an export into Parquet and an embedded DuckDB warehouse, checks it against the
-    data contract as a user's export would be, then builds the point-in-time training set with
-    the default feature spec and prints its profile.
+    Runs the same commands a data scientist would, in order: simulate an export (Parquet and an
+    embedded DuckDB warehouse), check it against the data contract as a user's export would be,
+    build the point-in-time training set with the default feature spec and rulebook, judge the
+    default rulebook on the out-of-time test period, and propose points from history.
     """
-    from features.contract import ContractError, load_export
-    from features.sources import from_warehouse
-    from features.spec import load_spec
-    from features.synthetic import simulate as run_simulation
-    from features.synthetic import write_world
-    from features.training_set import build_training_set, profile_training_set, write_profile
-
+    export = out / "export"
+    training = out / "training"
     console.rule("1. Simulate an MA export")
-    with console.status(f"Simulating {leads:,} leads"):
-        paths = write_world(run_simulation(leads, seed), out / "export")
-    console.print(f"export written to {paths['leads'].parent}")
+    simulate(out=export, leads=leads, seed=seed)
     console.rule("2. Check it against the data contract")
-    try:
-        export = load_export(paths["leads"], paths["activities"], paths["outcomes"])
-    except ContractError as error:
-        raise _fail(error) from None
-    _print_world_summary(export.leads, export.activities, export.outcomes)
-    console.print(f"personal data (never used as features): {', '.join(export.personal_data)}")
+    validate(
+        leads=export / "leads.parquet", activities=export / "activities.parquet",
+        outcomes=export / "outcomes.parquet",
+    )  # fmt: skip
     console.rule("3. Build the point-in-time training set")
-    spec = load_spec(DEFAULT_SPEC)
-    source = from_warehouse(paths["warehouse"])
-    training_dir = out / "training"
-    with _progress() as progress:
-        task = progress.add_task("building", total=4)
-        path, edges = build_training_set(
-            source.con, source.leads, source.activities, source.outcomes, spec, training_dir,
-            progress=lambda d: progress.update(task, description=d, advance=1),
-        )  # fmt: skip
-        profile = profile_training_set(source.con, path, spec, edges)
-    write_profile(profile, training_dir)
-    _print_profile(profile)
-    console.print(f"{len(spec.feature_names())} features per cutoff; training set: {path}")
+    features_build(
+        out=training, warehouse=export / "world.duckdb", leads=None, activities=None,
+        outcomes=None, spec=DEFAULT_SPEC, rulebook=DEFAULT_RULEBOOK, as_of=None,
+        validation_share=0.2, test_share=0.2, threads=None,
+    )  # fmt: skip
+    console.rule("4. The points rulebook on the out-of-time test period")
+    training_set = training / "training_set.parquet"
+    rules_evaluate(
+        training_set=training_set, rulebook=DEFAULT_RULEBOOK, spec=DEFAULT_SPEC, split="test",
+        start=None, end=None,
+    )  # fmt: skip
+    console.rule("5. Points suggested from history")
+    rules_suggest(
+        training_set=training_set, out=out / "rulebook_suggested.yaml",
+        rulebook=DEFAULT_RULEBOOK, spec=DEFAULT_SPEC, target_mql_per_week=None,
+        max_new_rules=8,
+    )  # fmt: skip
 
 
 def _print_world_summary(leads, activities, outcomes) -> None:  # type: ignore[no-untyped-def]

@@ -215,15 +215,15 @@ def suggest(
         passes = current.instant_passes(rows).any(axis=1).to_numpy()
         now = current.decision_function(rows)
         proposed = _points(suggested, spec, rows)
-        metrics[f"current {period}"] = handoff_metrics(
+        metrics[f"now, {period}"] = handoff_metrics(
             rows, now, (now >= rulebook.mql_threshold) | passes
         )
-        metrics[f"suggested {period}"] = handoff_metrics(
+        metrics[f"suggested, {period}"] = handoff_metrics(
             rows, proposed, (proposed >= suggested.mql_threshold) | passes
         )
         # the same hand-off volume as the current rulebook in this period: a like-for-like look
-        volume_now = metrics[f"current {period}"]["mql_rows"]
-        metrics[f"suggested {period}, current volume"] = handoff_metrics(
+        volume_now = metrics[f"now, {period}"]["mql_rows"]
+        metrics[f"suggested at now's volume, {period}"] = handoff_metrics(
             rows, proposed, top_k_handoff(proposed, passes, volume_now)
         )
     evidence = _evidence(units, label)

@@ -149,8 +149,8 @@ def test_suggested_points_beat_the_default_rulebook_out_of_time(setting):
         rulebook, compile_rules(rulebook, spec), parts["train"], parts["validation"],
         test=parts["test"],
     )  # fmt: skip
-    now = result.metrics.loc["current test"]
-    same_volume = result.metrics.loc["suggested test, current volume"]
+    now = result.metrics.loc["now, test"]
+    same_volume = result.metrics.loc["suggested at now's volume, test"]
     assert same_volume["mql_rows"] == now["mql_rows"]
     assert same_volume["auc_points"] > now["auc_points"] + 0.03
     assert same_volume["mql_to_sql_rate"] > now["mql_to_sql_rate"]
