@@ -34,12 +34,23 @@ LABEL = "label"
 DAY_SECONDS = 86_400.0
 
 
-def connect(database: str | Path | None = None, threads: int | None = None) -> ibis.BaseBackend:
-    """A DuckDB connection in UTC, so calendar days and timestamps mean the same everywhere."""
+def connect(
+    database: str | Path | None = None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+) -> ibis.BaseBackend:
+    """A DuckDB connection in UTC, so calendar days and timestamps mean the same everywhere.
+
+    Insertion order is not preserved: every result here is sorted or keyed explicitly, and
+    DuckDB needs much less memory to write large results without it.
+    """
     con = ibis.duckdb.connect(str(database) if database else ":memory:")
     con.raw_sql("SET TimeZone = 'UTC'")
+    con.raw_sql("SET preserve_insertion_order = false")
     if threads:
         con.raw_sql(f"SET threads = {int(threads)}")
+    if memory_limit:
+        con.raw_sql(f"SET memory_limit = '{memory_limit}'")
     return con
 
 

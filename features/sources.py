@@ -33,11 +33,15 @@ class Source:
 
 
 def from_files(
-    leads: Path, activities: Path | None, outcomes: Path | None, threads: int | None = None
+    leads: Path,
+    activities: Path | None,
+    outcomes: Path | None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
 ) -> Source:
     """Validate CSV/Parquet files with the data contract and load them into in-memory DuckDB."""
     export = load_export(leads, activities, outcomes)
-    con = connect(threads=threads)
+    con = connect(threads=threads, memory_limit=memory_limit)
     activity_frame = (
         export.activities
         if len(export.activities)
@@ -53,11 +57,13 @@ def from_files(
     )
 
 
-def from_warehouse(database: Path, threads: int | None = None) -> Source:
+def from_warehouse(
+    database: Path, threads: int | None = None, memory_limit: str | None = None
+) -> Source:
     """Open leads, activities and outcomes tables of a DuckDB file and check their contract."""
     if not database.exists():
         raise ContractError("warehouse file not found", source=str(database))
-    con = connect(database, threads=threads)
+    con = connect(database, threads=threads, memory_limit=memory_limit)
     missing = [t for t in TABLES if t not in con.list_tables()]
     if missing:
         raise ContractError(

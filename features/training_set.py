@@ -132,6 +132,19 @@ def assign_splits(rows: ir.Table, spec: FeatureSpec, edges: SplitEdges) -> ir.Ta
     return with_period.mutate(**{SPLIT: split}).drop("_period", "_lead_period")
 
 
+def lead_batches(leads: ir.Table, rows_per_batch: int = 100_000) -> int:
+    """How many lead batches keep one batch's cutoff-activity join within memory."""
+    return max(1, -(-int(leads.count().execute()) // rows_per_batch))
+
+
+def in_batch(table: ir.Table, batch: int, batches: int) -> ir.Table:
+    """The rows of ``table`` whose lead falls in ``batch`` of ``batches`` (by hash of lead_id)."""
+    if batches == 1:
+        return table
+    bucket = ((table[schema.LEAD_ID].hash() % batches) + batches) % batches
+    return table.filter(bucket == batch)
+
+
 def build_training_set(
     con: ibis.BaseBackend,
     leads: ir.Table,
@@ -142,24 +155,39 @@ def build_training_set(
     *,
     as_of: pd.Timestamp | None = None,
     plan: SplitPlan = SplitPlan(),
+    batches: int | None = None,
     progress: object = None,
 ) -> tuple[Path, SplitEdges]:
     """Write ``training_set.parquet`` under ``out`` and return its path and split edges.
 
-    ``progress`` is an optional callable taking a short step description, for the CLI's bar.
+    Leads are processed in ``batches`` (by default one per 100,000 leads) so that memory stays
+    flat as the export grows: a lead's cutoffs only ever meet its own activities, so batches by
+    lead are independent. ``progress`` is an optional callable taking a step description.
     """
     step = progress if callable(progress) else (lambda _: None)
     out.mkdir(parents=True, exist_ok=True)
     as_of = as_of if as_of is not None else data_end(leads, activities, outcomes)
-    step("cutoffs, features and labels")
-    rows = labelled_rows(leads, activities, outcomes, spec, as_of)
-    staged = con.create_table("_labelled_rows", rows, overwrite=True, temp=True)
+    batches = batches or lead_batches(leads)
+    staged_name = "_labelled_rows"
+    for batch in range(batches):
+        step(f"features, batch {batch + 1}/{batches}")
+        rows = labelled_rows(
+            in_batch(leads, batch, batches),
+            in_batch(activities, batch, batches),
+            in_batch(outcomes, batch, batches),
+            spec,
+            as_of,
+        )
+        if batch == 0:
+            staged = con.create_table(staged_name, rows, overwrite=True, temp=True)
+        else:
+            con.insert(staged_name, rows)
     step("out-of-time split")
     edges = split_edges(staged, spec, plan, as_of)
     path = out / "training_set.parquet"
     step("writing Parquet")
     con.to_parquet(assign_splits(staged, spec, edges).order_by([CUTOFF_AT, schema.LEAD_ID]), path)
-    con.drop_table("_labelled_rows", force=True)
+    con.drop_table(staged_name, force=True)
     return path, edges
 
 

@@ -222,6 +222,10 @@ def features_build(
     threads: Annotated[
         int | None, typer.Option(help="DuckDB threads (default: all cores).")
     ] = None,
+    memory_limit: Annotated[
+        str | None,
+        typer.Option(help="DuckDB memory limit such as 6GB; beyond it DuckDB spills to disk."),
+    ] = None,
 ) -> None:
     """Build a point-in-time training set: cutoffs, features, labels, out-of-time split.
 
@@ -252,13 +256,13 @@ def features_build(
         if moment is not None and moment.tzinfo is None:
             moment = moment.tz_localize("UTC")
         if warehouse is not None:
-            source = from_warehouse(warehouse, threads)
+            source = from_warehouse(warehouse, threads, memory_limit)
         elif leads is not None:
-            source = from_files(leads, activities, outcomes, threads)
+            source = from_files(leads, activities, outcomes, threads, memory_limit)
         else:
             raise typer.BadParameter("give --leads (with --activities, --outcomes) or --warehouse")
         with _progress() as progress:
-            task = progress.add_task("building", total=4)
+            task = progress.add_task("building", total=None)
 
             def step(description: str) -> None:
                 progress.update(task, description=description, advance=1)
@@ -459,7 +463,7 @@ def demo(
     features_build(
         out=training, warehouse=export / "world.duckdb", leads=None, activities=None,
         outcomes=None, spec=DEFAULT_SPEC, rulebook=DEFAULT_RULEBOOK, as_of=None,
-        validation_share=0.2, test_share=0.2, threads=None,
+        validation_share=0.2, test_share=0.2, threads=None, memory_limit=None,
     )  # fmt: skip
     console.rule("4. The points rulebook on the out-of-time test period")
     training_set = training / "training_set.parquet"

@@ -36,7 +36,9 @@ def test_every_readme_command_exists(path):
 
 @pytest.mark.parametrize(
     "name",
-    sorted(set(re.findall(r"\b((?:features|benchmarks|training|serving)/[\w/]+\.(?:py|yaml))", README))),
+    sorted(
+        set(re.findall(r"\b((?:features|benchmarks|training|serving)/[\w/]+\.(?:py|yaml))", CODE))
+    ),
 )
 def test_every_file_the_readme_names_exists(name):
     assert (ROOT / name).exists(), name
