@@ -1,0 +1,68 @@
+"""The self-contained model directory that batch scoring and serving load.
+
+Layout (one version of the scorer, everything it needs):
+
+    scorer.joblib     the fitted LeadScorer (rules, models, combiner, score scale)
+    spec.yaml         the feature spec, with the rulebook's signals compiled in
+    rulebook.yaml     the points rulebook as trained
+    policy.json       the current hand-off policy (thresholds), read at start-up
+    policies/         earlier policies, kept as history
+    metadata.json     versions, hashes, data window, metrics
+
+joblib is scikit-learn's own persistence; the YAML and JSON copies are there for people and for
+checks: loading refuses a directory whose spec no longer matches the scorer inside it.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import joblib
+
+from features.spec import dump_spec, load_spec
+from training.rulebook import dump_rulebook
+from training.scorer import LeadScorer
+
+SCORER_FILE = "scorer.joblib"
+REQUIRED = (SCORER_FILE, "spec.yaml", "rulebook.yaml", "policy.json", "metadata.json")
+
+
+class ModelDirectoryError(RuntimeError):
+    """A model directory that is missing, incomplete or corrupt."""
+
+
+def save_model(scorer: LeadScorer, directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    joblib.dump(scorer, directory / SCORER_FILE)
+    dump_spec(scorer.spec, directory / "spec.yaml")
+    (directory / "rulebook.yaml").write_text(dump_rulebook(scorer.rulebook))
+    (directory / "policy.json").write_text(json.dumps(scorer.policy, indent=2))
+    (directory / "metadata.json").write_text(json.dumps(scorer.metadata, indent=2, default=str))
+    return directory
+
+
+def load_model(directory: Path) -> LeadScorer:
+    """Load a model directory, or say exactly what is wrong with it."""
+    directory = Path(directory)
+    if not directory.is_dir():
+        raise ModelDirectoryError(f"{directory}: no model directory here; train one first")
+    missing = [name for name in REQUIRED if not (directory / name).exists()]
+    if missing:
+        raise ModelDirectoryError(
+            f"{directory}: incomplete model directory, missing {', '.join(missing)}"
+        )
+    try:
+        scorer = joblib.load(directory / SCORER_FILE)
+        policy = json.loads((directory / "policy.json").read_text())
+        spec = load_spec(directory / "spec.yaml")
+    except Exception as exc:  # any unpickling or parsing failure means the same to the user
+        raise ModelDirectoryError(
+            f"{directory}: corrupt model directory ({type(exc).__name__}: {exc})"
+        ) from None
+    if not isinstance(scorer, LeadScorer):
+        raise ModelDirectoryError(f"{directory}/{SCORER_FILE} does not hold a LeadScorer")
+    if spec.fingerprint() != scorer.spec.fingerprint():
+        raise ModelDirectoryError(f"{directory}: spec.yaml does not match the scorer it ships with")
+    scorer.policy = policy
+    return scorer

@@ -1,0 +1,172 @@
+"""MLflow, fully used: one run per training, nested runs per candidate, one registered pyfunc.
+
+The default tracking store is a SQLite database next to the run's outputs (``mlflow.db``), with
+artifacts in ``mlartifacts/`` beside it, so ``make mlflow-ui`` shows the real MLflow UI on it.
+The whole scorer - spec, rulebook, models, combiner, score scale, policy - is logged as ONE
+pyfunc model (the model directory rides along as an artifact) and registered as
+``lead-scorer`` with the alias ``challenger``; ``leadscore promote`` moves ``champion``.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from mlflow.models import infer_signature
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import precision_recall_curve, roc_curve
+
+from training.evaluation import reliability_curve
+from training.train import Candidate
+
+MODEL_NAME = "lead-scorer"
+EXPERIMENT = "leadscore"
+
+
+def default_tracking_uri(directory: Path) -> str:
+    return f"sqlite:///{(Path(directory) / 'mlflow.db').resolve()}"
+
+
+def use_tracking(uri: str, artifacts: Path) -> str:
+    """Point MLflow at ``uri`` and make sure the experiment exists; returns its id."""
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.get_experiment_by_name(EXPERIMENT)
+    if experiment is None:
+        return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.resolve().as_uri())
+    return experiment.experiment_id
+
+
+class LeadScorerModel(mlflow.pyfunc.PythonModel):
+    """The pyfunc face of a model directory: feature rows in, p_sql / score / decision out."""
+
+    def load_context(self, context) -> None:  # type: ignore[no-untyped-def]
+        from training.artifact import load_model
+
+        self.scorer = load_model(Path(context.artifacts["model_dir"]))
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
+        return self.scorer.score(model_input).reset_index(drop=True)
+
+
+@contextmanager
+def training_run(uri: str, artifacts: Path, run_name: str):  # type: ignore[no-untyped-def]
+    experiment_id = use_tracking(uri, artifacts)
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+        yield run
+
+
+def log_candidate(candidate: Candidate) -> None:
+    """One hyperparameter candidate as a nested run with its validation figures."""
+    with mlflow.start_run(run_name=f"{candidate.model} candidate", nested=True):
+        mlflow.log_params({f"{candidate.model}.{k}": v for k, v in candidate.params.items()})
+        mlflow.log_metrics({f"validation_{k}": float(v) for k, v in candidate.validation.items()})
+
+
+def log_results(
+    metrics: pd.DataFrame,
+    probabilities: dict[str, np.ndarray],
+    label: np.ndarray,
+    importance: pd.Series,
+) -> None:
+    for component, row in metrics.iterrows():
+        mlflow.log_metrics({f"test_{component}_{name}": float(v) for name, v in row.items()})
+    for name, figure in _figures(probabilities, label, importance).items():
+        mlflow.log_figure(figure, f"plots/{name}.png")
+        plt.close(figure)
+
+
+def _figures(
+    probabilities: dict[str, np.ndarray], label: np.ndarray, importance: pd.Series
+) -> dict:
+    figures = {}
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, p in probabilities.items():
+        fpr, tpr, _ = roc_curve(label, p)
+        ax.plot(fpr, tpr, label=name)
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set(xlabel="false positive rate", ylabel="true positive rate", title="ROC, test period")
+    ax.legend()
+    figures["roc"] = fig
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, p in probabilities.items():
+        precision, recall, _ = precision_recall_curve(label, p)
+        ax.plot(recall, precision, label=name)
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall, test period")
+    ax.legend()
+    figures["precision_recall"] = fig
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, p in probabilities.items():
+        predicted, observed = reliability_curve(label, p)
+        ax.plot(predicted, observed, "o-", label=name)
+    top = max(max(p.max() for p in probabilities.values()), 0.05)
+    ax.plot([0, top], [0, top], ":", color="grey")
+    ax.set(xlabel="predicted P(SQL)", ylabel="observed SQL rate", title="Calibration, test period")
+    ax.legend()
+    figures["calibration"] = fig
+    fig, ax = plt.subplots(figsize=(5, 5))
+    for name, p in probabilities.items():
+        order = np.argsort(-p)
+        gained = np.cumsum(label[order]) / max(label.sum(), 1)
+        ax.plot(np.arange(1, len(p) + 1) / len(p), gained, label=name)
+    ax.plot([0, 1], [0, 1], ":", color="grey")
+    ax.set(xlabel="share of leads contacted", ylabel="share of SQLs found", title="Cumulative gain")
+    ax.legend()
+    figures["cumulative_gain"] = fig
+    fig, ax = plt.subplots(figsize=(6, 4))
+    combined = probabilities["combined"]
+    bins = np.linspace(0, np.quantile(combined, 0.995), 40)
+    ax.hist(combined[label == 0], bins=bins, alpha=0.6, density=True, label="not SQL")
+    ax.hist(combined[label == 1], bins=bins, alpha=0.6, density=True, label="SQL")
+    ax.set(xlabel="P(SQL within H days)", ylabel="density", title="Score distribution, test period")
+    ax.legend()
+    figures["score_distribution"] = fig
+    fig, ax = plt.subplots(figsize=(6, 6))
+    top_features = importance.sort_values().tail(20)
+    ax.barh(top_features.index, top_features.to_numpy())
+    ax.set(xlabel="LightGBM gain", title="Feature importance")
+    fig.tight_layout()
+    figures["feature_importance"] = fig
+    return figures
+
+
+def log_scorer(model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame) -> tuple[str, str]:
+    """Log the model directory as one pyfunc, register it, alias it ``challenger``."""
+    root = Path(__file__).resolve().parent.parent
+    info = mlflow.pyfunc.log_model(
+        name="lead-scorer",
+        python_model=LeadScorerModel(),
+        artifacts={"model_dir": str(model_dir)},
+        code_paths=[str(root / "features"), str(root / "training")],
+        signature=infer_signature(sample, output),
+        input_example=sample.head(3),
+        registered_model_name=MODEL_NAME,
+        pip_requirements=_requirements(),
+    )
+    version = str(info.registered_model_version)
+    MlflowClient().set_registered_model_alias(MODEL_NAME, "challenger", version)
+    return info.model_uri, version
+
+
+def _requirements() -> list[str]:
+    from importlib.metadata import version
+
+    names = ("pandas", "numpy", "scikit-learn", "lightgbm", "pyarrow", "duckdb", "ibis-framework",
+             "sqlglot", "pydantic", "PyYAML", "mlflow")  # fmt: skip
+    return [f"{name}=={version(name)}" for name in names]
+
+
+def promote(uri: str, version: str | None = None, alias: str = "champion") -> str:
+    """Point ``alias`` at a model version (default: the current challenger)."""
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    if version is None:
+        version = client.get_model_version_by_alias(MODEL_NAME, "challenger").version
+    client.set_registered_model_alias(MODEL_NAME, alias, str(version))
+    return str(version)
