@@ -88,10 +88,9 @@ def _require_columns(table: ir.Table, spec: FeatureSpec) -> None:
 def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
     """lead_id, created_at and one column per spec attribute, normalised."""
     _require_columns(leads, spec)
-    columns: dict[str, ir.Value] = {
-        schema.LEAD_ID: leads[schema.LEAD_ID],
-        schema.CREATED_AT: leads[schema.CREATED_AT],
-    }
+    columns: dict[str, ir.Value] = {schema.LEAD_ID: leads[schema.LEAD_ID]}
+    if schema.CREATED_AT in leads.columns:  # flat exports may have no creation time
+        columns[schema.CREATED_AT] = leads[schema.CREATED_AT]
     for attribute in spec.attributes:
         value = leads[attribute.column]
         if isinstance(attribute, CategoricalAttribute):

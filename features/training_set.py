@@ -246,3 +246,42 @@ def write_profile(profile: dict, out: Path) -> Path:
     path = out / "profile.json"
     path.write_text(json.dumps(profile, indent=2, ensure_ascii=False))
     return path
+
+
+def flat_training_set(
+    con: ibis.BaseBackend,
+    leads: pd.DataFrame,
+    label: pd.Series,
+    spec: FeatureSpec,
+    out: Path,
+    *,
+    plan: SplitPlan = SplitPlan(),
+) -> Path:
+    """A training set from a flat export: one row per lead, split by time (or by file order).
+
+    With ``created_at`` the split is out of time; without it, the file's row order stands in
+    for time (CRM exports list leads in creation order), so the test rows are still the latest.
+    """
+    from features.offline import attribute_features, register
+
+    frame = leads.copy()
+    if schema.CREATED_AT not in frame.columns:
+        order = pd.Timestamp("2000-01-01", tz="UTC") + pd.to_timedelta(range(len(frame)), unit="s")
+        frame[schema.CREATED_AT] = order
+    table = attribute_features(register(con, "flat_leads", frame), spec)
+    rows = con.to_pyarrow(table).to_pandas()
+    rows = rows.set_index(schema.LEAD_ID).loc[frame[schema.LEAD_ID]].reset_index()
+    rows.insert(1, CUTOFF_AT, frame[schema.CREATED_AT].to_numpy())
+    if spec.lead_age:
+        rows["lead_age_days"] = 0.0
+    rows[LABEL] = label.to_numpy()
+    position = rows[CUTOFF_AT].rank(method="first", pct=True)
+    rows[SPLIT] = pd.cut(
+        position,
+        [0, 1 - plan.validation_share - plan.test_share, 1 - plan.test_share, 1],
+        labels=list(SPLITS),
+    ).astype(str)
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / "training_set.parquet"
+    rows.drop(columns=[schema.CREATED_AT]).to_parquet(path, index=False)
+    return path

@@ -6,6 +6,7 @@ imports happen inside the commands so that `leadscore --help` answers at once.
 
 from __future__ import annotations
 
+import json
 import sys
 from importlib import resources
 from pathlib import Path
@@ -435,6 +436,195 @@ def rules_suggest(
         f"wrote {out} (threshold {result.rulebook.mql_threshold:g}), "
         f"{out.with_suffix('.evidence.csv')}, {out.with_suffix('.diff')}"
     )
+
+
+TrackingOption = Annotated[
+    str | None,
+    typer.Option(help="MLflow tracking URI; default: a SQLite database mlflow.db in --out."),
+]
+
+
+@app.command()
+def train(
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder for the training set, the model "
+            "directory (OUT/model) and the MLflow store.",
+        ),
+    ],
+    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    activities: ActivitiesOption = None,
+    outcomes: OutcomesOption = None,
+    warehouse: Annotated[
+        Path | None, typer.Option(help="A DuckDB file with leads, activities and outcomes.")
+    ] = None,
+    label: Annotated[
+        str | None,
+        typer.Option(help="Flat mode: the 0/1 label column of --leads (the spec is inferred)."),
+    ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Flat mode: a column to leave out (filled in after the outcome, say); "
+            "repeat for several."
+        ),
+    ] = None,
+    spec: Annotated[
+        Path | None,
+        typer.Option(
+            help="Feature spec (YAML); default: the default spec (event mode) or inferred (flat)."
+        ),
+    ] = None,
+    rulebook: Annotated[
+        Path | None,
+        typer.Option(
+            help="Points rulebook; default: the default rulebook (event mode), none (flat mode)."
+        ),
+    ] = None,
+    tracking_uri: TrackingOption = None,
+) -> None:
+    """Train the lead scorer and log it to MLflow as model `lead-scorer`, alias `challenger`.
+
+    Event mode (--leads, --activities, --outcomes or --warehouse) builds the point-in-time
+    training set first; flat mode (--leads with --label) infers a spec from the attributes and
+    splits by created_at (or by file order when there is none). Logistic regression and
+    LightGBM are searched on the train period and chosen on validation, the combiner is fitted
+    on validation, and all figures come from the untouched test period.
+    """
+    from features.contract import ContractError, load_flat
+    from features.infer import infer_spec
+    from features.offline import connect
+    from features.spec import SpecError, load_spec
+    from features.training_set import flat_training_set
+    from training.job import run_training
+    from training.rulebook import RulebookError, compile_rules, load_rulebook, parse_rulebook
+    from training.tracking import default_tracking_uri
+
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        if label is not None:
+            if leads is None:
+                raise typer.BadParameter("flat mode needs --leads with --label")
+            flat = load_flat(leads, label, id_column=id_column)
+            kept = flat.leads.drop(columns=list(drop or []), errors="ignore")
+            base = (
+                load_spec(spec) if spec else infer_spec(kept, None, flat.personal_data,
+                                                        exclude=(label,))[0]
+            )  # fmt: skip
+            book = load_rulebook(rulebook) if rulebook else parse_rulebook(
+                {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}
+            )  # fmt: skip
+            feature_spec = compile_rules(book, base)
+            training_set = flat_training_set(connect(), kept, flat.label, feature_spec,
+                                             out / "training")  # fmt: skip
+            profile, mode = None, "flat"
+        else:
+            features_build(
+                out=out / "training", leads=leads, activities=activities, outcomes=outcomes,
+                warehouse=warehouse, spec=spec or DEFAULT_SPEC,
+                rulebook=rulebook or DEFAULT_RULEBOOK, as_of=None, validation_share=0.2,
+                test_share=0.2, threads=None, memory_limit=None,
+            )  # fmt: skip
+            book = load_rulebook(rulebook or DEFAULT_RULEBOOK)
+            feature_spec = compile_rules(book, load_spec(spec or DEFAULT_SPEC))
+            training_set = out / "training" / "training_set.parquet"
+            profile = json.loads((out / "training" / "profile.json").read_text())
+            mode = "event"
+        with console.status("Training: logistic and LightGBM candidates, combiner, MLflow"):
+            result = run_training(
+                training_set, feature_spec, book, out, profile=profile, data_mode=mode,
+                tracking_uri=tracking_uri or default_tracking_uri(out),
+            )  # fmt: skip
+    except (ContractError, SpecError, RulebookError, ValueError) as error:
+        raise _fail(error) from None
+    table = Table(title="Out-of-time test period")
+    columns = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "sql_capture_top_10pct")
+    table.add_column("model")
+    for column in columns:
+        table.add_column(column, justify="right")
+    for name, row in result["metrics"].iterrows():
+        table.add_row(str(name), *[f"{row[c]:.4f}" for c in columns])
+    console.print(table)
+    console.print(
+        f"model directory {result['model_dir']}; MLflow run {result['run_id']}; "
+        f"registered lead-scorer version {result['model_version']} as challenger; "
+        f"fitted in {result['fit_seconds']:.0f} s"
+    )
+
+
+@app.command()
+def score(
+    model: Annotated[Path, typer.Option(help="Model directory written by `leadscore train`.")],
+    leads: LeadsOption,
+    output: Annotated[Path, typer.Option(help="Where to write the scores (.csv or .parquet).")],
+    activities: ActivitiesOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            help="Score as of this time (ISO 8601, UTC if no zone); activities after "
+            "it are ignored. Default: the latest timestamp in the input."
+        ),
+    ] = None,
+) -> None:
+    """Score every lead of an export: one output row per input lead, in input order.
+
+    Columns: lead_id, as_of, p_sql (P(SQL within H days)), score (0-100: the share of
+    validation-period leads this one beats), decision (hand off / nurture), instant_pass,
+    rule_points and the fit x engagement grade.
+    """
+    import pandas as pd
+
+    from features.contract import ContractError
+    from features.sources import from_files
+    from features.training_set import data_end
+    from serving.batch import score_source
+    from training.artifact import ModelDirectoryError, load_model
+
+    try:
+        scorer = load_model(model)
+        source = from_files(leads, activities, None)
+        moment = pd.Timestamp(as_of) if as_of else data_end(
+            source.leads, source.activities, source.outcomes
+        )  # fmt: skip
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+        scored = score_source(scorer, source, moment)
+    except (ContractError, ModelDirectoryError, ValueError) as error:
+        raise _fail(error) from None
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".parquet":
+        scored.to_parquet(output, index=False)
+    else:
+        scored.to_csv(output, index=False)
+    handed = int((scored["decision"] == "hand off").sum())
+    console.print(
+        f"scored {len(scored):,} leads as of {moment:%Y-%m-%d %H:%M} UTC: {handed:,} to hand off; "
+        f"wrote {output}"
+    )
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str | None, typer.Option(help="Model version to promote; default: the challenger.")
+    ] = None,
+    tracking_uri: Annotated[
+        str, typer.Option(help="MLflow tracking URI of the registry.")
+    ] = "sqlite:///demo/mlflow.db",
+    alias: Annotated[str, typer.Option(help="Alias to move.")] = "champion",
+) -> None:
+    """Move the `champion` alias of the registered model `lead-scorer` (serving loads it)."""
+    from mlflow.exceptions import MlflowException
+
+    from training.tracking import promote as move_alias
+
+    try:
+        chosen = move_alias(tracking_uri, version, alias)
+    except MlflowException as error:
+        raise _fail(error) from None
+    console.print(f"lead-scorer version {chosen} is now {alias}")
 
 
 @app.command()
