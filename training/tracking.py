@@ -58,6 +58,7 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):
 @contextmanager
 def training_run(uri: str, artifacts: Path, run_name: str):  # type: ignore[no-untyped-def]
     experiment_id = use_tracking(uri, artifacts)
+    mlflow.set_experiment(experiment_id=experiment_id)  # nested runs land beside their parent
     with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
         yield run
 

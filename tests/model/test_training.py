@@ -1,0 +1,154 @@
+"""Training as a data scientist runs it: one command, an honest record, a model to promote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from typer.testing import CliRunner
+
+from features import schema
+from features.synthetic import simulate, write_world
+from leadscore.cli import app
+from training.artifact import ModelDirectoryError, load_model
+
+runner = CliRunner()
+
+
+def invoke(*args: object):  # type: ignore[no-untyped-def]
+    result = runner.invoke(app, [str(a) for a in args])
+    assert result.exit_code == 0, result.output
+    return result
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory) -> tuple[Path, Path, str]:
+    base = tmp_path_factory.mktemp("trained")
+    paths = write_world(simulate(6000, seed=21), base / "export")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    invoke("train", "--warehouse", paths["warehouse"], "--out", base / "run", "--tracking-uri", uri)
+    return base, base / "run", uri
+
+
+def test_training_registers_one_pyfunc_as_challenger_with_a_full_record(trained):
+    _, run, uri = trained
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("lead-scorer", "challenger")
+    record = client.get_run(version.run_id).data
+    for component in ("rules", "logistic", "lightgbm", "combined"):
+        for metric in ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "sql_capture_top_10pct"):
+            assert f"test_{component}_{metric}" in record.metrics
+    assert {"spec_fingerprint", "rulebook_fingerprint", "train_window", "logistic.C"} <= set(
+        record.params
+    )
+    children = client.search_runs(
+        [client.get_run(version.run_id).info.experiment_id],
+        f"tags.mlflow.parentRunId = '{version.run_id}'",
+    )
+    assert len(children) >= 4  # every hyperparameter candidate is a nested run
+    artifacts = {a.path for a in client.list_artifacts(version.run_id, "plots")}
+    assert {f"plots/{n}.png" for n in ("roc", "calibration", "cumulative_gain")} <= artifacts
+    model = mlflow.pyfunc.load_model("models:/lead-scorer@challenger")
+    rows = pd.read_parquet(run / "training" / "training_set.parquet").head(20)
+    scored = model.predict(rows[load_model(run / "model").spec.feature_names()])
+    assert list(scored.columns[:3]) == ["p_sql", "score", "decision"]
+    assert scored["p_sql"].between(0, 1).all() and scored["score"].between(0, 100).all()
+
+
+def test_combined_model_beats_the_rules_and_is_calibrated(trained):
+    _, run, _ = trained
+    metrics = load_model(run / "model").metadata["test_metrics"]
+    assert metrics["combined"]["roc_auc"] > metrics["rules"]["roc_auc"] + 0.05
+    assert metrics["combined"]["ece"] < 0.02
+
+
+def test_promote_moves_champion_to_the_challenger(trained):
+    _, _, uri = trained
+    invoke("promote", "--tracking-uri", uri)
+    client = MlflowClient(tracking_uri=uri)
+    champion = client.get_model_version_by_alias("lead-scorer", "champion")
+    challenger = client.get_model_version_by_alias("lead-scorer", "challenger")
+    assert champion.version == challenger.version
+
+
+def test_batch_scoring_returns_every_lead_exactly_once_in_order(trained, tmp_path):
+    base, run, _ = trained
+    export = base / "export"
+    output = tmp_path / "scores.parquet"
+    invoke(
+        "score", "--model", run / "model", "--leads", export / "leads.parquet", "--activities",
+        export / "activities.parquet", "--as-of", "2026-03-01", "--output", output,
+    )  # fmt: skip
+    scores = pd.read_parquet(output)
+    leads = pd.read_parquet(export / "leads.parquet")
+    assert scores[schema.LEAD_ID].tolist() == leads[schema.LEAD_ID].tolist()
+    assert set(scores["decision"]) <= {"hand off", "nurture"}
+    assert scores["p_sql"].notna().all()
+
+
+def test_scoring_as_of_t_ignores_later_activities(trained, tmp_path):
+    base, run, _ = trained
+    export = base / "export"
+    activities = pd.read_parquet(export / "activities.parquet")
+    early = activities[activities[schema.OCCURRED_AT] <= pd.Timestamp("2026-03-01", tz="UTC")]
+    early.to_parquet(tmp_path / "early.parquet")
+    outputs = []
+    for name, path in (
+        ("all", export / "activities.parquet"),
+        ("early", tmp_path / "early.parquet"),
+    ):
+        output = tmp_path / f"{name}.csv"
+        invoke(
+            "score", "--model", run / "model", "--leads", export / "leads.parquet",
+            "--activities", path, "--as-of", "2026-03-01T00:00:00Z", "--output", output,
+        )  # fmt: skip
+        outputs.append(pd.read_csv(output))
+    np.testing.assert_allclose(outputs[0]["p_sql"], outputs[1]["p_sql"], rtol=1e-12)
+
+
+def test_a_missing_or_corrupt_model_directory_is_named(trained, tmp_path):
+    _, run, _ = trained
+    with pytest.raises(ModelDirectoryError, match="no model directory"):
+        load_model(tmp_path / "nowhere")
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for item in (run / "model").iterdir():
+        if item.is_file():
+            (broken / item.name).write_bytes(item.read_bytes())
+    (broken / "scorer.joblib").write_bytes(b"not a model")
+    with pytest.raises(ModelDirectoryError, match="corrupt model directory"):
+        load_model(broken)
+
+
+def test_flat_export_trains_with_an_inferred_spec(tmp_path):
+    rng = np.random.default_rng(3)
+    n = 4000
+    source = rng.choice(["Google", "Referral", "Olark Chat", "Select"], n)
+    visits = rng.poisson(3, n).astype(float)
+    visits[rng.random(n) < 0.05] = np.nan
+    logit = -1.5 + 1.2 * (source == "Referral") + 0.25 * np.nan_to_num(visits)
+    frame = pd.DataFrame(
+        {
+            "Prospect ID": [f"p{i:05d}" for i in range(n)],
+            "Lead Source": source,
+            "TotalVisits": visits,
+            "Email": [f"x{i}@example.com" for i in range(n)],
+            "Tags": np.where(rng.random(n) < 0.5, "Ringing", "Will revert"),
+            "Converted": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No"),
+        }
+    )
+    path = tmp_path / "crm.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "flat"
+    invoke(
+        "train", "--leads", path, "--label", "Converted", "--id-column", "Prospect ID",
+        "--drop", "Tags", "--out", out, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+    )  # fmt: skip
+    scorer = load_model(out / "model")
+    assert {a.column for a in scorer.spec.attributes} == {"Lead Source", "TotalVisits"}
+    assert scorer.metadata["test_metrics"]["combined"]["roc_auc"] > 0.65
