@@ -484,6 +484,13 @@ def train(
             help="Points rulebook; default: the default rulebook (event mode), none (flat mode)."
         ),
     ] = None,
+    training_set: Annotated[
+        Path | None,
+        typer.Option(
+            help="Event mode: reuse a training_set.parquet from `features build` "
+            "(built with the same spec and rulebook) instead of building one."
+        ),
+    ] = None,
     tracking_uri: TrackingOption = None,
 ) -> None:
     """Train the lead scorer and log it to MLflow as model `lead-scorer`, alias `challenger`.
@@ -522,16 +529,18 @@ def train(
                                              out / "training")  # fmt: skip
             profile, mode = None, "flat"
         else:
-            features_build(
+            if training_set is None:
+                features_build(
                 out=out / "training", leads=leads, activities=activities, outcomes=outcomes,
                 warehouse=warehouse, spec=spec or DEFAULT_SPEC,
                 rulebook=rulebook or DEFAULT_RULEBOOK, as_of=None, validation_share=0.2,
                 test_share=0.2, threads=None, memory_limit=None,
-            )  # fmt: skip
+                )  # fmt: skip
+                training_set = out / "training" / "training_set.parquet"
             book = load_rulebook(rulebook or DEFAULT_RULEBOOK)
             feature_spec = compile_rules(book, load_spec(spec or DEFAULT_SPEC))
-            training_set = out / "training" / "training_set.parquet"
-            profile = json.loads((out / "training" / "profile.json").read_text())
+            profile_path = training_set.parent / "profile.json"
+            profile = json.loads(profile_path.read_text()) if profile_path.exists() else None
             mode = "event"
         with console.status("Training: logistic and LightGBM candidates, combiner, MLflow"):
             result = run_training(
@@ -667,6 +676,43 @@ def demo(
         rulebook=DEFAULT_RULEBOOK, spec=DEFAULT_SPEC, target_mql_per_week=None,
         max_new_rules=8,
     )  # fmt: skip
+    console.rule("6. Train the scorer (MLflow run, registered as lead-scorer@challenger)")
+    tracking = f"sqlite:///{(out / 'mlflow.db').resolve()}"
+    train(
+        out=out, leads=None, activities=None, outcomes=None, warehouse=None, label=None,
+        id_column=None, drop=None, spec=DEFAULT_SPEC, rulebook=DEFAULT_RULEBOOK,
+        training_set=training_set, tracking_uri=tracking,
+    )  # fmt: skip
+    promote(version=None, tracking_uri=tracking, alias="champion")
+    console.rule("7. Score every lead as of the export's end")
+    scores = out / "scores.csv"
+    score(
+        model=out / "model", leads=export / "leads.parquet", output=scores,
+        activities=export / "activities.parquet", as_of=None,
+    )  # fmt: skip
+    _print_top_leads(scores, export / "leads.parquet")
+    console.print(f"MLflow UI on this run: make mlflow-ui (store {tracking})")
+
+
+def _print_top_leads(scores: Path, leads: Path, count: int = 10) -> None:
+    import pandas as pd
+
+    from features import schema
+
+    ranked = pd.read_csv(scores).sort_values("p_sql", ascending=False).head(count)
+    people = pd.read_parquet(leads).set_index(schema.LEAD_ID)
+    table = Table(title=f"Top {count} leads to hand off")
+    for column in ("lead_id", "p_sql", "score", "grade", "rule points", "department",
+                   "job level", "decision"):  # fmt: skip
+        table.add_column(column, justify="right")
+    for row in ranked.itertuples(index=False):
+        lead = people.loc[row.lead_id]
+        table.add_row(
+            str(row.lead_id), f"{row.p_sql:.1%}", str(row.score), row.grade,
+            f"{row.rule_points:g}", str(lead.get("department", "")),
+            str(lead.get("job_level", "")), row.decision,
+        )  # fmt: skip
+    console.print(table)
 
 
 def _print_world_summary(leads, activities, outcomes) -> None:  # type: ignore[no-untyped-def]
