@@ -119,6 +119,8 @@ class Rulebook(_Model):
     grades: Grades
     rules: tuple[Rule, ...]
     instant_pass: tuple[InstantPass, ...] = ()
+    # an instant pass hands the lead to sales whatever the model says, unless set to false
+    instant_pass_hands_off: bool = True
 
     @model_validator(mode="after")
     def _unique(self) -> Rulebook:

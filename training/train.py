@@ -123,7 +123,7 @@ def volume_policy(scorer: LeadScorer, validation: pd.DataFrame, rules: RuleScore
         "version": 1,
         "kind": "rulebook volume",
         "threshold": threshold,
-        "instant_pass_hands_off": True,
+        "instant_pass_hands_off": scorer.rulebook.instant_pass_hands_off,
         "validation_handoffs": int(chosen.sum()),
     }
 

@@ -152,3 +152,14 @@ def test_flat_export_trains_with_an_inferred_spec(tmp_path):
     scorer = load_model(out / "model")
     assert {a.column for a in scorer.spec.attributes} == {"Lead Source", "TotalVisits"}
     assert scorer.metadata["test_metrics"]["combined"]["roc_auc"] > 0.65
+
+
+def test_an_instant_pass_is_always_handed_off_whatever_the_probability(trained):
+    _, run, _ = trained
+    scorer = load_model(run / "model")
+    rows = pd.read_parquet(run / "training" / "training_set.parquet")
+    passes = scorer.rules.instant_passes(rows).any(axis=1)
+    scored = scorer.score(rows[passes])
+    assert len(scored) > 0
+    assert (scored["decision"] == "hand off").all()
+    assert (scored["p_sql"] < scorer.policy["threshold"]).any()  # the guarantee is doing work
