@@ -294,3 +294,36 @@ def test_online_features_equal_offline_on_random_worlds(world):
             np.testing.assert_allclose(
                 left.dropna().astype(float), right.dropna().astype(float), rtol=1e-9, err_msg=column
             )
+
+
+def test_cutoffs_at_activity_events_follow_the_same_open_lead_rules(world):
+    from features.offline import training_cutoffs
+
+    leads, activities, outcomes = world
+    spec = SPEC.model_copy(
+        update={"cutoffs": SPEC.cutoffs.model_copy(update={"at_activity_types": ("demo_request",)})}
+    )
+    con = connect()
+    as_of = activities[schema.OCCURRED_AT].max()
+    cutoffs = training_cutoffs(
+        register(con, "leads", leads),
+        register(con, "activities", activities),
+        register(con, "outcomes", outcomes),
+        spec,
+        as_of,
+    ).execute()
+    demos = (
+        activities[activities[schema.ACTIVITY_TYPE] == "demo_request"]
+        .merge(leads[[schema.LEAD_ID, schema.CREATED_AT]], on=schema.LEAD_ID)
+        .merge(outcomes, on=schema.LEAD_ID)
+    )
+    open_demo = demos[
+        (demos[schema.OCCURRED_AT] >= demos[schema.CREATED_AT])
+        & (demos[schema.OCCURRED_AT] - demos[schema.CREATED_AT] <= pd.Timedelta(days=60))
+        & (demos[schema.SQL_AT].isna() | (demos[schema.OCCURRED_AT] < demos[schema.SQL_AT]))
+    ]
+    at_events = set(zip(open_demo[schema.LEAD_ID], open_demo[schema.OCCURRED_AT], strict=True))
+    found = set(zip(cutoffs[schema.LEAD_ID], cutoffs[CUTOFF_AT], strict=True))
+    assert at_events and at_events <= found
+    merged = cutoffs.merge(outcomes, on=schema.LEAD_ID)
+    assert not (merged[schema.SQL_AT] <= merged[CUTOFF_AT]).any()
