@@ -90,6 +90,9 @@ def run_training(
         }
         model_dir = save_model(scorer, out / "model")
         sample = parts["test"][spec.feature_names()].head(50).reset_index(drop=True)
+        # counts are never empty, but declaring them double keeps MLflow's schema check from
+        # refusing a caller who sends 3.0 for 3
+        sample = sample.astype({c: "float64" for c in sample.select_dtypes("integer").columns})
         model_uri, version = tracking.log_scorer(model_dir, sample, scorer.score(sample))
         scorer.metadata["model_version"] = version
         scorer.metadata["model_uri"] = model_uri
