@@ -39,11 +39,6 @@ MISSING_LEVEL = "__missing__"
 COMPONENTS = ("rules", "logistic", "lightgbm")
 
 
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-6, 1 - 1e-6)
-    return np.log(p / (1 - p))
-
-
 def model_columns(spec: FeatureSpec) -> tuple[list[str], list[str]]:
     """(numeric, categorical) model inputs: the spec's features plus rule points and pass."""
     categorical = spec.categorical_features()
@@ -104,7 +99,18 @@ def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
         ],
         verbose_feature_names_out=False,
     )
-    model = LGBMClassifier(verbose=-1, n_jobs=2, **params)
+    # a demo or quote request, a pass or more rule points never lower the score
+    rising = (
+        "demo_request_count",
+        "quote_request_count",
+        "rule_demo_request",
+        "rule_quote_request",
+    )
+    constraints = [
+        1 if name in (INSTANT_PASS, RULE_POINTS) or name.startswith(rising) else 0
+        for name in [*numeric, *categorical]
+    ]
+    model = LGBMClassifier(verbose=-1, n_jobs=2, monotone_constraints=constraints, **params)
     return Pipeline([("encode", encode), ("model", model)])
 
 
@@ -121,6 +127,7 @@ class LeadScorer:
     score_scale: np.ndarray  # 101 quantiles of validation p_sql: score = its percentile
     policy: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
+    logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
 
     def model_inputs(self, rows: pd.DataFrame) -> pd.DataFrame:
         numeric, categorical = model_columns(self.spec)
@@ -140,11 +147,16 @@ class LeadScorer:
             {
                 "rule_points_per_10": inputs[RULE_POINTS].to_numpy() / 10.0,
                 INSTANT_PASS: inputs[INSTANT_PASS].to_numpy(),
-                "logistic_logit": _logit(self.logistic.predict_proba(inputs)[:, 1]),
-                "lightgbm_logit": _logit(self.lightgbm.predict_proba(inputs)[:, 1]),
+                "logistic_logit": self.logistic.decision_function(inputs),
+                "lightgbm_logit": self.lightgbm_margin(inputs),
             },
             index=rows.index,
         )
+
+    def lightgbm_margin(self, inputs: pd.DataFrame) -> np.ndarray:
+        """LightGBM's raw log-odds: exact, so SHAP values add up to it (no clipping)."""
+        encoded = self.lightgbm.named_steps["encode"].transform(inputs)
+        return self.lightgbm.named_steps["model"].predict(encoded, raw_score=True)
 
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
         return self.combiner.predict_proba(self.component_logits(rows).to_numpy())[:, 1]

@@ -93,6 +93,9 @@ def fit_scorer(
     best_lightgbm = min(lightgbm_results, key=lambda pair: pair[0])[1]
 
     draft.logistic, draft.lightgbm = best_logistic, best_lightgbm
+    draft.logistic_means = np.asarray(
+        best_logistic.named_steps["encode"].transform(x_train), float
+    ).mean(axis=0)
     components = draft.component_logits(validation).to_numpy()
     draft.combiner = LogisticRegression(C=1.0, max_iter=1000).fit(components, y_valid)
     p_valid = draft.predict_proba(validation)

@@ -1,0 +1,218 @@
+"""Exact, additive explanations of the combined score, turned into reasons a rep can read.
+
+In log-odds, the combined score of a lead is
+
+    logit = b0 + w_rules * points / 10 + w_pass * pass + w_logistic * m_logistic + w_gbm * m_gbm
+
+and each part splits exactly: the points into rules, the logistic margin into coefficient x
+(value - training mean) per input, LightGBM's margin into TreeSHAP values (LightGBM's own
+``pred_contrib``, exact for trees). So every term below is one rule or one input feature, and the
+terms plus ``base`` add up to the lead's logit to floating-point precision.
+
+The reason catalog (``reason_catalog.yaml``) groups terms into concepts a rep knows and words
+them in Japanese and English with the lead's own values.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+
+from training.scorer import INSTANT_PASS, RULE_POINTS, LeadScorer, model_columns
+
+CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
+BASE = "base"
+LANGUAGES = ("en", "ja")
+_UNKNOWN = {"en": "unknown", "ja": "不明"}
+
+
+def _input_of(output_name: str, inputs: list[str]) -> str:
+    """The model input an encoded column came from (the longest input name it starts with)."""
+    name = output_name.split("__", 1)[-1]
+    name = name.removeprefix("missingindicator_")
+    matches = [i for i in inputs if name == i or name.startswith(f"{i}_")]
+    return max(matches, key=len)
+
+
+def contributions(scorer: LeadScorer, rows: pd.DataFrame) -> pd.DataFrame:
+    """Log-odds terms per row: ``rule:<name>``, ``instant_pass``, one per input, and ``base``."""
+    inputs = scorer.model_inputs(rows)
+    numeric, categorical = model_columns(scorer.spec)
+    names = numeric + categorical
+    w_points, w_pass, w_logistic, w_gbm = scorer.combiner.coef_[0]
+    terms: dict[str, np.ndarray] = {}
+    for rule, points in scorer.rules.rule_points(rows).items():
+        terms[f"rule:{rule}"] = w_points * points.to_numpy() / 10.0
+    terms[INSTANT_PASS] = w_pass * inputs[INSTANT_PASS].to_numpy()
+
+    encode = scorer.logistic.named_steps["encode"]
+    model = scorer.logistic.named_steps["model"]
+    encoded = np.asarray(encode.transform(inputs), float)
+    means = (
+        scorer.logistic_means if scorer.logistic_means is not None else np.zeros(encoded.shape[1])
+    )
+    parts = model.coef_[0] * (encoded - means)
+    base = model.intercept_[0] + float(model.coef_[0] @ means)
+    by_input: dict[str, np.ndarray] = {n: np.zeros(len(rows)) for n in names}
+    for j, column in enumerate(encode.get_feature_names_out()):
+        by_input[_input_of(column, names)] += w_logistic * parts[:, j]
+
+    gbm_encode = scorer.lightgbm.named_steps["encode"]
+    gbm = scorer.lightgbm.named_steps["model"]
+    shap = gbm.predict(gbm_encode.transform(inputs), pred_contrib=True)
+    for j, column in enumerate(gbm_encode.get_feature_names_out()):
+        by_input[_input_of(column, names)] += w_gbm * shap[:, j]
+    for name, values in by_input.items():
+        terms[name] = terms.get(name, 0) + values
+    terms[BASE] = np.full(
+        len(rows), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]
+    )
+    return pd.DataFrame(terms, index=rows.index)
+
+
+# ------------------------------------------------------------------------------ reasons
+
+
+@dataclass(frozen=True)
+class Concept:
+    key: str
+    features: tuple[str, ...]
+    rules: tuple[str, ...]
+    texts: dict[str, str]
+    none_texts: dict[str, str]
+    count: str | None
+
+
+def load_catalog(path: Path = CATALOG) -> dict[str, Concept]:
+    raw = yaml.safe_load(path.read_text())["concepts"]
+    return {
+        key: Concept(
+            key=key,
+            features=tuple(entry.get("features", ())),
+            rules=tuple(entry.get("rules", ())),
+            texts={lang: entry[lang] for lang in LANGUAGES if lang in entry},
+            none_texts={
+                lang: entry[f"{lang}_none"] for lang in LANGUAGES if f"{lang}_none" in entry
+            },
+            count=entry.get("key"),
+        )
+        for key, entry in raw.items()
+    }
+
+
+def concept_of(term: str, catalog: dict[str, Concept]) -> str | None:
+    """The catalog concept of a term (a rule, an input feature), or None."""
+    if term.startswith("rule:"):
+        rule = term.split(":", 1)[1]
+        return next((c.key for c in catalog.values() if rule in c.rules), None)
+    return next(
+        (c.key for c in catalog.values() if any(fnmatch.fnmatchcase(term, p) for p in c.features)),
+        None,
+    )
+
+
+def generated_text(term: str, value: object, lang: str) -> str:
+    """Readable text for a term the catalog lacks: words, not a column name."""
+    words = re.sub(r"_(\d+)d$", r" (last \1 days)", term.removeprefix("rule:"))
+    words = words.replace("_", " ").strip().capitalize()
+    shown = _format_value(value, lang)
+    return f"{words}: {shown}" if lang == "en" else f"{words}：{shown}"
+
+
+def _format_value(value: object, lang: str) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return _UNKNOWN[lang]
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, float):
+        return f"{value:.1f}"
+    if (isinstance(value, str) and lang == "en") or (isinstance(value, str) and value.isascii()):
+        return value.upper() if len(value) <= 3 else value.replace("_", " ").title()
+    return str(value)
+
+
+class _Values(dict):
+    """Template values: empty ones read 'unknown', never raise."""
+
+    def __init__(self, values: dict, lang: str) -> None:
+        super().__init__(values)
+        self.lang = lang
+
+    def __missing__(self, key: str) -> object:
+        return _UNKNOWN[self.lang]
+
+
+def _render(template: str, values: dict, lang: str) -> str:
+    clean = {
+        k: (_UNKNOWN[lang] if v is None or (isinstance(v, float) and math.isnan(v)) else v)
+        for k, v in values.items()
+    }
+    clean = {k: _format_value(v, lang) if isinstance(v, str) else v for k, v in clean.items()}
+    try:
+        return template.format_map(_Values(clean, lang))
+    except (ValueError, TypeError):  # a number format applied to 'unknown'
+        return re.sub(
+            r"\{(\w+)[^}]*\}", lambda m: _format_value(clean.get(m.group(1)), lang), template
+        )
+
+
+def concept_text(concept: Concept, values: dict, lang: str) -> str:
+    count = values.get(concept.count) if concept.count else None
+    use_none = concept.count is not None and (count is None or count == 0) and concept.none_texts
+    template = (concept.none_texts if use_none else concept.texts).get(lang) or concept.texts["en"]
+    return _render(template, values, lang)
+
+
+def reasons(
+    scorer: LeadScorer,
+    rows: pd.DataFrame,
+    *,
+    lang: str = "en",
+    top: int = 3,
+    catalog: dict[str, Concept] | None = None,
+) -> list[dict]:
+    """Per row: the top positive and negative reasons, each with its log-odds weight."""
+    catalog = catalog or load_catalog()
+    terms = contributions(scorer, rows).drop(columns=[BASE])
+    groups: dict[str, list[str]] = {}
+    for term in terms.columns:
+        groups.setdefault(concept_of(term, catalog) or term, []).append(term)
+    grouped = pd.DataFrame({g: terms[cols].sum(axis=1) for g, cols in groups.items()})
+    values = rows.assign(
+        **{RULE_POINTS: scorer.rules.decision_function(rows)},
+        **{INSTANT_PASS: scorer.rules.instant_passes(rows).any(axis=1).to_numpy()},
+    )
+    out = []
+    for index, weights in grouped.iterrows():
+        row_values = values.loc[index].to_dict()
+        ranked = weights.sort_values()
+        items = {"positive": [], "negative": []}
+        for side, picks in (("positive", ranked[::-1]), ("negative", ranked)):
+            for concept, weight in picks.items():
+                if len(items[side]) == top or (weight <= 0 if side == "positive" else weight >= 0):
+                    break
+                text = (
+                    concept_text(catalog[concept], row_values, lang)
+                    if concept in catalog
+                    else generated_text(concept, row_values.get(concept), lang)
+                )
+                items[side].append(
+                    {"concept": concept, "text": text, "log_odds": round(float(weight), 4)}
+                )
+        out.append(items)
+    return out
+
+
+def reason_text(items: dict, lang: str = "en") -> str:
+    """One line for a spreadsheet: '+ Viewed the pricing page ... / - Viewed the careers ...'."""
+    parts = [f"+ {r['text']}" for r in items["positive"]] + [
+        f"- {r['text']}" for r in items["negative"]
+    ]
+    return " / ".join(parts)
