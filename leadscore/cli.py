@@ -577,12 +577,14 @@ def score(
             "it are ignored. Default: the latest timestamp in the input."
         ),
     ] = None,
+    lang: Annotated[str, typer.Option(help="Language of the reasons: en or ja.")] = "en",
 ) -> None:
     """Score every lead of an export: one output row per input lead, in input order.
 
     Columns: lead_id, as_of, p_sql (P(SQL within H days)), score (0-100: the share of
     validation-period leads this one beats), decision (hand off / nurture), instant_pass,
-    rule_points and the fit x engagement grade.
+    rule_points, the fit x engagement grade, tier (A-D), and the top positive and negative
+    reasons as readable text and as JSON.
     """
     import pandas as pd
 
@@ -599,7 +601,9 @@ def score(
             source.leads, source.activities, source.outcomes
         )  # fmt: skip
         moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
-        scored = score_source(scorer, source, moment)
+        if lang not in ("en", "ja"):
+            raise ValueError(f"--lang must be en or ja, not {lang!r}")
+        scored = score_source(scorer, source, moment, lang=lang)
     except (ContractError, ModelDirectoryError, ValueError) as error:
         raise _fail(error) from None
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -688,7 +692,7 @@ def demo(
     scores = out / "scores.csv"
     score(
         model=out / "model", leads=export / "leads.parquet", output=scores,
-        activities=export / "activities.parquet", as_of=None,
+        activities=export / "activities.parquet", as_of=None, lang="en",
     )  # fmt: skip
     _print_top_leads(scores, export / "leads.parquet")
     console.print(f"MLflow UI on this run: make mlflow-ui (store {tracking})")

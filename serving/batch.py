@@ -7,17 +7,22 @@ it to the same ``LeadScorer.score``.
 
 from __future__ import annotations
 
+import json
+
 import ibis
 import pandas as pd
 
 from features import schema
 from features.offline import CUTOFF_AT, feature_table
 from features.sources import Source
+from training.explain import reason_text, reasons
 from training.scorer import LeadScorer
 
 
-def score_source(scorer: LeadScorer, source: Source, as_of: pd.Timestamp) -> pd.DataFrame:
-    """One row per lead of the export, in the export's order: lead_id, p_sql, score, decision."""
+def score_source(
+    scorer: LeadScorer, source: Source, as_of: pd.Timestamp, *, lang: str = "en", top: int = 3
+) -> pd.DataFrame:
+    """One row per lead of the export, in the export's order, with its top reasons."""
     leads = source.leads
     cutoffs = leads.select(
         schema.LEAD_ID, **{CUTOFF_AT: ibis.literal(as_of, type="timestamp('UTC')")}
@@ -31,4 +36,7 @@ def score_source(scorer: LeadScorer, source: Source, as_of: pd.Timestamp) -> pd.
     scored = scorer.score(features)
     scored.insert(0, schema.LEAD_ID, features[schema.LEAD_ID].to_numpy())
     scored.insert(1, "as_of", as_of)
+    explained = reasons(scorer, features, lang=lang, top=top)
+    scored["reasons"] = [reason_text(items) for items in explained]
+    scored["reasons_json"] = [json.dumps(items, ensure_ascii=False) for items in explained]
     return scored.reset_index(drop=True)

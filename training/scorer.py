@@ -165,6 +165,18 @@ class LeadScorer:
         """0-100: the share of validation-period leads this probability beats."""
         return np.clip(np.searchsorted(self.score_scale, p_sql, side="right") - 1, 0, 100)
 
+    def tiers(self, scores: np.ndarray, handoff: np.ndarray) -> np.ndarray:
+        """A-D from the policy's score floors; every hand-off is tier A."""
+        bands = sorted(
+            self.policy.get("tiers", {"A": {"min_score": 0}}).items(),
+            key=lambda item: -item[1]["min_score"],
+        )
+        tier = np.full(len(scores), bands[-1][0], dtype=object)
+        for name, band in reversed(bands):
+            tier[scores >= band["min_score"]] = name
+        tier[handoff] = bands[0][0]
+        return tier
+
     def score(self, rows: pd.DataFrame) -> pd.DataFrame:
         """p_sql, score, decision and the rule view for each row, in input order."""
         p = self.predict_proba(rows)
@@ -172,10 +184,12 @@ class LeadScorer:
         threshold = float(self.policy.get("threshold", 1.0))
         handoff = (p >= threshold) | (passes & self.policy.get("instant_pass_hands_off", True))
         grades = self.rules.grades(rows)
+        scores = self.scores(p)
         return pd.DataFrame(
             {
                 "p_sql": p,
-                "score": self.scores(p),
+                "score": scores,
+                "tier": self.tiers(scores, handoff),
                 "decision": np.where(handoff, "hand off", "nurture"),
                 "instant_pass": passes,
                 "rule_points": self.rules.decision_function(rows),

@@ -128,6 +128,14 @@ def volume_policy(scorer: LeadScorer, validation: pd.DataFrame, rules: RuleScore
         "threshold": threshold,
         "instant_pass_hands_off": scorer.rulebook.instant_pass_hands_off,
         "validation_handoffs": int(chosen.sum()),
+        # tiers by score (the share of validation leads beaten); A also holds every hand-off
+        "tiers": {
+            "A": {"min_score": 90, "meaning": "hand off now: call within the SLA"},
+            "B": {"min_score": 70, "meaning": "warm: sales development follow-up"},
+            "C": {"min_score": 40, "meaning": "nurture with targeted content"},
+            "D": {"min_score": 0, "meaning": "general nurture"},
+        },
+        "sla_hours": 24,
     }
 
 
