@@ -619,6 +619,72 @@ def score(
 
 
 @app.command()
+def explain(
+    model: Annotated[Path, typer.Option(help="Model directory written by `leadscore train`.")],
+    lead_id: Annotated[str, typer.Option(help="The lead to explain.")],
+    leads: LeadsOption,
+    out: Annotated[
+        Path, typer.Option(help="The hand-off sheet: .html for people, .json for systems.")
+    ],
+    activities: ActivitiesOption = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option(help="As of this time (ISO 8601); default: the latest in the input."),
+    ] = None,
+    lang: Annotated[str, typer.Option(help="Language: en or ja.")] = "en",
+) -> None:
+    """Write a lead's hand-off sheet: score, tier, grade, reasons, points, timeline, next step.
+
+    Reasons come from an exact decomposition of the combined score (rules, logistic regression
+    and LightGBM SHAP, weighted by the combiner) grouped into concepts a rep knows; the sheet
+    also lists what is still unknown (budget, authority, need, timing) and the follow-up
+    deadline from the hand-off policy.
+    """
+    import pandas as pd
+
+    from features import schema
+    from features.contract import ContractError, empty_activities, load_export
+    from features.online import online_features
+    from serving.handoff import handoff_sheet, render_html
+    from training.artifact import ModelDirectoryError, load_model
+
+    try:
+        if lang not in ("en", "ja"):
+            raise ValueError(f"--lang must be en or ja, not {lang!r}")
+        scorer = load_model(model)
+        export = load_export(leads, activities)
+        ids = export.leads[schema.LEAD_ID]
+        wanted = (
+            int(lead_id) if pd.api.types.is_integer_dtype(ids) and lead_id.isdigit() else lead_id
+        )
+        match = export.leads[ids == wanted]
+        if match.empty:
+            raise ValueError(f"lead_id {lead_id} is not in {leads.name}")
+        lead = match.iloc[0].to_dict()
+        history = export.activities[export.activities[schema.LEAD_ID] == wanted]
+        if history.empty:
+            history = empty_activities(ids.dtype)
+        moment = pd.Timestamp(as_of) if as_of else max(
+            [export.leads[schema.CREATED_AT].max(), export.activities[schema.OCCURRED_AT].max()]
+            if len(export.activities) else [export.leads[schema.CREATED_AT].max()]
+        )  # fmt: skip
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+        features = pd.DataFrame([online_features(lead, history, moment, scorer.spec)])
+        sheet = handoff_sheet(scorer, features, lead, history, moment, lang=lang)
+    except (ContractError, ModelDirectoryError, ValueError) as error:
+        raise _fail(error) from None
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".json":
+        out.write_text(json.dumps(sheet, indent=2, ensure_ascii=False, default=str))
+    else:
+        out.write_text(render_html(sheet, lang))
+    console.print(
+        f"lead {lead_id}: score {sheet['score']}, tier {sheet['tier']}, {sheet['decision']}; "
+        f"wrote {out}"
+    )
+
+
+@app.command()
 def promote(
     version: Annotated[
         str | None, typer.Option(help="Model version to promote; default: the challenger.")
