@@ -2,7 +2,7 @@
 
 In log-odds, the combined score of a lead is
 
-    logit = b0 + w_rules * points / 10 + w_pass * pass + w_logistic * m_logistic + w_gbm * m_gbm
+    logit = b0 + w_rules * points / 10 + w_logistic * m_logistic + w_gbm * m_gbm
 
 and each part splits exactly: the points into rules, the logistic margin into coefficient x
 (value - training mean) per input, LightGBM's margin into TreeSHAP values (LightGBM's own
@@ -42,15 +42,14 @@ def _input_of(output_name: str, inputs: list[str]) -> str:
 
 
 def contributions(scorer: LeadScorer, rows: pd.DataFrame) -> pd.DataFrame:
-    """Log-odds terms per row: ``rule:<name>``, ``instant_pass``, one per input, and ``base``."""
+    """Log-odds terms per row: ``rule:<name>``, one per model input, and ``base``."""
     inputs = scorer.model_inputs(rows)
     numeric, categorical = model_columns(scorer.spec)
     names = numeric + categorical
-    w_points, w_pass, w_logistic, w_gbm = scorer.combiner.coef_[0]
+    w_points, w_logistic, w_gbm = scorer.combiner.coef_[0]
     terms: dict[str, np.ndarray] = {}
     for rule, points in scorer.rules.rule_points(rows).items():
         terms[f"rule:{rule}"] = w_points * points.to_numpy() / 10.0
-    terms[INSTANT_PASS] = w_pass * inputs[INSTANT_PASS].to_numpy()
 
     encode = scorer.logistic.named_steps["encode"]
     model = scorer.logistic.named_steps["model"]

@@ -10,8 +10,8 @@ The layers:
 * **logistic regression** (median-imputed, scaled numerics with missing indicators, one-hot
   categoricals with rare levels grouped and unseen levels tolerated) and **LightGBM** each give
   P(SQL within H days);
-* the **combiner**, a logistic regression fitted on the validation period over the rule points,
-  the pass flag and the two models' log-odds, gives the final probability. Being a logistic fit
+* the **combiner**, a logistic regression fitted on the validation period over the rule points
+  and the two models' log-odds, gives the final probability. Being a logistic fit
   on held-out rows it is also the calibration step; no class weights anywhere, so the
   probabilities keep the real base rate.
 """
@@ -141,12 +141,15 @@ class LeadScorer:
         return inputs
 
     def component_logits(self, rows: pd.DataFrame) -> pd.DataFrame:
-        """The combiner's inputs: rule points (per 10), pass flag and each model's log-odds."""
+        """The combiner's inputs: rule points (per 10) and each model's log-odds.
+
+        The instant-pass flag is not among them: both models already see it, and a second,
+        collinear copy could take a negative weight and make a demo request read as bad news.
+        """
         inputs = self.model_inputs(rows)
         return pd.DataFrame(
             {
                 "rule_points_per_10": inputs[RULE_POINTS].to_numpy() / 10.0,
-                INSTANT_PASS: inputs[INSTANT_PASS].to_numpy(),
                 "logistic_logit": self.logistic.decision_function(inputs),
                 "lightgbm_logit": self.lightgbm_margin(inputs),
             },
