@@ -77,6 +77,7 @@ def run_training(
         names = scorer.lightgbm.named_steps["encode"].get_feature_names_out()
         importance = pd.Series(lightgbm.booster_.feature_importance("gain"), index=names)
         tracking.log_results(metrics, probabilities, label, importance)
+        tracking.log_global_explanations(scorer, parts["test"])
         mlflow.log_metric("fit_seconds", fit_seconds)
         if profile is not None:
             mlflow.log_dict(profile, "training_set_profile.json")

@@ -137,6 +137,42 @@ def _figures(
     return figures
 
 
+def log_global_explanations(scorer, rows: pd.DataFrame, sample: int = 2000) -> None:  # type: ignore[no-untyped-def]
+    """SHAP summary, dependence plots of the top features, and the reasons of handed-off leads."""
+    import shap
+
+    from training.explain import reasons
+
+    rows = rows.sample(min(sample, len(rows)), random_state=0)
+    inputs = scorer.model_inputs(rows)
+    encode = scorer.lightgbm.named_steps["encode"]
+    encoded = pd.DataFrame(encode.transform(inputs), columns=encode.get_feature_names_out())
+    values = scorer.lightgbm.named_steps["model"].predict(encoded, pred_contrib=True)[:, :-1]
+    shap.summary_plot(values, encoded, show=False, max_display=20)
+    mlflow.log_figure(plt.gcf(), "explanations/shap_summary.png")
+    plt.close("all")
+    top = np.argsort(-np.abs(values).mean(axis=0))[:3]
+    for j in top:
+        shap.dependence_plot(int(j), values, encoded, show=False, interaction_index=None)
+        mlflow.log_figure(plt.gcf(), f"explanations/dependence_{encoded.columns[j]}.png")
+        plt.close("all")
+    handed = rows[scorer.score(rows)["decision"].to_numpy() == "hand off"]
+    if len(handed):
+        counts = pd.Series(
+            [r["concept"] for items in reasons(scorer, handed) for r in items["positive"]]
+        ).value_counts()
+        mlflow.log_dict(
+            {"handed_off_rows": len(handed), "top_positive_reasons": counts.to_dict()},
+            "explanations/reasons_of_handed_off_leads.json",
+        )
+        fig, ax = plt.subplots(figsize=(6, 4))
+        counts.head(12).sort_values().plot.barh(ax=ax)
+        ax.set(xlabel="times among the top 3 reasons", title="Why leads were handed off")
+        fig.tight_layout()
+        mlflow.log_figure(fig, "explanations/reasons_of_handed_off_leads.png")
+        plt.close(fig)
+
+
 def log_scorer(model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame) -> tuple[str, str]:
     """Log the model directory as one pyfunc, register it, alias it ``challenger``."""
     root = Path(__file__).resolve().parent.parent

@@ -53,6 +53,9 @@ def test_training_registers_one_pyfunc_as_challenger_with_a_full_record(trained)
     assert len(children) >= 4  # every hyperparameter candidate is a nested run
     artifacts = {a.path for a in client.list_artifacts(version.run_id, "plots")}
     assert {f"plots/{n}.png" for n in ("roc", "calibration", "cumulative_gain")} <= artifacts
+    explanations = {a.path for a in client.list_artifacts(version.run_id, "explanations")}
+    assert "explanations/shap_summary.png" in explanations
+    assert "explanations/reasons_of_handed_off_leads.json" in explanations
     model = mlflow.pyfunc.load_model("models:/lead-scorer@challenger")
     rows = pd.read_parquet(run / "training" / "training_set.parquet").head(20)
     scored = model.predict(rows[load_model(run / "model").spec.feature_names()])
