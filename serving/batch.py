@@ -33,10 +33,11 @@ def score_source(
     features = features.loc[order.to_numpy()].reset_index()
     if len(features) != len(order):
         raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
-    scored = scorer.score(features)
+    one_pass = scorer.run(features)
+    scored = scorer.score(features, one_pass)
     scored.insert(0, schema.LEAD_ID, features[schema.LEAD_ID].to_numpy())
     scored.insert(1, "as_of", as_of)
-    explained = reasons(scorer, features, lang=lang, top=top)
+    explained = reasons(scorer, features, lang=lang, top=top, scored=one_pass)
     scored["reasons"] = [reason_text(items) for items in explained]
     scored["reasons_json"] = [json.dumps(items, ensure_ascii=False) for items in explained]
     return scored.reset_index(drop=True)

@@ -94,8 +94,9 @@ def handoff_sheet(
 ) -> dict:
     """The sheet of one lead (``features`` is its single feature row) as a JSON-ready dict."""
     text = _TEXT[lang]
-    scored = scorer.score(features).iloc[0]
-    explained = reasons(scorer, features, lang=lang, top=3)[0]
+    one_pass = scorer.run(features)
+    scored = scorer.score(features, one_pass).iloc[0]
+    explained = reasons(scorer, features, lang=lang, top=3, scored=one_pass)[0]
     breakdown = format_breakdown(scorer.rules.breakdown(features, lang=lang)[0])
     if scored["decision"] == "hand off":
         step = text["call"]

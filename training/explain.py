@@ -19,13 +19,14 @@ import fnmatch
 import math
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import yaml
 
-from training.scorer import INSTANT_PASS, RULE_POINTS, LeadScorer, model_columns
+from training.scorer import INSTANT_PASS, RULE_POINTS, LeadScorer, ScoringPass, model_columns
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 BASE = "base"
@@ -41,19 +42,21 @@ def _input_of(output_name: str, inputs: list[str]) -> str:
     return max(matches, key=len)
 
 
-def contributions(scorer: LeadScorer, rows: pd.DataFrame) -> pd.DataFrame:
+def contributions(
+    scorer: LeadScorer, rows: pd.DataFrame, scored: ScoringPass | None = None
+) -> pd.DataFrame:
     """Log-odds terms per row: ``rule:<name>``, one per model input, and ``base``."""
-    inputs = scorer.model_inputs(rows)
+    scored = scored or scorer.run(rows)
     numeric, categorical = model_columns(scorer.spec)
     names = numeric + categorical
     w_points, w_logistic, w_gbm = scorer.combiner.coef_[0]
     terms: dict[str, np.ndarray] = {}
-    for rule, points in scorer.rules.rule_points(rows).items():
+    for rule, points in scored.points.items():
         terms[f"rule:{rule}"] = w_points * points.to_numpy() / 10.0
 
     encode = scorer.logistic.named_steps["encode"]
     model = scorer.logistic.named_steps["model"]
-    encoded = np.asarray(encode.transform(inputs), float)
+    encoded = scored.z_logistic
     means = (
         scorer.logistic_means if scorer.logistic_means is not None else np.zeros(encoded.shape[1])
     )
@@ -65,7 +68,7 @@ def contributions(scorer: LeadScorer, rows: pd.DataFrame) -> pd.DataFrame:
 
     gbm_encode = scorer.lightgbm.named_steps["encode"]
     gbm = scorer.lightgbm.named_steps["model"]
-    shap = gbm.predict(gbm_encode.transform(inputs), pred_contrib=True)
+    shap = gbm.predict(scored.z_gbm, pred_contrib=True)
     for j, column in enumerate(gbm_encode.get_feature_names_out()):
         by_input[_input_of(column, names)] += w_gbm * shap[:, j]
     for name, values in by_input.items():
@@ -89,6 +92,7 @@ class Concept:
     count: str | None
 
 
+@lru_cache(maxsize=8)
 def load_catalog(path: Path = CATALOG) -> dict[str, Concept]:
     raw = yaml.safe_load(path.read_text())["concepts"]
     return {
@@ -176,27 +180,35 @@ def reasons(
     lang: str = "en",
     top: int = 3,
     catalog: dict[str, Concept] | None = None,
+    scored: ScoringPass | None = None,
 ) -> list[dict]:
-    """Per row: the top positive and negative reasons, each with its log-odds weight."""
+    """Per row: the top positive and negative reasons, each with its log-odds weight.
+
+    Terms are summed into concepts with one matrix product and ranked with NumPy; only the
+    chosen reasons are worded, so cost per lead stays flat as the catalog grows.
+    """
     catalog = catalog or load_catalog()
-    terms = contributions(scorer, rows).drop(columns=[BASE])
-    groups: dict[str, list[str]] = {}
-    for term in terms.columns:
-        groups.setdefault(concept_of(term, catalog) or term, []).append(term)
-    grouped = pd.DataFrame({g: terms[cols].sum(axis=1) for g, cols in groups.items()})
-    values = rows.assign(
-        **{RULE_POINTS: scorer.rules.decision_function(rows)},
-        **{INSTANT_PASS: scorer.rules.instant_passes(rows).any(axis=1).to_numpy()},
-    )
+    scored = scored or scorer.run(rows)
+    terms = contributions(scorer, rows, scored).drop(columns=[BASE])
+    concepts = [concept_of(term, catalog) or term for term in terms.columns]
+    names = list(dict.fromkeys(concepts))
+    membership = np.zeros((len(concepts), len(names)))
+    membership[np.arange(len(concepts)), [names.index(c) for c in concepts]] = 1.0
+    grouped = terms.to_numpy() @ membership
+    order = np.argsort(grouped, axis=1)
+    values = rows.reset_index(drop=True).to_dict("records")
+    points = scored.inputs[RULE_POINTS].to_numpy()
+    passes = scored.inputs[INSTANT_PASS].to_numpy() > 0
     out = []
-    for index, weights in grouped.iterrows():
-        row_values = values.loc[index].to_dict()
-        ranked = weights.sort_values()
-        items = {"positive": [], "negative": []}
-        for side, picks in (("positive", ranked[::-1]), ("negative", ranked)):
-            for concept, weight in picks.items():
-                if len(items[side]) == top or (weight <= 0 if side == "positive" else weight >= 0):
+    for i, row_order in enumerate(order):
+        row_values = {**values[i], RULE_POINTS: points[i], INSTANT_PASS: bool(passes[i])}
+        items: dict[str, list[dict]] = {"positive": [], "negative": []}
+        for side, picks in (("positive", row_order[::-1]), ("negative", row_order)):
+            for j in picks[:top]:
+                weight = grouped[i, j]
+                if weight <= 0 if side == "positive" else weight >= 0:
                     break
+                concept = names[j]
                 text = (
                     concept_text(catalog[concept], row_values, lang)
                     if concept in catalog

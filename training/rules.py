@@ -172,9 +172,9 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------------- for sales
 
-    def grades(self, X: pd.DataFrame) -> pd.DataFrame:
+    def grades(self, X: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
         """Fit and engagement sub-scores and the fit x engagement grade (A1 best, D4 worst)."""
-        points = self.rule_points(X)
+        points = self.rule_points(X) if points is None else points
         fit_rules = [r.name for r in self.rulebook.attribute_rules]
         engagement_rules = [r.name for r in self.rulebook.behaviour_rules]
         fit = points[fit_rules].sum(axis=1) if fit_rules else pd.Series(0.0, index=X.index)

@@ -114,6 +114,21 @@ def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
     return Pipeline([("encode", encode), ("model", model)])
 
 
+COMBINER_INPUTS = ("rule_points_per_10", "logistic_logit", "lightgbm_logit")
+
+
+@dataclass(frozen=True)
+class ScoringPass:
+    """What one pass of the scorer over some rows computed, for scoring and explaining alike."""
+
+    points: pd.DataFrame  # per rule
+    inputs: pd.DataFrame  # model inputs
+    z_logistic: np.ndarray  # logistic regression's encoded inputs
+    z_gbm: np.ndarray  # LightGBM's encoded inputs
+    margins: np.ndarray  # the combiner's inputs
+    p: np.ndarray
+
+
 @dataclass
 class LeadScorer:
     """Everything needed to turn feature rows into p_sql, a 0-100 score and a decision."""
@@ -129,16 +144,41 @@ class LeadScorer:
     metadata: dict = field(default_factory=dict)
     logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
 
-    def model_inputs(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
         numeric, categorical = model_columns(self.spec)
         inputs = rows.reindex(
             columns=[c for c in numeric + categorical if c not in (RULE_POINTS, INSTANT_PASS)]
         )
-        inputs[RULE_POINTS] = self.rules.decision_function(rows)
+        points = self.rules.rule_points(rows) if points is None else points
+        inputs[RULE_POINTS] = points.sum(axis=1).to_numpy()
         inputs[INSTANT_PASS] = self.rules.instant_passes(rows).any(axis=1).to_numpy(float)
         for column in categorical:
             inputs[column] = inputs[column].astype(object).where(inputs[column].notna(), None)
         return inputs
+
+    def run(self, rows: pd.DataFrame) -> ScoringPass:
+        """One pass over the rows that scoring and explaining both read from.
+
+        Rule points, model inputs and both encodings are computed once: for a single lead the
+        encoders' fixed cost, paid four times over, was most of the latency.
+        """
+        points = self.rules.rule_points(rows)
+        inputs = self.model_inputs(rows, points)
+        z_logistic = np.asarray(self.logistic.named_steps["encode"].transform(inputs), float)
+        z_gbm = self.lightgbm.named_steps["encode"].transform(inputs)
+        margins = np.column_stack(
+            [
+                inputs[RULE_POINTS].to_numpy() / 10.0,
+                self.logistic.named_steps["model"].decision_function(z_logistic),
+                self.lightgbm.named_steps["model"].predict(z_gbm, raw_score=True),
+            ]
+        )
+        p = (
+            self.combiner.predict_proba(margins)[:, 1]
+            if self.combiner is not None  # while training, before the combiner is fitted
+            else np.full(len(rows), np.nan)
+        )
+        return ScoringPass(points, inputs, z_logistic, z_gbm, margins, p)
 
     def component_logits(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The combiner's inputs: rule points (per 10) and each model's log-odds.
@@ -146,23 +186,11 @@ class LeadScorer:
         The instant-pass flag is not among them: both models already see it, and a second,
         collinear copy could take a negative weight and make a demo request read as bad news.
         """
-        inputs = self.model_inputs(rows)
-        return pd.DataFrame(
-            {
-                "rule_points_per_10": inputs[RULE_POINTS].to_numpy() / 10.0,
-                "logistic_logit": self.logistic.decision_function(inputs),
-                "lightgbm_logit": self.lightgbm_margin(inputs),
-            },
-            index=rows.index,
-        )
-
-    def lightgbm_margin(self, inputs: pd.DataFrame) -> np.ndarray:
-        """LightGBM's raw log-odds: exact, so SHAP values add up to it (no clipping)."""
-        encoded = self.lightgbm.named_steps["encode"].transform(inputs)
-        return self.lightgbm.named_steps["model"].predict(encoded, raw_score=True)
+        margins = self.run(rows).margins
+        return pd.DataFrame(margins, columns=list(COMBINER_INPUTS), index=rows.index)
 
     def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
-        return self.combiner.predict_proba(self.component_logits(rows).to_numpy())[:, 1]
+        return self.run(rows).p
 
     def scores(self, p_sql: np.ndarray) -> np.ndarray:
         """0-100: the share of validation-period leads this probability beats."""
@@ -180,13 +208,14 @@ class LeadScorer:
         tier[handoff] = bands[0][0]
         return tier
 
-    def score(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def score(self, rows: pd.DataFrame, scored: ScoringPass | None = None) -> pd.DataFrame:
         """p_sql, score, decision and the rule view for each row, in input order."""
-        p = self.predict_proba(rows)
-        passes = self.rules.instant_passes(rows).any(axis=1).to_numpy()
+        scored = scored or self.run(rows)
+        p = scored.p
+        passes = scored.inputs[INSTANT_PASS].to_numpy() > 0
         threshold = float(self.policy.get("threshold", 1.0))
         handoff = (p >= threshold) | (passes & self.policy.get("instant_pass_hands_off", True))
-        grades = self.rules.grades(rows)
+        grades = self.rules.grades(rows, scored.points)
         scores = self.scores(p)
         return pd.DataFrame(
             {
@@ -195,7 +224,7 @@ class LeadScorer:
                 "tier": self.tiers(scores, handoff),
                 "decision": np.where(handoff, "hand off", "nurture"),
                 "instant_pass": passes,
-                "rule_points": self.rules.decision_function(rows),
+                "rule_points": scored.inputs[RULE_POINTS].to_numpy(),
                 "grade": grades["grade"].to_numpy(),
             },
             index=rows.index,
