@@ -42,6 +42,15 @@ def _input_of(output_name: str, inputs: list[str]) -> str:
     return max(matches, key=len)
 
 
+@lru_cache(maxsize=32)
+def _mapping(encoded: tuple[str, ...], inputs: tuple[str, ...]) -> np.ndarray:
+    """0/1 matrix from encoded columns to the model inputs they came from."""
+    matrix = np.zeros((len(encoded), len(inputs)))
+    for j, column in enumerate(encoded):
+        matrix[j, inputs.index(_input_of(column, list(inputs)))] = 1.0
+    return matrix
+
+
 def contributions(
     scorer: LeadScorer, rows: pd.DataFrame, scored: ScoringPass | None = None
 ) -> pd.DataFrame:
@@ -60,19 +69,17 @@ def contributions(
     means = (
         scorer.logistic_means if scorer.logistic_means is not None else np.zeros(encoded.shape[1])
     )
-    parts = model.coef_[0] * (encoded - means)
     base = model.intercept_[0] + float(model.coef_[0] @ means)
-    by_input: dict[str, np.ndarray] = {n: np.zeros(len(rows)) for n in names}
-    for j, column in enumerate(encode.get_feature_names_out()):
-        by_input[_input_of(column, names)] += w_logistic * parts[:, j]
+    to_inputs = _mapping(tuple(encode.get_feature_names_out()), tuple(names))
+    by_input = w_logistic * (model.coef_[0] * (encoded - means)) @ to_inputs
 
     gbm_encode = scorer.lightgbm.named_steps["encode"]
     gbm = scorer.lightgbm.named_steps["model"]
     shap = gbm.predict(scored.z_gbm, pred_contrib=True)
-    for j, column in enumerate(gbm_encode.get_feature_names_out()):
-        by_input[_input_of(column, names)] += w_gbm * shap[:, j]
-    for name, values in by_input.items():
-        terms[name] = terms.get(name, 0) + values
+    to_inputs = _mapping(tuple(gbm_encode.get_feature_names_out()), tuple(names))
+    by_input = by_input + w_gbm * shap[:, :-1] @ to_inputs
+    for j, name in enumerate(names):
+        terms[name] = by_input[:, j]
     terms[BASE] = np.full(
         len(rows), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]
     )
@@ -196,12 +203,15 @@ def reasons(
     membership[np.arange(len(concepts)), [names.index(c) for c in concepts]] = 1.0
     grouped = terms.to_numpy() @ membership
     order = np.argsort(grouped, axis=1)
-    values = rows.reset_index(drop=True).to_dict("records")
-    points = scored.inputs[RULE_POINTS].to_numpy()
-    passes = scored.inputs[INSTANT_PASS].to_numpy() > 0
+    # only the values a text can name, as arrays: a records dict of every column costs more
+    # than the whole explanation for one lead
+    wanted = {n for c in catalog.values() for n in _template_names(c)} | set(names)
+    columns = {c: rows[c].to_numpy(dtype=object) for c in wanted if c in rows.columns}
+    columns[RULE_POINTS] = scored.inputs[RULE_POINTS].to_numpy()
+    columns[INSTANT_PASS] = scored.inputs[INSTANT_PASS].to_numpy() > 0
     out = []
     for i, row_order in enumerate(order):
-        row_values = {**values[i], RULE_POINTS: points[i], INSTANT_PASS: bool(passes[i])}
+        row_values = {c: values[i] for c, values in columns.items()}
         items: dict[str, list[dict]] = {"positive": [], "negative": []}
         for side, picks in (("positive", row_order[::-1]), ("negative", row_order)):
             for j in picks[:top]:
@@ -219,6 +229,18 @@ def reasons(
                 )
         out.append(items)
     return out
+
+
+@lru_cache(maxsize=256)
+def _names_in(template: str) -> tuple[str, ...]:
+    return tuple(re.findall(r"\{(\w+)", template))
+
+
+def _template_names(concept: Concept) -> set[str]:
+    names = {concept.count} if concept.count else set()
+    for template in [*concept.texts.values(), *concept.none_texts.values()]:
+        names |= set(_names_in(template))
+    return names
 
 
 def reason_text(items: dict, lang: str = "en") -> str:
