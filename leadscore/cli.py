@@ -760,27 +760,22 @@ def demo(
         model=out / "model", leads=export / "leads.parquet", output=scores,
         activities=export / "activities.parquet", as_of=None, lang="en",
     )  # fmt: skip
-    _print_top_leads(scores, export / "leads.parquet")
+    _print_top_leads(scores)
     console.print(f"MLflow UI on this run: make mlflow-ui (store {tracking})")
 
 
-def _print_top_leads(scores: Path, leads: Path, count: int = 10) -> None:
+def _print_top_leads(scores: Path, count: int = 10) -> None:
     import pandas as pd
 
-    from features import schema
-
     ranked = pd.read_csv(scores).sort_values("p_sql", ascending=False).head(count)
-    people = pd.read_parquet(leads).set_index(schema.LEAD_ID)
-    table = Table(title=f"Top {count} leads to hand off")
-    for column in ("lead_id", "p_sql", "score", "grade", "rule points", "department",
-                   "job level", "decision"):  # fmt: skip
-        table.add_column(column, justify="right")
+    table = Table(title=f"Top {count} leads, with their reasons", show_lines=True)
+    for column, justify in (("lead_id", "right"), ("p_sql", "right"), ("score", "right"),
+                            ("tier", "center"), ("grade", "center"), ("why", "left")):  # fmt: skip
+        table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for row in ranked.itertuples(index=False):
-        lead = people.loc[row.lead_id]
         table.add_row(
-            str(row.lead_id), f"{row.p_sql:.1%}", str(row.score), row.grade,
-            f"{row.rule_points:g}", str(lead.get("department", "")),
-            str(lead.get("job_level", "")), row.decision,
+            str(row.lead_id), f"{row.p_sql:.1%}", str(row.score), row.tier, row.grade,
+            row.reasons.replace(" / ", "\n"),
         )  # fmt: skip
     console.print(table)
 
