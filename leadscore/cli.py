@@ -684,6 +684,74 @@ def explain(
     )
 
 
+@app.command("tune-threshold")
+def tune_threshold(
+    model: Annotated[Path, typer.Option(help="Model directory written by `leadscore train`.")],
+    capacity: Annotated[
+        str, typer.Option(help="Follow-ups sales can make: 200/week, 40/day or 5x40/week.")
+    ],
+    sla_hours: Annotated[float, typer.Option(help="First contact within this many hours.")] = 24.0,
+    segment: Annotated[
+        str | None, typer.Option(help="Split capacity by this attribute (e.g. region).")
+    ] = None,
+    segment_capacity: Annotated[
+        list[str] | None,
+        typer.Option(help="LEVEL=N/week for one segment level; repeat for every level."),
+    ] = None,
+    training_set: Annotated[
+        Path | None, typer.Option(help="Training set; default: the one the model was trained on.")
+    ] = None,
+) -> None:
+    """Set the hand-off thresholds from sales capacity, without retraining.
+
+    Chooses the thresholds (per segment) that fill the weekly capacity with the leads most
+    likely to become SQL, instant passes first; replays the out-of-time test weeks against the
+    rulebook threshold and plain top-K per week; prints the capacity curve. The new policy is
+    written into the model directory (earlier ones kept under policies/) and to the MLflow run.
+    """
+    from training.capacity import Capacity, CapacityError, parse_capacity
+    from training.capacity import tune_threshold as tune
+
+    try:
+        per_segment = {}
+        for item in segment_capacity or []:
+            level, _, amount = item.partition("=")
+            if not amount:
+                raise CapacityError(f"--segment-capacity {item!r}: write it as LEVEL=N/week")
+            per_segment[level.strip().lower()] = parse_capacity(amount)
+        if per_segment and not segment:
+            raise CapacityError("--segment-capacity needs --segment")
+        settings = Capacity(parse_capacity(capacity), sla_hours, segment, per_segment)
+        result = tune(model, settings, training_set)
+    except (CapacityError, FileNotFoundError) as error:
+        raise _fail(error) from None
+    policy = result["policy"]
+    console.print(
+        f"policy v{policy['version']}: thresholds "
+        + ", ".join(f"{k}={v:.4f}" for k, v in policy["thresholds"].items())
+        + f"; expected {policy['expected']['handoffs_per_week']:.0f} hand-offs, "
+        f"{policy['expected']['sqls_per_week']:.1f} SQLs a week"
+    )
+    backtest = Table(title="Out-of-time backtest, per week")
+    for column in ("policy", "hand-offs", "SQLs", "MQL->SQL", "SLA breaches"):
+        backtest.add_column(column, justify="right")
+    for name, row in result["backtest"].iterrows():
+        backtest.add_row(
+            str(name), f"{row['handoffs_per_week']:.1f}", f"{row['sqls_per_week']:.2f}",
+            f"{row['mql_to_sql_rate']:.2%}", f"{row['sla_breaches_per_week']:.1f}",
+        )  # fmt: skip
+    console.print(backtest)
+    curve = Table(title="Capacity curve (validation period)")
+    for column in ("capacity / week", "hand-offs / week", "SQLs / week", "MQL->SQL"):
+        curve.add_column(column, justify="right")
+    for row in result["curve"].itertuples(index=False):
+        curve.add_row(
+            f"{row.capacity_per_week:g}", f"{row.handoffs_per_week:.1f}",
+            f"{row.expected_sqls_per_week:.2f}", f"{row.expected_mql_to_sql_rate:.2%}",
+        )  # fmt: skip
+    console.print(curve)
+
+
 @app.command()
 def promote(
     version: Annotated[

@@ -83,6 +83,8 @@ def run_training(
             mlflow.log_dict(profile, "training_set_profile.json")
         scorer.metadata = {
             "run_id": run.info.run_id,
+            "tracking_uri": tracking_uri,
+            "training_set": str(Path(training_set).resolve()),
             "data_mode": data_mode,
             "spec_fingerprint": spec.fingerprint(),
             "rulebook_fingerprint": rulebook.fingerprint(),

@@ -196,6 +196,15 @@ class LeadScorer:
         """0-100: the share of validation-period leads this probability beats."""
         return np.clip(np.searchsorted(self.score_scale, p_sql, side="right") - 1, 0, 100)
 
+    def thresholds(self, rows: pd.DataFrame) -> np.ndarray:
+        """Each row's hand-off threshold: its segment's under a segmented capacity policy."""
+        default = float(self.policy.get("threshold", 1.0))
+        segment, per_level = self.policy.get("segment"), self.policy.get("thresholds", {})
+        if not segment or segment not in rows.columns:
+            return np.full(len(rows), default)
+        levels = rows[segment].astype(object).where(rows[segment].notna(), "(empty)")
+        return levels.map(per_level).fillna(per_level.get("*", default)).to_numpy(float)
+
     def tiers(self, scores: np.ndarray, handoff: np.ndarray) -> np.ndarray:
         """A-D from the policy's score floors; every hand-off is tier A."""
         bands = sorted(
@@ -213,8 +222,9 @@ class LeadScorer:
         scored = scored or self.run(rows)
         p = scored.p
         passes = scored.inputs[INSTANT_PASS].to_numpy() > 0
-        threshold = float(self.policy.get("threshold", 1.0))
-        handoff = (p >= threshold) | (passes & self.policy.get("instant_pass_hands_off", True))
+        handoff = (p >= self.thresholds(rows)) | (
+            passes & self.policy.get("instant_pass_hands_off", True)
+        )
         grades = self.rules.grades(rows, scored.points)
         scores = self.scores(p)
         return pd.DataFrame(
