@@ -43,10 +43,10 @@ def sharp_oracle(rows: pd.DataFrame, truth: pd.DataFrame, horizon_days: int) -> 
         t["p_qualify_hand_raise"].to_numpy(),
         np.where(t["score_handoff"].to_numpy(), t["p_qualify_score"].to_numpy(), 0.0),
     )
-    due = t["sql_due_at"].to_numpy()
-    cutoff = rows[CUTOFF_AT].to_numpy()
-    inside = (due > cutoff) & (due <= cutoff + np.timedelta64(horizon_days, "D"))
-    return path_p * inside
+    due = t["sql_due_at"].reset_index(drop=True)
+    cutoff = rows[CUTOFF_AT].reset_index(drop=True)
+    inside = ((due > cutoff) & (due <= cutoff + pd.Timedelta(days=horizon_days))).fillna(False)
+    return path_p * inside.to_numpy(bool)
 
 
 def main() -> None:
