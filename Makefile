@@ -6,6 +6,7 @@ STAMP := $(VENV)/.installed
 DEMO_DIR ?= demo
 DEMO_LEADS ?= 20000
 SEED ?= 7
+CAPACITY ?= 100/week
 
 .PHONY: demo test lint bench mlflow-ui clean
 
@@ -20,7 +21,7 @@ $(STAMP): pyproject.toml | $(BIN)/python
 
 ## demo: simulate an MA export and run the whole lead-scoring job on it (embedded DuckDB, local MLflow)
 demo: $(STAMP)
-	$(BIN)/leadscore demo --out $(DEMO_DIR) --leads $(DEMO_LEADS) --seed $(SEED)
+	$(BIN)/leadscore demo --out $(DEMO_DIR) --leads $(DEMO_LEADS) --seed $(SEED) --capacity $(CAPACITY)
 
 ## test: install and run the whole suite
 test: $(STAMP)

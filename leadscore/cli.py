@@ -779,13 +779,18 @@ def demo(
     out: Annotated[Path, typer.Option("--out", help="Working folder for the demo.")] = Path("demo"),
     leads: Annotated[int, typer.Option("--leads", min=500, help="Leads to simulate.")] = 20_000,
     seed: Annotated[int, typer.Option("--seed", help="Random seed.")] = 7,
+    capacity: Annotated[
+        str, typer.Option(help="Sales follow-up capacity for the hand-off policy.")
+    ] = "100/week",
 ) -> None:
     """The main job on the embedded default, end to end on a synthetic MA export.
 
     Runs the same commands a data scientist would, in order: simulate an export (Parquet and an
     embedded DuckDB warehouse), check it against the data contract as a user's export would be,
     build the point-in-time training set with the default feature spec and rulebook, judge the
-    default rulebook on the out-of-time test period, and propose points from history.
+    default rulebook on the out-of-time test period, propose points from history, train and
+    register the scorer, set the hand-off thresholds from sales capacity, and score every lead
+    with its reasons.
     """
     export = out / "export"
     training = out / "training"
@@ -822,7 +827,12 @@ def demo(
         training_set=training_set, tracking_uri=tracking,
     )  # fmt: skip
     promote(version=None, tracking_uri=tracking, alias="champion")
-    console.rule("7. Score every lead as of the export's end")
+    console.rule(f"7. Hand-off thresholds from sales capacity ({capacity})")
+    tune_threshold(
+        model=out / "model", capacity=capacity, sla_hours=24.0, segment=None,
+        segment_capacity=None, training_set=training_set,
+    )  # fmt: skip
+    console.rule("8. Score every lead as of the export's end")
     scores = out / "scores.csv"
     score(
         model=out / "model", leads=export / "leads.parquet", output=scores,

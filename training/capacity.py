@@ -290,6 +290,11 @@ def tune_threshold(model_dir: Path, capacity: Capacity, training_set: Path | Non
     same = tune_policy(valid, p_valid, passes_valid, Capacity(rulebook_volume), version=0, tiers={})
     same_volume = replay(test, passes_test | (p_test >= same.thresholds["*"]), rulebook_volume)
     backtest["policy at the rulebook's volume"] = same_volume
+    # like for like: the same test-period volume as the rulebook (a comparison, not a choice)
+    matched = _segment_threshold(test, p_test, passes_test, rulebook_volume)
+    backtest["policy, volume matched on test"] = replay(
+        test, passes_test | (p_test >= matched), rulebook_volume
+    )
     curve = capacity_curve(
         valid, p_valid, passes_valid,
         sorted({round(capacity.per_week * f, 1) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2)}),
