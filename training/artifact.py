@@ -8,6 +8,7 @@ Layout (one version of the scorer, everything it needs):
     policy.json       the current hand-off policy (thresholds), read at start-up
     policies/         earlier policies, kept as history
     metadata.json     versions, hashes, data window, metrics
+    reason_catalog.yaml  the words of the reasons, as trained
 
 joblib is scikit-learn's own persistence; the YAML and JSON copies are there for people and for
 checks: loading refuses a directory whose spec no longer matches the scorer inside it.
@@ -19,6 +20,7 @@ import json
 from pathlib import Path
 
 import joblib
+import yaml
 
 from features.spec import dump_spec, load_spec
 from training.rulebook import dump_rulebook
@@ -39,6 +41,10 @@ def save_model(scorer: LeadScorer, directory: Path) -> Path:
     (directory / "rulebook.yaml").write_text(dump_rulebook(scorer.rulebook))
     (directory / "policy.json").write_text(json.dumps(scorer.policy, indent=2))
     (directory / "metadata.json").write_text(json.dumps(scorer.metadata, indent=2, default=str))
+    if scorer.reason_catalog:
+        (directory / "reason_catalog.yaml").write_text(
+            yaml.safe_dump(scorer.reason_catalog, allow_unicode=True, sort_keys=False)
+        )
     return directory
 
 

@@ -101,7 +101,11 @@ class Concept:
 
 @lru_cache(maxsize=8)
 def load_catalog(path: Path = CATALOG) -> dict[str, Concept]:
-    raw = yaml.safe_load(path.read_text())["concepts"]
+    return parse_catalog(yaml.safe_load(path.read_text()))
+
+
+def parse_catalog(document: dict) -> dict[str, Concept]:
+    raw = document["concepts"]
     return {
         key: Concept(
             key=key,
@@ -194,7 +198,8 @@ def reasons(
     Terms are summed into concepts with one matrix product and ranked with NumPy; only the
     chosen reasons are worded, so cost per lead stays flat as the catalog grows.
     """
-    catalog = catalog or load_catalog()
+    if catalog is None:
+        catalog = parse_catalog(scorer.reason_catalog) if scorer.reason_catalog else load_catalog()
     scored = scored or scorer.run(rows)
     terms = contributions(scorer, rows, scored).drop(columns=[BASE])
     concepts = [concept_of(term, catalog) or term for term in terms.columns]

@@ -143,6 +143,7 @@ class LeadScorer:
     policy: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
+    reason_catalog: dict | None = None  # the catalog trained with, so reasons travel with the model
 
     def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
         numeric, categorical = model_columns(self.spec)

@@ -12,12 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import yaml
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import log_loss, roc_auc_score
 
 from features.offline import LABEL
 from features.spec import FeatureSpec
 from training.evaluation import probability_metrics
+from training.explain import CATALOG
 from training.rule_metrics import top_k_handoff
 from training.rulebook import Rulebook
 from training.rules import RuleScorer
@@ -101,6 +103,7 @@ def fit_scorer(
     p_valid = draft.predict_proba(validation)
     draft.score_scale = np.quantile(p_valid, np.linspace(0, 1, 101))
     draft.policy = volume_policy(draft, validation, rules)
+    draft.reason_catalog = yaml.safe_load(CATALOG.read_text())
     return draft
 
 
