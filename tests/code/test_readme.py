@@ -34,11 +34,15 @@ def test_every_readme_command_exists(path):
     assert result.exit_code == 0, f"`leadscore {' '.join(path)}` from the README: {result.output}"
 
 
-@pytest.mark.parametrize(
-    "name",
-    sorted(
-        set(re.findall(r"\b((?:features|benchmarks|training|serving)/[\w/]+\.(?:py|yaml))", CODE))
-    ),
-)
+FOLDERS = "features|benchmarks|training|serving|notebooks|docs|tests"
+NAMED = sorted(set(re.findall(rf"\b((?:{FOLDERS})/[\w/.-]+\.(?:py|yaml|ipynb|md))", CODE)))
+
+
+def test_the_readme_names_the_notebooks_and_the_guides():
+    assert any(name.startswith("notebooks/") for name in NAMED)
+    assert any(name.startswith("docs/") for name in NAMED)
+
+
+@pytest.mark.parametrize("name", NAMED)
 def test_every_file_the_readme_names_exists(name):
     assert (ROOT / name).exists(), name
