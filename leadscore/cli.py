@@ -696,58 +696,134 @@ def tune_threshold(
     ] = None,
     segment_capacity: Annotated[
         list[str] | None,
-        typer.Option(help="LEVEL=N/week for one segment level; repeat for every level."),
+        typer.Option(
+            help="LEVEL=N/week for one segment level; repeat for every level, or give "
+            "'*=N/week' for the levels not named."
+        ),
     ] = None,
     training_set: Annotated[
         Path | None, typer.Option(help="Training set; default: the one the model was trained on.")
     ] = None,
+    response_half_life_hours: Annotated[
+        float | None,
+        typer.Option(
+            help="Hours of extra waiting for first contact that halve a lead's chance of "
+            "becoming SQL. Default: estimated from --outcomes, else 72."
+        ),
+    ] = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            help="Outcomes file with mql_at and first_contact_at: estimates the half-life from "
+            "how the SQL rate falls with follow-up delay."
+        ),
+    ] = None,
+    deal_value: Annotated[
+        str | None,
+        typer.Option(
+            help="Attribute holding a lead's deal value (e.g. annual_revenue_musd): thresholds "
+            "then maximise expected pipeline value instead of expected SQLs."
+        ),
+    ] = None,
+    level_value: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="LEVEL=AMOUNT: the deal value of one level of a categorical --deal-value "
+            "attribute; repeat for every level, or give '*=AMOUNT' for the rest."
+        ),
+    ] = None,
 ) -> None:
     """Set the hand-off thresholds from sales capacity, without retraining.
 
-    Chooses the thresholds (per segment) that fill the weekly capacity with the leads most
-    likely to become SQL, instant passes first; replays the out-of-time test weeks against the
-    rulebook threshold and plain top-K per week; prints the capacity curve. The new policy is
-    written into the model directory (earlier ones kept under policies/) and to the MLflow run.
+    Hand-offs queue for sales, first come first served, at the weekly capacity; every hour a
+    lead waits beyond its usual follow-up halves its chance by the response half-life. Chooses
+    the thresholds (per segment) that give the most expected SQLs (or pipeline value) after
+    that wait, instant passes first; replays the out-of-time test weeks against the rulebook
+    threshold and plain top-K per week; prints the capacity curve. The new policy, with the
+    delay model it used, is written into the model directory (earlier ones kept under
+    policies/) and to the MLflow run.
     """
-    from training.capacity import Capacity, CapacityError, parse_capacity
+    from features.contract import ContractError
+    from training.capacity import Capacity, CapacityError, DealValue, parse_capacity
     from training.capacity import tune_threshold as tune
+    from training.response_delay import (
+        ResponseDelay,
+        ResponseDelayError,
+        estimate_response_delay,
+        read_outcome_times,
+    )
+
+    def pairs(items: list[str] | None, option: str, form: str) -> dict[str, str]:
+        parsed = {}
+        for item in items or []:
+            level, _, amount = item.partition("=")
+            if not amount.strip():
+                raise CapacityError(f"{option} {item!r}: write it as {form}")
+            parsed[level.strip().lower()] = amount.strip()
+        return parsed
 
     try:
-        per_segment = {}
-        for item in segment_capacity or []:
-            level, _, amount = item.partition("=")
-            if not amount:
-                raise CapacityError(f"--segment-capacity {item!r}: write it as LEVEL=N/week")
-            per_segment[level.strip().lower()] = parse_capacity(amount)
+        per_segment = {
+            level: parse_capacity(amount)
+            for level, amount in pairs(segment_capacity, "--segment-capacity", "LEVEL=N/week")
+        }
         if per_segment and not segment:
             raise CapacityError("--segment-capacity needs --segment")
         settings = Capacity(parse_capacity(capacity), sla_hours, segment, per_segment)
-        result = tune(model, settings, training_set)
-    except (CapacityError, FileNotFoundError) as error:
+        if response_half_life_hours is not None:
+            delay = ResponseDelay(response_half_life_hours, "configured")
+        elif outcomes is not None:
+            delay = estimate_response_delay(read_outcome_times(outcomes))
+        else:
+            delay = ResponseDelay()
+        per_level = {}
+        for level, amount in pairs(level_value, "--level-value", "LEVEL=AMOUNT").items():
+            try:
+                per_level[level] = float(amount)
+            except ValueError:
+                raise CapacityError(
+                    f"--level-value {level}={amount}: AMOUNT must be a number"
+                ) from None
+        if per_level and not deal_value:
+            raise CapacityError("--level-value needs --deal-value (the attribute it prices)")
+        value = DealValue(deal_value, per_level) if deal_value else None
+        result = tune(model, settings, training_set, delay=delay, deal_value=value)
+    except (CapacityError, ResponseDelayError, ContractError, FileNotFoundError) as error:
         raise _fail(error) from None
     policy = result["policy"]
+    expected = policy["expected"]
+    half_life = policy["response_delay"]["half_life_hours"]
     console.print(
-        f"policy v{policy['version']}: thresholds "
-        + ", ".join(f"{k}={v:.4f}" for k, v in policy["thresholds"].items())
-        + f"; expected {policy['expected']['handoffs_per_week']:.0f} hand-offs, "
-        f"{policy['expected']['sqls_per_week']:.1f} SQLs a week"
+        f"policy v{policy['version']} ({policy['objective']}): thresholds "
+        + ", ".join(f"{k}={v:.4g}" for k, v in policy["thresholds"].items())
+        + f"; expected {expected['handoffs_per_week']:.0f} hand-offs, "
+        f"{expected['sqls_per_week']:.1f} SQLs and {expected['sla_breaches_per_week']:.1f} SLA "
+        f"breaches a week; response half-life "
+        + (f"{half_life:.0f} h" if half_life else "none")
+        + f" ({policy['response_delay']['source']})"
     )
-    backtest = Table(title="Out-of-time backtest, per week")
-    for column in ("policy", "hand-offs", "SQLs", "MQL->SQL", "SLA breaches"):
+    valued = "pipeline_value_per_week" in result["backtest"].columns
+    backtest = Table(title="Out-of-time backtest, per week, through the sales queue")
+    columns = ["policy", "hand-offs", "SQLs", "MQL->SQL", "SLA breaches", "mean wait h"]
+    for column in columns + ["value"] * valued:
         backtest.add_column(column, justify="right")
     for name, row in result["backtest"].iterrows():
         backtest.add_row(
             str(name), f"{row['handoffs_per_week']:.1f}", f"{row['sqls_per_week']:.2f}",
             f"{row['mql_to_sql_rate']:.2%}", f"{row['sla_breaches_per_week']:.1f}",
+            f"{row['mean_wait_hours']:.0f}",
+            *([f"{row['pipeline_value_per_week']:,.0f}"] if valued else []),
         )  # fmt: skip
     console.print(backtest)
-    curve = Table(title="Capacity curve (validation period)")
-    for column in ("capacity / week", "hand-offs / week", "SQLs / week", "MQL->SQL"):
+    curve = Table(title=f"Capacity curve (validation period, capacity {settings.per_week:g}/week)")
+    columns = ["hand-offs / week", "SQLs / week", "MQL->SQL", "SLA breaches / week"]
+    for column in columns + ["value / week"] * valued:
         curve.add_column(column, justify="right")
-    for row in result["curve"].itertuples(index=False):
+    for row in result["curve"].to_dict("records"):
         curve.add_row(
-            f"{row.capacity_per_week:g}", f"{row.handoffs_per_week:.1f}",
-            f"{row.expected_sqls_per_week:.2f}", f"{row.expected_mql_to_sql_rate:.2%}",
+            f"{row['handoffs_per_week']:.1f}", f"{row['expected_sqls_per_week']:.2f}",
+            f"{row['expected_mql_to_sql_rate']:.2%}", f"{row['sla_breaches_per_week']:.1f}",
+            *([f"{row['expected_value_per_week']:,.0f}"] if valued else []),
         )  # fmt: skip
     console.print(curve)
 

@@ -1,16 +1,19 @@
 """Thresholds from sales capacity: hand off what sales can follow up, and the best of it.
 
 A lead is handed off at the first snapshot where it qualifies (an instant pass, or a calibrated
-P(SQL) at or above its segment's threshold); after that it is with sales and is not counted
-again. With a fixed number of follow-ups a week, expected SQLs are largest when the leads with
-the highest probabilities go first, so each segment's threshold is the probability at which its
-weekly first-time hand-offs, instant passes included (they use capacity first), fill its
-capacity on the validation period. The backtest replays the out-of-time test weeks.
+P(SQL) - times its deal value when value is known - at or above its segment's threshold); after
+that it is with sales and is not counted again. Hand-offs queue for a fixed number of follow-ups
+a week (training/response_delay.py), and every hour a lead waits beyond its usual follow-up
+costs conversions. So each segment's threshold is chosen on the validation period, among those
+that keep its weekly hand-offs (instant passes first) within its capacity, to maximise expected
+SQLs - or expected pipeline value - after the queue's delay. The backtest replays the
+out-of-time test weeks through the same queue.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -20,17 +23,28 @@ import pandas as pd
 
 from features import schema
 from features.offline import CUTOFF_AT, LABEL
+from training.policy import (
+    REST,
+    CapacityError,
+    DealValue,
+    Policy,
+    levels_of,
+    policy_thresholds,
+)
+from training.response_delay import ResponseDelay, queue_waits
 
 WEEK = pd.Timedelta(days=7)
-
-
-class CapacityError(ValueError):
-    """Capacity settings that cannot work, with what to change."""
+_FILL_SHARES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
+"""Shares of capacity the optimiser tries: a queue filled to the brim makes bursts wait."""
 
 
 @dataclass(frozen=True)
 class Capacity:
-    """Follow-ups sales can make per week, overall or per segment, and the first-contact SLA."""
+    """Follow-ups sales can make per week, overall or per segment, and the first-contact SLA.
+
+    ``per_segment`` maps levels of the ``segment`` attribute to their team's weekly capacity;
+    ``'*'`` covers every level not named. Each team works its own queue.
+    """
 
     per_week: float
     sla_hours: float = 24.0
@@ -40,11 +54,42 @@ class Capacity:
     def __post_init__(self) -> None:
         if not self.per_week > 0:
             raise CapacityError(f"capacity must be positive, got {self.per_week:g} per week")
-        if self.sla_hours <= 0:
+        if not self.sla_hours > 0:
             raise CapacityError(f"the SLA must be a positive number of hours, got {self.sla_hours}")
+        if self.segment and not self.per_segment:
+            raise CapacityError(
+                f"capacity split by {self.segment} needs each level's capacity: "
+                f"--segment-capacity LEVEL=N/week for every level (or '*=N/week' for the rest)"
+            )
+        if self.per_segment and not self.segment:
+            raise CapacityError("segment capacities need the segment they split (--segment)")
         for name, value in self.per_segment.items():
             if not value > 0:
                 raise CapacityError(f"segment '{name}': capacity must be positive, got {value:g}")
+        total = sum(self.per_segment.values())
+        if self.per_segment and abs(total - self.per_week) > 1e-6 * self.per_week:
+            raise CapacityError(
+                f"segment capacities add up to {total:g} a week, not the total {self.per_week:g}"
+            )
+
+    def teams(self, rows: pd.DataFrame) -> pd.Series:
+        """The team (segment level, or '*') whose queue each row's hand-off joins."""
+        if self.segment is None:
+            return pd.Series(REST, index=rows.index, dtype=object)
+        if self.segment not in rows.columns:
+            raise CapacityError(f"segment '{self.segment}' is not a feature of this model")
+        levels = levels_of(rows[self.segment])
+        named = levels.isin(list(self.per_segment))
+        if not named.all() and REST not in self.per_segment:
+            missing = sorted(set(levels[~named]))
+            raise CapacityError(
+                f"segment capacities do not cover every {self.segment}: "
+                f"{', '.join(map(str, missing))} have none (add them, or '*' for the rest)"
+            )
+        return levels.where(named, REST)
+
+    def of_team(self, team: str) -> float:
+        return self.per_segment.get(team, self.per_week) if self.segment else self.per_week
 
 
 def parse_capacity(text: str) -> float:
@@ -66,67 +111,80 @@ def parse_capacity(text: str) -> float:
 def first_handoffs(rows: pd.DataFrame, qualifies: np.ndarray) -> pd.DataFrame:
     """The first qualifying snapshot of each lead (later ones are already with sales)."""
     chosen = rows[qualifies]
-    return chosen.sort_values(CUTOFF_AT).drop_duplicates(schema.LEAD_ID, keep="first")
+    return chosen.sort_values(CUTOFF_AT, kind="stable").drop_duplicates(
+        schema.LEAD_ID, keep="first"
+    )
 
 
 def _weeks(rows: pd.DataFrame) -> float:
     return max((rows[CUTOFF_AT].max() - rows[CUTOFF_AT].min()) / WEEK, 1.0)
 
 
-def _segment_threshold(
-    rows: pd.DataFrame, p: np.ndarray, passes: np.ndarray, per_week: float
+def fill_threshold(
+    rows: pd.DataFrame, key: np.ndarray, passes: np.ndarray, per_week: float
 ) -> float:
-    """Lowest p whose weekly first-time hand-offs (passes first) stay within capacity."""
+    """Lowest key whose weekly first-time hand-offs, instant passes first, stay within capacity.
+
+    A lead is handed off at some point exactly when its best key reaches the threshold, so the
+    volume at a threshold is the number of leads whose best key does.
+    """
     weeks = _weeks(rows)
-    budget = per_week * weeks
-    pass_volume = len(first_handoffs(rows, passes))
+    budget = math.floor(per_week * weeks + 1e-9)
+    best = (
+        pd.Series(np.where(passes, np.inf, key), index=rows.index)
+        .groupby(rows[schema.LEAD_ID].to_numpy())
+        .max()
+        .sort_values(ascending=False)
+        .to_numpy()
+    )
+    pass_volume = int(np.isinf(best).sum())
     if pass_volume > budget:
         raise CapacityError(
             f"instant passes alone need {pass_volume / weeks:.0f} follow-ups a week, more than the "
             f"capacity of {per_week:g}: raise capacity, or narrow the instant-pass triggers"
         )
-    candidates = np.unique(p)[::-1]
-    low, high = 0, len(candidates) - 1
-    best = 1.0
-    while low <= high:  # volume falls as the threshold rises: binary search on distinct p
-        middle = (low + high) // 2
-        threshold = candidates[middle]
-        volume = len(first_handoffs(rows, passes | (p >= threshold)))
-        if volume <= budget:
-            best, low = float(threshold), middle + 1
-        else:
-            high = middle - 1
-    return best
+    if budget >= len(best):
+        return float(np.min(key)) if len(key) else 1.0
+    first_left_out = best[budget]
+    above = key[key > first_left_out]
+    return float(above.min()) if len(above) else float(np.nextafter(first_left_out, np.inf))
 
 
-@dataclass
-class Policy:
-    """The versioned hand-off policy that serving reads from the model directory."""
+def handoff_outcomes(
+    rows: pd.DataFrame,
+    handoff: np.ndarray,
+    capacity: Capacity,
+    delay: ResponseDelay,
+    converts: np.ndarray,
+    value: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Per week: hand-offs, SQLs and MQL->SQL rate after the queue's delay, and SLA breaches.
 
-    version: int
-    capacity_per_week: float
-    sla_hours: float
-    thresholds: dict[str, float]  # segment level -> threshold ("*" when not segmented)
-    segment: str | None
-    expected: dict[str, float]
-    tiers: dict
-    instant_pass_hands_off: bool = True
-    kind: str = "capacity"
-
-    def threshold_for(self, segments: pd.Series | None, size: int) -> np.ndarray:
-        if self.segment is None or segments is None:
-            return np.full(size, self.thresholds["*"])
-        return (
-            segments.astype(object)
-            .map(self.thresholds)
-            .fillna(self.thresholds.get("*", 1.0))
-            .to_numpy(float)
-        )
-
-    def as_dict(self) -> dict:
-        data = asdict(self)
-        data["threshold"] = self.thresholds.get("*", min(self.thresholds.values()))
-        return data
+    ``converts`` is the chance (or, replaying history, the fact) that a lead becomes SQL when
+    followed up at the usual speed; the queue multiplies it by what waiting leaves. A breach is
+    a lead whose wait for a free follow-up slot alone exceeds the SLA.
+    """
+    frame = rows.assign(
+        _converts=converts, _value=1.0 if value is None else value, _team=capacity.teams(rows)
+    )
+    handed = first_handoffs(frame, handoff)
+    waits = pd.Series(0.0, index=handed.index)
+    for team, members in handed.groupby("_team"):
+        waits[members.index] = queue_waits(members[CUTOFF_AT], capacity.of_team(str(team)))
+    kept = handed["_converts"] * delay.multiplier(waits.to_numpy())
+    weeks, count = _weeks(rows), len(handed)
+    outcomes = {
+        "handoffs_per_week": count / weeks,
+        "sqls_per_week": float(kept.sum() / weeks),
+        "mql_to_sql_rate": float(kept.sum() / count) if count else 0.0,
+        "sla_breaches_per_week": float((waits > capacity.sla_hours).sum() / weeks),
+        "mean_wait_hours": float(waits.mean()) if count else 0.0,
+        "sqls_per_week_without_queue": float(handed["_converts"].sum() / weeks),
+        "mql_to_sql_rate_without_queue": float(handed["_converts"].mean()) if count else 0.0,
+    }
+    if value is not None:
+        outcomes["pipeline_value_per_week"] = float((kept * handed["_value"]).sum() / weeks)
+    return outcomes
 
 
 def tune_policy(
@@ -138,95 +196,108 @@ def tune_policy(
     version: int,
     tiers: dict,
     instant_pass_hands_off: bool = True,
+    delay: ResponseDelay | None = None,
+    deal_value: DealValue | None = None,
 ) -> Policy:
-    """Thresholds per segment that fill each segment's weekly capacity with the best leads."""
+    """Per team, the threshold within capacity that maximises expected SQLs (or value) after delay.
+
+    Filling capacity to the brim is not always best: inflow comes in bursts, and a full queue
+    makes the leads behind a burst wait. So each team tries thresholds that fill 50-100% of its
+    capacity and keeps the one with the most expected SQLs (or pipeline value) after the wait.
+    """
+    delay = delay or ResponseDelay()
+    deal_value = deal_value.fitted(rows) if deal_value else None
+    value = deal_value.of(rows) if deal_value else None
+    key = p if value is None else p * value
+    teams = capacity.teams(rows)
     thresholds: dict[str, float] = {}
-    if capacity.segment is None:
-        thresholds["*"] = _segment_threshold(rows, p, passes, capacity.per_week)
-    else:
-        levels = rows[capacity.segment].astype(object).fillna("(empty)")
-        missing = sorted(set(levels) - set(capacity.per_segment))
-        if missing:
-            raise CapacityError(
-                f"segment capacities do not cover every {capacity.segment}: "
-                f"{', '.join(map(str, missing))} have none (add them, or '*' for the rest)"
-            )
-        total = sum(capacity.per_segment.values())
-        if abs(total - capacity.per_week) > 1e-6 * capacity.per_week:
-            raise CapacityError(
-                f"segment capacities add up to {total:g} a week, "
-                f"not the total {capacity.per_week:g}"
-            )
-        for level in sorted(set(levels)):
-            inside = (levels == level).to_numpy()
-            thresholds[str(level)] = _segment_threshold(
-                rows[inside], p[inside], passes[inside], capacity.per_segment[level]
-            )
-    policy = Policy(version, capacity.per_week, capacity.sla_hours, thresholds, capacity.segment,
-                    {}, tiers, instant_pass_hands_off)  # fmt: skip
-    handed = first_handoffs(
-        rows.assign(_p=p), passes | (p >= policy.threshold_for(_segments(rows, policy), len(rows)))
-    )
-    weeks = _weeks(rows)
-    policy.expected = {
-        "handoffs_per_week": len(handed) / weeks,
-        "mql_to_sql_rate": float(handed["_p"].mean()) if len(handed) else 0.0,
-        "sqls_per_week": float(handed["_p"].sum() / weeks),
-    }
+    for team in sorted(set(teams)):
+        inside = (teams == team).to_numpy()
+        members = rows[inside]
+        team_capacity = Capacity(capacity.of_team(team), capacity.sla_hours)
+        gain = key[inside]
+        best_threshold, best_gain = 1.0, -np.inf
+        for share in _FILL_SHARES:
+            try:
+                threshold = fill_threshold(
+                    members, gain, passes[inside], team_capacity.per_week * share
+                )
+            except CapacityError as error:
+                if share < 1.0:  # the passes fit the whole capacity, just not this share of it
+                    break
+                where = f"{capacity.segment}={team}: " if capacity.segment else ""
+                raise CapacityError(where + str(error)) from None
+            handoff = passes[inside] | (gain >= threshold)
+            expected = handoff_outcomes(members, handoff, team_capacity, delay, gain)
+            if expected["sqls_per_week"] > best_gain + 1e-12:
+                best_threshold, best_gain = threshold, expected["sqls_per_week"]
+        thresholds[team] = best_threshold
+    policy = Policy(
+        version, capacity.per_week, capacity.sla_hours, thresholds, capacity.segment, {}, tiers,
+        instant_pass_hands_off,
+        objective="expected SQLs" if deal_value is None else "expected pipeline value",
+        response_delay=delay.as_dict(),
+        deal_value=None if deal_value is None else asdict(deal_value),
+        capacity_per_segment=dict(capacity.per_segment),
+    )  # fmt: skip
+    handoff = passes | (p >= policy_thresholds(policy.as_dict(), rows))
+    policy.expected = handoff_outcomes(rows, handoff, capacity, delay, p, value)
     return policy
 
 
-def _segments(rows: pd.DataFrame, policy: Policy) -> pd.Series | None:
-    if policy.segment is None:
-        return None
-    return rows[policy.segment].astype(object).fillna("(empty)")
+def replay(
+    rows: pd.DataFrame,
+    handoff: np.ndarray,
+    capacity: Capacity,
+    delay: ResponseDelay,
+    value: np.ndarray | None = None,
+) -> dict[str, float]:
+    """Labelled weeks replayed: each real SQL survives the queue's extra wait with its odds."""
+    return handoff_outcomes(rows, handoff, capacity, delay, rows[LABEL].to_numpy(float), value)
 
 
-def replay(rows: pd.DataFrame, handoff: np.ndarray, capacity_per_week: float | None) -> dict:
-    """Week by week on labelled rows: hand-offs, SQLs, MQL->SQL rate, SLA breaches."""
-    handed = first_handoffs(rows, handoff)
-    week = ((handed[CUTOFF_AT] - rows[CUTOFF_AT].min()) // WEEK).astype(int)
-    per_week = handed.groupby(week)[LABEL].agg(["size", "sum"])
-    weeks = _weeks(rows)
-    breaches = (
-        float(np.maximum(per_week["size"] - capacity_per_week, 0).sum() / weeks)
-        if capacity_per_week
-        else 0.0
-    )
-    return {
-        "handoffs_per_week": len(handed) / weeks,
-        "sqls_per_week": float(handed[LABEL].sum() / weeks),
-        "mql_to_sql_rate": float(handed[LABEL].mean()) if len(handed) else 0.0,
-        "sla_breaches_per_week": breaches,
-    }
-
-
-def top_k_per_week(rows: pd.DataFrame, p: np.ndarray, passes: np.ndarray, k: float) -> np.ndarray:
+def top_k_per_week(rows: pd.DataFrame, key: np.ndarray, passes: np.ndarray, k: float) -> np.ndarray:
     """The plain baseline: each week, the k best snapshots (passes first) whatever the history."""
-    frame = rows[[CUTOFF_AT]].assign(_p=np.where(passes, 2.0, p))
+    frame = rows[[CUTOFF_AT]].assign(_key=np.where(passes, np.inf, key))
     week = ((frame[CUTOFF_AT] - frame[CUTOFF_AT].min()) // WEEK).astype(int)
-    rank = frame.groupby(week)["_p"].rank(ascending=False, method="first")
+    rank = frame.groupby(week)["_key"].rank(ascending=False, method="first")
     return (rank <= k).to_numpy()
 
 
 def capacity_curve(
-    rows: pd.DataFrame, p: np.ndarray, passes: np.ndarray, capacities: list[float]
+    rows: pd.DataFrame,
+    p: np.ndarray,
+    passes: np.ndarray,
+    capacity: Capacity,
+    delay: ResponseDelay,
+    volumes: list[float],
+    value: np.ndarray | None = None,
 ) -> pd.DataFrame:
-    """Expected SQLs and MQL->SQL rate against hand-offs per week (validation period)."""
+    """Expected SQLs, MQL->SQL rate and SLA breaches against hand-offs per week.
+
+    Each point sends that many leads a week, the best first, to the current sales capacity:
+    past capacity the queue grows, waits eat conversions, and more hand-offs stop paying.
+    """
+    key = p if value is None else p * value
     weeks = _weeks(rows)
     pass_volume = len(first_handoffs(rows, passes)) / weeks
     out = []
-    for per_week in capacities:
-        if per_week < pass_volume:
+    for volume in volumes:
+        if volume < pass_volume:
             continue
-        threshold = _segment_threshold(rows, p, passes, per_week)
-        handed = first_handoffs(rows.assign(_p=p), passes | (p >= threshold))
+        threshold = fill_threshold(rows, key, passes, volume)
+        expected = handoff_outcomes(rows, passes | (key >= threshold), capacity, delay, p, value)
         out.append(
             {
-                "capacity_per_week": per_week,
-                "handoffs_per_week": len(handed) / weeks,
-                "expected_sqls_per_week": handed["_p"].sum() / weeks,
-                "expected_mql_to_sql_rate": handed["_p"].mean() if len(handed) else 0.0,
+                "handoffs_per_week": expected["handoffs_per_week"],
+                "expected_sqls_per_week": expected["sqls_per_week"],
+                "expected_mql_to_sql_rate": expected["mql_to_sql_rate"],
+                "sla_breaches_per_week": expected["sla_breaches_per_week"],
+                **(
+                    {"expected_value_per_week": expected["pipeline_value_per_week"]}
+                    if value is not None
+                    else {}
+                ),
                 "threshold": threshold,
             }
         )
@@ -245,19 +316,28 @@ def write_policy(model_dir: Path, policy: dict) -> Path:
     return current
 
 
-def tune_threshold(model_dir: Path, capacity: Capacity, training_set: Path | None = None) -> dict:
+def tune_threshold(
+    model_dir: Path,
+    capacity: Capacity,
+    training_set: Path | None = None,
+    *,
+    delay: ResponseDelay | None = None,
+    deal_value: DealValue | None = None,
+) -> dict:
     """Re-tune the policy of a trained model for a capacity, without retraining.
 
-    Tunes on the validation period, replays the out-of-time test weeks for the new policy, the
-    rulebook threshold and plain top-K per week, draws the capacity curve, and compares with
-    the rulebook at the rulebook's own weekly volume. Writes the policy into the model
-    directory (the old one kept under ``policies/``) and into the training's MLflow run.
+    Tunes on the validation period, replays the out-of-time test weeks through the sales queue
+    for the new policy, the rulebook threshold and plain top-K per week, draws the capacity
+    curve, and compares with the rulebook at the rulebook's own weekly volume. Writes the
+    policy, with the delay model it assumed, into the model directory (the old one kept under
+    ``policies/``) and into the training's MLflow run.
     """
     import mlflow
 
     from features.training_set import SPLIT
     from training.artifact import load_model
 
+    delay = delay or ResponseDelay()
     scorer = load_model(model_dir)
     path = Path(training_set or scorer.metadata.get("training_set") or "training_set.parquet")
     if not path.is_file():
@@ -266,8 +346,7 @@ def tune_threshold(model_dir: Path, capacity: Capacity, training_set: Path | Non
     rows = rows[rows[LABEL].notna()]
     valid = rows[rows[SPLIT] == "validation"].reset_index(drop=True)
     test = rows[rows[SPLIT] == "test"].reset_index(drop=True)
-    if capacity.segment and capacity.segment not in valid.columns:
-        raise CapacityError(f"segment '{capacity.segment}' is not a feature of this model")
+    capacity.teams(valid)  # a segment the model lacks, or levels without capacity, fail here
     p_valid, p_test = scorer.predict_proba(valid), scorer.predict_proba(test)
     passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
     passes_test = scorer.rules.instant_passes(test).any(axis=1).to_numpy()
@@ -276,30 +355,39 @@ def tune_threshold(model_dir: Path, capacity: Capacity, training_set: Path | Non
         version=int(scorer.policy.get("version", 0)) + 1,
         tiers=scorer.policy.get("tiers", {}),
         instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
-    )  # fmt: skip
-    test_threshold = policy.threshold_for(_segments(test, policy), len(test))
-    rulebook_handoff = scorer.rules.predict(test).astype(bool)
-    backtest = {
-        "policy": replay(test, passes_test | (p_test >= test_threshold), capacity.per_week),
-        "rulebook threshold": replay(test, rulebook_handoff, capacity.per_week),
-        "top-K per week": replay(
-            test, top_k_per_week(test, p_test, passes_test, capacity.per_week), capacity.per_week
-        ),
-    }
-    rulebook_volume = backtest["rulebook threshold"]["handoffs_per_week"]
-    same = tune_policy(valid, p_valid, passes_valid, Capacity(rulebook_volume), version=0, tiers={})
-    same_volume = replay(test, passes_test | (p_test >= same.thresholds["*"]), rulebook_volume)
-    backtest["policy at the rulebook's volume"] = same_volume
-    # like for like: the same test-period volume as the rulebook (a comparison, not a choice)
-    matched = _segment_threshold(test, p_test, passes_test, rulebook_volume)
-    backtest["policy, volume matched on test"] = replay(
-        test, passes_test | (p_test >= matched), rulebook_volume
-    )
-    curve = capacity_curve(
-        valid, p_valid, passes_valid,
-        sorted({round(capacity.per_week * f, 1) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2)}),
+        delay=delay, deal_value=deal_value,
     )  # fmt: skip
     policy_dict = policy.as_dict()
+    fitted_value = DealValue(**policy.deal_value) if policy.deal_value else None
+    value_test = fitted_value.of(test) if fitted_value else None
+    key_test = p_test if value_test is None else p_test * value_test
+    rulebook_handoff = scorer.rules.predict(test).astype(bool)
+    backtest = {
+        "policy": replay(
+            test, passes_test | (p_test >= policy_thresholds(policy_dict, test)), capacity,
+            delay, value_test,
+        ),
+        "rulebook threshold": replay(test, rulebook_handoff, capacity, delay, value_test),
+        "top-K per week": replay(
+            test, top_k_per_week(test, key_test, passes_test, capacity.per_week), capacity,
+            delay, value_test,
+        ),
+    }  # fmt: skip
+    # like for like: the rulebook's own weekly volume, the best leads first, the same sales team
+    rulebook_volume = backtest["rulebook threshold"]["handoffs_per_week"]
+    same = fill_threshold(valid, p_valid, passes_valid, rulebook_volume)
+    backtest["policy at the rulebook's volume"] = replay(
+        test, passes_test | (p_test >= same), capacity, delay, value_test
+    )
+    matched = fill_threshold(test, p_test, passes_test, rulebook_volume)
+    backtest["policy, volume matched on test"] = replay(
+        test, passes_test | (p_test >= matched), capacity, delay, value_test
+    )
+    curve = capacity_curve(
+        valid, p_valid, passes_valid, capacity, delay,
+        sorted({round(capacity.per_week * f, 1) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2)}),
+        fitted_value.of(valid) if fitted_value else None,
+    )  # fmt: skip
     policy_dict["backtest"] = backtest
     write_policy(Path(model_dir), policy_dict)
     uri, run_id = scorer.metadata.get("tracking_uri"), scorer.metadata.get("run_id")

@@ -30,6 +30,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from features.spec import CategoricalAttribute, FeatureSpec
+from training.policy import policy_thresholds
 from training.rulebook import Rulebook
 from training.rules import RuleScorer
 
@@ -198,13 +199,8 @@ class LeadScorer:
         return np.clip(np.searchsorted(self.score_scale, p_sql, side="right") - 1, 0, 100)
 
     def thresholds(self, rows: pd.DataFrame) -> np.ndarray:
-        """Each row's hand-off threshold: its segment's under a segmented capacity policy."""
-        default = float(self.policy.get("threshold", 1.0))
-        segment, per_level = self.policy.get("segment"), self.policy.get("thresholds", {})
-        if not segment or segment not in rows.columns:
-            return np.full(len(rows), default)
-        levels = rows[segment].astype(object).where(rows[segment].notna(), "(empty)")
-        return levels.map(per_level).fillna(per_level.get("*", default)).to_numpy(float)
+        """Each row's hand-off threshold: its segment's, divided by deal value if valued."""
+        return policy_thresholds(self.policy, rows)
 
     def tiers(self, scores: np.ndarray, handoff: np.ndarray) -> np.ndarray:
         """A-D from the policy's score floors; every hand-off is tier A."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -10,25 +11,37 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
+from features import schema
 from features.offline import CUTOFF_AT, LABEL
-from features.synthetic import simulate, write_world
+from features.synthetic import SimulationConfig, simulate, write_world
 from features.training_set import SPLIT
 from leadscore.cli import app
 from training.artifact import load_model
 from training.capacity import (
     Capacity,
     CapacityError,
+    DealValue,
+    capacity_curve,
+    fill_threshold,
     first_handoffs,
+    handoff_outcomes,
     parse_capacity,
     tune_policy,
     tune_threshold,
 )
+from training.response_delay import (
+    ResponseDelay,
+    ResponseDelayError,
+    estimate_response_delay,
+    queue_waits,
+)
 
 runner = CliRunner()
+NO_COST_OF_WAITING = ResponseDelay(math.inf, "configured")
 
 
 @pytest.fixture(scope="module")
-def model_dir(tmp_path_factory) -> Path:
+def world_dir(tmp_path_factory) -> Path:
     base = tmp_path_factory.mktemp("capacity")
     paths = write_world(simulate(6000, seed=41), base / "export")
     result = runner.invoke(
@@ -37,7 +50,12 @@ def model_dir(tmp_path_factory) -> Path:
          "--tracking-uri", f"sqlite:///{base / 'mlflow.db'}"],
     )  # fmt: skip
     assert result.exit_code == 0, result.output
-    return base / "run" / "model"
+    return base
+
+
+@pytest.fixture(scope="module")
+def model_dir(world_dir) -> Path:
+    return world_dir / "run" / "model"
 
 
 def validation(model_dir: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -46,6 +64,11 @@ def validation(model_dir: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     rows = rows[(rows[SPLIT] == "validation") & rows[LABEL].notna()].reset_index(drop=True)
     passes = scorer.rules.instant_passes(rows).any(axis=1).to_numpy()
     return rows, scorer.predict_proba(rows), passes
+
+
+def weekly_passes(rows: pd.DataFrame, passes: np.ndarray) -> float:
+    weeks = (rows[CUTOFF_AT].max() - rows[CUTOFF_AT].min()) / pd.Timedelta(days=7)
+    return len(first_handoffs(rows, passes)) / weeks
 
 
 @pytest.mark.parametrize(
@@ -62,24 +85,128 @@ def test_impossible_or_unreadable_capacity_is_refused(text):
         parse_capacity(text)
 
 
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (lambda: Capacity(0), "capacity must be positive"),
+        (lambda: Capacity(-20), "capacity must be positive"),
+        (lambda: Capacity(100, sla_hours=0), "SLA must be a positive"),
+        (lambda: Capacity(100, segment="region"), "needs each level's capacity"),
+        (lambda: Capacity(100, per_segment={"kanto": 100}), "need the segment"),
+        (lambda: Capacity(100, segment="region", per_segment={"kanto": 60, "*": 30}), "add up"),
+        (lambda: Capacity(100, segment="region", per_segment={"kanto": 0, "*": 100}), "positive"),
+        (lambda: ResponseDelay(0), "half-life must be a positive"),
+        (lambda: ResponseDelay(-24), "half-life must be a positive"),
+        (lambda: ResponseDelay(math.nan), "half-life must be a positive"),
+        (lambda: DealValue("region", {"emea": -1.0}), "zero or more"),
+    ],
+)
+def test_impossible_settings_say_what_to_change(settings, message):
+    with pytest.raises(ValueError, match=message):
+        settings()
+
+
+def test_a_burst_of_handoffs_waits_its_turn():
+    # one follow-up an hour: three leads at 9:00 wait 0, 1 and 2 hours; one at 20:00 none
+    handed_at = pd.Series(
+        pd.to_datetime(["2025-03-03 09:00", "2025-03-03 09:00", "2025-03-03 20:00",
+                        "2025-03-03 09:00"], utc=True)
+    )  # fmt: skip
+    assert queue_waits(handed_at, per_week=168).tolist() == [0.0, 1.0, 0.0, 2.0]
+    assert ResponseDelay(48).multiplier(np.array([0.0, 48.0, 96.0])).tolist() == [1, 0.5, 0.25]
+
+
+@pytest.fixture(scope="module")
+def export_world():
+    """A larger world than the model's: only its outcomes are read, so it costs a second."""
+    return simulate(20000, seed=7)
+
+
+def true_multiplier(world, hours: float) -> float:
+    """Share of SQLs the simulator's leads keep after ``hours`` more follow-up delay."""
+    config = SimulationConfig()
+    truth = world.truth[world.truth["hand_raised"] | world.truth["score_handoff"]]
+    p_path = np.where(truth["hand_raised"], truth["p_qualify_hand_raise"], truth["p_qualify_score"])
+    logit = np.log(p_path / (1 - p_path))
+    slower = 1 / (1 + np.exp(-(logit - config.delay_decay_per_day * hours / 24)))
+    return float(slower.mean() / p_path.mean())
+
+
+def test_the_delay_estimate_recovers_the_simulators_cost_of_waiting(export_world):
+    delay = estimate_response_delay(export_world.outcomes)
+    assert delay.source.startswith("estimated from")
+    for hours in (24, 72):
+        estimate = float(delay.multiplier(np.array([hours]))[0])
+        assert estimate == pytest.approx(true_multiplier(export_world, hours), abs=0.1)
+
+
+def test_a_world_where_waiting_costs_nothing_gives_no_delay_penalty():
+    world = simulate(20000, seed=8, config=SimulationConfig(delay_decay_per_day=0.0))
+    delay = estimate_response_delay(world.outcomes)
+    assert delay.multiplier(np.array([72.0]))[0] > 0.9
+
+
+def test_an_export_without_contact_times_asks_for_a_half_life(export_world):
+    with pytest.raises(ResponseDelayError, match="--response-half-life-hours"):
+        estimate_response_delay(export_world.outcomes.drop(columns=[schema.FIRST_CONTACT_AT]))
+
+
 def test_the_policy_fills_capacity_with_the_best_leads(model_dir):
     rows, p, passes = validation(model_dir)
-    weeks = (rows[CUTOFF_AT].max() - rows[CUTOFF_AT].min()) / pd.Timedelta(days=7)
-    pass_rate = len(first_handoffs(rows, passes)) / weeks
-    capacity = max(20.0, round(pass_rate * 3))
-    policy = tune_policy(rows, p, passes, Capacity(capacity), version=2, tiers={})
+    capacity = max(20.0, round(weekly_passes(rows, passes) * 3))
+    policy = tune_policy(
+        rows, p, passes, Capacity(capacity), version=2, tiers={}, delay=NO_COST_OF_WAITING
+    )
     assert policy.expected["handoffs_per_week"] <= capacity + 1e-9
     assert policy.expected["handoffs_per_week"] > 0.8 * capacity
     # more capacity never means a stricter threshold, and hands off more
-    wider = tune_policy(rows, p, passes, Capacity(capacity * 2), version=2, tiers={})
+    wider = tune_policy(
+        rows, p, passes, Capacity(capacity * 2), version=2, tiers={}, delay=NO_COST_OF_WAITING
+    )
     assert wider.thresholds["*"] <= policy.thresholds["*"]
     assert wider.expected["handoffs_per_week"] >= policy.expected["handoffs_per_week"]
+
+
+def test_when_waiting_costs_the_policy_leaves_room_for_bursts(model_dir):
+    rows, p, passes = validation(model_dir)
+    capacity = Capacity(max(20.0, round(weekly_passes(rows, passes) * 3)))
+    free = tune_policy(rows, p, passes, capacity, version=2, tiers={}, delay=NO_COST_OF_WAITING)
+    costly = tune_policy(rows, p, passes, capacity, version=2, tiers={}, delay=ResponseDelay(12))
+    assert costly.expected["handoffs_per_week"] <= free.expected["handoffs_per_week"]
+    assert costly.expected["sla_breaches_per_week"] <= free.expected["sla_breaches_per_week"]
+    assert costly.response_delay["half_life_hours"] == 12
+
+
+def test_capacity_far_below_demand_breaches_the_sla_and_wastes_handoffs(model_dir):
+    rows, p, passes = validation(model_dir)
+    demand = max(40.0, round(weekly_passes(rows, passes) * 4))
+    handoff = passes | (p >= fill_threshold(rows, p, passes, demand))
+    delay = ResponseDelay(72)
+    staffed = handoff_outcomes(rows, handoff, Capacity(demand * 2), delay, p)
+    short = handoff_outcomes(rows, handoff, Capacity(demand / 4), delay, p)
+    assert short["handoffs_per_week"] == pytest.approx(staffed["handoffs_per_week"])
+    assert short["sla_breaches_per_week"] > 0.5 * short["handoffs_per_week"]
+    assert staffed["sla_breaches_per_week"] < 0.2 * staffed["handoffs_per_week"]
+    assert short["mql_to_sql_rate"] < 0.7 * staffed["mql_to_sql_rate"]
+    assert short["sqls_per_week"] < short["sqls_per_week_without_queue"]
+    # the capacity curve shows it: sending twice what sales can follow up loses SQLs
+    curve = capacity_curve(rows, p, passes, Capacity(demand / 4), delay, [demand / 4, demand / 2])
+    at_capacity, twice = curve["expected_sqls_per_week"]
+    assert twice < at_capacity
 
 
 def test_instant_passes_use_capacity_first_and_too_little_capacity_is_named(model_dir):
     rows, p, passes = validation(model_dir)
     with pytest.raises(CapacityError, match="instant passes alone need"):
         tune_policy(rows, p, passes, Capacity(0.01), version=2, tiers={})
+    levels = rows["region"].astype(object)
+    busiest = levels[passes].value_counts().index[0]
+    with pytest.raises(CapacityError, match=f"region={busiest}: instant passes alone"):
+        tune_policy(
+            rows, p, passes,
+            Capacity(100.01, segment="region", per_segment={busiest: 0.01, "*": 100}),
+            version=2, tiers={},
+        )  # fmt: skip
 
 
 def test_segment_capacities_must_cover_every_segment(model_dir):
@@ -89,6 +216,9 @@ def test_segment_capacities_must_cover_every_segment(model_dir):
             rows, p, passes, Capacity(100, segment="region", per_segment={"kanto": 100}),
             version=2, tiers={},
         )  # fmt: skip
+    rest = Capacity(100, segment="region", per_segment={"kanto": 60, "*": 40})
+    policy = tune_policy(rows, p, passes, rest, version=2, tiers={})
+    assert set(policy.thresholds) == {"kanto", "*"}
 
 
 def test_a_segmented_policy_gives_each_segment_its_own_threshold(model_dir):
@@ -101,6 +231,44 @@ def test_a_segmented_policy_gives_each_segment_its_own_threshold(model_dir):
     assert set(policy.thresholds) == set(per_segment)
 
 
+def test_deal_value_sends_the_leads_worth_more(model_dir):
+    rows, p, passes = validation(model_dir)
+    capacity = Capacity(max(20.0, round(weekly_passes(rows, passes) * 3)))
+
+    def handed(policy) -> pd.DataFrame:
+        chosen = passes | (p >= load_policy_thresholds(policy, rows))
+        return first_handoffs(rows, chosen)
+
+    by_sqls = tune_policy(rows, p, passes, capacity, version=2, tiers={})
+    emea_pays = DealValue("region", {"emea": 10.0, "*": 1.0})
+    by_value = tune_policy(rows, p, passes, capacity, version=2, tiers={}, deal_value=emea_pays)
+    assert by_value.objective == "expected pipeline value"
+    emea_share = {
+        name: (handed(policy)["region"] == "emea").mean()
+        for name, policy in (("sqls", by_sqls), ("value", by_value))
+    }
+    assert emea_share["value"] > emea_share["sqls"] + 0.1
+    revenue = DealValue("annual_revenue_musd")
+    by_revenue = tune_policy(rows, p, passes, capacity, version=2, tiers={}, deal_value=revenue)
+    assert by_revenue.deal_value["missing"] > 0  # a lead without revenue counts as typical
+    assert (
+        handed(by_revenue)["annual_revenue_musd"].median()
+        > handed(by_sqls)["annual_revenue_musd"].median()
+    )
+    with pytest.raises(CapacityError, match="do not cover every region"):
+        tune_policy(
+            rows, p, passes, capacity, version=2, tiers={},
+            deal_value=DealValue("region", {"emea": 10.0}),
+        )  # fmt: skip
+
+
+def load_policy_thresholds(policy, rows: pd.DataFrame) -> np.ndarray:
+    """The thresholds the scorer applies when this policy is current."""
+    from training.policy import policy_thresholds
+
+    return policy_thresholds(policy.as_dict(), rows)
+
+
 def test_retuning_writes_a_new_policy_keeps_history_and_the_scorer_reads_it(model_dir):
     before = json.loads((model_dir / "policy.json").read_text())
     result = tune_threshold(model_dir, Capacity(parse_capacity("60/week")))
@@ -108,6 +276,8 @@ def test_retuning_writes_a_new_policy_keeps_history_and_the_scorer_reads_it(mode
     assert after["version"] == before["version"] + 1
     assert (model_dir / "policies" / f"policy-v{before['version']}.json").exists()
     assert load_model(model_dir).policy["threshold"] == after["threshold"]
+    assert after["response_delay"]["half_life_hours"] == 72
+    assert after["response_delay"]["source"] == "assumed"
     backtest = result["backtest"]
     assert {
         "policy",
@@ -123,11 +293,35 @@ def test_retuning_writes_a_new_policy_keeps_history_and_the_scorer_reads_it(mode
     assert not result["curve"].empty
 
 
-def test_tune_threshold_command_reports_the_backtest(model_dir):
+def test_a_value_policy_is_applied_by_the_scorer_as_tuned(model_dir):
+    rows, p, passes = validation(model_dir)
+    value = DealValue("region", {"emea": 10.0, "*": 1.0})
+    result = tune_threshold(model_dir, Capacity(40), delay=ResponseDelay(48), deal_value=value)
+    policy = result["policy"]
+    assert policy["objective"] == "expected pipeline value"
+    assert "pipeline_value_per_week" in result["backtest"].columns
+    scorer = load_model(model_dir)
+    tuned = passes | (p * value.of(rows) >= policy["thresholds"]["*"])
+    served = scorer.score(rows)["decision"].to_numpy() == "hand off"
+    assert (served != tuned).sum() <= 1  # at most a lead exactly on the threshold
+
+
+def test_tune_threshold_command_reports_the_backtest(world_dir, model_dir):
     result = runner.invoke(
-        app, ["tune-threshold", "--model", str(model_dir), "--capacity", "80/week"]
-    )
+        app,
+        ["tune-threshold", "--model", str(model_dir), "--capacity", "80/week",
+         "--outcomes", str(world_dir / "export" / "outcomes.parquet")],
+    )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "Out-of-time backtest" in result.output and "Capacity curve" in result.output
-    bad = runner.invoke(app, ["tune-threshold", "--model", str(model_dir), "--capacity", "0/week"])
-    assert bad.exit_code == 2 and "positive" in bad.output
+    written = json.loads((model_dir / "policy.json").read_text())["response_delay"]
+    assert written["source"].startswith("estimated from")
+    assert written["half_life_hours"] > 0
+    for bad, message in [
+        (["--capacity", "0/week"], "positive"),
+        (["--capacity", "80/week", "--response-half-life-hours", "0"], "half-life"),
+        (["--capacity", "80/week", "--level-value", "emea=10"], "needs --deal-value"),
+        (["--capacity", "80/week", "--deal-value", "no_such_column"], "not in the training set"),
+    ]:
+        refused = runner.invoke(app, ["tune-threshold", "--model", str(model_dir), *bad])
+        assert refused.exit_code == 2 and message in refused.output, refused.output
