@@ -25,7 +25,7 @@ demo: $(STAMP)
 
 ## test: install and run the whole suite
 test: $(STAMP)
-	$(BIN)/python -m pytest -n 2 -q
+	$(BIN)/python -m pytest -n 2 --dist loadgroup -q
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

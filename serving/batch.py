@@ -2,12 +2,10 @@
 
 Features come from the offline builder with one cutoff per lead at ``as_of``; the online path
 computes the identical vector for one lead (a property test holds them equal), and both hand
-it to the same ``LeadScorer.score``.
+their rows to :func:`serving.scoring.score_features`.
 """
 
 from __future__ import annotations
-
-import json
 
 import ibis
 import pandas as pd
@@ -15,12 +13,17 @@ import pandas as pd
 from features import schema
 from features.offline import CUTOFF_AT, feature_table
 from features.sources import Source
-from training.explain import reason_text, reasons
+from serving.scoring import TOP_REASONS, score_features
 from training.scorer import LeadScorer
 
 
 def score_source(
-    scorer: LeadScorer, source: Source, as_of: pd.Timestamp, *, lang: str = "en", top: int = 3
+    scorer: LeadScorer,
+    source: Source,
+    as_of: pd.Timestamp,
+    *,
+    lang: str = "en",
+    top: int = TOP_REASONS,
 ) -> pd.DataFrame:
     """One row per lead of the export, in the export's order, with its top reasons."""
     leads = source.leads
@@ -33,11 +36,7 @@ def score_source(
     features = features.loc[order.to_numpy()].reset_index()
     if len(features) != len(order):
         raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
-    one_pass = scorer.run(features)
-    scored = scorer.score(features, one_pass)
+    scored = score_features(scorer, features, lang=lang, top=top).as_columns(lang)
     scored.insert(0, schema.LEAD_ID, features[schema.LEAD_ID].to_numpy())
     scored.insert(1, "as_of", as_of)
-    explained = reasons(scorer, features, lang=lang, top=top, scored=one_pass)
-    scored["reasons"] = [reason_text(items) for items in explained]
-    scored["reasons_json"] = [json.dumps(items, ensure_ascii=False) for items in explained]
-    return scored.reset_index(drop=True)
+    return scored

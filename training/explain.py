@@ -26,7 +26,14 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from training.scorer import INSTANT_PASS, RULE_POINTS, LeadScorer, ScoringPass, model_columns
+from training.scorer import (
+    INSTANT_PASS,
+    RULE_POINTS,
+    LeadScorer,
+    ScoringPass,
+    gbm_predict_options,
+    model_columns,
+)
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 BASE = "base"
@@ -75,7 +82,7 @@ def contributions(
 
     gbm_encode = scorer.lightgbm.named_steps["encode"]
     gbm = scorer.lightgbm.named_steps["model"]
-    shap = gbm.predict(scored.z_gbm, pred_contrib=True)
+    shap = gbm.predict(scored.z_gbm, pred_contrib=True, **gbm_predict_options(len(rows)))
     to_inputs = _mapping(tuple(gbm_encode.get_feature_names_out()), tuple(names))
     by_input = by_input + w_gbm * shap[:, :-1] @ to_inputs
     for j, name in enumerate(names):

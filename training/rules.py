@@ -196,9 +196,11 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
             index=X.index,
         )
 
-    def breakdown(self, X: pd.DataFrame, lang: str = "en") -> list[list[tuple[str, float]]]:
+    def breakdown(
+        self, X: pd.DataFrame, lang: str = "en", points: pd.DataFrame | None = None
+    ) -> list[list[tuple[str, float]]]:
         """Per row, the rules that gave points, as (label, points); they sum to the total."""
-        points = self.rule_points(X)
+        points = self.rule_points(X) if points is None else points
         labels = {r.name: r.text(lang) for r in self.rulebook.rules}
         rows = []
         for values in points.itertuples(index=False):

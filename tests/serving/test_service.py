@@ -1,0 +1,304 @@
+"""An MA system calls the scoring service over HTTP: strict about input, safe, and exact.
+
+Every test talks to a real `bentoml serve` process (see conftest.py) with the project's client.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features import schema
+from features.sources import from_files
+from leadscore.cli import app
+from serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from serving.batch import score_source
+from serving.client import lead_payload
+from training.artifact import load_model
+
+from .conftest import API_KEY, MAX_BATCH, WEBHOOK_SECRET
+
+pytestmark = pytest.mark.xdist_group("served")
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def as_of(world) -> pd.Timestamp:
+    return world.activities[schema.OCCURRED_AT].quantile(0.8)
+
+
+def payload(world, lead_id, *, lang: str = "en", moment=None) -> dict:
+    lead = world.leads[world.leads[schema.LEAD_ID] == lead_id].iloc[0].to_dict()
+    history = world.activities[world.activities[schema.LEAD_ID] == lead_id]
+    return lead_payload(lead, history, as_of=moment or as_of(world), lang=lang)
+
+
+def busiest(world, count: int) -> list:
+    """Leads with the most activity before the scoring time: the ones with something to say."""
+    before = world.activities[world.activities[schema.OCCURRED_AT] <= as_of(world)]
+    created = world.leads.set_index(schema.LEAD_ID)[schema.CREATED_AT]
+    counts = before[schema.LEAD_ID].value_counts()
+    alive = [i for i in counts.index if created[i] <= as_of(world)]
+    return alive[:count]
+
+
+def post(server, path: str, body: object, **headers: str) -> httpx.Response:
+    return httpx.post(f"{server.url}{path}", json=body, headers=headers, timeout=60)
+
+
+# ------------------------------------------------------------------------- what sales gets
+
+
+def test_a_posted_lead_gets_score_tier_decision_and_reasons_in_japanese(world, server):
+    lead_id = busiest(world, 1)[0]
+    result = server.client().score(payload(world, lead_id, lang="ja"))
+    assert result["lead_id"] == str(lead_id)
+    assert 0 <= result["p_sql"] <= 1 and 0 <= result["score"] <= 100
+    assert result["tier"] in {"A", "B", "C", "D"}
+    assert re.fullmatch(r"[A-D][1-4]", result["grade"])
+    assert result["decision"] in {"hand off", "nurture"}
+    reasons = result["reasons"]["positive"] + result["reasons"]["negative"]
+    assert reasons and all(JAPANESE.search(r["text"]) for r in reasons)
+    breakdown = sum(item["points"] for item in result["rule_breakdown"])
+    assert breakdown == pytest.approx(result["rule_points"])
+    policy = json.loads((world.model / "policy.json").read_text())
+    assert result["policy_version"] == policy["version"]
+    assert result["threshold"] == pytest.approx(policy["threshold"])
+    assert result["model_version"] == server.client().metadata()["model_version"]
+
+
+def test_http_and_file_scoring_give_the_same_answer_for_every_lead(world, server):
+    """One scoring path: the service and `leadscore score` agree to the last digit."""
+    moment = as_of(world)
+    existing = world.leads[world.leads[schema.CREATED_AT] <= moment][schema.LEAD_ID]
+    chosen = busiest(world, 25) + list(existing.sample(10, random_state=3))
+    answer = server.client().score_batch([payload(world, i, moment=moment) for i in chosen])
+    assert answer["failed"] == 0 and [r["lead_id"] for r in answer["results"]] == [
+        str(i) for i in chosen
+    ]
+    source = from_files(world.export["leads"], world.export["activities"], None)
+    batch = score_source(load_model(world.model), source, moment).set_index(schema.LEAD_ID)
+    for lead_id, item in zip(chosen, answer["results"], strict=True):
+        online, offline = item["result"], batch.loc[lead_id]
+        assert online["p_sql"] == pytest.approx(offline["p_sql"], rel=1e-9, abs=1e-12)
+        for column in ("score", "tier", "decision", "grade"):
+            assert online[column] == offline[column], (lead_id, column)
+        assert online["reasons"] == json.loads(offline["reasons_json"])
+        assert online["rule_breakdown"] == json.loads(offline["rule_breakdown"])
+
+
+def test_a_bad_lead_in_a_batch_gets_its_own_error_and_the_others_are_scored_in_order(
+    world, server
+):
+    good = [payload(world, i) for i in busiest(world, 3)]
+    broken = dict(good[1], created_at="last tuesday")
+    answer = server.client().score_batch([good[0], broken, 17, good[2]])
+    results = answer["results"]
+    assert [r["index"] for r in results] == [0, 1, 2, 3]
+    assert [r["ok"] for r in results] == [True, False, False, True]
+    assert (answer["scored"], answer["failed"]) == (2, 2)
+    assert results[1]["lead_id"] == str(good[1]["lead_id"])
+    assert results[1]["error"]["detail"][0]["loc"] == ["created_at"]
+    assert results[2]["error"]["detail"][0]["type"] == "model_type"
+
+
+def test_a_batch_over_the_limit_is_refused_naming_the_limit(world, server):
+    one = payload(world, busiest(world, 1)[0])
+    response = post(server, "/score_batch", {"leads": [one] * (MAX_BATCH + 1)})
+    assert response.status_code == 400
+    problem = response.json()["detail"][0]
+    assert problem["loc"] == ["leads"] and str(MAX_BATCH) in problem["msg"]
+
+
+def test_unknown_categories_missing_fields_and_no_activities_still_score(world, server):
+    client = server.client()
+    bare = {"lead_id": "new-1", "created_at": "2026-01-05T10:00:00"}
+    odd = dict(bare, lead_id="new-2", attributes={"department": "Astrology", "region": None,
+                                                  "job_level": "", "brand_new_field": 3})  # fmt: skip
+    for body in (bare, odd, dict(bare, activities=[])):
+        result = client.score(dict(body, as_of="2026-02-01T00:00:00Z"))
+        assert 0 <= result["p_sql"] <= 1 and result["decision"] in {"hand off", "nurture"}
+
+
+def test_an_obvious_hot_lead_outranks_a_cold_one_and_a_demo_request_hands_off(server):
+    def lead(lead_id: str, attributes: dict, activities: list) -> dict:
+        return {"lead_id": lead_id, "created_at": "2026-01-02T09:00:00Z",
+                "as_of": "2026-02-01T00:00:00Z", "attributes": attributes,
+                "activities": [{"occurred_at": f"2026-01-{day:02d}T10:00:00Z",
+                                "activity_type": kind, "detail": detail}
+                               for day, kind, detail in activities]}  # fmt: skip
+
+    hot = lead(
+        "hot",
+        {"job_level": "director", "department": "IT", "employee_band": "1000-4999"},
+        [(d, "page_view", "/pricing") for d in (20, 24, 27, 29)]
+        + [(25, "webinar_attended", "webinar-1"), (30, "demo_request", "/demo")],
+    )
+    cold = lead("cold", {"job_level": "student", "department": "other"},
+                [(10, "page_view", "/careers"), (11, "page_view", "/careers/jobs")])  # fmt: skip
+    results = server.client().score_batch([hot, cold])["results"]
+    hot_result, cold_result = (r["result"] for r in results)
+    assert hot_result["p_sql"] > cold_result["p_sql"]
+    assert hot_result["instant_pass"] and hot_result["decision"] == "hand off"
+    assert all("demo" not in r["concept"] for r in hot_result["reasons"]["negative"])
+
+
+# ----------------------------------------------------------------------- strict about input
+
+
+BAD_BODIES = {
+    "unparseable activity time": (
+        lambda p: {**p, "activities": [p["activities"][0],
+                                       {"occurred_at": "yesterday", "activity_type": "x"}]},
+        ["activities", 1, "occurred_at"],
+    ),  # fmt: skip
+    "unknown language": (lambda p: {**p, "lang": "fr"}, ["lang"]),
+    "missing created_at": (
+        lambda p: {k: v for k, v in p.items() if k != "created_at"},
+        ["created_at"],
+    ),
+    "misspelt field": (lambda p: {**p, "activites": []}, ["activites"]),
+    "attribute that is a list": (
+        lambda p: {**p, "attributes": {"department": ["IT", "HR"]}},
+        ["attributes", "department"],
+    ),
+    "created after the scoring time": (
+        lambda p: {**p, "created_at": "2030-01-01T00:00:00Z"},
+        ["created_at"],
+    ),
+    "too many reasons asked": (lambda p: {**p, "top": 99}, ["top"]),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_BODIES))
+def test_bad_input_gets_a_400_naming_the_field_and_never_a_stack_trace(world, server, case):
+    change, loc = BAD_BODIES[case]
+    response = post(server, "/score", change(payload(world, busiest(world, 1)[0])))
+    assert response.status_code == 400, response.text
+    assert loc in [problem["loc"] for problem in response.json()["detail"]]
+    assert "Traceback" not in response.text and "File \"" not in response.text
+
+
+def test_malformed_json_and_other_media_types_are_refused_cleanly(server):
+    broken = httpx.post(f"{server.url}/score", content=b"{'lead_id': 1",
+                        headers={"content-type": "application/json"})  # fmt: skip
+    assert broken.status_code == 400 and broken.json()["detail"][0]["type"] == "json_invalid"
+    form = httpx.post(f"{server.url}/score", content=b"lead_id=1",
+                      headers={"content-type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert form.status_code == 415
+    pickled = httpx.post(f"{server.url}/score", content=b"\x80\x04",
+                         headers={"content-type": "application/vnd.bentoml+pickle"})  # fmt: skip
+    assert pickled.status_code == 415
+
+
+def test_personal_data_never_reaches_the_server_log(world, server):
+    lead = payload(world, busiest(world, 1)[0])
+    lead["attributes"].update(email="jane.doe@example.com", phone="+81-90-1234-5678")
+    assert server.client().score(lead)["lead_id"] == str(lead["lead_id"])
+    rejected = dict(lead, attributes={"email": ["jane.roe@example.org"]}, created_at="jane@x.jp")
+    assert post(server, "/score", rejected).status_code == 400
+    assert post(server, "/score_batch", {"leads": [rejected]}).json()["failed"] == 1
+    time.sleep(0.5)  # let the access log flush
+    log = server.log.read_text(errors="replace")
+    assert "/score" in log  # the log is there, and it is silent about people
+    for secret in ("jane.doe@example.com", "1234-5678", "jane.roe@example.org", "jane@x.jp"):
+        assert secret not in log
+
+
+# ------------------------------------------------------------------------ run like a service
+
+
+def test_probes_metrics_and_metadata_answer(world, server):
+    server.client().score(payload(world, busiest(world, 1)[0]))
+    for probe in ("/livez", "/readyz"):
+        assert httpx.get(f"{server.url}{probe}").status_code == 200
+    metrics = httpx.get(f"{server.url}/metrics").text
+    assert re.search(r'leadscore_decisions_total\{decision="(hand off|nurture)"', metrics)
+    assert "leadscore_score_bucket" in metrics
+    metadata = server.client().metadata()
+    scorer = load_model(world.model)
+    assert metadata["spec_fingerprint"] == scorer.spec.fingerprint()
+    assert metadata["model_version"] == scorer.metadata["model_version"]
+    assert metadata["policy"]["version"] == scorer.policy["version"]
+
+
+def test_the_openapi_schema_has_examples_and_holds_under_schemathesis(server, tmp_path):
+    schema_doc = httpx.get(f"{server.url}/docs.json").json()
+    assert {"/score", "/score_batch", "/metadata"} <= set(schema_doc["paths"])
+    request = schema_doc["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]
+    assert "example" in json.dumps(request) or "example" in json.dumps(schema_doc["components"])
+    runner = Path(sys.executable).with_name("schemathesis")
+    checks = "not_a_server_error,status_code_conformance,content_type_conformance,"
+    checks += "response_schema_conformance"
+    run = subprocess.run(
+        [str(runner), "run", f"{server.url}/docs.json", "--checks", checks,
+         "--max-examples", "25", "--workers", "1", "--seed", "7", "--no-color"],
+        capture_output=True, text=True, timeout=600, cwd=tmp_path,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stdout[-4000:]
+
+
+# ----------------------------------------------------------------------------- credentials
+
+
+def test_calls_without_credentials_are_refused_and_probes_stay_open(world, secured_server):
+    body = payload(world, busiest(world, 1)[0])
+    refused = post(secured_server, "/score", body)
+    assert refused.status_code == 401 and "www-authenticate" in refused.headers
+    assert refused.json()["detail"][0]["loc"] == ["header", "authorization"]
+    assert post(secured_server, "/score", body, authorization="Bearer wrong").status_code == 401
+    assert httpx.get(f"{secured_server.url}/metadata").status_code == 401
+    for probe in ("/livez", "/readyz", "/metrics"):
+        assert httpx.get(f"{secured_server.url}{probe}").status_code == 200
+    accepted = secured_server.client(api_key=API_KEY).score(body)
+    assert accepted["lead_id"] == str(body["lead_id"])
+
+
+def test_signed_webhooks_are_accepted_and_tampered_or_stale_ones_refused(world, secured_server):
+    body = payload(world, busiest(world, 1)[0])
+    assert secured_server.client(webhook_secret=WEBHOOK_SECRET).score(body)["score"] >= 0
+    raw = json.dumps(body).encode()
+    stamp = str(int(time.time()))
+    headers = {"content-type": "application/json", TIMESTAMP_HEADER: stamp,
+               SIGNATURE_HEADER: sign(WEBHOOK_SECRET, stamp, raw)}  # fmt: skip
+    url = f"{secured_server.url}/score"
+    assert httpx.post(url, content=raw, headers=headers).status_code == 200
+    tampered = raw.replace(b'"lang": "en"', b'"lang": "ja"')
+    assert tampered != raw
+    assert httpx.post(url, content=tampered, headers=headers).status_code == 401
+    old = str(int(time.time()) - 3600)
+    stale = dict(headers, **{TIMESTAMP_HEADER: old, SIGNATURE_HEADER: sign(WEBHOOK_SECRET, old, raw)})
+    refused = httpx.post(url, content=raw, headers=stale)
+    assert refused.status_code == 401 and refused.json()["detail"][0]["loc"][1] == TIMESTAMP_HEADER
+    wrong_secret = dict(headers, **{SIGNATURE_HEADER: sign("guess", stamp, raw)})
+    assert httpx.post(url, content=raw, headers=wrong_secret).status_code == 401
+
+
+def test_a_retuned_policy_reaches_the_running_service_without_a_restart(world, secured_server):
+    """Marketing ops changes capacity; the next call already follows the new thresholds."""
+    client = secured_server.client(api_key=API_KEY)
+    before = client.metadata()["policy"]["version"]
+    result = CliRunner().invoke(
+        app, ["tune-threshold", "--model", str(secured_server.model), "--capacity", "15/week"]
+    )
+    assert result.exit_code == 0, result.output
+    policy = json.loads((secured_server.model / "policy.json").read_text())
+    assert policy["version"] == before + 1
+    deadline = time.monotonic() + 15
+    while client.metadata()["policy"]["version"] != policy["version"]:
+        assert time.monotonic() < deadline, "the service did not pick up the new policy"
+        time.sleep(0.2)
+    scored = client.score(payload(world, busiest(world, 1)[0]))
+    assert scored["policy_version"] == policy["version"]
+    assert scored["threshold"] == pytest.approx(policy["threshold"])
+    assert np.isfinite(scored["p_sql"])
