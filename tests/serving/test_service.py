@@ -123,8 +123,8 @@ def test_a_batch_over_the_limit_is_refused_naming_the_limit(world, server):
 def test_unknown_categories_missing_fields_and_no_activities_still_score(world, server):
     client = server.client()
     bare = {"lead_id": "new-1", "created_at": "2026-01-05T10:00:00"}
-    odd = dict(bare, lead_id="new-2", attributes={"department": "Astrology", "region": None,
-                                                  "job_level": "", "brand_new_field": 3})  # fmt: skip
+    unknown = {"department": "Astrology", "region": None, "job_level": "", "brand_new_field": 3}
+    odd = dict(bare, lead_id="new-2", attributes=unknown)
     for body in (bare, odd, dict(bare, activities=[])):
         result = client.score(dict(body, as_of="2026-02-01T00:00:00Z"))
         assert 0 <= result["p_sql"] <= 1 and result["decision"] in {"hand off", "nurture"}
@@ -158,10 +158,12 @@ def test_an_obvious_hot_lead_outranks_a_cold_one_and_a_demo_request_hands_off(se
 
 BAD_BODIES = {
     "unparseable activity time": (
-        lambda p: {**p, "activities": [p["activities"][0],
-                                       {"occurred_at": "yesterday", "activity_type": "x"}]},
+        lambda p: {
+            **p,
+            "activities": [p["activities"][0], {"occurred_at": "yesterday", "activity_type": "x"}],
+        },
         ["activities", 1, "occurred_at"],
-    ),  # fmt: skip
+    ),
     "unknown language": (lambda p: {**p, "lang": "fr"}, ["lang"]),
     "missing created_at": (
         lambda p: {k: v for k, v in p.items() if k != "created_at"},
@@ -277,10 +279,10 @@ def test_signed_webhooks_are_accepted_and_tampered_or_stale_ones_refused(world, 
     assert tampered != raw
     assert httpx.post(url, content=tampered, headers=headers).status_code == 401
     old = str(int(time.time()) - 3600)
-    stale = dict(headers, **{TIMESTAMP_HEADER: old, SIGNATURE_HEADER: sign(WEBHOOK_SECRET, old, raw)})
+    stale = {**headers, TIMESTAMP_HEADER: old, SIGNATURE_HEADER: sign(WEBHOOK_SECRET, old, raw)}
     refused = httpx.post(url, content=raw, headers=stale)
     assert refused.status_code == 401 and refused.json()["detail"][0]["loc"][1] == TIMESTAMP_HEADER
-    wrong_secret = dict(headers, **{SIGNATURE_HEADER: sign("guess", stamp, raw)})
+    wrong_secret = {**headers, SIGNATURE_HEADER: sign("guess", stamp, raw)}
     assert httpx.post(url, content=raw, headers=wrong_secret).status_code == 401
 
 
