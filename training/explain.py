@@ -58,17 +58,16 @@ def _mapping(encoded: tuple[str, ...], inputs: tuple[str, ...]) -> np.ndarray:
     return matrix
 
 
-def contributions(
+def contribution_terms(
     scorer: LeadScorer, rows: pd.DataFrame, scored: ScoringPass | None = None
-) -> pd.DataFrame:
-    """Log-odds terms per row: ``rule:<name>``, one per model input, and ``base``."""
+) -> tuple[list[str], np.ndarray]:
+    """Term names and a (rows x terms) matrix of log-odds: ``rule:<name>``, inputs, ``base``."""
     scored = scored or scorer.run(rows)
     numeric, categorical = model_columns(scorer.spec)
     names = numeric + categorical
     w_points, w_logistic, w_gbm = scorer.combiner.coef_[0]
-    terms: dict[str, np.ndarray] = {}
-    for rule, points in scored.points.items():
-        terms[f"rule:{rule}"] = w_points * points.to_numpy() / 10.0
+    rule_names = [f"rule:{rule}" for rule in scored.points.columns]
+    rule_terms = w_points * scored.points.to_numpy(float) / 10.0
 
     encode = scorer.logistic.named_steps["encode"]
     model = scorer.logistic.named_steps["model"]
@@ -82,15 +81,21 @@ def contributions(
 
     gbm_encode = scorer.lightgbm.named_steps["encode"]
     gbm = scorer.lightgbm.named_steps["model"]
-    shap = gbm.predict(scored.z_gbm, pred_contrib=True, **gbm_predict_options(len(rows)))
+    shap = gbm.booster_.predict(scored.z_gbm, pred_contrib=True, **gbm_predict_options(len(rows)))
     to_inputs = _mapping(tuple(gbm_encode.get_feature_names_out()), tuple(names))
     by_input = by_input + w_gbm * shap[:, :-1] @ to_inputs
-    for j, name in enumerate(names):
-        terms[name] = by_input[:, j]
-    terms[BASE] = np.full(
-        len(rows), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]
+    base_term = np.full(
+        (len(rows), 1), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]
     )
-    return pd.DataFrame(terms, index=rows.index)
+    return [*rule_names, *names, BASE], np.hstack([rule_terms, by_input, base_term])
+
+
+def contributions(
+    scorer: LeadScorer, rows: pd.DataFrame, scored: ScoringPass | None = None
+) -> pd.DataFrame:
+    """Log-odds terms per row: ``rule:<name>``, one per model input, and ``base``."""
+    names, terms = contribution_terms(scorer, rows, scored)
+    return pd.DataFrame(terms, columns=names, index=rows.index)
 
 
 # ------------------------------------------------------------------------------ reasons
@@ -126,6 +131,38 @@ def parse_catalog(document: dict) -> dict[str, Concept]:
         )
         for key, entry in raw.items()
     }
+
+
+_CATALOGS: dict[int, tuple[dict, dict[str, Concept]]] = {}
+_GROUPINGS: dict[tuple[int, tuple[str, ...]], tuple[dict, list[str], np.ndarray]] = {}
+
+
+def scorer_catalog(scorer: LeadScorer) -> dict[str, Concept]:
+    """The catalog a scorer was trained with (parsed once per scorer), or the default one."""
+    document = scorer.reason_catalog
+    if not document:
+        return load_catalog()
+    cached = _CATALOGS.get(id(document))
+    if cached is None or cached[0] is not document:
+        cached = _CATALOGS[id(document)] = (document, parse_catalog(document))
+    return cached[1]
+
+
+def _grouping(terms: tuple[str, ...], catalog: dict[str, Concept]) -> tuple[list[str], np.ndarray]:
+    """Concept names and the 0/1 (terms x concepts) matrix that sums terms into concepts.
+
+    Matching terms to concepts (glob patterns) costs more than scoring one lead, and the terms
+    of a scorer never change, so the answer is kept per (catalog, terms).
+    """
+    key = (id(catalog), terms)
+    cached = _GROUPINGS.get(key)
+    if cached is None or cached[0] is not catalog:
+        concepts = [concept_of(term, catalog) or term for term in terms]
+        names = list(dict.fromkeys(concepts))
+        membership = np.zeros((len(concepts), len(names)))
+        membership[np.arange(len(concepts)), [names.index(c) for c in concepts]] = 1.0
+        cached = _GROUPINGS[key] = (catalog, names, membership)
+    return cached[1], cached[2]
 
 
 def concept_of(term: str, catalog: dict[str, Concept]) -> str | None:
@@ -206,14 +243,11 @@ def reasons(
     chosen reasons are worded, so cost per lead stays flat as the catalog grows.
     """
     if catalog is None:
-        catalog = parse_catalog(scorer.reason_catalog) if scorer.reason_catalog else load_catalog()
+        catalog = scorer_catalog(scorer)
     scored = scored or scorer.run(rows)
-    terms = contributions(scorer, rows, scored).drop(columns=[BASE])
-    concepts = [concept_of(term, catalog) or term for term in terms.columns]
-    names = list(dict.fromkeys(concepts))
-    membership = np.zeros((len(concepts), len(names)))
-    membership[np.arange(len(concepts)), [names.index(c) for c in concepts]] = 1.0
-    grouped = terms.to_numpy() @ membership
+    term_names, terms = contribution_terms(scorer, rows, scored)
+    names, membership = _grouping(tuple(term_names[:-1]), catalog)  # the last term is the base
+    grouped = terms[:, :-1] @ membership
     order = np.argsort(grouped, axis=1)
     # only the values a text can name, as arrays: a records dict of every column costs more
     # than the whole explanation for one lead

@@ -222,11 +222,12 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
 
 
 def _grade(score: pd.Series, floors: dict[str, float], names: tuple[str, ...]) -> pd.Series:
-    grade = pd.Series(names[-1], index=score.index, dtype=object)
+    values = score.to_numpy(float)
+    grade = np.full(len(values), names[-1], dtype=object)
     for name in reversed(names[:-1]):
         if name in floors:
-            grade[score >= floors[name]] = name
-    return grade
+            grade[values >= floors[name]] = name
+    return pd.Series(grade, index=score.index, dtype=object)
 
 
 def format_breakdown(items: list[tuple[str, float]]) -> str:

@@ -19,6 +19,7 @@ The layers:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -30,6 +31,7 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from features.spec import CategoricalAttribute, FeatureSpec
+from training.encoding import FittedEncoding
 from training.policy import policy_thresholds
 from training.rulebook import Rulebook
 from training.rules import RuleScorer
@@ -156,17 +158,36 @@ class LeadScorer:
     logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
     reason_catalog: dict | None = None  # the catalog trained with, so reasons travel with the model
 
-    def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
-        numeric, categorical = model_columns(self.spec)
-        inputs = rows.reindex(
-            columns=[c for c in numeric + categorical if c not in (RULE_POINTS, INSTANT_PASS)]
+    @cached_property
+    def encodings(self) -> tuple[FittedEncoding, FittedEncoding]:
+        """The fitted encoders of both models as array operations (equal to ``transform``)."""
+        return (
+            FittedEncoding.of(self.logistic.named_steps["encode"]),
+            FittedEncoding.of(self.lightgbm.named_steps["encode"]),
         )
+
+    def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The models' input columns: the spec's features, rule points and the pass flag.
+
+        Built column by column from arrays (one DataFrame at the end): pandas' per-column
+        assignment costs more than the models themselves for the single lead a webhook sends.
+        Absent features are empty; empty categorical levels are None.
+        """
+        numeric, categorical = model_columns(self.spec)
+        empty = np.full(len(rows), np.nan)
+        data = {
+            c: rows[c].to_numpy() if c in rows.columns else empty
+            for c in numeric + categorical
+            if c not in (RULE_POINTS, INSTANT_PASS)
+        }
         points = self.rules.rule_points(rows) if points is None else points
-        inputs[RULE_POINTS] = points.sum(axis=1).to_numpy()
-        inputs[INSTANT_PASS] = self.rules.instant_passes(rows).any(axis=1).to_numpy(float)
+        data[RULE_POINTS] = points.to_numpy(float).sum(axis=1)
+        data[INSTANT_PASS] = self.rules.instant_passes(rows).to_numpy(bool).any(axis=1) * 1.0
         for column in categorical:
-            inputs[column] = inputs[column].astype(object).where(inputs[column].notna(), None)
-        return inputs
+            levels = np.array(data[column], dtype=object)
+            levels[pd.isna(levels)] = None
+            data[column] = levels
+        return pd.DataFrame(data, index=rows.index)
 
     def run(self, rows: pd.DataFrame) -> ScoringPass:
         """One pass over the rows that scoring and explaining both read from.
@@ -176,13 +197,17 @@ class LeadScorer:
         """
         points = self.rules.rule_points(rows)
         inputs = self.model_inputs(rows, points)
-        z_logistic = np.asarray(self.logistic.named_steps["encode"].transform(inputs), float)
-        z_gbm = self.lightgbm.named_steps["encode"].transform(inputs)
+        numeric, categorical = model_columns(self.spec)
+        numbers = inputs[numeric].to_numpy(dtype=float, na_value=np.nan)
+        levels = inputs[categorical].to_numpy(object)
+        logistic_encoding, gbm_encoding = self.encodings
+        z_logistic = logistic_encoding.apply(numbers, levels)
+        z_gbm = gbm_encoding.apply(numbers, levels)
         margins = np.column_stack(
             [
                 inputs[RULE_POINTS].to_numpy() / 10.0,
                 self.logistic.named_steps["model"].decision_function(z_logistic),
-                self.lightgbm.named_steps["model"].predict(
+                self.lightgbm.named_steps["model"].booster_.predict(
                     z_gbm, raw_score=True, **gbm_predict_options(len(rows))
                 ),
             ]
