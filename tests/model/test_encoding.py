@@ -9,9 +9,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
 
+from tests.worlds import TEST_SPEC
 from training.encoding import FittedEncoding
 from training.scorer import lightgbm_pipeline, logistic_pipeline, model_columns
-from tests.worlds import TEST_SPEC
 
 NUMERIC, CATEGORICAL = model_columns(TEST_SPEC)
 LEVELS = ["it", "marketing", "sales", "rare-one", None]
