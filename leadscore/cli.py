@@ -815,6 +815,17 @@ def tune_threshold(
             *([f"{row['pipeline_value_per_week']:,.0f}"] if valued else []),
         )  # fmt: skip
     console.print(backtest)
+    rulebook = result["backtest"].loc["rulebook threshold"]
+    matched = result["backtest"].loc["policy, volume matched on test"]
+    for how, suffix in (("through the queue", ""), ("at usual follow-up", "_without_queue")):
+        rate, sqls = f"mql_to_sql_rate{suffix}", f"sqls_per_week{suffix}"
+        console.print(
+            f"at the rulebook's {rulebook['handoffs_per_week']:.1f} hand-offs a week, {how}: "
+            f"MQL->SQL {matched[rate]:.2%} vs {rulebook[rate]:.2%} "
+            f"(x{matched[rate] / max(rulebook[rate], 1e-12):.2f}), SQLs a week "
+            f"{matched[sqls]:.2f} vs {rulebook[sqls]:.2f} "
+            f"(x{matched[sqls] / max(rulebook[sqls], 1e-12):.2f})"
+        )
     curve = Table(title=f"Capacity curve (validation period, capacity {settings.per_week:g}/week)")
     columns = ["hand-offs / week", "SQLs / week", "MQL->SQL", "SLA breaches / week"]
     for column in columns + ["value / week"] * valued:
