@@ -69,20 +69,19 @@ def contribution_terms(
     rule_names = [f"rule:{rule}" for rule in scored.points.columns]
     rule_terms = w_points * scored.points.to_numpy(float) / 10.0
 
-    encode = scorer.logistic.named_steps["encode"]
     model = scorer.logistic.named_steps["model"]
     encoded = scored.z_logistic
     means = (
         scorer.logistic_means if scorer.logistic_means is not None else np.zeros(encoded.shape[1])
     )
     base = model.intercept_[0] + float(model.coef_[0] @ means)
-    to_inputs = _mapping(tuple(encode.get_feature_names_out()), tuple(names))
+    logistic_names, gbm_names = scorer.encoded_names
+    to_inputs = _mapping(logistic_names, tuple(names))
     by_input = w_logistic * (model.coef_[0] * (encoded - means)) @ to_inputs
 
-    gbm_encode = scorer.lightgbm.named_steps["encode"]
     gbm = scorer.lightgbm.named_steps["model"]
     shap = gbm.booster_.predict(scored.z_gbm, pred_contrib=True, **gbm_predict_options(len(rows)))
-    to_inputs = _mapping(tuple(gbm_encode.get_feature_names_out()), tuple(names))
+    to_inputs = _mapping(gbm_names, tuple(names))
     by_input = by_input + w_gbm * shap[:, :-1] @ to_inputs
     base_term = np.full(
         (len(rows), 1), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]

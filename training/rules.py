@@ -175,14 +175,14 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
     def grades(self, X: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
         """Fit and engagement sub-scores and the fit x engagement grade (A1 best, D4 worst)."""
         points = self.rule_points(X) if points is None else points
-        fit_rules = [r.name for r in self.rulebook.attribute_rules]
-        engagement_rules = [r.name for r in self.rulebook.behaviour_rules]
-        fit = points[fit_rules].sum(axis=1) if fit_rules else pd.Series(0.0, index=X.index)
-        engagement = (
-            points[engagement_rules].sum(axis=1)
-            if engagement_rules
-            else pd.Series(0.0, index=X.index)
-        )
+        fit_rules = {r.name for r in self.rulebook.attribute_rules}
+        engagement_rules = {r.name for r in self.rulebook.behaviour_rules}
+        table = points.to_numpy(float)
+        names = list(points.columns)
+        fit_at = [i for i, name in enumerate(names) if name in fit_rules]
+        engagement_at = [i for i, name in enumerate(names) if name in engagement_rules]
+        fit = pd.Series(table[:, fit_at].sum(axis=1), index=X.index)
+        engagement = pd.Series(table[:, engagement_at].sum(axis=1), index=X.index)
         fit_grade = _grade(fit, self.rulebook.grades.fit, FIT_GRADES)
         engagement_grade = _grade(engagement, self.rulebook.grades.engagement, ENGAGEMENT_GRADES)
         return pd.DataFrame(

@@ -166,6 +166,14 @@ class LeadScorer:
             FittedEncoding.of(self.lightgbm.named_steps["encode"]),
         )
 
+    @cached_property
+    def encoded_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Names of the encoded columns of both models, for explanations."""
+        return tuple(
+            tuple(getattr(self, m).named_steps["encode"].get_feature_names_out())
+            for m in ("logistic", "lightgbm")
+        )  # type: ignore[return-value]
+
     def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
         """The models' input columns: the spec's features, rule points and the pass flag.
 
