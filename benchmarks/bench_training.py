@@ -6,7 +6,9 @@ Simulates the demo world, builds the training set, trains and prints the out-of-
 metrics of rules, logistic, LightGBM and combined, the training time on this machine, and the
 AUC of the simulator's sharpest oracle on the same test rows. That oracle knows each lead's
 future (which hand-off path it takes and when it would become SQL), so it is an upper bound on
-any model that sees only the export, not the best achievable AUC.
+any model that sees only the export, not the best achievable AUC. It also prints the AUC of the
+simulator's recorded true conversion probability (``true_p_sql``, per lead, latent state and
+follow-up delay; no timing) on the same rows, the reference issue 5 names.
 """
 
 from __future__ import annotations
@@ -76,6 +78,8 @@ def main() -> None:
         rows = pd.read_parquet(path)
         test = rows[(rows[SPLIT] == "test") & rows[LABEL].notna()]
         oracle = roc_auc_score(test[LABEL], sharp_oracle(test, world.truth, spec.sql_within_days))
+        true_p = world.truth.set_index(schema.LEAD_ID)["true_p_sql"].loc[test[schema.LEAD_ID]]
+        true_auc = roc_auc_score(test[LABEL], true_p.to_numpy())
     metrics = result["metrics"]
     pd.set_option("display.width", 160)
     print(f"\nSynthetic world, {args.leads:,} leads, out-of-time test ({len(test):,} rows)")
@@ -83,6 +87,9 @@ def main() -> None:
     print(f"\n  sharp oracle ROC-AUC (knows the future; an upper bound)  {oracle:.4f}")
     print(f"  combined minus oracle                                   "
           f"{metrics.loc['combined', 'roc_auc'] - oracle:+.4f}")  # fmt: skip
+    print(f"  true_p_sql ROC-AUC (simulator's true probability)       {true_auc:.4f}")
+    print(f"  combined minus true_p_sql                               "
+          f"{metrics.loc['combined', 'roc_auc'] - true_auc:+.4f}")  # fmt: skip
     print(f"  training set build {build_s:.1f} s; training with MLflow logging {train_s:.1f} s;"
           f" model fit {result['fit_seconds']:.1f} s")  # fmt: skip
     print(json.dumps({"policy": result["policy"]}, default=str))
