@@ -70,7 +70,8 @@ OutcomesOption = Annotated[
 
 def _fail(error: Exception) -> typer.Exit:
     """Print a contract or settings error as one clear line and exit with code 2."""
-    console.print(f"[bold red]error:[/] {error}", highlight=False)
+    console.print("[bold red]error:[/]", end=" ")
+    console.print(str(error), markup=False, highlight=False)
     return typer.Exit(code=2)
 
 
@@ -859,6 +860,50 @@ def promote(
     except MlflowException as error:
         raise _fail(error) from None
     console.print(f"lead-scorer version {chosen} is now {alias}")
+
+
+@app.command()
+def serve(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="Model directory written by `leadscore train`, or a registry URI such as "
+            "models:/lead-scorer@champion (with --tracking-uri)."
+        ),
+    ],
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 3000,
+    host: Annotated[str, typer.Option(help="Address to bind; 0.0.0.0 for all.")] = "127.0.0.1",
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes (one per core).")] = 1,
+    tracking_uri: Annotated[
+        str | None, typer.Option(help="MLflow tracking URI, for a models:/ URI.")
+    ] = None,
+) -> None:
+    """Serve scores over HTTP for MA systems (BentoML): POST /score and /score_batch.
+
+    Checks the model first and refuses to start, with the reason, when it is missing or
+    corrupt. Set LEADSCORE_API_KEY to require `Authorization: Bearer <key>`, and
+    LEADSCORE_WEBHOOK_SECRET to accept HMAC-SHA256 signed webhooks; LEADSCORE_MAX_BATCH caps
+    /score_batch (default 1,000). A policy re-tuned with `leadscore tune-threshold` is picked up
+    within seconds, without a restart. Stop with Ctrl+C.
+    """
+    import subprocess
+
+    from serving.server import check_model, server_command, server_environment
+    from training.artifact import ModelDirectoryError
+
+    try:
+        handle = check_model(model, tracking_uri)
+    except ModelDirectoryError as error:
+        raise _fail(error) from None
+    console.print(
+        f"serving model version {handle.model_version} from {handle.directory} on "
+        f"http://{host}:{port} (docs at /, scores at POST /score)"
+    )
+    env = server_environment(str(handle.directory), workers=workers, tracking_uri=tracking_uri)
+    try:
+        raise typer.Exit(subprocess.call(server_command(port, host), env=env))
+    except KeyboardInterrupt:
+        raise typer.Exit(0) from None
 
 
 @app.command()

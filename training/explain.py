@@ -252,8 +252,8 @@ def reasons(
     # than the whole explanation for one lead
     wanted = {n for c in catalog.values() for n in _template_names(c)} | set(names)
     columns = {c: rows[c].to_numpy(dtype=object) for c in wanted if c in rows.columns}
-    columns[RULE_POINTS] = scored.inputs[RULE_POINTS].to_numpy()
-    columns[INSTANT_PASS] = scored.inputs[INSTANT_PASS].to_numpy() > 0
+    columns[RULE_POINTS] = scored.total_points
+    columns[INSTANT_PASS] = scored.passes
     out = []
     for i, row_order in enumerate(order):
         row_values = {c: values[i] for c, values in columns.items()}

@@ -135,7 +135,8 @@ class ScoringPass:
     """What one pass of the scorer over some rows computed, for scoring and explaining alike."""
 
     points: pd.DataFrame  # per rule
-    inputs: pd.DataFrame  # model inputs
+    total_points: np.ndarray
+    passes: np.ndarray  # an instant-pass trigger fired
     z_logistic: np.ndarray  # logistic regression's encoded inputs
     z_gbm: np.ndarray  # LightGBM's encoded inputs
     margins: np.ndarray  # the combiner's inputs
@@ -174,46 +175,52 @@ class LeadScorer:
             for m in ("logistic", "lightgbm")
         )  # type: ignore[return-value]
 
-    def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
-        """The models' input columns: the spec's features, rule points and the pass flag.
+    def input_arrays(
+        self, rows: pd.DataFrame, points: pd.DataFrame | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(numeric, categorical) model inputs as arrays, in :func:`model_columns` order.
 
-        Built column by column from arrays (one DataFrame at the end): pandas' per-column
-        assignment costs more than the models themselves for the single lead a webhook sends.
-        Absent features are empty; empty categorical levels are None.
+        Numeric inputs are the spec's features, then rule points and the pass flag; absent
+        features are empty (NaN) and empty categorical levels are None. Two block reads instead
+        of one per column: pandas' per-column cost, paid for ninety columns, was most of the
+        latency of the single lead a webhook sends.
         """
         numeric, categorical = model_columns(self.spec)
-        empty = np.full(len(rows), np.nan)
-        data = {
-            c: rows[c].to_numpy() if c in rows.columns else empty
-            for c in numeric + categorical
-            if c not in (RULE_POINTS, INSTANT_PASS)
-        }
+        features = numeric[:-2]  # the spec's; rule points and the pass flag come from the rules
         points = self.rules.rule_points(rows) if points is None else points
-        data[RULE_POINTS] = points.to_numpy(float).sum(axis=1)
-        data[INSTANT_PASS] = self.rules.instant_passes(rows).to_numpy(bool).any(axis=1) * 1.0
-        for column in categorical:
-            levels = np.array(data[column], dtype=object)
-            levels[pd.isna(levels)] = None
-            data[column] = levels
+        numbers = np.column_stack(
+            [
+                rows.reindex(columns=features).to_numpy(dtype=float, na_value=np.nan),
+                points.to_numpy(float).sum(axis=1),
+                self.rules.instant_passes(rows).to_numpy(bool).any(axis=1) * 1.0,
+            ]
+        )
+        levels = rows.reindex(columns=categorical).to_numpy(dtype=object, copy=True)
+        levels[pd.isna(levels)] = None  # a copy: pandas hands out read-only views
+        return numbers, levels
+
+    def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
+        """The models' inputs as the pipelines are fitted on them: named columns."""
+        numeric, categorical = model_columns(self.spec)
+        numbers, levels = self.input_arrays(rows, points)
+        data = {name: numbers[:, j] for j, name in enumerate(numeric)}
+        data |= {name: levels[:, j] for j, name in enumerate(categorical)}
         return pd.DataFrame(data, index=rows.index)
 
     def run(self, rows: pd.DataFrame) -> ScoringPass:
         """One pass over the rows that scoring and explaining both read from.
 
-        Rule points, model inputs and both encodings are computed once: for a single lead the
-        encoders' fixed cost, paid four times over, was most of the latency.
+        Rule points, model inputs and both encodings are computed once, as arrays: for a single
+        lead, pandas and scikit-learn bookkeeping paid four times over was most of the latency.
         """
         points = self.rules.rule_points(rows)
-        inputs = self.model_inputs(rows, points)
-        numeric, categorical = model_columns(self.spec)
-        numbers = inputs[numeric].to_numpy(dtype=float, na_value=np.nan)
-        levels = inputs[categorical].to_numpy(object)
+        numbers, levels = self.input_arrays(rows, points)
         logistic_encoding, gbm_encoding = self.encodings
         z_logistic = logistic_encoding.apply(numbers, levels)
         z_gbm = gbm_encoding.apply(numbers, levels)
         margins = np.column_stack(
             [
-                inputs[RULE_POINTS].to_numpy() / 10.0,
+                numbers[:, -2] / 10.0,
                 self.logistic.named_steps["model"].decision_function(z_logistic),
                 self.lightgbm.named_steps["model"].booster_.predict(
                     z_gbm, raw_score=True, **gbm_predict_options(len(rows))
@@ -225,7 +232,8 @@ class LeadScorer:
             if self.combiner is not None  # while training, before the combiner is fitted
             else np.full(len(rows), np.nan)
         )
-        return ScoringPass(points, inputs, z_logistic, z_gbm, margins, p)
+        passes = numbers[:, -1] > 0
+        return ScoringPass(points, numbers[:, -2], passes, z_logistic, z_gbm, margins, p)
 
     def component_logits(self, rows: pd.DataFrame) -> pd.DataFrame:
         """The combiner's inputs: rule points (per 10) and each model's log-odds.
@@ -263,7 +271,7 @@ class LeadScorer:
         """p_sql, score, decision and the rule view for each row, in input order."""
         scored = scored or self.run(rows)
         p = scored.p
-        passes = scored.inputs[INSTANT_PASS].to_numpy() > 0
+        passes = scored.passes
         handoff = (p >= self.thresholds(rows)) | (
             passes & self.policy.get("instant_pass_hands_off", True)
         )
@@ -276,7 +284,7 @@ class LeadScorer:
                 "tier": self.tiers(scores, handoff),
                 "decision": np.where(handoff, "hand off", "nurture"),
                 "instant_pass": passes,
-                "rule_points": scored.inputs[RULE_POINTS].to_numpy(),
+                "rule_points": scored.total_points,
                 "grade": grades["grade"].to_numpy(),
             },
             index=rows.index,
