@@ -156,8 +156,10 @@ def main() -> None:
             for body in encoded[:50]:  # warm every worker
                 httpx.post(f"{url}/score", content=body,
                            headers={"content-type": "application/json"})  # fmt: skip
-            print(f"\nPOST /score with reasons, open loop, {args.workers} worker(s), "
-                  f"{args.seconds:.0f} s a rate, loopback, 2 cores shared with the client")  # fmt: skip
+            print(
+                f"\nPOST /score with reasons, open loop, {args.workers} worker(s), "
+                f"{args.seconds:.0f} s a rate, loopback, 2 cores shared with the client"
+            )
             print(f"  {'req/s':>6} {'sent':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
                   f"{'errors':>7} {'p50 vs in-process':>18}")  # fmt: skip
             for rate in args.rates:
