@@ -13,6 +13,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from features import schema
@@ -73,10 +74,11 @@ def online_rows(
     Each row is the online path's vector, which equals the offline builder's row for the same
     lead and cutoff; ``lead_id`` is carried alongside for the caller, never used as a feature.
     """
-    rows = [
-        online_features(lead, history, moment, scorer.spec)
-        for lead, history, moment in zip(leads, activities, as_of, strict=True)
-    ]
-    frame = pd.DataFrame.from_records(rows, columns=scorer.spec.feature_names())
-    frame.insert(0, schema.LEAD_ID, [lead.get(schema.LEAD_ID) for lead in leads])
-    return frame
+    names = scorer.spec.feature_names()
+    values = np.empty((len(leads), len(names) + 1), dtype=object)
+    for i, (lead, history, moment) in enumerate(zip(leads, activities, as_of, strict=True)):
+        vector = online_features(lead, history, moment, scorer.spec)
+        values[i, 0] = lead.get(schema.LEAD_ID)
+        values[i, 1:] = [vector[name] for name in names]
+    # one object block: a frame built column by column costs milliseconds for one lead
+    return pd.DataFrame(values, columns=[schema.LEAD_ID, *names])

@@ -251,7 +251,9 @@ def reasons(
     # only the values a text can name, as arrays: a records dict of every column costs more
     # than the whole explanation for one lead
     wanted = {n for c in catalog.values() for n in _template_names(c)} | set(names)
-    columns = {c: rows[c].to_numpy(dtype=object) for c in wanted if c in rows.columns}
+    present = [c for c in rows.columns if c in wanted]
+    block = rows[present].to_numpy(dtype=object)
+    columns = {c: block[:, j] for j, c in enumerate(present)}
     columns[RULE_POINTS] = scored.total_points
     columns[INSTANT_PASS] = scored.passes
     out = []
