@@ -914,6 +914,15 @@ def demo(
     capacity: Annotated[
         str, typer.Option(help="Sales follow-up capacity for the hand-off policy.")
     ] = "100/week",
+    serve_scores: Annotated[
+        bool,
+        typer.Option(
+            "--serve/--no-serve",
+            help="End by serving the model over HTTP; in a terminal it keeps serving until "
+            "Ctrl+C, otherwise it stops after one scored call.",
+        ),
+    ] = True,
+    port: Annotated[int, typer.Option(help="Port for the scoring service.")] = 3000,
 ) -> None:
     """The main job on the embedded default, end to end on a synthetic MA export.
 
@@ -921,8 +930,8 @@ def demo(
     embedded DuckDB warehouse), check it against the data contract as a user's export would be,
     build the point-in-time training set with the default feature spec and rulebook, judge the
     default rulebook on the out-of-time test period, propose points from history, train and
-    register the scorer, set the hand-off thresholds from sales capacity, and score every lead
-    with its reasons.
+    register the scorer, set the hand-off thresholds from sales capacity, score every lead
+    with its reasons, and serve the model to MA systems over HTTP.
     """
     export = out / "export"
     training = out / "training"
@@ -962,7 +971,8 @@ def demo(
     console.rule(f"7. Hand-off thresholds from sales capacity ({capacity})")
     tune_threshold(
         model=out / "model", capacity=capacity, sla_hours=24.0, segment=None,
-        segment_capacity=None, training_set=training_set,
+        segment_capacity=None, training_set=training_set, response_half_life_hours=None,
+        outcomes=export / "outcomes.parquet", deal_value=None, level_value=None,
     )  # fmt: skip
     console.rule("8. Score every lead as of the export's end")
     scores = out / "scores.csv"
@@ -972,6 +982,46 @@ def demo(
     )  # fmt: skip
     _print_top_leads(scores)
     console.print(f"MLflow UI on this run: make mlflow-ui (store {tracking})")
+    if serve_scores:
+        console.rule(f"9. Serve scores to MA systems on http://127.0.0.1:{port}")
+        _serve_demo(out, export, scores, port)
+
+
+def _serve_demo(out: Path, export: Path, scores: Path, port: int) -> None:
+    """Start the service, score the top lead over HTTP as an MA webhook would, keep serving."""
+    import pandas as pd
+
+    from features.schema import LEAD_ID
+    from serving.client import ScoringClient, lead_payload
+    from serving.server import start_server, stop_server, wait_ready
+
+    url = f"http://127.0.0.1:{port}"
+    server = start_server(str(out / "model"), port=port, log=out / "server.log")
+    try:
+        wait_ready(url, server, timeout=180)
+        top = pd.read_csv(scores).sort_values("p_sql", ascending=False).iloc[0]
+        leads = pd.read_parquet(export / "leads.parquet")
+        activities = pd.read_parquet(export / "activities.parquet")
+        body = lead_payload(
+            leads[leads[LEAD_ID] == top[LEAD_ID]].iloc[0].to_dict(),
+            activities[activities[LEAD_ID] == top[LEAD_ID]],
+            as_of=top["as_of"], lang="ja",
+        )  # fmt: skip
+        answer = ScoringClient(url).score(body)
+        console.print(
+            f"POST {url}/score for lead {answer['lead_id']}: score {answer['score']}, "
+            f"tier {answer['tier']}, {answer['decision']} (p_sql {answer['p_sql']:.1%})"
+        )
+        for reason in answer["reasons"]["positive"]:
+            console.print(f"  + {reason['text']}", highlight=False)
+        console.print(f"API docs: {url}/   metadata: {url}/metadata   log: {out / 'server.log'}")
+        if sys.stdin.isatty():
+            console.print("serving; Ctrl+C stops it")
+            server.wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        stop_server(server)
 
 
 def _print_top_leads(scores: Path, count: int = 10) -> None:
