@@ -220,11 +220,28 @@ def _render(template: str, values: dict, lang: str) -> str:
         )
 
 
+_ONE_TIMES = re.compile(r"\b1 times\b")
+_ONE_IES = re.compile(r"\b1 ((?:[a-z]+ )?[a-z]+?)ies\b")
+_ONE_PLURAL = re.compile(r"\b1 ((?:[a-z]+ )?[a-z]+?)s\b")
+
+
+def singular_en(text: str) -> str:
+    """'1 times' -> 'once', '1 webinars' -> '1 webinar', '1 case studies' -> '1 case study'.
+
+    The catalog writes each English text once, with plural nouns; counts of one are common
+    enough that 'Attended 1 webinars' would read as careless. Japanese has no plural.
+    """
+    text = _ONE_TIMES.sub("once", text)
+    text = _ONE_IES.sub(r"1 \1y", text)
+    return _ONE_PLURAL.sub(r"1 \1", text)
+
+
 def concept_text(concept: Concept, values: dict, lang: str) -> str:
     count = values.get(concept.count) if concept.count else None
     use_none = concept.count is not None and (count is None or count == 0) and concept.none_texts
     template = (concept.none_texts if use_none else concept.texts).get(lang) or concept.texts["en"]
-    return _render(template, values, lang)
+    text = _render(template, values, lang)
+    return singular_en(text) if lang == "en" else text
 
 
 def reasons(
