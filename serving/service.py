@@ -15,6 +15,7 @@ are checked by :mod:`serving.auth` before a call reaches the scorer.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -38,6 +39,7 @@ from serving.api import (
     lead_error,
 )
 from serving.auth import AuthMiddleware
+from serving.coalesce import Coalescer
 from serving.model_source import ModelHandle
 from serving.scoring import Scored, online_rows, score_features
 from training.explain import reason_text
@@ -101,16 +103,19 @@ class LeadScoring:
         )
         self.max_batch = int(os.environ.get("LEADSCORE_MAX_BATCH", DEFAULT_MAX_BATCH))
         self.metrics = _metrics()
+        self.coalescer: Coalescer[ScoreRequest, ScoreResponse] = Coalescer(self._score_now)
 
     def __is_ready__(self) -> bool:
         return self.handle is not None
 
     @bentoml.api(route="/score")
-    def score(self, lead: ScoreRequest, /) -> ScoreResponse:
+    async def score(self, lead: ScoreRequest, /) -> ScoreResponse:
         """Score one lead: p_sql, score, tier, grade, decision, reasons and rule breakdown."""
-        now = datetime.now(UTC)
-        lead.check_times(now)
-        return self._score([lead], now)[0]
+        lead.check_times(datetime.now(UTC))
+        return await self.coalescer.submit(lead)
+
+    def _score_now(self, leads: Sequence[ScoreRequest]) -> list[ScoreResponse]:
+        return self._score(list(leads), datetime.now(UTC))
 
     @bentoml.api(route="/score_batch")
     def score_batch(self, batch: BatchRequest, /) -> BatchResponse:
