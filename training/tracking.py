@@ -9,6 +9,7 @@ pyfunc model (the model directory rides along as an artifact) and registered as
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -59,7 +60,11 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):
 def training_run(uri: str, artifacts: Path, run_name: str):  # type: ignore[no-untyped-def]
     experiment_id = use_tracking(uri, artifacts)
     mlflow.set_experiment(experiment_id=experiment_id)  # nested runs land beside their parent
-    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name) as run:
+    # Under `mlflow run`, MLFLOW_RUN_ID names the project's run in *its* store; start_run would
+    # look it up in ours and fail. Start our own run and keep the project run's id as a tag.
+    project_run = os.environ.pop("MLFLOW_RUN_ID", None)
+    tags = {"leadscore.mlflow_project_run_id": project_run} if project_run else None
+    with mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=tags) as run:
         yield run
 
 

@@ -166,3 +166,18 @@ def test_an_instant_pass_is_always_handed_off_whatever_the_probability(trained):
     assert len(scored) > 0
     assert (scored["decision"] == "hand off").all()
     assert (scored["p_sql"] < scorer.policy["threshold"]).any()  # the guarantee is doing work
+
+
+def test_a_training_run_starts_under_mlflow_run_whose_run_lives_in_another_store(
+    tmp_path, monkeypatch
+):
+    """`mlflow run . -e main` sets MLFLOW_RUN_ID for its own store; training must still log."""
+    from training.tracking import training_run
+
+    monkeypatch.setenv("MLFLOW_RUN_ID", "0123456789abcdef0123456789abcdef")
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    with training_run(uri, tmp_path / "mlartifacts", run_name="train") as run:
+        mlflow.log_metric("x", 1.0)
+    logged = MlflowClient(tracking_uri=uri).get_run(run.info.run_id)
+    assert logged.data.metrics["x"] == 1.0
+    assert logged.data.tags["leadscore.mlflow_project_run_id"] == "0123456789abcdef" * 2
