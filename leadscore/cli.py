@@ -382,8 +382,16 @@ def rules_evaluate(
         f"{rows[CUTOFF_AT].max():%Y-%m-%d}, SQL rate {metrics['sql_rate']:.2%})",
         pd.DataFrame([metrics], index=[rulebook.stem]),
     )
-    for name in scorer.unmatched_rules(rows):
-        console.print(f"[yellow]warning:[/] rule '{name}' matches nothing in this period")
+    _warn_unmatched(scorer.unmatched_rules(rows), "in this period")
+
+
+def _warn_unmatched(names: list[str], where: str) -> None:
+    """Rules that fire on no row: a typo or an activity this export lacks, said out loud."""
+    for name in names:
+        console.print(
+            f"[yellow]warning:[/] rule '{name}' matches nothing {where} (an activity type or "
+            "level this export does not have?)"
+        )
 
 
 @rules_app.command("suggest")
@@ -410,6 +418,7 @@ def rules_suggest(
     from features.offline import LABEL
     from features.training_set import SPLIT
     from training.rulebook import RulebookError, dump_rulebook
+    from training.rules import RuleScorer
     from training.suggest import suggest
 
     try:
@@ -418,6 +427,7 @@ def rules_suggest(
         parts = {name: rows[rows[SPLIT] == name] for name in ("train", "validation", "test")}
         if parts["train"].empty or parts["validation"].empty:
             raise ValueError("the training set needs train and validation rows")
+        unmatched = RuleScorer(book, base).fit(rows).unmatched_rules(rows)
         result = suggest(
             book, base, parts["train"], parts["validation"], test=parts["test"],
             target_mql_per_week=target_mql_per_week, max_new_rules=max_new_rules,
@@ -433,6 +443,7 @@ def rules_suggest(
     result.evidence.to_csv(out.with_suffix(".evidence.csv"))
     out.with_suffix(".diff").write_text(result.diff)
     _print_metrics("Current vs suggested rulebook", result.metrics)
+    _warn_unmatched(unmatched, "in the history, so no points can be learnt for it")
     console.print(
         f"wrote {out} (threshold {result.rulebook.mql_threshold:g}), "
         f"{out.with_suffix('.evidence.csv')}, {out.with_suffix('.diff')}"

@@ -13,9 +13,22 @@ from features.spec import load_spec
 from leadscore.cli import app
 
 runner = CliRunner()
-COMMANDS = [[], ["simulate"], ["validate"], ["spec"], ["spec", "infer"], ["features"],
-            ["features", "build"], ["rules"], ["rules", "evaluate"], ["rules", "suggest"],
-            ["demo"]]  # fmt: skip
+
+
+def command_paths() -> list[list[str]]:
+    """Every command and sub-command the CLI registers, found from the app itself."""
+    import typer.main
+
+    def walk(group, prefix: list[str]) -> list[list[str]]:  # type: ignore[no-untyped-def]
+        paths = [prefix]
+        for name, command in getattr(group, "commands", {}).items():
+            paths += walk(command, [*prefix, name])
+        return paths
+
+    return walk(typer.main.get_command(app), [])
+
+
+COMMANDS = command_paths()
 
 
 def invoke(*args: str):  # type: ignore[no-untyped-def]
@@ -128,3 +141,32 @@ def test_a_spec_with_a_mistake_names_the_field(export, tmp_path):
     assert result.exit_code == 2
     assert "signals.0.activity_types" in result.output
     assert "Traceback" not in result.output
+
+
+def test_rules_that_match_nothing_are_warned_about_by_evaluate_and_suggest(export, tmp_path):
+    """A rule for an activity this export lacks is said out loud, never silently ignored."""
+    import yaml
+
+    from leadscore.cli import DEFAULT_RULEBOOK
+
+    raw = yaml.safe_load(DEFAULT_RULEBOOK.read_text())
+    raw["rules"].append(
+        {"name": "podcast_listened", "activity": {"type": "podcast_play"}, "points": 10}
+    )
+    rulebook = tmp_path / "rulebook.yaml"
+    rulebook.write_text(yaml.safe_dump(raw, allow_unicode=True))
+    built = invoke("features", "build", "--warehouse", export / "world.duckdb",
+                   "--rulebook", rulebook, "--out", tmp_path / "training")  # fmt: skip
+    assert built.exit_code == 0, built.output
+    training_set = tmp_path / "training" / "training_set.parquet"
+    for command in (
+        ["rules", "evaluate", "--training-set", training_set, "--rulebook", rulebook,
+         "--split", "all"],
+        ["rules", "suggest", "--training-set", training_set, "--rulebook", rulebook,
+         "--out", tmp_path / "suggested.yaml"],
+    ):  # fmt: skip
+        result = invoke(*command)
+        assert result.exit_code == 0, result.output
+        flat = " ".join(result.output.split())
+        assert "warning: rule 'podcast_listened' matches nothing" in flat
+        assert "rule 'seminar_attended' matches nothing" not in flat
