@@ -80,5 +80,6 @@ def online_rows(
         vector = online_features(lead, history, moment, scorer.spec)
         values[i, 0] = lead.get(schema.LEAD_ID)
         values[i, 1:] = [vector[name] for name in names]
-    # one object block: a frame built column by column costs milliseconds for one lead
-    return pd.DataFrame(values, columns=[schema.LEAD_ID, *names])
+    # one object block, types left as given: a frame built column by column, or one whose
+    # column types pandas infers, costs milliseconds for one lead
+    return pd.DataFrame(values, columns=[schema.LEAD_ID, *names], dtype=object)
