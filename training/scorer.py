@@ -10,6 +10,12 @@ The layers:
 * **logistic regression** (median-imputed, scaled numerics with missing indicators, one-hot
   categoricals with rare levels grouped and unseen levels tolerated) and **LightGBM** each give
   P(SQL within H days);
+* in both models a **hand-raise** (a demo or quote request) only ever counts for a lead: its
+  counts take non-negative weights in the logistic regression and rise monotonically in
+  LightGBM, and its timing (recency, first seen, missing indicators) is used by neither. A
+  request weeks ago from a lead still not SQL is a worse bet than a fresh one, but that
+  staleness is read from the lead's other, timed activity, so a request never reads as a
+  reason against the lead (see :func:`hand_raise_inputs`);
 * the **combiner**, a logistic regression fitted on the validation period over the rule points
   and the two models' log-odds, gives the final probability. Being a logistic fit
   on held-out rows it is also the calibration step; no class weights anywhere, so the
@@ -24,12 +30,17 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
+from scipy.special import expit
+from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
+from sklearn.utils.validation import check_is_fitted, validate_data
 
+from features.infer import snake
+from features.schema import Activity
 from features.spec import CategoricalAttribute, FeatureSpec
 from training.encoding import FittedEncoding
 from training.policy import policy_thresholds
@@ -40,6 +51,7 @@ RULE_POINTS = "rule_points"
 INSTANT_PASS = "instant_pass"
 MISSING_LEVEL = "__missing__"
 COMPONENTS = ("rules", "logistic", "lightgbm")
+HAND_RAISES = (Activity.DEMO_REQUEST, Activity.QUOTE_REQUEST)
 
 
 def model_columns(spec: FeatureSpec) -> tuple[list[str], list[str]]:
@@ -47,6 +59,80 @@ def model_columns(spec: FeatureSpec) -> tuple[list[str], list[str]]:
     categorical = spec.categorical_features()
     numeric = [n for n in spec.feature_names() if n not in categorical]
     return [*numeric, RULE_POINTS, INSTANT_PASS], categorical
+
+
+def hand_raise_inputs(spec: FeatureSpec) -> tuple[list[str], list[str]]:
+    """(counted, timed) numeric model inputs that read a demo or quote request.
+
+    Counted inputs (request counts and days with a request per window, the rulebook's signals
+    on them, the instant-pass flag) grow with requests, so a model may only give them weight
+    that rises with them. Timed inputs (recency, first seen) are empty for a lead that never
+    asked and have no direction that keeps 'asked' above 'never asked', so the models leave
+    them out. A signal is a hand-raise when all its activity types are (by their snake_case
+    name, so an inferred 'Demo Request' type counts too).
+    """
+    counted, timed = [], []
+    for signal in spec.signals:
+        if signal.activity_types and all(snake(t) in HAND_RAISES for t in signal.activity_types):
+            for name in spec.signal_features(signal):
+                (timed if name.endswith(("_recency_days", "_first_days")) else counted).append(name)
+    return [*counted, INSTANT_PASS], timed
+
+
+class SignConstrainedLogistic(ClassifierMixin, BaseEstimator):
+    """L2 logistic regression with some weights held at or above zero, and some at zero.
+
+    ``non_negative`` and ``zero`` are column positions. The constraint is imposed by an active
+    set: fit, drop every ``non_negative`` column that took a negative weight, refit without
+    it, until none does. A dropped column keeps weight 0, so ``coef_`` covers every column and
+    the encoder in front of it does not change. Collinear hand-raise columns (the same count
+    over 30 and 90 days, and the rulebook's copy of it) otherwise split their weight into a
+    large positive and a negative part, and a lead's request would read as bad news.
+    """
+
+    def __init__(
+        self,
+        C: float = 1.0,
+        max_iter: int = 2000,
+        non_negative: tuple[int, ...] = (),
+        zero: tuple[int, ...] = (),
+    ) -> None:
+        self.C = C
+        self.max_iter = max_iter
+        self.non_negative = non_negative
+        self.zero = zero
+
+    def fit(self, X: np.ndarray, y: np.ndarray) -> SignConstrainedLogistic:
+        X, y = validate_data(self, X, y)
+        active = np.ones(X.shape[1], bool)
+        active[list(self.zero)] = False
+        constrained = np.zeros(X.shape[1], bool)
+        constrained[list(self.non_negative)] = True
+        while True:
+            model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(X[:, active], y)
+            coef = np.zeros(X.shape[1])
+            coef[active] = model.coef_[0]
+            negative = constrained & (coef < 0)
+            if not negative.any():
+                break
+            active &= ~negative
+        self.coef_ = coef[np.newaxis, :]
+        self.intercept_ = model.intercept_
+        self.classes_ = model.classes_
+        self.dropped_ = np.flatnonzero(~active)
+        return self
+
+    def decision_function(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, reset=False)
+        return X @ self.coef_[0] + self.intercept_[0]
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = expit(self.decision_function(X))
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
 def _min_share(spec: FeatureSpec) -> float:
@@ -79,7 +165,33 @@ def logistic_pipeline(spec: FeatureSpec, c: float) -> Pipeline:
             ),
         ]
     )
-    return Pipeline([("encode", encode), ("model", LogisticRegression(C=c, max_iter=2000))])
+    return Pipeline([("encode", encode), ("model", SignConstrainedLogistic(C=c, max_iter=2000))])
+
+
+def fit_logistic(spec: FeatureSpec, c: float, x: pd.DataFrame, y: np.ndarray) -> Pipeline:
+    """The logistic pipeline fitted so that a demo or quote request never weighs against a lead.
+
+    The encoder is fitted first, because which encoded columns exist (missing indicators,
+    one-hot levels) depends on the data; then counted hand-raise columns are held
+    non-negative and timed ones and hand-raise missing indicators are held at zero.
+    """
+    pipeline = logistic_pipeline(spec, c)
+    encode = pipeline.named_steps["encode"]
+    encoded = encode.fit_transform(x, y)
+    counted, timed = hand_raise_inputs(spec)
+    non_negative, zero = [], []
+    for j, name in enumerate(encode.get_feature_names_out()):
+        block, column = name.split("__", 1)
+        if block != "numeric":
+            continue
+        source = column.removeprefix("missingindicator_")
+        if source in timed or (source in counted and column != source):
+            zero.append(j)
+        elif source in counted:
+            non_negative.append(j)
+    model = pipeline.named_steps["model"]
+    model.set_params(non_negative=tuple(non_negative), zero=tuple(zero)).fit(encoded, y)
+    return pipeline
 
 
 def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
@@ -102,17 +214,17 @@ def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
         ],
         verbose_feature_names_out=False,
     )
-    # a demo or quote request, a pass or more rule points never lower the score
-    rising = (
-        "demo_request_count",
-        "quote_request_count",
-        "rule_demo_request",
-        "rule_quote_request",
-    )
-    constraints = [
-        1 if name in (INSTANT_PASS, RULE_POINTS) or name.startswith(rising) else 0
-        for name in [*numeric, *categorical]
-    ]
+    # a demo or quote request, a pass or more rule points never lower the score; when a
+    # request came is left out (an empty recency, 'never asked', may fall on either side of
+    # a split, so no monotone direction keeps it below every request)
+    counted, timed = hand_raise_inputs(spec)
+    rising = {*counted, RULE_POINTS}
+    names = [*numeric, *categorical]
+    constraints = [1 if name in rising else 0 for name in names]
+    if timed:  # LightGBM never splits on a feature that is in no interaction set
+        params = {**params, "interaction_constraints": [
+            [j for j, name in enumerate(names) if name not in timed]
+        ]}  # fmt: skip
     model = LGBMClassifier(verbose=-1, n_jobs=2, monotone_constraints=constraints, **params)
     return Pipeline([("encode", encode), ("model", model)])
 

@@ -23,7 +23,7 @@ from training.explain import CATALOG
 from training.rule_metrics import top_k_handoff
 from training.rulebook import Rulebook
 from training.rules import RuleScorer
-from training.scorer import LeadScorer, lightgbm_pipeline, logistic_pipeline
+from training.scorer import LeadScorer, fit_logistic, lightgbm_pipeline
 
 LOGISTIC_GRID = ({"C": 0.01}, {"C": 0.1}, {"C": 1.0})
 LIGHTGBM_GRID = (
@@ -74,7 +74,7 @@ def fit_scorer(
 
     best_logistic = min(
         (
-            judged("logistic", g, logistic_pipeline(spec, g["C"]).fit(x_train, y_train))
+            judged("logistic", g, fit_logistic(spec, g["C"], x_train, y_train))
             for g in logistic_grid
         ),
         key=lambda pair: pair[0],

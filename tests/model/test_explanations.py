@@ -3,19 +3,25 @@
 from __future__ import annotations
 
 import fnmatch
+import json
 from pathlib import Path
 
+import ibis
 import numpy as np
 import pandas as pd
 import pytest
+from typer.testing import CliRunner
 
 from features import schema
-from features.offline import LABEL, connect, register
+from features.offline import CUTOFF_AT, LABEL, connect, feature_table, register
 from features.online import online_features
+from features.sources import from_files
 from features.spec import load_spec
-from features.synthetic import simulate
+from features.synthetic import simulate, write_world
 from features.training_set import SPLIT, build_training_set
+from leadscore.cli import app
 from serving.handoff import handoff_sheet, render_html
+from training.artifact import load_model
 from training.explain import (
     BASE,
     LANGUAGES,
@@ -26,6 +32,7 @@ from training.explain import (
     reasons,
 )
 from training.rulebook import compile_rules, load_rulebook
+from training.scorer import hand_raise_inputs
 from training.train import fit_scorer
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
@@ -94,6 +101,47 @@ def test_a_demo_request_never_shows_as_a_negative_reason(fitted):
     assert len(asked) > 20
     for items in reasons(scorer, asked, top=5):
         assert "inbound_request" not in [r["concept"] for r in items["negative"]]
+
+
+@pytest.fixture(scope="module")
+def scored_export(tmp_path_factory):
+    """A realistic world trained and scored as a user would: `leadscore train`, `score`."""
+    base = tmp_path_factory.mktemp("scored")
+    paths = write_world(simulate(5000, seed=7), base / "export")
+    runner = CliRunner()
+    for args in (
+        ["train", "--warehouse", paths["warehouse"], "--out", base / "run",
+         "--tracking-uri", f"sqlite:///{base / 'mlflow.db'}"],
+        ["score", "--model", base / "run" / "model", "--leads", paths["leads"],
+         "--activities", paths["activities"], "--output", base / "scores.parquet"],
+    ):  # fmt: skip
+        result = runner.invoke(app, [str(a) for a in args])
+        assert result.exit_code == 0, result.output
+    return base / "run", paths, pd.read_parquet(base / "scores.parquet")
+
+
+def test_no_lead_that_asked_for_a_demo_or_quote_sees_it_as_a_reason_against(scored_export):
+    run, paths, scores = scored_export
+    scorer = load_model(run / "model")
+    source = from_files(paths["leads"], paths["activities"], None)
+    cutoffs = source.leads.select(
+        schema.LEAD_ID,
+        **{CUTOFF_AT: ibis.literal(scores["as_of"].iloc[0], type="timestamp('UTC')")},
+    )
+    features = source.con.to_pyarrow(
+        feature_table(cutoffs, source.leads, source.activities, scorer.spec)
+    ).to_pandas()
+    counted, _ = hand_raise_inputs(scorer.spec)
+    counts = [c for c in counted if c in features.columns]
+    asked = set(features.loc[features[counts].gt(0).any(axis=1), schema.LEAD_ID])
+    assert len(asked) > 50  # the world's hand-raisers, within the features' windows
+    against = [
+        lead
+        for lead, items in zip(scores[schema.LEAD_ID], scores["reasons_json"], strict=True)
+        if lead in asked
+        and "inbound_request" in [r["concept"] for r in json.loads(items)["negative"]]
+    ]
+    assert not against, f"{len(against)} leads that asked read it as a reason against them"
 
 
 def test_renaming_the_company_or_changing_the_email_does_not_move_the_reasons(fitted):
