@@ -3,7 +3,7 @@
 The offline builder answers for millions of cutoffs through a query engine; a webhook needs one
 lead's answer now, and a query engine's planning time alone exceeds that budget. So this module
 evaluates the same spec objects with NumPy over the lead's own activities. Both paths read every
-definition from :mod:`features.spec`; a property test (``tests/data/test_online_offline.py``)
+definition from :mod:`features.spec`; a property test (``tests/data/test_point_in_time.py``)
 holds them equal on random worlds.
 """
 
