@@ -18,10 +18,9 @@ import pandas as pd
 
 from features import schema
 from features.online import online_features
-from training.explain import reason_text, reasons
+from training.explain import LANGUAGES, reason_text, reasons
 from training.scorer import LeadScorer
 
-LANGUAGES = ("en", "ja")
 TOP_REASONS = 3
 
 
