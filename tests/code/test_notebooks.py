@@ -1,7 +1,7 @@
 """The notebooks are the data scientist's tour: each one runs end to end on a small world.
 
 Every notebook is executed with nbclient in a kernel of this virtualenv, on a few thousand
-simulated leads. The X Education notebook never reads ../shared here: it is pointed at a small
+simulated leads. The X Education notebook never reads the real export here: it is pointed at a small
 synthetic file with the same column layout, and at a missing path to show its skip message.
 """
 
