@@ -18,10 +18,8 @@ import pandas as pd
 
 from features import schema
 from features.online import online_features
-from training.explain import LANGUAGES, reason_text, reasons
+from training.explain import LANGUAGES, TOP_REASONS, reason_text, reasons
 from training.scorer import LeadScorer
-
-TOP_REASONS = 3
 
 
 @dataclass(frozen=True)

@@ -38,6 +38,7 @@ from training.scorer import (
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 BASE = "base"
 LANGUAGES = ("en", "ja")
+TOP_REASONS = 3  # reasons per side that sales sees by default
 _UNKNOWN = {"en": "unknown", "ja": "不明"}
 
 
@@ -249,7 +250,7 @@ def reasons(
     rows: pd.DataFrame,
     *,
     lang: str = "en",
-    top: int = 3,
+    top: int = TOP_REASONS,
     catalog: dict[str, Concept] | None = None,
     scored: ScoringPass | None = None,
 ) -> list[dict]:
