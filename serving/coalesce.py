@@ -38,8 +38,6 @@ class Coalescer(Generic[In, Out]):
     max_size: int = 64
     _queue: asyncio.Queue[_Call[In, Out]] | None = None
     _runner: asyncio.Task[None] | None = None
-    passes: int = 0
-    calls: int = 0
     _loop: asyncio.AbstractEventLoop | None = field(default=None, repr=False)
 
     async def submit(self, item: In) -> Out:
@@ -60,7 +58,6 @@ class Coalescer(Generic[In, Out]):
             await self._score(batch)
 
     async def _score(self, batch: list[_Call[In, Out]]) -> None:
-        self.passes, self.calls = self.passes + 1, self.calls + len(batch)
         try:
             answers = await anyio.to_thread.run_sync(self.score_many, [c.item for c in batch])
         except Exception as error:  # handed to the calls, one by one
