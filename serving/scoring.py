@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 
 from features import schema
-from features.online import online_features
+from features.online import ActivityColumns, online_features
 from training.explain import LANGUAGES, TOP_REASONS, reason_text, reasons
+from training.rows import FeatureRows
 from training.scorer import LeadScorer
 
 
@@ -26,9 +27,15 @@ from training.scorer import LeadScorer
 class Scored:
     """Scores of some feature rows, in their order."""
 
-    table: pd.DataFrame  # p_sql, score, tier, decision, instant_pass, rule_points, grade, threshold
+    # p_sql, score, tier, decision, instant_pass, rule_points, grade, threshold: one array each
+    columns: dict[str, np.ndarray]
     reasons: list[dict]  # per row: {"positive": [...], "negative": [...]}
     breakdown: list[list[tuple[str, float]]]  # per row: (rule text, points), summing to the total
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """The score columns as a table (the service reads the arrays, files the table)."""
+        return pd.DataFrame(self.columns)
 
     def as_columns(self, lang: str) -> pd.DataFrame:
         """The flat form for files: reasons as readable text and as JSON, the breakdown as JSON."""
@@ -44,39 +51,42 @@ class Scored:
 
 
 def score_features(
-    scorer: LeadScorer, features: pd.DataFrame, *, lang: str = "en", top: int = TOP_REASONS
+    scorer: LeadScorer,
+    features: pd.DataFrame | FeatureRows,
+    *,
+    lang: str = "en",
+    top: int = TOP_REASONS,
 ) -> Scored:
-    """Score feature rows once and explain them from the same pass."""
+    """Score feature rows (a file's table or posted leads' rows) once and explain them from the
+    same pass."""
     if lang not in LANGUAGES:
         raise ValueError(f"lang must be one of {', '.join(LANGUAGES)}, not {lang!r}")
-    features = features.reset_index(drop=True)
-    one_pass = scorer.run(features)
-    table = scorer.score(features, one_pass)
-    table["threshold"] = scorer.thresholds(features)
+    rows = FeatureRows.of(features)
+    one_pass = scorer.run(rows)
     return Scored(
-        table=table,
-        reasons=reasons(scorer, features, lang=lang, top=top, scored=one_pass),
-        breakdown=scorer.rules.breakdown(features, lang, points=one_pass.points),
+        columns=scorer.score_columns(rows, one_pass),
+        reasons=reasons(scorer, rows, lang=lang, top=top, scored=one_pass),
+        breakdown=scorer.rules.breakdown(rows, lang, points=one_pass.points),
     )
 
 
 def online_rows(
     scorer: LeadScorer,
     leads: Sequence[Mapping[str, object]],
-    activities: Sequence[Sequence[Mapping[str, object]]],
+    activities: Sequence[Sequence[Mapping[str, object]] | ActivityColumns],
     as_of: Sequence[object],
-) -> pd.DataFrame:
+) -> FeatureRows:
     """Feature rows of posted leads (attributes with ``created_at``, activities, as-of time).
 
     Each row is the online path's vector, which equals the offline builder's row for the same
     lead and cutoff; ``lead_id`` is carried alongside for the caller, never used as a feature.
+    The rows are one object block with the values' types as given: a DataFrame, even of one
+    block, costs more to build and to read than scoring one lead.
     """
-    names = scorer.spec.feature_names()
+    names = scorer.feature_names
     values = np.empty((len(leads), len(names) + 1), dtype=object)
     for i, (lead, history, moment) in enumerate(zip(leads, activities, as_of, strict=True)):
         vector = online_features(lead, history, moment, scorer.spec)
         values[i, 0] = lead.get(schema.LEAD_ID)
         values[i, 1:] = [vector[name] for name in names]
-    # one object block, types left as given: a frame built column by column, or one whose
-    # column types pandas infers, costs milliseconds for one lead
-    return pd.DataFrame(values, columns=[schema.LEAD_ID, *names], dtype=object)
+    return FeatureRows.from_block(values, [schema.LEAD_ID, *names])

@@ -25,6 +25,7 @@ import bentoml
 from fastapi import FastAPI
 from pydantic import ValidationError
 
+from features.online import ActivityColumns
 from serving.api import (
     DEFAULT_MAX_BATCH,
     REQUEST_PROBLEM_SCHEMA,
@@ -169,7 +170,7 @@ class LeadScoring:
             rows = online_rows(
                 scorer,
                 [{**g.attributes, "lead_id": g.lead_id, "created_at": g.created_at} for g in group],
-                [[a.model_dump() for a in g.activities] for g in group],
+                [ActivityColumns.of_records(g.activities) for g in group],
                 [g.moment(now) for g in group],
             )
             scored = score_features(scorer, rows, lang=lang, top=max(g.top for g in group))
@@ -180,9 +181,9 @@ class LeadScoring:
     def _response(
         self, scored: Scored, i: int, lead: ScoreRequest, now: datetime, policy: dict
     ) -> ScoreResponse:
-        row = scored.table.iloc[i]
+        row = {name: values[i] for name, values in scored.columns.items()}
         reasons = {side: items[: lead.top] for side, items in scored.reasons[i].items()}
-        self.metrics["decisions"].labels(row["decision"], row["tier"]).inc()
+        self.metrics["decisions"].labels(str(row["decision"]), str(row["tier"])).inc()
         self.metrics["scores"].observe(int(row["score"]))
         return ScoreResponse(
             lead_id=str(lead.lead_id),
@@ -191,7 +192,7 @@ class LeadScoring:
             score=int(row["score"]),
             tier=str(row["tier"]),
             grade=str(row["grade"]),
-            decision=row["decision"],
+            decision=str(row["decision"]),
             instant_pass=bool(row["instant_pass"]),
             threshold=float(row["threshold"]),
             policy_version=int(policy.get("version", 0)),

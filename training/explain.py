@@ -26,13 +26,13 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from training.rows import FeatureRows
 from training.scorer import (
     INSTANT_PASS,
     RULE_POINTS,
     LeadScorer,
     ScoringPass,
     gbm_predict_options,
-    model_columns,
 )
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
@@ -60,15 +60,15 @@ def _mapping(encoded: tuple[str, ...], inputs: tuple[str, ...]) -> np.ndarray:
 
 
 def contribution_terms(
-    scorer: LeadScorer, rows: pd.DataFrame, scored: ScoringPass | None = None
+    scorer: LeadScorer, rows: pd.DataFrame | FeatureRows, scored: ScoringPass | None = None
 ) -> tuple[list[str], np.ndarray]:
     """Term names and a (rows x terms) matrix of log-odds: ``rule:<name>``, inputs, ``base``."""
     scored = scored or scorer.run(rows)
-    numeric, categorical = model_columns(scorer.spec)
+    numeric, categorical = scorer.input_columns
     names = numeric + categorical
     w_points, w_logistic, w_gbm = scorer.combiner.coef_[0]
-    rule_names = [f"rule:{rule}" for rule in scored.points.columns]
-    rule_terms = w_points * scored.points.to_numpy(float) / 10.0
+    rule_names = [f"rule:{rule}" for rule in scorer.rules.rule_names]
+    rule_terms = w_points * scored.points / 10.0
 
     model = scorer.logistic.named_steps["model"]
     encoded = scored.z_logistic
@@ -81,21 +81,23 @@ def contribution_terms(
     by_input = w_logistic * (model.coef_[0] * (encoded - means)) @ to_inputs
 
     gbm = scorer.lightgbm.named_steps["model"]
-    shap = gbm.booster_.predict(scored.z_gbm, pred_contrib=True, **gbm_predict_options(len(rows)))
+    shap = gbm.booster_.predict(
+        scored.z_gbm, pred_contrib=True, **gbm_predict_options(len(scored.z_gbm))
+    )
     to_inputs = _mapping(gbm_names, tuple(names))
     by_input = by_input + w_gbm * shap[:, :-1] @ to_inputs
     base_term = np.full(
-        (len(rows), 1), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]
+        (len(shap), 1), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]
     )
     return [*rule_names, *names, BASE], np.hstack([rule_terms, by_input, base_term])
 
 
 def contributions(
-    scorer: LeadScorer, rows: pd.DataFrame, scored: ScoringPass | None = None
+    scorer: LeadScorer, rows: pd.DataFrame | FeatureRows, scored: ScoringPass | None = None
 ) -> pd.DataFrame:
     """Log-odds terms per row: ``rule:<name>``, one per model input, and ``base``."""
     names, terms = contribution_terms(scorer, rows, scored)
-    return pd.DataFrame(terms, columns=names, index=rows.index)
+    return pd.DataFrame(terms, columns=names, index=FeatureRows.of(rows).index)
 
 
 # ------------------------------------------------------------------------------ reasons
@@ -134,7 +136,9 @@ def parse_catalog(document: dict) -> dict[str, Concept]:
 
 
 _CATALOGS: dict[int, tuple[dict, dict[str, Concept]]] = {}
-_GROUPINGS: dict[tuple[int, tuple[str, ...]], tuple[dict, list[str], np.ndarray]] = {}
+_GROUPINGS: dict[
+    tuple[int, tuple[str, ...]], tuple[dict, list[str], np.ndarray, frozenset[str]]
+] = {}
 
 
 def scorer_catalog(scorer: LeadScorer) -> dict[str, Concept]:
@@ -148,8 +152,11 @@ def scorer_catalog(scorer: LeadScorer) -> dict[str, Concept]:
     return cached[1]
 
 
-def _grouping(terms: tuple[str, ...], catalog: dict[str, Concept]) -> tuple[list[str], np.ndarray]:
-    """Concept names and the 0/1 (terms x concepts) matrix that sums terms into concepts.
+def _grouping(
+    terms: tuple[str, ...], catalog: dict[str, Concept]
+) -> tuple[list[str], np.ndarray, frozenset[str]]:
+    """Concept names, the 0/1 (terms x concepts) matrix that sums terms into concepts, and the
+    names of the values a reason's text may show.
 
     Matching terms to concepts (glob patterns) costs more than scoring one lead, and the terms
     of a scorer never change, so the answer is kept per (catalog, terms).
@@ -161,8 +168,9 @@ def _grouping(terms: tuple[str, ...], catalog: dict[str, Concept]) -> tuple[list
         names = list(dict.fromkeys(concepts))
         membership = np.zeros((len(concepts), len(names)))
         membership[np.arange(len(concepts)), [names.index(c) for c in concepts]] = 1.0
-        cached = _GROUPINGS[key] = (catalog, names, membership)
-    return cached[1], cached[2]
+        shown = frozenset({n for c in catalog.values() for n in _template_names(c)} | set(names))
+        cached = _GROUPINGS[key] = (catalog, names, membership, shown)
+    return cached[1], cached[2], cached[3]
 
 
 def concept_of(term: str, catalog: dict[str, Concept]) -> str | None:
@@ -247,7 +255,7 @@ def concept_text(concept: Concept, values: dict, lang: str) -> str:
 
 def reasons(
     scorer: LeadScorer,
-    rows: pd.DataFrame,
+    rows: pd.DataFrame | FeatureRows,
     *,
     lang: str = "en",
     top: int = TOP_REASONS,
@@ -261,16 +269,17 @@ def reasons(
     """
     if catalog is None:
         catalog = scorer_catalog(scorer)
+    rows = FeatureRows.of(rows)
     scored = scored or scorer.run(rows)
     term_names, terms = contribution_terms(scorer, rows, scored)
-    names, membership = _grouping(tuple(term_names[:-1]), catalog)  # the last term is the base
+    # the last term is the base
+    names, membership, wanted = _grouping(tuple(term_names[:-1]), catalog)
     grouped = terms[:, :-1] @ membership
     order = np.argsort(grouped, axis=1)
     # only the values a text can name, as arrays: a records dict of every column costs more
     # than the whole explanation for one lead
-    wanted = {n for c in catalog.values() for n in _template_names(c)} | set(names)
-    present = [c for c in rows.columns if c in wanted]
-    block = rows[present].to_numpy(dtype=object)
+    present = [c for c in rows.names if c in wanted]
+    block = rows.raw(present)
     columns = {c: block[:, j] for j, c in enumerate(present)}
     columns[RULE_POINTS] = scored.total_points
     columns[INSTANT_PASS] = scored.passes

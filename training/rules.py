@@ -1,13 +1,19 @@
 """The rule baseline as a scikit-learn estimator: points, grades and a breakdown that adds up.
 
-``RuleScorer`` reads feature rows (offline training-set rows or one online vector as a frame)
+``RuleScorer`` reads feature rows (offline training-set rows, or the online path's rows)
 produced with the spec that :func:`training.rulebook.compile_rules` extended, so rule points
 never re-read activities. ``fit`` learns nothing about the points (marketing ops own them); with
 labels it fits a one-feature logistic map from points to a probability, so calibration,
 pipelines and the combiner can treat the rulebook like any other model.
+
+Points, passes and grades are computed as arrays over :class:`training.rows.FeatureRows`, the
+same code for a file of millions of rows and for the one lead a webhook posts; the DataFrame
+methods (``rule_points``, ``instant_passes``, ``grades``) wrap those arrays for readers.
 """
 
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pandas as pd
@@ -16,6 +22,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from features.spec import FeatureSpec
+from training.rows import FeatureRows
 from training.rulebook import (
     ENGAGEMENT_GRADES,
     FIT_GRADES,
@@ -30,22 +37,40 @@ from training.rulebook import (
 )
 
 
-def condition_mask(values: pd.Series, condition: Condition) -> np.ndarray:
-    """Rows whose value passes one attribute test (an empty value passes only `missing`)."""
+def _levels(values: pd.Series | np.ndarray) -> np.ndarray:
+    """A column as a 1-d object array with every empty value (NaN, NA, NaT) as None."""
+    levels = np.array(values, dtype=object)
+    levels[pd.isna(levels)] = None
+    return levels
+
+
+def condition_mask(values: pd.Series | np.ndarray, condition: Condition) -> np.ndarray:
+    """Rows whose value passes one attribute test (an empty value passes only `missing`).
+
+    Element by element with Python's own ``==`` and set membership, which is what pandas'
+    object comparisons and ``isin`` do, without a Series per call: one lead's rules cost
+    microseconds, a file's a few milliseconds per condition.
+    """
+    levels = _levels(values)
     if condition.missing is not None:
-        return (values.isna() == condition.missing).to_numpy()
+        return np.fromiter((v is None for v in levels), bool, len(levels)) == condition.missing
     if condition.equals is not None:
-        return (values == condition.equals).fillna(False).to_numpy(bool)
+        wanted = condition.equals
+        return np.fromiter((v is not None and v == wanted for v in levels), bool, len(levels))
     if condition.in_ is not None:
-        return values.isin(list(condition.in_)).fillna(False).to_numpy(bool)
+        members = frozenset(condition.in_)
+        mask = np.fromiter((v is not None and v in members for v in levels), bool, len(levels))
+        if any(isinstance(v, float) and math.isnan(v) for v in members):  # isin matches NaN
+            mask |= np.fromiter((v is None for v in levels), bool, len(levels))
+        return mask
     low, high = condition.range or (None, None)
-    numbers = pd.to_numeric(values, errors="coerce")
-    mask = numbers.notna()
+    numbers = np.asarray(pd.to_numeric(levels, errors="coerce"), dtype=float)
+    mask = ~np.isnan(numbers)
     if low is not None:
         mask &= numbers >= low
     if high is not None:
         mask &= numbers < high
-    return mask.to_numpy(bool)
+    return mask
 
 
 def unit_column(rule: Rule | InstantPass, spec: FeatureSpec, columns: pd.Index) -> str:
@@ -84,6 +109,14 @@ def capped_points(units: np.ndarray, rule: Rule) -> np.ndarray:
     return np.minimum(points, rule.cap) if rule.points > 0 else np.maximum(points, rule.cap)
 
 
+def _grade(score: np.ndarray, floors: dict[str, float], names: tuple[str, ...]) -> np.ndarray:
+    grade = np.full(len(score), names[-1], dtype=object)
+    for name in reversed(names[:-1]):
+        if name in floors:
+            grade[score >= floors[name]] = name
+    return grade
+
+
 class RuleScorer(ClassifierMixin, BaseEstimator):
     """Points from a rulebook, per rule and in total; MQL when points >= threshold or on a pass."""
 
@@ -113,63 +146,80 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------------------- points
 
-    def rule_units(self, X: pd.DataFrame) -> pd.DataFrame:
-        """Per rule: 1/0 for attribute rules, occurrences in the window for behaviour rules."""
+    @property
+    def rule_names(self) -> list[str]:
+        """Rule names in rulebook order: the columns of :meth:`point_table`."""
+        return [rule.name for rule in self.rulebook.rules]
+
+    @property
+    def pass_names(self) -> list[str]:
+        """Instant-pass names in rulebook order: the columns of :meth:`pass_table`."""
+        return [p.name for p in self.rulebook.instant_pass]
+
+    def unit_table(self, X: pd.DataFrame | FeatureRows) -> np.ndarray:
+        """(rows x rules): 1/0 for attribute rules, occurrences in the window otherwise."""
         check_is_fitted(self, "spec_")
-        behaviour = [r.name for r in self.rulebook.rules if r.when is None]
-        counts = X.reindex(columns=[self.columns_[name] for name in behaviour]).to_numpy(
-            dtype=float, na_value=0.0
-        )  # one block read: a column at a time costs more than the rules for one lead
-        counts = np.nan_to_num(counts, nan=0.0)
-        fields = {f: X[f] for r in self.rulebook.attribute_rules for f in self.conditions_[r.name]}
-        columns = {}
-        for rule in self.rulebook.rules:
+        rows = FeatureRows.of(X)
+        rules = self.rulebook.rules
+        behaviour = [r.name for r in rules if r.when is None]
+        counts = np.nan_to_num(rows.numbers([self.columns_[name] for name in behaviour]), nan=0.0)
+        fields = list(dict.fromkeys(f for r in rules if r.when is not None
+                                    for f in self.conditions_[r.name]))  # fmt: skip
+        levels = rows.levels(fields)
+        units = np.empty((len(rows), len(rules)))
+        for k, rule in enumerate(rules):
             if rule.when is not None:
-                mask = np.ones(len(X), bool)
+                mask = np.ones(len(rows), bool)
                 for field, condition in self.conditions_[rule.name].items():
-                    mask &= condition_mask(fields[field], condition)
-                columns[rule.name] = mask.astype(float)
+                    mask &= condition_mask(levels[:, fields.index(field)], condition)
+                units[:, k] = mask
             else:
-                columns[rule.name] = counts[:, behaviour.index(rule.name)]
-        return pd.DataFrame(columns, index=X.index)
+                units[:, k] = counts[:, behaviour.index(rule.name)]
+        return units
 
-    def rule_points(self, X: pd.DataFrame) -> pd.DataFrame:
-        """One column per rule, in rulebook order: the points each rule gives each row."""
-        units = self.rule_units(X)
-        return pd.DataFrame(
-            {
-                rule.name: capped_points(units[rule.name].to_numpy(), rule)
-                for rule in self.rulebook.rules
-            },
-            index=X.index,
-        )
+    def point_table(self, X: pd.DataFrame | FeatureRows) -> np.ndarray:
+        """(rows x rules): the points each rule gives each row, in rulebook order."""
+        units = self.unit_table(X)
+        points = np.empty_like(units)
+        for k, rule in enumerate(self.rulebook.rules):
+            points[:, k] = capped_points(units[:, k], rule)
+        return points
 
-    def instant_passes(self, X: pd.DataFrame) -> pd.DataFrame:
-        """One boolean column per instant-pass trigger."""
+    def pass_table(self, X: pd.DataFrame | FeatureRows) -> np.ndarray:
+        """(rows x instant passes): whether each trigger fired."""
         check_is_fitted(self, "spec_")
-        return pd.DataFrame(
-            {
-                p.name: X[rule_feature(p)].fillna(0).to_numpy() > 0
-                for p in self.rulebook.instant_pass
-            },
-            index=X.index,
-            dtype=bool,
-        )
+        columns = [self.columns_[p.name] for p in self.rulebook.instant_pass]
+        return np.nan_to_num(FeatureRows.of(X).numbers(columns), nan=0.0) > 0
 
-    def decision_function(self, X: pd.DataFrame) -> np.ndarray:
+    def rule_units(self, X: pd.DataFrame | FeatureRows) -> pd.DataFrame:
+        """Per rule: 1/0 for attribute rules, occurrences in the window for behaviour rules."""
+        index = FeatureRows.of(X).index
+        return pd.DataFrame(self.unit_table(X), columns=self.rule_names, index=index)
+
+    def rule_points(self, X: pd.DataFrame | FeatureRows) -> pd.DataFrame:
+        """One column per rule, in rulebook order: the points each rule gives each row."""
+        index = FeatureRows.of(X).index
+        return pd.DataFrame(self.point_table(X), columns=self.rule_names, index=index)
+
+    def instant_passes(self, X: pd.DataFrame | FeatureRows) -> pd.DataFrame:
+        """One boolean column per instant-pass trigger."""
+        index = FeatureRows.of(X).index
+        return pd.DataFrame(self.pass_table(X), columns=self.pass_names, index=index, dtype=bool)
+
+    def decision_function(self, X: pd.DataFrame | FeatureRows) -> np.ndarray:
         """Total points."""
-        return self.rule_points(X).sum(axis=1).to_numpy()
+        return self.point_table(X).sum(axis=1)
 
-    def predict(self, X: pd.DataFrame) -> np.ndarray:
+    def predict(self, X: pd.DataFrame | FeatureRows) -> np.ndarray:
         """1 = hand off (MQL): points at the threshold or above, or an instant pass."""
-        passes = self.instant_passes(X).any(axis=1).to_numpy()
+        passes = self.pass_table(X).any(axis=1)
         return ((self.decision_function(X) >= self.rulebook.mql_threshold) | passes).astype(int)
 
-    def _calibration_inputs(self, X: pd.DataFrame) -> np.ndarray:
-        passes = self.instant_passes(X).any(axis=1).to_numpy(float)
+    def _calibration_inputs(self, X: pd.DataFrame | FeatureRows) -> np.ndarray:
+        passes = self.pass_table(X).any(axis=1).astype(float)
         return np.column_stack([self.decision_function(X), passes])
 
-    def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, X: pd.DataFrame | FeatureRows) -> np.ndarray:
         """P(SQL) from points and instant pass, by the logistic map fitted on labels."""
         check_is_fitted(self, "calibration_")
         if self.calibration_ is None:
@@ -178,55 +228,49 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
 
     # ---------------------------------------------------------------------- for sales
 
-    def grades(self, X: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
-        """Fit and engagement sub-scores and the fit x engagement grade (A1 best, D4 worst)."""
-        points = self.rule_points(X) if points is None else points
+    def grade_table(self, points: np.ndarray) -> dict[str, np.ndarray]:
+        """Fit and engagement sub-scores and grades, and the fit x engagement grade (A1 best)."""
         fit_rules = {r.name for r in self.rulebook.attribute_rules}
         engagement_rules = {r.name for r in self.rulebook.behaviour_rules}
-        table = points.to_numpy(float)
-        names = list(points.columns)
+        names = self.rule_names
         fit_at = [i for i, name in enumerate(names) if name in fit_rules]
         engagement_at = [i for i, name in enumerate(names) if name in engagement_rules]
-        fit = pd.Series(table[:, fit_at].sum(axis=1), index=X.index)
-        engagement = pd.Series(table[:, engagement_at].sum(axis=1), index=X.index)
+        fit = points[:, fit_at].sum(axis=1)
+        engagement = points[:, engagement_at].sum(axis=1)
         fit_grade = _grade(fit, self.rulebook.grades.fit, FIT_GRADES)
         engagement_grade = _grade(engagement, self.rulebook.grades.engagement, ENGAGEMENT_GRADES)
-        return pd.DataFrame(
-            {
-                "fit_points": fit,
-                "engagement_points": engagement,
-                "fit_grade": fit_grade,
-                "engagement_grade": engagement_grade,
-                "grade": fit_grade + engagement_grade,
-            },
-            index=X.index,
-        )
+        return {
+            "fit_points": fit,
+            "engagement_points": engagement,
+            "fit_grade": fit_grade,
+            "engagement_grade": engagement_grade,
+            "grade": fit_grade + engagement_grade,
+        }
+
+    def grades(
+        self, X: pd.DataFrame | FeatureRows, points: np.ndarray | pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """Fit and engagement sub-scores and the fit x engagement grade (A1 best, D4 worst)."""
+        table = self.point_table(X) if points is None else np.asarray(points, dtype=float)
+        return pd.DataFrame(self.grade_table(table), index=FeatureRows.of(X).index)
 
     def breakdown(
-        self, X: pd.DataFrame, lang: str = "en", points: pd.DataFrame | None = None
+        self,
+        X: pd.DataFrame | FeatureRows,
+        lang: str = "en",
+        points: np.ndarray | pd.DataFrame | None = None,
     ) -> list[list[tuple[str, float]]]:
         """Per row, the rules that gave points, as (label, points); they sum to the total."""
-        points = self.rule_points(X) if points is None else points
-        labels = {r.name: r.text(lang) for r in self.rulebook.rules}
-        names = [labels[name] for name in points.columns]
-        table = points.to_numpy(float)
+        table = self.point_table(X) if points is None else np.asarray(points, dtype=float)
+        names = [r.text(lang) for r in self.rulebook.rules]
         return [[(names[j], float(row[j])) for j in np.flatnonzero(row)] for row in table]
 
-    def unmatched_rules(self, X: pd.DataFrame) -> list[str]:
+    def unmatched_rules(self, X: pd.DataFrame | FeatureRows) -> list[str]:
         """Rules and passes that fire on no row of X: a typo or an activity this export lacks."""
-        units = self.rule_units(X)
-        silent = [name for name in units.columns if not units[name].any()]
-        passes = self.instant_passes(X)
-        return silent + [name for name in passes.columns if not passes[name].any()]
-
-
-def _grade(score: pd.Series, floors: dict[str, float], names: tuple[str, ...]) -> pd.Series:
-    values = score.to_numpy(float)
-    grade = np.full(len(values), names[-1], dtype=object)
-    for name in reversed(names[:-1]):
-        if name in floors:
-            grade[values >= floors[name]] = name
-    return pd.Series(grade, index=score.index, dtype=object)
+        units = self.unit_table(X)
+        silent = [name for k, name in enumerate(self.rule_names) if not units[:, k].any()]
+        passes = self.pass_table(X)
+        return silent + [name for k, name in enumerate(self.pass_names) if not passes[:, k].any()]
 
 
 def format_breakdown(items: list[tuple[str, float]]) -> str:

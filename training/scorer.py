@@ -44,6 +44,7 @@ from features.schema import Activity
 from features.spec import CategoricalAttribute, FeatureSpec
 from training.encoding import FittedEncoding
 from training.policy import policy_thresholds
+from training.rows import FeatureRows
 from training.rulebook import Rulebook
 from training.rules import RuleScorer
 
@@ -124,7 +125,10 @@ class SignConstrainedLogistic(ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
-        X = validate_data(self, X, reset=False)
+        return self.margin(validate_data(self, X, reset=False))
+
+    def margin(self, X: np.ndarray) -> np.ndarray:
+        """Log-odds of rows already encoded by the scorer, without re-validating them."""
         return X @ self.coef_[0] + self.intercept_[0]
 
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
@@ -242,11 +246,20 @@ def gbm_predict_options(n_rows: int) -> dict:
     return {"num_threads": 1} if n_rows < _ONE_THREAD_BELOW else {}
 
 
+def combined_probability(combiner: LogisticRegression, margins: np.ndarray) -> np.ndarray:
+    """P(SQL) from the combiner's inputs: ``predict_proba(margins)[:, 1]``, the same arithmetic.
+
+    scikit-learn validates its input on every call (tens of microseconds, more than the rest of
+    one lead's arithmetic); these margins come from the scorer itself, already checked.
+    """
+    return expit(margins @ combiner.coef_.T + combiner.intercept_)[:, 0]
+
+
 @dataclass(frozen=True)
 class ScoringPass:
     """What one pass of the scorer over some rows computed, for scoring and explaining alike."""
 
-    points: pd.DataFrame  # per rule
+    points: np.ndarray  # (rows x rules), in rulebook order (RuleScorer.rule_names)
     total_points: np.ndarray
     passes: np.ndarray  # an instant-pass trigger fired
     z_logistic: np.ndarray  # logistic regression's encoded inputs
@@ -257,7 +270,12 @@ class ScoringPass:
 
 @dataclass
 class LeadScorer:
-    """Everything needed to turn feature rows into p_sql, a 0-100 score and a decision."""
+    """Everything needed to turn feature rows into p_sql, a 0-100 score and a decision.
+
+    Every method takes feature rows as a DataFrame (files, training) or as
+    :class:`training.rows.FeatureRows` (the service's posted leads) and runs the same array code
+    on both.
+    """
 
     spec: FeatureSpec
     rulebook: Rulebook
@@ -280,6 +298,16 @@ class LeadScorer:
         )
 
     @cached_property
+    def input_columns(self) -> tuple[list[str], list[str]]:
+        """(numeric, categorical) model inputs, :func:`model_columns` of the spec, listed once."""
+        return model_columns(self.spec)
+
+    @cached_property
+    def feature_names(self) -> list[str]:
+        """The spec's features in training-set order, listed once."""
+        return self.spec.feature_names()
+
+    @cached_property
     def encoded_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """Names of the encoded columns of both models, for explanations."""
         return tuple(
@@ -288,84 +316,87 @@ class LeadScorer:
         )  # type: ignore[return-value]
 
     def input_arrays(
-        self, rows: pd.DataFrame, points: pd.DataFrame | None = None
+        self,
+        rows: pd.DataFrame | FeatureRows,
+        points: np.ndarray | pd.DataFrame | None = None,
+        passes: np.ndarray | None = None,
     ) -> tuple[np.ndarray, np.ndarray]:
         """(numeric, categorical) model inputs as arrays, in :func:`model_columns` order.
 
         Numeric inputs are the spec's features, then rule points and the pass flag; absent
-        features are empty (NaN) and empty categorical levels are None. Two block reads instead
-        of one per column: pandas' per-column cost, paid for ninety columns, was most of the
-        latency of the single lead a webhook sends.
+        features are empty (NaN) and empty categorical levels are None. ``points`` (rows x
+        rules) and ``passes`` (rows x triggers) are the rules' tables when already computed.
         """
-        numeric, categorical = model_columns(self.spec)
+        rows = FeatureRows.of(rows)
+        numeric, categorical = self.input_columns
         features = numeric[:-2]  # the spec's; rule points and the pass flag come from the rules
-        points = self.rules.rule_points(rows) if points is None else points
+        points = self.rules.point_table(rows) if points is None else np.asarray(points, float)
+        passes = self.rules.pass_table(rows) if passes is None else passes
         numbers = np.column_stack(
-            [
-                rows.reindex(columns=features).to_numpy(dtype=float, na_value=np.nan),
-                points.to_numpy(float).sum(axis=1),
-                self.rules.instant_passes(rows).to_numpy(bool).any(axis=1) * 1.0,
-            ]
+            [rows.numbers(features), points.sum(axis=1), passes.any(axis=1) * 1.0]
         )
-        levels = rows.reindex(columns=categorical).to_numpy(dtype=object, copy=True)
-        levels[pd.isna(levels)] = None  # a copy: pandas hands out read-only views
-        return numbers, levels
+        return numbers, rows.levels(categorical)
 
-    def model_inputs(self, rows: pd.DataFrame, points: pd.DataFrame | None = None) -> pd.DataFrame:
+    def model_inputs(
+        self, rows: pd.DataFrame | FeatureRows, points: np.ndarray | pd.DataFrame | None = None
+    ) -> pd.DataFrame:
         """The models' inputs as the pipelines are fitted on them: named columns."""
-        numeric, categorical = model_columns(self.spec)
+        numeric, categorical = self.input_columns
         numbers, levels = self.input_arrays(rows, points)
         data = {name: numbers[:, j] for j, name in enumerate(numeric)}
         data |= {name: levels[:, j] for j, name in enumerate(categorical)}
-        return pd.DataFrame(data, index=rows.index)
+        return pd.DataFrame(data, index=FeatureRows.of(rows).index)
 
-    def run(self, rows: pd.DataFrame) -> ScoringPass:
+    def run(self, rows: pd.DataFrame | FeatureRows) -> ScoringPass:
         """One pass over the rows that scoring and explaining both read from.
 
         Rule points, model inputs and both encodings are computed once, as arrays: for a single
         lead, pandas and scikit-learn bookkeeping paid four times over was most of the latency.
         """
-        points = self.rules.rule_points(rows)
-        numbers, levels = self.input_arrays(rows, points)
+        rows = FeatureRows.of(rows)
+        points = self.rules.point_table(rows)
+        passes = self.rules.pass_table(rows)
+        numbers, levels = self.input_arrays(rows, points, passes)
         logistic_encoding, gbm_encoding = self.encodings
         z_logistic = logistic_encoding.apply(numbers, levels)
         z_gbm = gbm_encoding.apply(numbers, levels)
         margins = np.column_stack(
             [
                 numbers[:, -2] / 10.0,
-                self.logistic.named_steps["model"].decision_function(z_logistic),
+                self.logistic.named_steps["model"].margin(z_logistic),
                 self.lightgbm.named_steps["model"].booster_.predict(
                     z_gbm, raw_score=True, **gbm_predict_options(len(rows))
                 ),
             ]
         )
         p = (
-            self.combiner.predict_proba(margins)[:, 1]
+            combined_probability(self.combiner, margins)
             if self.combiner is not None  # while training, before the combiner is fitted
             else np.full(len(rows), np.nan)
         )
-        passes = numbers[:, -1] > 0
-        return ScoringPass(points, numbers[:, -2], passes, z_logistic, z_gbm, margins, p)
+        passed = numbers[:, -1] > 0
+        return ScoringPass(points, numbers[:, -2], passed, z_logistic, z_gbm, margins, p)
 
-    def component_logits(self, rows: pd.DataFrame) -> pd.DataFrame:
+    def component_logits(self, rows: pd.DataFrame | FeatureRows) -> pd.DataFrame:
         """The combiner's inputs: rule points (per 10) and each model's log-odds.
 
         The instant-pass flag is not among them: both models already see it, and a second,
         collinear copy could take a negative weight and make a demo request read as bad news.
         """
         margins = self.run(rows).margins
-        return pd.DataFrame(margins, columns=list(COMBINER_INPUTS), index=rows.index)
+        index = FeatureRows.of(rows).index
+        return pd.DataFrame(margins, columns=list(COMBINER_INPUTS), index=index)
 
-    def predict_proba(self, rows: pd.DataFrame) -> np.ndarray:
+    def predict_proba(self, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
         return self.run(rows).p
 
     def scores(self, p_sql: np.ndarray) -> np.ndarray:
         """0-100: the share of validation-period leads this probability beats."""
         return np.clip(np.searchsorted(self.score_scale, p_sql, side="right") - 1, 0, 100)
 
-    def thresholds(self, rows: pd.DataFrame) -> np.ndarray:
+    def thresholds(self, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
         """Each row's hand-off threshold: its segment's, divided by deal value if valued."""
-        return policy_thresholds(self.policy, rows)
+        return policy_thresholds(self.policy, FeatureRows.of(rows).frame)
 
     def tiers(self, scores: np.ndarray, handoff: np.ndarray) -> np.ndarray:
         """A-D from the policy's score floors; every hand-off is tier A."""
@@ -379,25 +410,32 @@ class LeadScorer:
         tier[handoff] = bands[0][0]
         return tier
 
-    def score(self, rows: pd.DataFrame, scored: ScoringPass | None = None) -> pd.DataFrame:
-        """p_sql, score, decision and the rule view for each row, in input order."""
+    def score_columns(
+        self, rows: pd.DataFrame | FeatureRows, scored: ScoringPass | None = None
+    ) -> dict[str, np.ndarray]:
+        """The columns of :meth:`score` as arrays, plus each row's ``threshold``."""
+        rows = FeatureRows.of(rows)
         scored = scored or self.run(rows)
         p = scored.p
         passes = scored.passes
-        handoff = (p >= self.thresholds(rows)) | (
-            passes & self.policy.get("instant_pass_hands_off", True)
-        )
-        grades = self.rules.grades(rows, scored.points)
+        thresholds = self.thresholds(rows)
+        handoff = (p >= thresholds) | (passes & self.policy.get("instant_pass_hands_off", True))
         scores = self.scores(p)
-        return pd.DataFrame(
-            {
-                "p_sql": p,
-                "score": scores,
-                "tier": self.tiers(scores, handoff),
-                "decision": np.where(handoff, "hand off", "nurture"),
-                "instant_pass": passes,
-                "rule_points": scored.total_points,
-                "grade": grades["grade"].to_numpy(),
-            },
-            index=rows.index,
-        )
+        return {
+            "p_sql": p,
+            "score": scores,
+            "tier": self.tiers(scores, handoff),
+            "decision": np.where(handoff, "hand off", "nurture"),
+            "instant_pass": passes,
+            "rule_points": scored.total_points,
+            "grade": self.rules.grade_table(scored.points)["grade"],
+            "threshold": thresholds,
+        }
+
+    def score(
+        self, rows: pd.DataFrame | FeatureRows, scored: ScoringPass | None = None
+    ) -> pd.DataFrame:
+        """p_sql, score, decision and the rule view for each row, in input order."""
+        columns = self.score_columns(rows, scored)
+        columns.pop("threshold")
+        return pd.DataFrame(columns, index=FeatureRows.of(rows).index)
