@@ -32,6 +32,7 @@ from features.spec import (
 CUTOFF_AT = "cutoff_at"
 LABEL = "label"
 DAY_SECONDS = 86_400.0
+_US_PER_DAY = 86_400_000_000
 
 
 def connect(
@@ -208,22 +209,72 @@ def _flag_kinds(events: ir.Table, spec: FeatureSpec) -> ir.Table:
     return kinds.mutate(**flags)
 
 
-def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec) -> ir.Table:
-    """One row per (lead_id, cutoff_at) with every activity feature of the spec.
+def _activities_in_reach(keyed: ir.Table, flagged: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """The activities some cutoff of their lead can see: after its first cutoff's lookback
+    began and not after its last cutoff.
 
-    A bounded range join: each cutoff meets its lead's activities in ``(cutoff - lookback,
-    cutoff]``, and one grouped aggregate turns the pairs into features.
+    Most of an export's activity comes after the cutoffs that get scored (later nurture, the
+    weeks after a lead went SQL, leads past their scoring age), so dropping it before the range
+    join shrinks the candidate pairs several times over; no feature can tell the difference.
     """
-    names = spec.activity_feature_names()
-    if not names:
-        return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
+    reach = keyed.group_by(schema.LEAD_ID).aggregate(
+        _last=keyed._cut.max(),
+        _from=keyed._cut.min() - ibis.interval(days=spec.lookback_days),
+    )
+    seen = flagged.join(reach, schema.LEAD_ID)
+    return seen.filter(
+        seen[schema.OCCURRED_AT] > seen._from, seen[schema.OCCURRED_AT] <= seen._last
+    ).drop("_last", "_from")
+
+
+def _same_day_predecessors(seen: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """Per signal counted in distinct days, the time of its previous event on the same UTC date.
+
+    Why: a window's distinct dates are then a plain sum - an event starts a new date in the
+    window unless its same-date predecessor is inside the window too - where a distinct count
+    over the cutoff-activity pairs costs a hash set per cutoff, half of the whole build.
+
+    The window runs per lead (the signal's previous event, kept when it is on the same date):
+    its output comes grouped by lead, so the range join downstream emits each lead's pairs
+    together and the aggregate finds their cutoffs' running totals still in cache.
+    """
+    earlier = ibis.window(
+        group_by=seen[schema.LEAD_ID], order_by=seen[schema.OCCURRED_AT], rows=(None, -1)
+    )
+    moment = ibis.null(seen[schema.OCCURRED_AT].type())
+    previous = {
+        s.name: ibis.ifelse(seen[f"_s_{s.name}"] == 1.0, seen[schema.OCCURRED_AT], moment)
+        .max()
+        .over(earlier)
+        for s in spec.signals
+        if "days" in s.stats
+    }
+    return seen.mutate(
+        **{
+            f"_p_{name}": ibis.ifelse(
+                before.date() == seen[schema.OCCURRED_AT].date(), before, moment
+            )
+            for name, before in previous.items()
+        }
+    )
+
+
+def _flagged_activities(activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """lead_id, occurred_at (UTC wall clock) and the signal flags and weights of each activity.
+
+    Plain timestamps: DuckDB's time-zone-aware arithmetic goes through ICU calendars and costs
+    several times more per row than the same arithmetic on UTC wall-clock timestamps.
+    """
     events = activities.select(
-        schema.LEAD_ID, schema.OCCURRED_AT, schema.ACTIVITY_TYPE, schema.DETAIL
+        schema.LEAD_ID,
+        schema.ACTIVITY_TYPE,
+        schema.DETAIL,
+        **{schema.OCCURRED_AT: activities[schema.OCCURRED_AT].cast("timestamp")},
     )
     if spec.exclude_activity_types:
         events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
     kinds = _flag_kinds(events, spec)
-    flagged = events.join(
+    return events.join(
         kinds,
         [
             events[schema.ACTIVITY_TYPE] == kinds[schema.ACTIVITY_TYPE],
@@ -234,54 +285,102 @@ def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec
         events[schema.OCCURRED_AT],
         *[kinds[c] for c in kinds.columns if c.startswith(("_s_", "_w_"))],
     )
-    keyed = cutoffs.select(schema.LEAD_ID, CUTOFF_AT).mutate(_row=ibis.row_number())
+
+
+def _keyed_cutoffs(cutoffs: ir.Table) -> ir.Table:
+    """Cutoffs with a row key and their moment as a UTC wall-clock timestamp (``_cut``)."""
+    return cutoffs.select(
+        schema.LEAD_ID, CUTOFF_AT, _cut=cutoffs[CUTOFF_AT].cast("timestamp"), _row=ibis.row_number()
+    )
+
+
+def _cutoff_activity_pairs(keyed: ir.Table, activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """(cutoff row, activity flags, age) for each activity in ``(cutoff - lookback, cutoff]``.
+
+    Ages are whole microseconds (``_age``; ``_pa_<signal>`` for the same-date predecessor), so
+    every window test below is exact integer arithmetic, computed once per pair.
+    """
+    flagged = _flagged_activities(activities, spec)
+    seen = _same_day_predecessors(_activities_in_reach(keyed, flagged, spec), spec)
     lookback = ibis.interval(days=spec.lookback_days)
     joined = keyed.join(
-        flagged,
+        seen,
         [
-            keyed[schema.LEAD_ID] == flagged[schema.LEAD_ID],
-            flagged[schema.OCCURRED_AT] <= keyed[CUTOFF_AT],
-            flagged[schema.OCCURRED_AT] > keyed[CUTOFF_AT] - lookback,
+            keyed[schema.LEAD_ID] == seen[schema.LEAD_ID],
+            seen[schema.OCCURRED_AT] <= keyed._cut,
+            seen[schema.OCCURRED_AT] > keyed._cut - lookback,
         ],
     )
-    age_days = _days_between(joined[CUTOFF_AT], joined[schema.OCCURRED_AT])
-    day = joined[schema.OCCURRED_AT].date()
+    return joined.select(
+        joined._row,
+        *[c for c in seen.columns if c.startswith(("_s_", "_w_"))],
+        _age=joined._cut.delta(joined[schema.OCCURRED_AT], unit="microsecond"),
+        **{
+            f"_pa_{name[3:]}": joined._cut.delta(joined[name], unit="microsecond")
+            for name in seen.columns
+            if name.startswith("_p_")
+        },
+    )
+
+
+def _pair_metrics(pairs: ir.Table, spec: FeatureSpec) -> dict[str, ir.Scalar]:
+    """Every activity feature as an aggregate over one cutoff's pairs: sums, minima, maxima.
+
+    Recency and first-seen stay in microseconds here; :func:`activity_features` turns them
+    into days once per cutoff instead of once per pair.
+    """
+    age_days = pairs._age.cast("float64") / _US_PER_DAY
     windows = sorted(
         {w for s in spec.signals for w in spec.signal_windows(s)}
         | {e.window_days for e in spec.engagement if e.window_days}
     )
-    inside = {
-        w: (joined[schema.OCCURRED_AT] > joined[CUTOFF_AT] - ibis.interval(days=w)).cast("float64")
-        for w in windows
-    }
+    inside = {w: (pairs._age < w * _US_PER_DAY).cast("float64") for w in windows}
     metrics: dict[str, ir.Scalar] = {}
     for signal in spec.signals:
-        fired = joined[f"_s_{signal.name}"]
+        fired = pairs[f"_s_{signal.name}"]
         for window in spec.signal_windows(signal):
+            in_window = fired * inside[window]
             if "count" in signal.stats:
-                metrics[f"{signal.name}_count_{window}d"] = (fired * inside[window]).sum()
+                metrics[f"{signal.name}_count_{window}d"] = in_window.sum()
             if "days" in signal.stats:
-                metrics[f"{signal.name}_days_{window}d"] = day.nunique(
-                    where=(fired * inside[window]) == 1.0
-                )
+                before = pairs[f"_pa_{signal.name}"]
+                starts_a_date = (before.isnull() | (before >= window * _US_PER_DAY)).cast("float64")
+                metrics[f"{signal.name}_days_{window}d"] = (in_window * starts_a_date).sum()
         if "recency" in signal.stats:
-            metrics[f"{signal.name}_recency_days"] = age_days.min(where=fired == 1.0)
+            metrics[f"{signal.name}_recency_days"] = pairs._age.min(where=fired == 1.0)
         if "first" in signal.stats:
-            metrics[f"{signal.name}_first_days"] = age_days.max(where=fired == 1.0)
+            metrics[f"{signal.name}_first_days"] = pairs._age.max(where=fired == 1.0)
     for score in spec.engagement:
         decay = ibis.literal(0.5) ** (age_days / score.half_life_days)
-        term = joined[f"_w_{score.name}"] * decay
+        term = pairs[f"_w_{score.name}"] * decay
         if score.window_days:
             term = term * inside[score.window_days]
         metrics[f"engagement_{score.name}"] = term.sum()
-    aggregated = joined.group_by(joined._row).aggregate(**metrics)
+    return metrics
+
+
+def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """One row per (lead_id, cutoff_at) with every activity feature of the spec.
+
+    A bounded range join: each cutoff meets its lead's activities in ``(cutoff - lookback,
+    cutoff]``, and one grouped aggregate of plain sums, minima and maxima turns the pairs
+    into features.
+    """
+    names = spec.activity_feature_names()
+    if not names:
+        return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
+    keyed = _keyed_cutoffs(cutoffs)
+    pairs = _cutoff_activity_pairs(keyed, activities, spec)
+    aggregated = pairs.group_by(pairs._row).aggregate(**_pair_metrics(pairs, spec))
     # cutoffs with no activity in the lookback still get a row: counts 0, recency empty
     full = keyed.left_join(aggregated, "_row")
     filled = {}
     for name in names:
         if name.startswith("engagement_"):
             filled[name] = full[name].fill_null(0.0)
-        elif not name.endswith(("_recency_days", "_first_days")):
+        elif name.endswith(("_recency_days", "_first_days")):
+            filled[name] = full[name].cast("float64") / _US_PER_DAY
+        else:
             filled[name] = full[name].fill_null(0).cast("int64")
     return full.select(schema.LEAD_ID, CUTOFF_AT, **{n: filled.get(n, full[n]) for n in names})
 
