@@ -72,16 +72,11 @@ def _utc_texts_to_us(texts: Sequence[object]) -> np.ndarray | None:
     :func:`_to_us`). NumPy's parser reads the same ISO forms as ``datetime.fromisoformat``
     (fractions beyond microseconds truncated alike) at a tenth of the cost per text.
     """
-    bare = []
-    for text in texts:
-        if not isinstance(text, str):
-            return None
-        if text.endswith("Z"):
-            bare.append(text[:-1])
-        elif text.endswith("+00:00"):
-            bare.append(text[:-6])
-        else:
-            return None
+    if not all(isinstance(text, str) for text in texts):
+        return None
+    bare = [t[:-1] if t[-1:] == "Z" else t[:-6] if t[-6:] == "+00:00" else None for t in texts]
+    if None in bare:
+        return None
     try:
         stamps = np.array(bare, dtype="datetime64[us]").view("int64")
     except ValueError:
@@ -174,9 +169,9 @@ class _Plan:
 
     names: tuple[str, ...]  # every feature, in the spec's order
     signals: tuple[str, ...]
-    wanted_types: tuple[frozenset[object] | None, ...]  # per signal; None: any type
-    excluded: frozenset[object]
-    detail_matches: Callable[[object], tuple[bool, ...]]  # detail -> match per signal
+    narrowed: np.ndarray  # positions of the signals with a detail pattern
+    detail_matches: Callable[[object], bytes]  # detail -> 0/1 per narrowed signal
+    type_matches: Callable[[tuple[object, ...]], tuple[np.ndarray, np.ndarray]]
     windows: tuple[int, ...]  # every count window (days), each once
     counts: tuple[tuple[str, int, int], ...]  # (feature, signal, window position)
     days: tuple[tuple[str, int, int], ...]
@@ -193,14 +188,25 @@ def _plan(spec: FeatureSpec) -> _Plan:
     if cached is not None and cached[0] is spec:
         return cached[1]
     signals = spec.signals
-    patterns = [_pattern(s.detail) if s.detail is not None else None for s in signals]
+    narrowed = [k for k, s in enumerate(signals) if s.detail is not None]
+    patterns = [_pattern(signals[k].detail) for k in narrowed]  # type: ignore[arg-type]
 
     @lru_cache(maxsize=_DISTINCT_DETAILS)
-    def detail_matches(detail: object) -> tuple[bool, ...]:
-        text = detail if isinstance(detail, str) else None
-        return tuple(
-            p is None or (text is not None and p.search(text) is not None) for p in patterns
-        )
+    def detail_matches(detail: object) -> bytes:
+        if not isinstance(detail, str):
+            return bytes(len(patterns))
+        return bytes(p.search(detail) is not None for p in patterns)
+
+    wanted = [types_of(s, spec) for s in signals]
+    wanted_types = [None if t is None else frozenset(t) for t in wanted]
+    excluded = frozenset(spec.exclude_activity_types)
+
+    @lru_cache(maxsize=_DISTINCT_DETAILS)
+    def type_matches(types: tuple[object, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """(signals x types) which signals each type fires, and which types are not excluded."""
+        fires = [[w is None or t in w for t in types] for w in wanted_types]
+        kept = np.array([t not in excluded for t in types], bool)
+        return np.array(fires, bool).reshape(len(signals), len(types)), kept
 
     windows = sorted({w for s in signals for w in spec.signal_windows(s)})
     counts, days, recency, first = [], [], [], []
@@ -215,13 +221,12 @@ def _plan(spec: FeatureSpec) -> _Plan:
             recency.append((f"{signal.name}_recency_days", k))
         if "first" in signal.stats:
             first.append((f"{signal.name}_first_days", k))
-    wanted = [types_of(s, spec) for s in signals]
     plan = _Plan(
         names=tuple(spec.feature_names()),
         signals=tuple(s.name for s in signals),
-        wanted_types=tuple(None if t is None else frozenset(t) for t in wanted),
-        excluded=frozenset(spec.exclude_activity_types),
+        narrowed=np.array(narrowed, np.intp),
         detail_matches=detail_matches,
+        type_matches=type_matches,
         windows=tuple(windows),
         counts=tuple(counts),
         days=tuple(days),
@@ -248,14 +253,13 @@ def _fired(
     spec does not exclude (an excluded type fires nothing)."""
     distinct_types, type_codes = _codes(types)
     distinct_details, detail_codes = _codes(details)
-    by_type = np.array(
-        [[w is None or t in w for t in distinct_types] for w in plan.wanted_types], bool
-    ).reshape(len(plan.signals), len(distinct_types))
-    by_detail = np.array([plan.detail_matches(d) for d in distinct_details], bool).reshape(
-        len(distinct_details), len(plan.signals)
-    )
-    kept = ~np.array([t in plan.excluded for t in distinct_types], bool)[type_codes]
-    return by_type[:, type_codes] & by_detail.T[:, detail_codes], kept
+    by_type, kept = plan.type_matches(tuple(distinct_types))
+    fired = by_type[:, type_codes]
+    if len(plan.narrowed):
+        matches = b"".join(map(plan.detail_matches, distinct_details))
+        by_detail = np.frombuffer(matches, bool).reshape(len(distinct_details), len(plan.narrowed))
+        fired[plan.narrowed] &= by_detail.T[:, detail_codes]
+    return fired, kept[type_codes]
 
 
 def online_features(

@@ -216,9 +216,11 @@ class _Values(dict):
 
 
 def _render(template: str, values: dict, lang: str) -> str:
+    # only the values this template names: a lead's row has dozens, a text shows one or two
+    named = {k: values[k] for k in _names_in(template) if k in values}
     clean = {
         k: (_UNKNOWN[lang] if v is None or (isinstance(v, float) and math.isnan(v)) else v)
-        for k, v in values.items()
+        for k, v in named.items()
     }
     clean = {k: _format_value(v, lang) if isinstance(v, str) else v for k, v in clean.items()}
     try:
