@@ -12,6 +12,7 @@ when ``cutoff_at - lookback < occurred_at <= cutoff_at``; labels read ``sql_at``
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import ibis
@@ -189,7 +190,7 @@ def _signal_condition(events: ir.Table, signal: Signal, spec: FeatureSpec) -> ir
 
 
 def _flag_kinds(events: ir.Table, spec: FeatureSpec) -> ir.Table:
-    """Signal flags and engagement weights per distinct (activity_type, detail).
+    """``_kind`` id, signal flags and engagement weights per distinct (activity_type, detail).
 
     Detail patterns are regular expressions, the most expensive thing in the query; evaluating
     them on the few hundred distinct kinds instead of on every cutoff-activity pair keeps them
@@ -206,25 +207,57 @@ def _flag_kinds(events: ir.Table, spec: FeatureSpec) -> ir.Table:
         for signal_name, points in score.weights.items():
             weight = weight + flags[f"_s_{signal_name}"] * points
         flags[f"_w_{score.name}"] = weight
-    return kinds.mutate(**flags)
+    return kinds.mutate(_kind=ibis.row_number().cast("int32"), **flags)
 
 
-def _activities_in_reach(keyed: ir.Table, flagged: ir.Table, spec: FeatureSpec) -> ir.Table:
-    """The activities some cutoff of their lead can see: after its first cutoff's lookback
-    began and not after its last cutoff.
+@dataclass(frozen=True)
+class PreparedActivities:
+    """Activities reduced to what features read, so a large export is scanned once.
 
+    ``events``: lead_id, occurred_at (UTC wall clock) and ``_kind`` of every activity some
+    cutoff can see; ``kinds``: one row per ``_kind`` with its signal flags and weights.
+    """
+
+    events: ir.Table
+    kinds: ir.Table
+
+
+def prepare_activities(
+    cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec
+) -> PreparedActivities:
+    """The activities some cutoff of their lead can see, each with its kind.
+
+    Seen means after the lead's first cutoff's lookback began and not after its last cutoff.
     Most of an export's activity comes after the cutoffs that get scored (later nurture, the
     weeks after a lead went SQL, leads past their scoring age), so dropping it before the range
     join shrinks the candidate pairs several times over; no feature can tell the difference.
+    Plain timestamps: DuckDB's time-zone-aware arithmetic goes through ICU calendars and costs
+    several times more per row than the same arithmetic on UTC wall-clock timestamps.
     """
-    reach = keyed.group_by(schema.LEAD_ID).aggregate(
-        _last=keyed._cut.max(),
-        _from=keyed._cut.min() - ibis.interval(days=spec.lookback_days),
+    events = activities.select(
+        schema.LEAD_ID,
+        schema.ACTIVITY_TYPE,
+        schema.DETAIL,
+        **{schema.OCCURRED_AT: activities[schema.OCCURRED_AT].cast("timestamp")},
     )
-    seen = flagged.join(reach, schema.LEAD_ID)
-    return seen.filter(
-        seen[schema.OCCURRED_AT] > seen._from, seen[schema.OCCURRED_AT] <= seen._last
-    ).drop("_last", "_from")
+    if spec.exclude_activity_types:
+        events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
+    kinds = _flag_kinds(events, spec)
+    cut = cutoffs[CUTOFF_AT].cast("timestamp")
+    reach = cutoffs.group_by(schema.LEAD_ID).aggregate(
+        _last=cut.max(), _from=cut.min() - ibis.interval(days=spec.lookback_days)
+    )
+    joined = events.join(
+        kinds,
+        [
+            events[schema.ACTIVITY_TYPE] == kinds[schema.ACTIVITY_TYPE],
+            events[schema.DETAIL].identical_to(kinds[schema.DETAIL]),
+        ],
+    ).join(reach, events[schema.LEAD_ID] == reach[schema.LEAD_ID])
+    seen = joined.filter(
+        joined[schema.OCCURRED_AT] > joined._from, joined[schema.OCCURRED_AT] <= joined._last
+    ).select(events[schema.LEAD_ID], events[schema.OCCURRED_AT], kinds._kind)
+    return PreparedActivities(events=seen, kinds=kinds.drop(schema.ACTIVITY_TYPE, schema.DETAIL))
 
 
 def _same_day_predecessors(seen: ir.Table, spec: FeatureSpec) -> ir.Table:
@@ -259,34 +292,6 @@ def _same_day_predecessors(seen: ir.Table, spec: FeatureSpec) -> ir.Table:
     )
 
 
-def _flagged_activities(activities: ir.Table, spec: FeatureSpec) -> ir.Table:
-    """lead_id, occurred_at (UTC wall clock) and the signal flags and weights of each activity.
-
-    Plain timestamps: DuckDB's time-zone-aware arithmetic goes through ICU calendars and costs
-    several times more per row than the same arithmetic on UTC wall-clock timestamps.
-    """
-    events = activities.select(
-        schema.LEAD_ID,
-        schema.ACTIVITY_TYPE,
-        schema.DETAIL,
-        **{schema.OCCURRED_AT: activities[schema.OCCURRED_AT].cast("timestamp")},
-    )
-    if spec.exclude_activity_types:
-        events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
-    kinds = _flag_kinds(events, spec)
-    return events.join(
-        kinds,
-        [
-            events[schema.ACTIVITY_TYPE] == kinds[schema.ACTIVITY_TYPE],
-            events[schema.DETAIL].identical_to(kinds[schema.DETAIL]),
-        ],
-    ).select(
-        events[schema.LEAD_ID],
-        events[schema.OCCURRED_AT],
-        *[kinds[c] for c in kinds.columns if c.startswith(("_s_", "_w_"))],
-    )
-
-
 def _keyed_cutoffs(cutoffs: ir.Table) -> ir.Table:
     """Cutoffs with a row key and their moment as a UTC wall-clock timestamp (``_cut``)."""
     return cutoffs.select(
@@ -294,14 +299,17 @@ def _keyed_cutoffs(cutoffs: ir.Table) -> ir.Table:
     )
 
 
-def _cutoff_activity_pairs(keyed: ir.Table, activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+def _cutoff_activity_pairs(
+    keyed: ir.Table, prepared: PreparedActivities, spec: FeatureSpec
+) -> ir.Table:
     """(cutoff row, activity flags, age) for each activity in ``(cutoff - lookback, cutoff]``.
 
     Ages are whole microseconds (``_age``; ``_pa_<signal>`` for the same-date predecessor), so
     every window test below is exact integer arithmetic, computed once per pair.
     """
-    flagged = _flagged_activities(activities, spec)
-    seen = _same_day_predecessors(_activities_in_reach(keyed, flagged, spec), spec)
+    events, kinds = prepared.events, prepared.kinds
+    flagged = events.join(kinds, events._kind == kinds._kind).drop("_kind")
+    seen = _same_day_predecessors(flagged, spec)
     lookback = ibis.interval(days=spec.lookback_days)
     joined = keyed.join(
         seen,
@@ -359,16 +367,21 @@ def _pair_metrics(pairs: ir.Table, spec: FeatureSpec) -> dict[str, ir.Scalar]:
     return metrics
 
 
-def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+def activity_features(
+    cutoffs: ir.Table, activities: ir.Table | PreparedActivities, spec: FeatureSpec
+) -> ir.Table:
     """One row per (lead_id, cutoff_at) with every activity feature of the spec.
 
     A bounded range join: each cutoff meets its lead's activities in ``(cutoff - lookback,
     cutoff]``, and one grouped aggregate of plain sums, minima and maxima turns the pairs
-    into features.
+    into features. ``activities`` is the export's table, or what :func:`prepare_activities`
+    made of it for (a superset of) these cutoffs.
     """
     names = spec.activity_feature_names()
     if not names:
         return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
+    if not isinstance(activities, PreparedActivities):
+        activities = prepare_activities(cutoffs, activities, spec)
     keyed = _keyed_cutoffs(cutoffs)
     pairs = _cutoff_activity_pairs(keyed, activities, spec)
     aggregated = pairs.group_by(pairs._row).aggregate(**_pair_metrics(pairs, spec))
@@ -386,7 +399,10 @@ def activity_features(cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec
 
 
 def feature_table(
-    cutoffs: ir.Table, leads: ir.Table, activities: ir.Table, spec: FeatureSpec
+    cutoffs: ir.Table,
+    leads: ir.Table,
+    activities: ir.Table | PreparedActivities,
+    spec: FeatureSpec,
 ) -> ir.Table:
     """(lead_id, cutoff_at, every feature of the spec) for each cutoff, in spec order."""
     attributes = attribute_features(leads, spec)

@@ -22,8 +22,10 @@ from features import schema
 from features.offline import (
     CUTOFF_AT,
     LABEL,
+    PreparedActivities,
     feature_table,
     label_table,
+    prepare_activities,
     training_cutoffs,
 )
 from features.spec import FeatureSpec
@@ -72,13 +74,21 @@ def data_end(leads: ir.Table, activities: ir.Table, outcomes: ir.Table) -> pd.Ti
 
 def labelled_rows(
     leads: ir.Table,
-    activities: ir.Table,
+    activities: ir.Table | PreparedActivities,
     outcomes: ir.Table,
     spec: FeatureSpec,
     as_of: pd.Timestamp,
+    cutoffs: ir.Table | None = None,
 ) -> ir.Table:
-    """(lead_id, cutoff_at, features..., label) for every cutoff of the spec's policy."""
-    cutoffs = training_cutoffs(leads, activities, outcomes, spec, as_of)
+    """(lead_id, cutoff_at, features..., label) for every cutoff of the spec's policy.
+
+    ``cutoffs`` may be given when already computed (the builder computes them once for the
+    whole export); otherwise they come from the spec's policy here.
+    """
+    if cutoffs is None:
+        if isinstance(activities, PreparedActivities):
+            raise TypeError("prepared activities need their cutoffs")
+        cutoffs = training_cutoffs(leads, activities, outcomes, spec, as_of)
     features = feature_table(cutoffs, leads, activities, spec)
     labels = label_table(cutoffs, outcomes, spec, as_of)
     return features.join(labels, [schema.LEAD_ID, CUTOFF_AT])
@@ -137,12 +147,29 @@ def lead_batches(leads: ir.Table, rows_per_batch: int = 100_000) -> int:
     return max(1, -(-int(leads.count().execute()) // rows_per_batch))
 
 
+BATCH = "_batch"
+
+
+def with_batch(table: ir.Table, batches: int) -> ir.Table:
+    """``table`` with a ``_batch`` column: its lead's batch of ``batches`` (by hash of lead_id)."""
+    bucket = ((table[schema.LEAD_ID].hash() % batches) + batches) % batches
+    return table.mutate(**{BATCH: bucket.cast("int32")})
+
+
 def in_batch(table: ir.Table, batch: int, batches: int) -> ir.Table:
-    """The rows of ``table`` whose lead falls in ``batch`` of ``batches`` (by hash of lead_id)."""
+    """The rows of ``table`` whose lead falls in ``batch`` of ``batches``."""
     if batches == 1:
         return table
-    bucket = ((table[schema.LEAD_ID].hash() % batches) + batches) % batches
-    return table.filter(bucket == batch)
+    if BATCH in table.columns:
+        return table.filter(table[BATCH] == batch).drop(BATCH)
+    return with_batch(table, batches).filter(lambda t: t[BATCH] == batch).drop(BATCH)
+
+
+def _stage(con: ibis.BaseBackend, name: str, table: ir.Table, batches: int) -> ir.Table:
+    """Materialise ``table`` once, sorted by lead batch so each batch reads a narrow slice."""
+    if batches > 1:
+        table = with_batch(table, batches).order_by(BATCH)
+    return con.create_table(name, table, overwrite=True, temp=True)
 
 
 def build_training_set(
@@ -160,28 +187,41 @@ def build_training_set(
 ) -> tuple[Path, SplitEdges]:
     """Write ``training_set.parquet`` under ``out`` and return its path and split edges.
 
-    Leads are processed in ``batches`` (by default one per 100,000 leads) so that memory stays
-    flat as the export grows: a lead's cutoffs only ever meet its own activities, so batches by
-    lead are independent. ``progress`` is an optional callable taking a step description.
+    The export is read once: cutoffs are computed for every lead, and the activities any
+    cutoff can see are staged with their kind (a fraction of the export). Features are then
+    built in ``batches`` of leads (by default one per 100,000) so that the cutoff-activity join
+    stays within memory as the export grows: a lead's cutoffs only ever meet its own
+    activities, so batches by lead are independent. ``progress`` is an optional callable
+    taking a step description.
     """
     step = progress if callable(progress) else (lambda _: None)
     out.mkdir(parents=True, exist_ok=True)
     as_of = as_of if as_of is not None else data_end(leads, activities, outcomes)
     batches = batches or lead_batches(leads)
+    step("cutoffs and the activities they can see")
+    cutoffs = _stage(
+        con, "_cutoffs", training_cutoffs(leads, activities, outcomes, spec, as_of), batches
+    )
+    prepared = prepare_activities(cutoffs, activities, spec)
+    kinds = con.create_table("_kinds", prepared.kinds, overwrite=True, temp=True)
+    events = _stage(con, "_events", prepared.events, batches)
     staged_name = "_labelled_rows"
     for batch in range(batches):
         step(f"features, batch {batch + 1}/{batches}")
         rows = labelled_rows(
             in_batch(leads, batch, batches),
-            in_batch(activities, batch, batches),
+            PreparedActivities(in_batch(events, batch, batches), kinds),
             in_batch(outcomes, batch, batches),
             spec,
             as_of,
+            cutoffs=in_batch(cutoffs, batch, batches),
         )
         if batch == 0:
             staged = con.create_table(staged_name, rows, overwrite=True, temp=True)
         else:
             con.insert(staged_name, rows)
+    for name in ("_cutoffs", "_kinds", "_events"):
+        con.drop_table(name, force=True)
     step("out-of-time split")
     edges = split_edges(staged, spec, plan, as_of)
     path = out / "training_set.parquet"

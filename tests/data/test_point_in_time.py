@@ -197,6 +197,31 @@ def test_splits_are_out_of_time_with_a_gap_and_never_share_a_lead(training_set):
     assert valid[CUTOFF_AT].min() - train[CUTOFF_AT].max() >= horizon
 
 
+def test_building_in_lead_batches_gives_the_same_training_set(world, training_set, tmp_path):
+    """A large export is built a slice of leads at a time; the slices must add up exactly."""
+    leads, activities, outcomes = world
+    rows, edges = training_set
+    con = connect()
+    path, batched_edges = build_training_set(
+        con,
+        register(con, "leads", leads),
+        register(con, "activities", activities),
+        register(con, "outcomes", outcomes),
+        SPEC,
+        tmp_path,
+        plan=SplitPlan(0.25, 0.25),
+        batches=3,
+    )
+    batched = pd.read_parquet(path)
+    assert batched_edges == edges
+    keys = [schema.LEAD_ID, CUTOFF_AT]
+    pd.testing.assert_frame_equal(
+        batched.sort_values(keys).reset_index(drop=True),
+        rows.sort_values(keys).reset_index(drop=True),
+        rtol=1e-12,
+    )
+
+
 def test_every_cutoff_follows_the_snapshot_policy(world, training_set):
     leads, _, _ = world
     rows, _ = training_set
