@@ -11,6 +11,7 @@ lead never straddles two splits. Rows whose label window is still open are ``unl
 from __future__ import annotations
 
 import json
+import shutil
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -205,7 +206,9 @@ def build_training_set(
     prepared = prepare_activities(cutoffs, activities, spec)
     kinds = con.create_table("_kinds", prepared.kinds, overwrite=True, temp=True)
     events = _stage(con, "_events", prepared.events, batches)
-    staged_name = "_labelled_rows"
+    parts = out / "_batches"
+    shutil.rmtree(parts, ignore_errors=True)
+    parts.mkdir()
     for batch in range(batches):
         step(f"features, batch {batch + 1}/{batches}")
         rows = labelled_rows(
@@ -216,18 +219,18 @@ def build_training_set(
             as_of,
             cutoffs=in_batch(cutoffs, batch, batches),
         )
-        if batch == 0:
-            staged = con.create_table(staged_name, rows, overwrite=True, temp=True)
-        else:
-            con.insert(staged_name, rows)
+        # each batch goes to disk, compressed: held in memory, millions of wide rows would
+        # crowd out the final sort and make every later batch slower than the one before
+        con.to_parquet(rows, parts / f"batch-{batch:05d}.parquet")
     for name in ("_cutoffs", "_kinds", "_events"):
         con.drop_table(name, force=True)
+    staged = con.read_parquet(parts / "*.parquet")
     step("out-of-time split")
     edges = split_edges(staged, spec, plan, as_of)
     path = out / "training_set.parquet"
     step("writing Parquet")
     con.to_parquet(assign_splits(staged, spec, edges).order_by([CUTOFF_AT, schema.LEAD_ID]), path)
-    con.drop_table(staged_name, force=True)
+    shutil.rmtree(parts)
     return path, edges
 
 
