@@ -130,8 +130,14 @@ def assign_splits(rows: ir.Table, spec: FeatureSpec, edges: SplitEdges) -> ir.Ta
         )
     ).cast("int8")
     with_period = rows.mutate(_period=period)
-    lead_period = with_period._period.min().over(group_by=with_period[schema.LEAD_ID])
-    with_period = with_period.mutate(_lead_period=lead_period)
+    # a grouped minimum joined back, not a window: a window would sort every wide row by lead
+    # before the final sort by time sorts them all again
+    lead_period = with_period.group_by(schema.LEAD_ID).aggregate(
+        _lead_period=with_period._period.min()
+    )
+    with_period = with_period.left_join(lead_period, schema.LEAD_ID).drop(
+        f"{schema.LEAD_ID}_right"
+    )
     split = ibis.cases(
         (~labelled, "unlabeled"),
         (
