@@ -235,28 +235,32 @@ def prepare_activities(
     several times more per row than the same arithmetic on UTC wall-clock timestamps.
     """
     events = activities.select(
-        schema.LEAD_ID,
-        schema.ACTIVITY_TYPE,
-        schema.DETAIL,
-        **{schema.OCCURRED_AT: activities[schema.OCCURRED_AT].cast("timestamp")},
+        schema.LEAD_ID, schema.ACTIVITY_TYPE, schema.DETAIL, schema.OCCURRED_AT
     )
     if spec.exclude_activity_types:
         events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
     kinds = _flag_kinds(events, spec)
-    cut = cutoffs[CUTOFF_AT].cast("timestamp")
     reach = cutoffs.group_by(schema.LEAD_ID).aggregate(
-        _last=cut.max(), _from=cut.min() - ibis.interval(days=spec.lookback_days)
+        _last=cutoffs[CUTOFF_AT].max(),
+        _from=cutoffs[CUTOFF_AT].min() - ibis.interval(days=spec.lookback_days),
     )
-    joined = events.join(
+    joined = events.join(reach, events[schema.LEAD_ID] == reach[schema.LEAD_ID])
+    # filter first, convert after: the conversion costs more than the comparison
+    joined = joined.filter(
+        joined[schema.OCCURRED_AT] > joined._from, joined[schema.OCCURRED_AT] <= joined._last
+    )
+    joined = joined.join(
         kinds,
         [
-            events[schema.ACTIVITY_TYPE] == kinds[schema.ACTIVITY_TYPE],
-            events[schema.DETAIL].identical_to(kinds[schema.DETAIL]),
+            joined[schema.ACTIVITY_TYPE] == kinds[schema.ACTIVITY_TYPE],
+            joined[schema.DETAIL].identical_to(kinds[schema.DETAIL]),
         ],
-    ).join(reach, events[schema.LEAD_ID] == reach[schema.LEAD_ID])
-    seen = joined.filter(
-        joined[schema.OCCURRED_AT] > joined._from, joined[schema.OCCURRED_AT] <= joined._last
-    ).select(events[schema.LEAD_ID], events[schema.OCCURRED_AT], kinds._kind)
+    )
+    seen = joined.select(
+        joined[schema.LEAD_ID],
+        kinds._kind,
+        **{schema.OCCURRED_AT: joined[schema.OCCURRED_AT].cast("timestamp")},
+    )
     return PreparedActivities(events=seen, kinds=kinds.drop(schema.ACTIVITY_TYPE, schema.DETAIL))
 
 
