@@ -65,8 +65,11 @@ def run_training(
             {
                 "logistic.C": logistic.C,
                 **{f"lightgbm.{k}": v for k, v in lightgbm.get_params().items()
-                   if k in ("num_leaves", "learning_rate", "min_child_samples", "reg_lambda")},
+                   if k in ("num_leaves", "learning_rate", "min_child_samples", "reg_lambda",
+                            "colsample_bytree")},
                 "lightgbm.n_estimators": lightgbm.best_iteration_ or lightgbm.n_estimators,
+                "combiner.logistic_weight": round(float(scorer.combiner.coef_[0, 1]), 4),
+                "combiner.lightgbm_weight": round(float(scorer.combiner.coef_[0, 2]), 4),
                 "policy.kind": scorer.policy["kind"],
                 "policy.threshold": scorer.policy["threshold"],
             }
