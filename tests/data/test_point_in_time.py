@@ -40,11 +40,9 @@ def world():
     return small_world(seed=3)
 
 
-@pytest.fixture(scope="module")
-def training_set(world, tmp_path_factory):
+def built(world, out, batches: int | None = None) -> tuple[pd.DataFrame, object]:
     leads, activities, outcomes = world
     con = connect()
-    out = tmp_path_factory.mktemp("training")
     path, edges = build_training_set(
         con,
         register(con, "leads", leads),
@@ -53,8 +51,14 @@ def training_set(world, tmp_path_factory):
         SPEC,
         out,
         plan=SplitPlan(0.25, 0.25),
+        batches=batches,
     )
     return pd.read_parquet(path), edges
+
+
+@pytest.fixture(scope="module")
+def training_set(world, tmp_path_factory):
+    return built(world, tmp_path_factory.mktemp("training"))
 
 
 # ---------------------------------------------------------------------------- leakage guard
@@ -199,20 +203,8 @@ def test_splits_are_out_of_time_with_a_gap_and_never_share_a_lead(training_set):
 
 def test_building_in_lead_batches_gives_the_same_training_set(world, training_set, tmp_path):
     """A large export is built a slice of leads at a time; the slices must add up exactly."""
-    leads, activities, outcomes = world
     rows, edges = training_set
-    con = connect()
-    path, batched_edges = build_training_set(
-        con,
-        register(con, "leads", leads),
-        register(con, "activities", activities),
-        register(con, "outcomes", outcomes),
-        SPEC,
-        tmp_path,
-        plan=SplitPlan(0.25, 0.25),
-        batches=3,
-    )
-    batched = pd.read_parquet(path)
+    batched, batched_edges = built(world, tmp_path, batches=3)
     assert batched_edges == edges
     keys = [schema.LEAD_ID, CUTOFF_AT]
     pd.testing.assert_frame_equal(
