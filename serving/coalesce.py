@@ -1,11 +1,12 @@
 """Concurrent single-lead calls scored together: one scoring pass for whatever is waiting.
 
-Scoring one lead costs a few milliseconds, nearly all of it fixed per pass (pandas and
-scikit-learn bookkeeping), and the rows of a pass cost little each. Under load, webhooks arrive
-while a pass is running; instead of queueing them one by one, the next pass takes every call
-that is waiting. There is no timer, so a lone call is never held back: at low traffic each call
-is its own pass, at high traffic passes grow and the cost per lead falls. BentoML's adaptive
-batching would need clients to send lists; this keeps ``POST /score`` one lead in, one out.
+A pass runs in a worker thread, so the event loop keeps accepting calls while it scores; each
+pass pays a hop to that thread and the scorer's per-call work (model calls, encoders) once,
+whatever its number of leads. Under load, webhooks arrive while a pass is running; instead of
+queueing them one by one behind it, the next pass takes every call that is waiting. There is
+no timer, so a lone call is never held back: at low traffic each call is its own pass, at high
+traffic passes grow and the waiting stays bounded. BentoML's adaptive batching would need
+clients to send lists; this keeps ``POST /score`` one lead in, one out.
 
 A pass that fails is retried lead by lead, so one bad lead cannot fail the calls it shared a
 pass with.

@@ -7,8 +7,9 @@ times over: for one lead that bookkeeping was most of the latency. ``FeatureRows
 callers the same small set of reads - numbers, category levels, raw values - so the scorer,
 the rules and the explanations run one code path over arrays. A DataFrame is read with the
 same pandas conversions as before (so batch results do not move); the online path's object
-block is read with the equivalent NumPy operations, and the serving tests hold the two equal
-(HTTP against file scoring, to 1e-9 and exactly for scores, tiers and reasons).
+block is read with the equivalent NumPy operations. ``tests/model/test_feature_rows.py`` holds
+the two reads equal on random rows, and the serving tests hold HTTP and file scoring equal (to
+1e-9, and exactly for scores, tiers and reasons).
 """
 
 from __future__ import annotations

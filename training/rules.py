@@ -167,7 +167,7 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
         rules = self.rulebook.rules
         behaviour = [r.name for r in rules if r.when is None]
         counts = rows.numbers([self.columns_[name] for name in behaviour])
-        counts[np.isnan(counts)] = 0.0
+        counts = np.where(np.isnan(counts), 0.0, counts)  # pandas may hand out a read-only view
         fields = list(dict.fromkeys(f for r in rules if r.when is not None
                                     for f in self.conditions_[r.name]))  # fmt: skip
         levels = rows.levels(fields)
