@@ -5,8 +5,10 @@
 1. Batch: score and top-5 reasons for every lead of a world (features already built), leads/s,
    against a naive loop on a sample in the same run: one pandas row at a time through the
    scorer's predict_proba and a shap.TreeExplainer per row. The ratio is printed.
-2. One lead in-process, as the service will do it: online features from its posted activities,
-   score and reasons; median and p99 latency.
+2. One lead in-process, as the service does it: online features from its posted activities,
+   score and reasons in one pass (:func:`serving.scoring.score_features`); median and p99
+   latency, and the same lead as a one-row DataFrame (how a file's rows reach the scorer)
+   side by side, with the ratio.
 """
 
 from __future__ import annotations
@@ -26,10 +28,10 @@ import shap  # noqa: E402
 
 from features import schema  # noqa: E402
 from features.offline import CUTOFF_AT, LABEL, connect, feature_table, register  # noqa: E402
-from features.online import online_features  # noqa: E402
 from features.spec import load_spec  # noqa: E402
 from features.synthetic import simulate  # noqa: E402
 from features.training_set import SPLIT, build_training_set  # noqa: E402
+from serving.scoring import online_rows, score_features  # noqa: E402
 from training.explain import reasons  # noqa: E402
 from training.rulebook import compile_rules, load_rulebook  # noqa: E402
 from training.train import fit_scorer  # noqa: E402
@@ -97,7 +99,7 @@ def main() -> None:
     by_lead = dict(tuple(world.activities.groupby(schema.LEAD_ID)))
     people = world.leads.set_index(schema.LEAD_ID)
     chosen = list(by_lead)[: args.calls]
-    samples = []
+    samples: dict[str, list[float]] = {"posted block": [], "one-row DataFrame": []}
     for lead_id in chosen:
         history = by_lead[lead_id]
         posted = [
@@ -111,14 +113,23 @@ def main() -> None:
         }
         as_of = history[schema.OCCURRED_AT].max()
         started = time.perf_counter()
-        row = pd.DataFrame([online_features(lead, posted, as_of, spec)])
-        one_pass = scorer.run(row)
-        scorer.score(row, one_pass)
-        reasons(scorer, row, top=5, scored=one_pass)
-        samples.append((time.perf_counter() - started) * 1000)
-    samples = samples[10:]  # warm-up
-    print(f"\nOne lead in-process (online features + score + reasons), {len(samples)} calls")
-    print(f"  median {np.median(samples):.2f} ms, p99 {np.percentile(samples, 99):.2f} ms")
+        rows = online_rows(scorer, [lead], [posted], [as_of])
+        score_features(scorer, rows, top=5)
+        samples["posted block"].append((time.perf_counter() - started) * 1000)
+        started = time.perf_counter()
+        rows = online_rows(scorer, [lead], [posted], [as_of])
+        score_features(scorer, rows.frame, top=5)
+        samples["one-row DataFrame"].append((time.perf_counter() - started) * 1000)
+    medians = {}
+    print(
+        f"\nOne lead in-process (online features + score + top-5 reasons), {len(chosen) - 10} calls"
+    )
+    for name, times in samples.items():
+        times = times[10:]  # warm-up
+        medians[name] = float(np.median(times))
+        print(f"  {name:<20} median {medians[name]:.2f} ms, p99 {np.percentile(times, 99):.2f} ms")
+    ratio = medians["one-row DataFrame"] / medians["posted block"]
+    print(f"  {'ratio':<20} {ratio:.1f}x")
 
 
 if __name__ == "__main__":

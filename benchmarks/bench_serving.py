@@ -4,10 +4,14 @@
 
 1. Trains a scorer on a simulated world (or takes ``--model DIR``) and picks leads with their
    activity histories, as an MA webhook would post them.
-2. In-process: online features + score + reasons for one lead at a time, median and p99.
+2. In-process: online features + score + reasons for one lead at a time, median and p99 (wall
+   time, and the CPU time of the calls: on a busy machine the difference is time the OS gave
+   other processes).
 3. Starts `bentoml serve` (the real service, ``--workers`` processes) and offers an open-loop
    load of ``--rates`` requests per second for ``--seconds`` each on ``POST /score`` with
-   reasons: p50, p99, max latency and errors, and the ratio of HTTP p50 to in-process p50.
+   reasons: p50, p99, max latency and errors, the ratio of HTTP p50 to in-process p50, and the
+   server's CPU time per request (all its processes), which says how many requests a second
+   the cores can carry whatever else runs on the machine.
 4. ``POST /score_batch`` with 1,000 leads: median latency over a few calls.
 
 Why a hand-written load generator, not locust or wrk: the target is a latency at a fixed
@@ -24,6 +28,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -36,6 +41,7 @@ import aiohttp  # noqa: E402
 import httpx  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+import psutil  # noqa: E402  (comes with BentoML)
 from typer.testing import CliRunner  # noqa: E402
 
 from features import schema  # noqa: E402
@@ -75,16 +81,31 @@ def payloads(export: Path, count: int) -> list[dict]:
     return out
 
 
-def in_process(model: Path, bodies: list[dict]) -> list[float]:
+def in_process(model: Path, bodies: list[dict]) -> tuple[list[float], list[float]]:
+    """Wall and CPU milliseconds of scoring each lead alone, as the service's pass does."""
     scorer = load_model(model)
-    samples = []
+    wall, cpu = [], []
     for body in bodies:
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         lead = {**body["attributes"], "lead_id": body["lead_id"], "created_at": body["created_at"]}
         rows = online_rows(scorer, [lead], [body["activities"]], [body["as_of"]])
         score_features(scorer, rows, lang=body["lang"])
-        samples.append((time.perf_counter() - started) * 1000)
-    return samples[20:]  # warm-up
+        wall.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.thread_time() - started_cpu) * 1000)
+    return wall[20:], cpu[20:]  # warm-up
+
+
+def server_cpu_seconds(server: subprocess.Popen) -> float:
+    """CPU seconds used so far by the server and its workers."""
+    total = 0.0
+    root = psutil.Process(server.pid)
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+        except psutil.NoSuchProcess:
+            continue
+        total += times.user + times.system
+    return total
 
 
 async def open_loop(url: str, bodies: list[bytes], rate: float, seconds: float) -> dict:
@@ -142,10 +163,12 @@ def main() -> None:
         else:
             model, export = train(workdir, args.leads)
         bodies = payloads(export, 1000)
-        local = in_process(model, bodies[:520])
+        local, local_cpu = in_process(model, bodies[:520])
         local_p50, local_p99 = np.percentile(local, 50), np.percentile(local, 99)
         print(f"\nOne lead in-process (online features + score + reasons), {len(local)} calls")
-        print(f"  p50 {local_p50:.2f} ms   p99 {local_p99:.2f} ms")
+        print(f"  p50 {local_p50:.2f} ms   p99 {local_p99:.2f} ms   "
+              f"(CPU time p50 {np.percentile(local_cpu, 50):.2f} ms, "
+              f"p99 {np.percentile(local_cpu, 99):.2f} ms)")  # fmt: skip
 
         encoded = [json.dumps(b, ensure_ascii=False).encode() for b in bodies]
         server = start_server(str(model), port=args.port, workers=args.workers,
@@ -161,12 +184,15 @@ def main() -> None:
                 f"{args.seconds:.0f} s a rate, loopback, 2 cores shared with the client"
             )
             print(f"  {'req/s':>6} {'sent':>7} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8} "
-                  f"{'errors':>7} {'p50 vs in-process':>18}")  # fmt: skip
+                  f"{'errors':>7} {'p50 vs in-process':>18} {'server CPU ms/req':>18}")  # fmt: skip
             for rate in args.rates:
+                cpu_before = server_cpu_seconds(server)
                 result = asyncio.run(open_loop(url, encoded, rate, args.seconds))
+                cpu_per_request = (server_cpu_seconds(server) - cpu_before) / result["requests"]
                 print(f"  {rate:>6.0f} {result['requests']:>7} {result['p50']:>8.2f} "
                       f"{result['p99']:>8.2f} {result['max']:>8.1f} {result['errors']:>7} "
-                      f"{result['p50'] / local_p50:>17.1f}x")  # fmt: skip
+                      f"{result['p50'] / local_p50:>17.1f}x "
+                      f"{cpu_per_request * 1000:>18.2f}")  # fmt: skip
             batch = json.dumps({"leads": bodies[:1000]}, ensure_ascii=False).encode()
             times = []
             for _ in range(5):
