@@ -207,7 +207,9 @@ def _flag_kinds(events: ir.Table, spec: FeatureSpec) -> ir.Table:
         for signal_name, points in score.weights.items():
             weight = weight + flags[f"_s_{signal_name}"] * points
         flags[f"_w_{score.name}"] = weight
-    return kinds.mutate(_kind=ibis.row_number().cast("int32"), **flags)
+    # numbered in a fixed order: the ids must come out the same however often this is run
+    number = ibis.row_number().over(order_by=[kinds[schema.ACTIVITY_TYPE], kinds[schema.DETAIL]])
+    return kinds.mutate(_kind=number.cast("int32"), **flags)
 
 
 @dataclass(frozen=True)
@@ -223,7 +225,10 @@ class PreparedActivities:
 
 
 def prepare_activities(
-    cutoffs: ir.Table, activities: ir.Table, spec: FeatureSpec
+    cutoffs: ir.Table,
+    activities: ir.Table,
+    spec: FeatureSpec,
+    kinds: ir.Table | None = None,
 ) -> PreparedActivities:
     """The activities some cutoff of their lead can see, each with its kind.
 
@@ -233,13 +238,15 @@ def prepare_activities(
     join shrinks the candidate pairs several times over; no feature can tell the difference.
     Plain timestamps: DuckDB's time-zone-aware arithmetic goes through ICU calendars and costs
     several times more per row than the same arithmetic on UTC wall-clock timestamps.
+    ``kinds`` is :func:`activity_kinds` of these activities when the caller has already
+    stored it; events and kinds must come from the same table to agree on the ids.
     """
     events = activities.select(
         schema.LEAD_ID, schema.ACTIVITY_TYPE, schema.DETAIL, schema.OCCURRED_AT
     )
     if spec.exclude_activity_types:
         events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
-    kinds = _flag_kinds(events, spec)
+    kinds = kinds if kinds is not None else activity_kinds(activities, spec)
     reach = cutoffs.group_by(schema.LEAD_ID).aggregate(
         _last=cutoffs[CUTOFF_AT].max(),
         _from=cutoffs[CUTOFF_AT].min() - ibis.interval(days=spec.lookback_days),
@@ -261,7 +268,18 @@ def prepare_activities(
         kinds._kind,
         **{schema.OCCURRED_AT: joined[schema.OCCURRED_AT].cast("timestamp")},
     )
-    return PreparedActivities(events=seen, kinds=kinds.drop(schema.ACTIVITY_TYPE, schema.DETAIL))
+    return PreparedActivities(
+        events=seen,
+        kinds=kinds.select("_kind", *[c for c in kinds.columns if c.startswith(("_s_", "_w_"))]),
+    )
+
+
+def activity_kinds(activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """The distinct (activity_type, detail) of the export's activities, numbered and flagged."""
+    events = activities.select(schema.ACTIVITY_TYPE, schema.DETAIL)
+    if spec.exclude_activity_types:
+        events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
+    return _flag_kinds(events, spec)
 
 
 def _same_day_predecessors(seen: ir.Table, spec: FeatureSpec) -> ir.Table:

@@ -24,6 +24,7 @@ from features.offline import (
     CUTOFF_AT,
     LABEL,
     PreparedActivities,
+    activity_kinds,
     feature_table,
     label_table,
     prepare_activities,
@@ -135,9 +136,7 @@ def assign_splits(rows: ir.Table, spec: FeatureSpec, edges: SplitEdges) -> ir.Ta
     lead_period = with_period.group_by(schema.LEAD_ID).aggregate(
         _lead_period=with_period._period.min()
     )
-    with_period = with_period.left_join(lead_period, schema.LEAD_ID).drop(
-        f"{schema.LEAD_ID}_right"
-    )
+    with_period = with_period.left_join(lead_period, schema.LEAD_ID).drop(f"{schema.LEAD_ID}_right")
     split = ibis.cases(
         (~labelled, "unlabeled"),
         (
@@ -209,8 +208,8 @@ def build_training_set(
     cutoffs = _stage(
         con, "_cutoffs", training_cutoffs(leads, activities, outcomes, spec, as_of), batches
     )
-    prepared = prepare_activities(cutoffs, activities, spec)
-    kinds = con.create_table("_kinds", prepared.kinds, overwrite=True, temp=True)
+    kinds = con.create_table("_kinds", activity_kinds(activities, spec), overwrite=True, temp=True)
+    prepared = prepare_activities(cutoffs, activities, spec, kinds=kinds)
     events = _stage(con, "_events", prepared.events, batches)
     parts = out / "_batches"
     shutil.rmtree(parts, ignore_errors=True)
@@ -219,7 +218,7 @@ def build_training_set(
         step(f"features, batch {batch + 1}/{batches}")
         rows = labelled_rows(
             in_batch(leads, batch, batches),
-            PreparedActivities(in_batch(events, batch, batches), kinds),
+            PreparedActivities(in_batch(events, batch, batches), prepared.kinds),
             in_batch(outcomes, batch, batches),
             spec,
             as_of,

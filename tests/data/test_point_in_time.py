@@ -201,6 +201,33 @@ def test_splits_are_out_of_time_with_a_gap_and_never_share_a_lead(training_set):
     assert valid[CUTOFF_AT].min() - train[CUTOFF_AT].max() >= horizon
 
 
+def test_the_built_training_set_holds_what_a_lead_scored_online_would_see(world, training_set):
+    """The builder stages activities and batches leads; none of that may change a feature."""
+    leads, activities, _ = world
+    rows, _ = training_set
+    sample = rows.sample(120, random_state=0).sort_values([schema.LEAD_ID, CUTOFF_AT])
+    by_lead = leads.set_index(schema.LEAD_ID)
+    online = pd.DataFrame(
+        [
+            online_features(
+                by_lead.loc[lead_id].to_dict() | {schema.LEAD_ID: lead_id},
+                activities[activities[schema.LEAD_ID] == lead_id],
+                cutoff,
+                SPEC,
+            )
+            for lead_id, cutoff in zip(sample[schema.LEAD_ID], sample[CUTOFF_AT], strict=True)
+        ]
+    )
+    built_rows = sample[SPEC.feature_names()].reset_index(drop=True)
+    for column in SPEC.activity_feature_names():
+        np.testing.assert_allclose(
+            built_rows[column].astype(float),
+            online[column].astype(float),
+            rtol=1e-9,
+            err_msg=column,
+        )
+
+
 def test_building_in_lead_batches_gives_the_same_training_set(world, training_set, tmp_path):
     """A large export is built a slice of leads at a time; the slices must add up exactly."""
     rows, edges = training_set
