@@ -247,10 +247,12 @@ def gbm_predict_options(n_rows: int) -> dict:
 
 
 def combined_probability(combiner: LogisticRegression, margins: np.ndarray) -> np.ndarray:
-    """P(SQL) from the combiner's inputs: ``predict_proba(margins)[:, 1]``, the same arithmetic.
+    """P(SQL) from the combiner's inputs: the sigmoid of its linear log-odds (``coef_``,
+    ``intercept_``), which is what its ``predict_proba`` returns.
 
-    scikit-learn validates its input on every call (tens of microseconds, more than the rest of
-    one lead's arithmetic); these margins come from the scorer itself, already checked.
+    ``predict_proba`` validates its input on every call (tens of microseconds, more than the
+    rest of one lead's arithmetic); these margins come from the scorer itself, already checked.
+    Batch and online scoring both go through here, so they stay equal.
     """
     return expit(margins @ combiner.coef_.T + combiner.intercept_)[:, 0]
 
