@@ -7,7 +7,9 @@
    in a child process (so its peak RSS is the builder's own): wall time, rows, activities/s.
 2. Side by side on a 1/20 slice: this builder against a straightforward pandas implementation
    of the same spec (merge, filter, groupby), results checked equal, speed ratio printed.
-3. Online features for one lead with 200 activities: median and p99 latency.
+3. Online features for one lead with 200 activities, posted as JSON records and as the
+   service's parsed columns: median and p99 wall-clock latency, and p99 CPU time (on a busy
+   machine the wall-clock tail is other processes preempting the call, not the call's work).
 
 The machine is noisy: read medians and ratios, not single timings.
 """
