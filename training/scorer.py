@@ -16,10 +16,10 @@ The layers:
   request weeks ago from a lead still not SQL is a worse bet than a fresh one, but that
   staleness is read from the lead's other, timed activity, so a request never reads as a
   reason against the lead (see :func:`hand_raise_inputs`);
-* the **combiner**, a logistic regression fitted on the validation period over the rule points
-  and the two models' log-odds, gives the final probability. Being a logistic fit
-  on held-out rows it is also the calibration step; no class weights anywhere, so the
-  probabilities keep the real base rate.
+* the **combiner** (:class:`training.combiner.LogOddsBlend`) averages the two models' log-odds
+  with weights pulled towards equal and gives the final probability; its slope and intercept,
+  fitted on the held-out validation period, are the calibration step. No class weights
+  anywhere, so the probabilities keep the real base rate.
 """
 
 from __future__ import annotations
@@ -42,6 +42,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from features.infer import snake
 from features.schema import Activity
 from features.spec import CategoricalAttribute, FeatureSpec
+from training.combiner import LogOddsBlend
 from training.encoding import FittedEncoding
 from training.policy import policy_thresholds
 from training.rows import FeatureRows
@@ -252,7 +253,7 @@ def _no_columns(n_rows: int) -> pd.DataFrame:
     return pd.DataFrame(index=pd.RangeIndex(n_rows))
 
 
-def combined_probability(combiner: LogisticRegression, margins: np.ndarray) -> np.ndarray:
+def combined_probability(combiner: LogOddsBlend, margins: np.ndarray) -> np.ndarray:
     """P(SQL) from the combiner's inputs: the sigmoid of its linear log-odds (``coef_``,
     ``intercept_``), which is what its ``predict_proba`` returns.
 
@@ -290,7 +291,7 @@ class LeadScorer:
     rules: RuleScorer
     logistic: Pipeline
     lightgbm: Pipeline
-    combiner: LogisticRegression
+    combiner: LogOddsBlend
     score_scale: np.ndarray  # 101 quantiles of validation p_sql: score = its percentile
     policy: dict = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
