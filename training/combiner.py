@@ -25,7 +25,22 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 _POINTS, _LOGISTIC, _LIGHTGBM = 0, 1, 2
 
 
-class LogOddsBlend(ClassifierMixin, BaseEstimator):
+class LinearLogOdds:
+    """``predict_proba`` and ``predict`` for a binary classifier whose log-odds are linear.
+
+    Shared by the combiner and :class:`training.scorer.SignConstrainedLogistic`; a subclass
+    gives ``decision_function`` and ``classes_``.
+    """
+
+    def predict_proba(self, X: np.ndarray) -> np.ndarray:
+        p = expit(self.decision_function(X))  # type: ignore[attr-defined]
+        return np.column_stack([1.0 - p, p])
+
+    def predict(self, X: np.ndarray) -> np.ndarray:
+        return self.classes_[(self.decision_function(X) > 0).astype(int)]  # type: ignore[attr-defined]
+
+
+class LogOddsBlend(LinearLogOdds, ClassifierMixin, BaseEstimator):
     """P(SQL) = sigmoid(b + s * (l1 + l2) / 2 + t * (l1 - l2) / 2), with ``t`` shrunk to 0.
 
     ``l1`` and ``l2`` are the logistic and LightGBM log-odds (columns 1 and 2 of the margins;
@@ -63,10 +78,3 @@ class LogOddsBlend(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         X = validate_data(self, X, reset=False)
         return X @ self.coef_[0] + self.intercept_[0]
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        p = expit(self.decision_function(X))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]

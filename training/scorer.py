@@ -42,7 +42,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from features.infer import snake
 from features.schema import Activity
 from features.spec import CategoricalAttribute, FeatureSpec
-from training.combiner import LogOddsBlend
+from training.combiner import LinearLogOdds, LogOddsBlend
 from training.encoding import FittedEncoding
 from training.policy import policy_thresholds
 from training.rows import FeatureRows
@@ -81,7 +81,7 @@ def hand_raise_inputs(spec: FeatureSpec) -> tuple[list[str], list[str]]:
     return [*counted, INSTANT_PASS], timed
 
 
-class SignConstrainedLogistic(ClassifierMixin, BaseEstimator):
+class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
     """L2 logistic regression with some weights held at or above zero, and some at zero.
 
     ``non_negative`` and ``zero`` are column positions. The constraint is imposed by an active
@@ -131,13 +131,6 @@ class SignConstrainedLogistic(ClassifierMixin, BaseEstimator):
     def margin(self, X: np.ndarray) -> np.ndarray:
         """Log-odds of rows already encoded by the scorer, without re-validating them."""
         return X @ self.coef_[0] + self.intercept_[0]
-
-    def predict_proba(self, X: np.ndarray) -> np.ndarray:
-        p = expit(self.decision_function(X))
-        return np.column_stack([1.0 - p, p])
-
-    def predict(self, X: np.ndarray) -> np.ndarray:
-        return self.classes_[(self.decision_function(X) > 0).astype(int)]
 
 
 def _min_share(spec: FeatureSpec) -> float:
