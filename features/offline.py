@@ -33,7 +33,7 @@ from features.spec import (
 CUTOFF_AT = "cutoff_at"
 LABEL = "label"
 DAY_SECONDS = 86_400.0
-_US_PER_DAY = 86_400_000_000
+_US_PER_DAY = int(DAY_SECONDS) * 1_000_000
 
 
 def connect(
@@ -137,7 +137,7 @@ def event_cutoffs(
 ) -> ir.Table:
     """(lead_id, cutoff_at) at each activity of the policy's types while the lead is open."""
     wanted = spec.cutoffs.at_activity_types
-    events = activities.filter(~activities[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
+    events = _countable(activities, spec)
     if "*" not in wanted:
         events = events.filter(events[schema.ACTIVITY_TYPE].isin(wanted))
     lead = leads.select(schema.LEAD_ID, schema.CREATED_AT).left_join(
@@ -241,11 +241,9 @@ def prepare_activities(
     ``kinds`` is :func:`activity_kinds` of these activities when the caller has already
     stored it; events and kinds must come from the same table to agree on the ids.
     """
-    events = activities.select(
+    events = _countable(activities, spec).select(
         schema.LEAD_ID, schema.ACTIVITY_TYPE, schema.DETAIL, schema.OCCURRED_AT
     )
-    if spec.exclude_activity_types:
-        events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
     kinds = kinds if kinds is not None else activity_kinds(activities, spec)
     reach = cutoffs.group_by(schema.LEAD_ID).aggregate(
         _last=cutoffs[CUTOFF_AT].max(),
@@ -276,10 +274,16 @@ def prepare_activities(
 
 def activity_kinds(activities: ir.Table, spec: FeatureSpec) -> ir.Table:
     """The distinct (activity_type, detail) of the export's activities, numbered and flagged."""
-    events = activities.select(schema.ACTIVITY_TYPE, schema.DETAIL)
-    if spec.exclude_activity_types:
-        events = events.filter(~events[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
-    return _flag_kinds(events, spec)
+    return _flag_kinds(
+        _countable(activities, spec).select(schema.ACTIVITY_TYPE, schema.DETAIL), spec
+    )
+
+
+def _countable(activities: ir.Table, spec: FeatureSpec) -> ir.Table:
+    """The activities features may count: all but the spec's excluded types (sales' own log)."""
+    if not spec.exclude_activity_types:
+        return activities
+    return activities.filter(~activities[schema.ACTIVITY_TYPE].isin(spec.exclude_activity_types))
 
 
 def _same_day_predecessors(seen: ir.Table, spec: FeatureSpec) -> ir.Table:
