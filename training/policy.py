@@ -12,6 +12,8 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
+from training.rows import FeatureRows
+
 EMPTY = "(empty)"
 REST = "*"
 
@@ -107,10 +109,17 @@ class Policy:
         return data
 
 
-def policy_thresholds(policy: dict, rows: pd.DataFrame) -> np.ndarray:
-    """Each row's P(SQL) hand-off threshold under a stored policy: the one rule serving applies."""
+def policy_thresholds(policy: dict, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
+    """Each row's P(SQL) hand-off threshold under a stored policy: the one rule serving applies.
+
+    The rows are read only for the policy's segment and deal value; without either, a posted
+    lead's rows are never turned into a DataFrame, which would cost more than its decision.
+    """
     default = float(policy.get("threshold", 1.0))
     segment, per_level = policy.get("segment"), policy.get("thresholds", {})
+    if not (segment or policy.get("deal_value")):
+        return np.full(len(rows), default)
+    rows = FeatureRows.of(rows).frame
     if segment and segment in rows.columns:
         levels = levels_of(rows[segment])
         thresholds = levels.map(per_level).fillna(per_level.get(REST, default)).to_numpy(float)

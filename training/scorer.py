@@ -25,7 +25,7 @@ The layers:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import cached_property, lru_cache
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -240,12 +240,6 @@ def gbm_predict_options(n_rows: int) -> dict:
     return {"num_threads": 1} if n_rows < _ONE_THREAD_BELOW else {}
 
 
-@lru_cache(maxsize=64)
-def _no_columns(n_rows: int) -> pd.DataFrame:
-    """A table of ``n_rows`` rows and no columns, made once per size (never written to)."""
-    return pd.DataFrame(index=pd.RangeIndex(n_rows))
-
-
 def combined_probability(combiner: LogOddsBlend, margins: np.ndarray) -> np.ndarray:
     """P(SQL) from the combiner's inputs: the sigmoid of its linear log-odds (``coef_``,
     ``intercept_``), which is what its ``predict_proba`` returns.
@@ -397,15 +391,8 @@ class LeadScorer:
         return np.clip(np.searchsorted(self.score_scale, p_sql, side="right") - 1, 0, 100)
 
     def thresholds(self, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
-        """Each row's hand-off threshold: its segment's, divided by deal value if valued.
-
-        A policy reads the rows only for its segment and its deal value
-        (:func:`training.policy.policy_thresholds`); without either, the posted rows are not
-        turned into a DataFrame, which costs more than the rest of a lead's decision.
-        """
-        rows = FeatureRows.of(rows)
-        reads_rows = self.policy.get("segment") or self.policy.get("deal_value")
-        return policy_thresholds(self.policy, rows.frame if reads_rows else _no_columns(len(rows)))
+        """Each row's hand-off threshold: its segment's, divided by deal value if valued."""
+        return policy_thresholds(self.policy, rows)
 
     def tiers(self, scores: np.ndarray, handoff: np.ndarray) -> np.ndarray:
         """A-D from the policy's score floors; every hand-off is tier A."""
