@@ -291,53 +291,124 @@ def _same_day_predecessors(seen: ir.Table, spec: FeatureSpec) -> ir.Table:
 
     Why: a window's distinct dates are then a plain sum - an event starts a new date in the
     window unless its same-date predecessor is inside the window too - where a distinct count
-    over the cutoff-activity pairs costs a hash set per cutoff, half of the whole build.
-
-    The window runs per lead (the signal's previous event, kept when it is on the same date):
-    its output comes grouped by lead, so the range join downstream emits each lead's pairs
-    together and the aggregate finds their cutoffs' running totals still in cache.
+    over the cutoff-activity pairs costs a hash set per cutoff. The predecessor is a ``lag``
+    over the lead's events of that signal: one sort, where a running maximum over the lead
+    costs a segment tree and was a fifth of the whole build.
     """
-    earlier = ibis.window(
-        group_by=seen[schema.LEAD_ID], order_by=seen[schema.OCCURRED_AT], rows=(None, -1)
-    )
-    moment = ibis.null(seen[schema.OCCURRED_AT].type())
-    previous = {
-        s.name: ibis.ifelse(seen[f"_s_{s.name}"] == 1.0, seen[schema.OCCURRED_AT], moment)
-        .max()
-        .over(earlier)
-        for s in spec.signals
-        if "days" in s.stats
-    }
-    return seen.mutate(
-        **{
-            f"_p_{name}": ibis.ifelse(
-                before.date() == seen[schema.OCCURRED_AT].date(), before, moment
+    moment = seen[schema.OCCURRED_AT]
+    nothing = ibis.null(moment.type())
+    previous = {}
+    for signal in spec.signals:
+        if "days" not in signal.stats:
+            continue
+        fired = seen[f"_s_{signal.name}"] == 1.0
+        before = moment.lag().over(group_by=[seen[schema.LEAD_ID], fired], order_by=moment)
+        same_date = fired & (before.date() == moment.date())
+        previous[f"_p_{signal.name}"] = ibis.ifelse(same_date, before, nothing)
+    return seen.mutate(**previous)
+
+
+def _age_bounds(spec: FeatureSpec) -> list[int]:
+    """Ascending window lengths in days, the lookback last: the edges of a pair's age band."""
+    windows = {w for s in spec.signals for w in spec.signal_windows(s)}
+    windows |= {e.window_days for e in spec.engagement if e.window_days}
+    return sorted(windows | {spec.lookback_days})
+
+
+# Window counts of one signal share a float64 sum, a field of _FIELD_BITS bits per window.
+# A sum of whole numbers below 2**53 is exact, so the fields are exact while no cutoff has
+# more than _PACKED_LIMIT activities in its lookback; exports with a lead above that are
+# counted one sum per window (:func:`_fits_packed`).
+_FIELD_BITS = 17
+_FIELDS_PER_SUM = 53 // _FIELD_BITS
+_PACKED_LIMIT = 2**_FIELD_BITS - 1
+
+
+def _count_sums(spec: FeatureSpec, packed: bool) -> dict[str, tuple[str, list[tuple[int, int]]]]:
+    """Each count sum's column: its signal and the (window, bit field) pairs it carries."""
+    sums: dict[str, tuple[str, list[tuple[int, int]]]] = {}
+    per_sum = _FIELDS_PER_SUM if packed else 1
+    for signal in spec.signals:
+        if "count" not in signal.stats:
+            continue
+        windows = spec.signal_windows(signal)
+        for start in range(0, len(windows), per_sum):
+            chunk = windows[start : start + per_sum]
+            sums[f"_c_{signal.name}_{chunk[0]}"] = (
+                signal.name,
+                [(w, i) for i, w in enumerate(chunk)],
             )
-            for name, before in previous.items()
-        }
-    )
+    return sums
 
 
-def _keyed_cutoffs(cutoffs: ir.Table) -> ir.Table:
-    """Cutoffs with a row key and their moment as a UTC wall-clock timestamp (``_cut``)."""
-    return cutoffs.select(
-        schema.LEAD_ID, CUTOFF_AT, _cut=cutoffs[CUTOFF_AT].cast("timestamp"), _row=ibis.row_number()
-    )
+def _fits_packed(activities: ir.Table, spec: FeatureSpec) -> bool:
+    """Whether every lead has few enough activities for packed counts to be exact.
+
+    One small query when the features are built (the busiest lead's activity count), so
+    a lead with a bot's volume of activity changes the plan, never the counts.
+    """
+    if all(len(fields) == 1 for _, fields in _count_sums(spec, packed=True).values()):
+        return True
+    per_lead = activities.group_by(schema.LEAD_ID).aggregate(n=activities.count())
+    most = per_lead.n.max().execute()
+    return most is None or pd.isna(most) or int(most) <= _PACKED_LIMIT
+
+
+def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
+    """What a pair of each (kind, age band) adds to its cutoff's sums, keyed by ``_key``.
+
+    Why a table: a pair's whole contribution follows from its kind and age band, so the pairs
+    look it up with one join instead of computing a product per signal and window, and,
+    ``packed``, one sum per signal carries up to three of its window counts, a bit field
+    each: the aggregate's cost grows with its number of sums.
+    Timed signals get ``_o_<signal>``: 0 when the kind fires the signal, else an offset no
+    age reaches, so the youngest age of a firing activity is a plain minimum.
+    """
+    bounds = _age_bounds(spec)
+    bands = ibis.range(len(bounds)).unnest().name("_band").as_table()
+    table = kinds.cross_join(bands)
+    band = table._band
+    columns: dict[str, ir.Value] = {"_key": table._kind * len(bounds) + band.cast("int32")}
+    for signal in spec.signals:
+        fired = table[f"_s_{signal.name}"]
+        if "days" in signal.stats:
+            columns[f"_s_{signal.name}"] = fired
+        if {"recency", "first"} & set(signal.stats):
+            columns[f"_o_{signal.name}"] = ibis.ifelse(fired == 1.0, 0, _NEVER_US).cast("int64")
+    for name, (signal_name, fields) in _count_sums(spec, packed).items():
+        value = ibis.literal(0.0)
+        for window, field in fields:
+            inside = (band <= bounds.index(window)).cast("float64")
+            value = value + inside * float(2 ** (_FIELD_BITS * field))
+        columns[name] = table[f"_s_{signal_name}"] * value
+    for score in spec.engagement:
+        weight = table[f"_w_{score.name}"]
+        if score.window_days:
+            weight = weight * (band <= bounds.index(score.window_days)).cast("float64")
+        columns[f"_w_{score.name}"] = weight
+    return table.select(**columns)
+
+
+_NEVER_US = 2**62  # beyond any age in microseconds (146,000 years)
 
 
 def _cutoff_activity_pairs(
-    keyed: ir.Table, prepared: PreparedActivities, spec: FeatureSpec
+    keyed: ir.Table, prepared: PreparedActivities, spec: FeatureSpec, packed: bool
 ) -> ir.Table:
-    """(cutoff row, activity flags, age) for each activity in ``(cutoff - lookback, cutoff]``.
+    """(cutoff, age, what the activity adds) for each activity in ``(cutoff - lookback, cutoff]``.
 
-    Ages are whole microseconds (``_age``; ``_pa_<signal>`` for the same-date predecessor), so
-    every window test below is exact integer arithmetic, computed once per pair.
+    A left join, so a cutoff without activity in its lookback keeps one row (with empty
+    activity columns) and the aggregate gives it its zero counts without a join back.
+    Ages are whole microseconds (``_age``; ``_pa_<signal>`` for the same-date predecessor),
+    so every window test downstream is exact integer arithmetic.
     """
     events, kinds = prepared.events, prepared.kinds
-    flagged = events.join(kinds, events._kind == kinds._kind).drop("_kind")
-    seen = _same_day_predecessors(flagged, spec)
+    # predecessors on narrow rows: a window sorts whole rows
+    dated = [f"_s_{s.name}" for s in spec.signals if "days" in s.stats]
+    seen = _same_day_predecessors(events.join(kinds.select("_kind", *dated), "_kind"), spec)
+    seen = seen.drop(*dated)
     lookback = ibis.interval(days=spec.lookback_days)
-    joined = keyed.join(
+    joined = keyed.left_join(
         seen,
         [
             keyed[schema.LEAD_ID] == seen[schema.LEAD_ID],
@@ -345,52 +416,81 @@ def _cutoff_activity_pairs(
             seen[schema.OCCURRED_AT] > keyed._cut - lookback,
         ],
     )
-    return joined.select(
-        joined._row,
-        *[c for c in seen.columns if c.startswith(("_s_", "_w_"))],
-        _age=joined._cut.delta(joined[schema.OCCURRED_AT], unit="microsecond"),
+    age = joined._cut.delta(joined[schema.OCCURRED_AT], unit="microsecond")
+    bounds = _age_bounds(spec)
+    band = sum((age >= w * _US_PER_DAY).cast("int32") for w in bounds[:-1])
+    pairs = joined.select(
+        keyed[schema.LEAD_ID],
+        keyed[CUTOFF_AT],
+        _age=age,
+        _key=joined._kind * len(bounds) + band,
         **{
             f"_pa_{name[3:]}": joined._cut.delta(joined[name], unit="microsecond")
             for name in seen.columns
             if name.startswith("_p_")
         },
     )
+    banded = _band_kinds(kinds, spec, packed).view()
+    pairs = pairs.view()  # a relation of its own, not one more link of the join above
+    return pairs.left_join(banded, "_key").drop("_key")
 
 
-def _pair_metrics(pairs: ir.Table, spec: FeatureSpec) -> dict[str, ir.Scalar]:
-    """Every activity feature as an aggregate over one cutoff's pairs: sums, minima, maxima.
+def _pair_metrics(pairs: ir.Table, spec: FeatureSpec, packed: bool) -> dict[str, ir.Scalar]:
+    """The per-cutoff sums, minima and maxima that :func:`_features_of` turns into features.
 
-    Recency and first-seen stay in microseconds here; :func:`activity_features` turns them
-    into days once per cutoff instead of once per pair.
+    Window counts come packed (one sum per signal); recency and first-seen stay in
+    microseconds; all are finished once per cutoff instead of once per pair.
     """
-    age_days = pairs._age.cast("float64") / _US_PER_DAY
-    windows = sorted(
-        {w for s in spec.signals for w in spec.signal_windows(s)}
-        | {e.window_days for e in spec.engagement if e.window_days}
-    )
-    inside = {w: (pairs._age < w * _US_PER_DAY).cast("float64") for w in windows}
-    metrics: dict[str, ir.Scalar] = {}
+    metrics: dict[str, ir.Scalar] = {n: pairs[n].sum() for n in _count_sums(spec, packed)}
     for signal in spec.signals:
-        fired = pairs[f"_s_{signal.name}"]
-        for window in spec.signal_windows(signal):
-            in_window = fired * inside[window]
-            if "count" in signal.stats:
-                metrics[f"{signal.name}_count_{window}d"] = in_window.sum()
-            if "days" in signal.stats:
-                before = pairs[f"_pa_{signal.name}"]
-                starts_a_date = (before.isnull() | (before >= window * _US_PER_DAY)).cast("float64")
-                metrics[f"{signal.name}_days_{window}d"] = (in_window * starts_a_date).sum()
+        if "days" in signal.stats:
+            fired = pairs[f"_s_{signal.name}"]
+            before = pairs[f"_pa_{signal.name}"]
+            for window in spec.signal_windows(signal):
+                span = window * _US_PER_DAY
+                starts_a_date = (before.isnull() | (before >= span)).cast("float64")
+                inside = (pairs._age < span).cast("float64")
+                metrics[f"{signal.name}_days_{window}d"] = (fired * inside * starts_a_date).sum()
         if "recency" in signal.stats:
-            metrics[f"{signal.name}_recency_days"] = pairs._age.min(where=fired == 1.0)
+            metrics[f"{signal.name}_recency_days"] = (pairs._age + pairs[f"_o_{signal.name}"]).min()
         if "first" in signal.stats:
-            metrics[f"{signal.name}_first_days"] = pairs._age.max(where=fired == 1.0)
+            metrics[f"{signal.name}_first_days"] = (pairs._age - pairs[f"_o_{signal.name}"]).max()
+    age_days = pairs._age.cast("float64") / _US_PER_DAY
     for score in spec.engagement:
         decay = ibis.literal(0.5) ** (age_days / score.half_life_days)
-        term = pairs[f"_w_{score.name}"] * decay
-        if score.window_days:
-            term = term * inside[score.window_days]
-        metrics[f"engagement_{score.name}"] = term.sum()
+        metrics[f"engagement_{score.name}"] = (pairs[f"_w_{score.name}"] * decay).sum()
     return metrics
+
+
+def _features_of(per_cutoff: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
+    """Per-cutoff aggregates made features: counts unpacked, ages in days, empties zero."""
+    features: dict[str, ir.Value] = {}
+    for name, (signal_name, fields) in _count_sums(spec, packed).items():
+        total = per_cutoff[name].fill_null(0.0)
+        for window, field in fields:
+            count = total
+            if len(fields) > 1:
+                count = (total / float(2 ** (_FIELD_BITS * field))).floor() % (2**_FIELD_BITS)
+            features[f"{signal_name}_count_{window}d"] = count.cast("int64")
+    for signal in spec.signals:
+        for window in spec.signal_windows(signal):
+            if "days" in signal.stats:
+                name = f"{signal.name}_days_{window}d"
+                features[name] = per_cutoff[name].fill_null(0).cast("int64")
+        if "recency" in signal.stats:
+            youngest = per_cutoff[f"{signal.name}_recency_days"]
+            features[f"{signal.name}_recency_days"] = ibis.ifelse(
+                youngest < _NEVER_US, youngest.cast("float64") / _US_PER_DAY, ibis.null("float64")
+            )
+        if "first" in signal.stats:
+            oldest = per_cutoff[f"{signal.name}_first_days"]
+            features[f"{signal.name}_first_days"] = ibis.ifelse(
+                oldest >= 0, oldest.cast("float64") / _US_PER_DAY, ibis.null("float64")
+            )
+    for score in spec.engagement:
+        features[f"engagement_{score.name}"] = per_cutoff[f"engagement_{score.name}"].fill_null(0.0)
+    names = spec.activity_feature_names()
+    return per_cutoff.select(schema.LEAD_ID, CUTOFF_AT, **{n: features[n] for n in names})
 
 
 def activity_features(
@@ -403,25 +503,18 @@ def activity_features(
     into features. ``activities`` is the export's table, or what :func:`prepare_activities`
     made of it for (a superset of) these cutoffs.
     """
-    names = spec.activity_feature_names()
-    if not names:
+    if not spec.activity_feature_names():
         return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
     if not isinstance(activities, PreparedActivities):
+        packed = _fits_packed(_countable(activities, spec), spec)
         activities = prepare_activities(cutoffs, activities, spec)
-    keyed = _keyed_cutoffs(cutoffs)
-    pairs = _cutoff_activity_pairs(keyed, activities, spec)
-    aggregated = pairs.group_by(pairs._row).aggregate(**_pair_metrics(pairs, spec))
-    # cutoffs with no activity in the lookback still get a row: counts 0, recency empty
-    full = keyed.left_join(aggregated, "_row")
-    filled = {}
-    for name in names:
-        if name.startswith("engagement_"):
-            filled[name] = full[name].fill_null(0.0)
-        elif name.endswith(("_recency_days", "_first_days")):
-            filled[name] = full[name].cast("float64") / _US_PER_DAY
-        else:
-            filled[name] = full[name].fill_null(0).cast("int64")
-    return full.select(schema.LEAD_ID, CUTOFF_AT, **{n: filled.get(n, full[n]) for n in names})
+    else:
+        packed = _fits_packed(activities.events, spec)
+    keyed = cutoffs.select(schema.LEAD_ID, CUTOFF_AT, _cut=cutoffs[CUTOFF_AT].cast("timestamp"))
+    pairs = _cutoff_activity_pairs(keyed, activities, spec, packed)
+    metrics = _pair_metrics(pairs, spec, packed)
+    per_cutoff = pairs.group_by([schema.LEAD_ID, CUTOFF_AT]).aggregate(**metrics)
+    return _features_of(per_cutoff, spec, packed)
 
 
 def feature_table(

@@ -371,3 +371,39 @@ def test_cutoffs_at_activity_events_follow_the_same_open_lead_rules(world):
     assert at_events and at_events <= found
     merged = cutoffs.merge(outcomes, on=schema.LEAD_ID)
     assert not (merged[schema.SQL_AT] <= merged[CUTOFF_AT]).any()
+
+
+def test_a_lead_with_a_bots_volume_of_activity_is_counted_exactly():
+    """Window counts share one sum per signal while every lead's activity fits its bit fields;
+    a lead beyond that (a link-checking bot) must switch the build, never corrupt a count."""
+    from features.offline import _PACKED_LIMIT
+
+    cutoff = START + pd.Timedelta(days=50)
+    busy = _PACKED_LIMIT + 5
+    bot_hits = cutoff - pd.to_timedelta(np.linspace(1, 6 * 86_400, busy), unit="s")
+    earlier = cutoff - pd.to_timedelta([20, 21, 22], unit="D")
+    moments = [*bot_hits, *earlier, cutoff - pd.Timedelta(days=2)]
+    activities = pd.DataFrame(
+        {
+            schema.LEAD_ID: [1] * (busy + 3) + [2],
+            schema.OCCURRED_AT: pd.DatetimeIndex(moments).tz_convert("UTC"),
+            schema.ACTIVITY_TYPE: ["page_view"] * (busy + 3) + ["email_open"],
+            schema.DETAIL: ["/pricing"] * (busy + 3) + [None],
+        }
+    )
+    leads = pd.DataFrame(
+        {
+            schema.LEAD_ID: [1, 2],
+            schema.CREATED_AT: [START, START],
+            "department": ["it", "hr"],
+            "employees": [10.0, 20.0],
+        }
+    )
+    cutoffs = pd.DataFrame({schema.LEAD_ID: [1, 2], CUTOFF_AT: [cutoff, cutoff]})
+    rows = offline_rows(leads, activities, cutoffs).set_index(schema.LEAD_ID)
+    assert rows.loc[1, "web_visit_count_7d"] == busy
+    assert rows.loc[1, "pricing_page_count_30d"] == busy + 3
+    assert rows.loc[1, "any_activity_count_7d"] == busy
+    assert rows.loc[1, "web_visit_days_30d"] == 6 + 3  # six dates of hits, three before
+    assert rows.loc[2, "email_open_count_7d"] == 1
+    assert rows.loc[2, "any_activity_count_30d"] == 1

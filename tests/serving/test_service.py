@@ -97,9 +97,7 @@ def test_http_and_file_scoring_give_the_same_answer_for_every_lead(world, server
         assert online["rule_breakdown"] == json.loads(offline["rule_breakdown"])
 
 
-def test_a_bad_lead_in_a_batch_gets_its_own_error_and_the_others_are_scored_in_order(
-    world, server
-):
+def test_a_bad_lead_in_a_batch_gets_its_own_error_and_the_others_are_scored_in_order(world, server):
     good = [payload(world, i) for i in busiest(world, 3)]
     broken = dict(good[1], created_at="last tuesday")
     answer = server.client().score_batch([good[0], broken, 17, good[2]])
@@ -188,7 +186,7 @@ def test_bad_input_gets_a_400_naming_the_field_and_never_a_stack_trace(world, se
     response = post(server, "/score", change(payload(world, busiest(world, 1)[0])))
     assert response.status_code == 400, response.text
     assert loc in [problem["loc"] for problem in response.json()["detail"]]
-    assert "Traceback" not in response.text and "File \"" not in response.text
+    assert "Traceback" not in response.text and 'File "' not in response.text
 
 
 def test_malformed_json_and_other_media_types_are_refused_cleanly(server):
