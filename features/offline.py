@@ -88,20 +88,37 @@ def _require_columns(table: ir.Table, spec: FeatureSpec) -> None:
 
 
 def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
-    """lead_id, created_at and one column per spec attribute, normalised."""
+    """lead_id, created_at and one column per spec attribute, normalised.
+
+    Categorical levels are normalised once per distinct raw value and joined back: an
+    export has a few dozen spellings per column and many thousand leads, and the
+    normalisation (a regular expression, a trim, the missing markers, the aliases) is the
+    expensive part.
+    """
     _require_columns(leads, spec)
-    columns: dict[str, ir.Value] = {schema.LEAD_ID: leads[schema.LEAD_ID]}
+    joined = leads
+    levels: dict[str, str] = {}
+    for index, attribute in enumerate(spec.attributes):
+        if not isinstance(attribute, CategoricalAttribute):
+            continue
+        raw, level = f"_raw_{index}", f"_level_{index}"
+        spellings = leads.select(**{raw: leads[attribute.column]}).distinct()
+        spellings = spellings.mutate(**{level: normalise_expr(spellings[raw], attribute.aliases)})
+        spellings = spellings.view()
+        joined = joined.left_join(spellings, leads[attribute.column].identical_to(spellings[raw]))
+        levels[attribute.name] = level
+    columns: dict[str, ir.Value] = {schema.LEAD_ID: joined[schema.LEAD_ID]}
     if schema.CREATED_AT in leads.columns:  # flat exports may have no creation time
-        columns[schema.CREATED_AT] = leads[schema.CREATED_AT]
+        columns[schema.CREATED_AT] = joined[schema.CREATED_AT]
     for attribute in spec.attributes:
-        value = leads[attribute.column]
-        if isinstance(attribute, CategoricalAttribute):
-            columns[attribute.name] = normalise_expr(value, attribute.aliases)
+        value = joined[attribute.column]
+        if attribute.name in levels:
+            columns[attribute.name] = joined[levels[attribute.name]]
         elif value.type().is_numeric():
             columns[attribute.name] = value.cast("float64")
         else:
             columns[attribute.name] = value.cast("string").strip().try_cast("float64")
-    return leads.select(**columns)
+    return joined.select(**columns)
 
 
 def snapshot_cutoffs(
@@ -361,8 +378,6 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
     look it up with one join instead of computing a product per signal and window, and,
     ``packed``, one sum per signal carries up to three of its window counts, a bit field
     each: the aggregate's cost grows with its number of sums.
-    Timed signals get ``_o_<signal>``: 0 when the kind fires the signal, else an offset no
-    age reaches, so the youngest age of a firing activity is a plain minimum.
     """
     bounds = _age_bounds(spec)
     bands = ibis.range(len(bounds)).unnest().name("_band").as_table()
@@ -373,8 +388,6 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
         fired = table[f"_s_{signal.name}"]
         if "days" in signal.stats:
             columns[f"_s_{signal.name}"] = fired
-        if {"recency", "first"} & set(signal.stats):
-            columns[f"_o_{signal.name}"] = ibis.ifelse(fired == 1.0, 0, _NEVER_US).cast("int64")
     for name, (signal_name, fields) in _count_sums(spec, packed).items():
         value = ibis.literal(0.0)
         for window, field in fields:
@@ -389,9 +402,6 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
     return table.select(**columns)
 
 
-_NEVER_US = 2**62  # beyond any age in microseconds (146,000 years)
-
-
 def _cutoff_activity_pairs(
     keyed: ir.Table, prepared: PreparedActivities, spec: FeatureSpec, packed: bool
 ) -> ir.Table:
@@ -403,10 +413,21 @@ def _cutoff_activity_pairs(
     so every window test downstream is exact integer arithmetic.
     """
     events, kinds = prepared.events, prepared.kinds
-    # predecessors on narrow rows: a window sorts whole rows
+    # per activity, before the pairs multiply it: same-date predecessors (on narrow rows, as
+    # a window sorts whole rows) and, per timed signal, its moment if it fires the signal
     dated = [f"_s_{s.name}" for s in spec.signals if "days" in s.stats]
     seen = _same_day_predecessors(events.join(kinds.select("_kind", *dated), "_kind"), spec)
-    seen = seen.drop(*dated)
+    timed = [s.name for s in spec.signals if {"recency", "first"} & set(s.stats)]
+    fires = kinds.select("_kind", **{f"_f_{name}": kinds[f"_s_{name}"] for name in timed})
+    seen = seen.drop(*dated).join(fires, "_kind")
+    moment = seen[schema.OCCURRED_AT]
+    seen = seen.select(
+        *[c for c in seen.columns if not c.startswith("_f_")],
+        **{
+            f"_t_{name}": ibis.ifelse(seen[f"_f_{name}"] == 1.0, moment, ibis.null(moment.type()))
+            for name in timed
+        },
+    )
     lookback = ibis.interval(days=spec.lookback_days)
     joined = keyed.left_join(
         seen,
@@ -429,6 +450,7 @@ def _cutoff_activity_pairs(
             for name in seen.columns
             if name.startswith("_p_")
         },
+        **{name: joined[name] for name in seen.columns if name.startswith("_t_")},
     )
     banded = _band_kinds(kinds, spec, packed).view()
     pairs = pairs.view()  # a relation of its own, not one more link of the join above
@@ -438,8 +460,8 @@ def _cutoff_activity_pairs(
 def _pair_metrics(pairs: ir.Table, spec: FeatureSpec, packed: bool) -> dict[str, ir.Scalar]:
     """The per-cutoff sums, minima and maxima that :func:`_features_of` turns into features.
 
-    Window counts come packed (one sum per signal); recency and first-seen stay in
-    microseconds; all are finished once per cutoff instead of once per pair.
+    Window counts come packed (one sum per signal); recency and first-seen are the latest and
+    earliest firing moment; all are finished once per cutoff instead of once per pair.
     """
     metrics: dict[str, ir.Scalar] = {n: pairs[n].sum() for n in _count_sums(spec, packed)}
     for signal in spec.signals:
@@ -452,9 +474,9 @@ def _pair_metrics(pairs: ir.Table, spec: FeatureSpec, packed: bool) -> dict[str,
                 inside = (pairs._age < span).cast("float64")
                 metrics[f"{signal.name}_days_{window}d"] = (fired * inside * starts_a_date).sum()
         if "recency" in signal.stats:
-            metrics[f"{signal.name}_recency_days"] = (pairs._age + pairs[f"_o_{signal.name}"]).min()
+            metrics[f"{signal.name}_recency_days"] = pairs[f"_t_{signal.name}"].max()
         if "first" in signal.stats:
-            metrics[f"{signal.name}_first_days"] = (pairs._age - pairs[f"_o_{signal.name}"]).max()
+            metrics[f"{signal.name}_first_days"] = pairs[f"_t_{signal.name}"].min()
     age_days = pairs._age.cast("float64") / _US_PER_DAY
     for score in spec.engagement:
         decay = ibis.literal(0.5) ** (age_days / score.half_life_days)
@@ -465,6 +487,7 @@ def _pair_metrics(pairs: ir.Table, spec: FeatureSpec, packed: bool) -> dict[str,
 def _features_of(per_cutoff: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
     """Per-cutoff aggregates made features: counts unpacked, ages in days, empties zero."""
     features: dict[str, ir.Value] = {}
+    cut = per_cutoff[CUTOFF_AT].cast("timestamp")
     for name, (signal_name, fields) in _count_sums(spec, packed).items():
         total = per_cutoff[name].fill_null(0.0)
         for window, field in fields:
@@ -477,16 +500,11 @@ def _features_of(per_cutoff: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Ta
             if "days" in signal.stats:
                 name = f"{signal.name}_days_{window}d"
                 features[name] = per_cutoff[name].fill_null(0).cast("int64")
-        if "recency" in signal.stats:
-            youngest = per_cutoff[f"{signal.name}_recency_days"]
-            features[f"{signal.name}_recency_days"] = ibis.ifelse(
-                youngest < _NEVER_US, youngest.cast("float64") / _US_PER_DAY, ibis.null("float64")
-            )
-        if "first" in signal.stats:
-            oldest = per_cutoff[f"{signal.name}_first_days"]
-            features[f"{signal.name}_first_days"] = ibis.ifelse(
-                oldest >= 0, oldest.cast("float64") / _US_PER_DAY, ibis.null("float64")
-            )
+        for stat in ("recency", "first"):
+            if stat in signal.stats:
+                name = f"{signal.name}_{stat}_days"
+                age = cut.delta(per_cutoff[name], unit="microsecond")
+                features[name] = age.cast("float64") / _US_PER_DAY
     for score in spec.engagement:
         features[f"engagement_{score.name}"] = per_cutoff[f"engagement_{score.name}"].fill_null(0.0)
     names = spec.activity_feature_names()
@@ -525,8 +543,8 @@ def feature_table(
 ) -> ir.Table:
     """(lead_id, cutoff_at, every feature of the spec) for each cutoff, in spec order."""
     attributes = attribute_features(leads, spec)
-    table = cutoffs.join(attributes, schema.LEAD_ID)
-    table = table.join(activity_features(cutoffs, activities, spec), [schema.LEAD_ID, CUTOFF_AT])
+    table = activity_features(cutoffs, activities, spec)  # one row per cutoff
+    table = table.join(attributes, schema.LEAD_ID)
     columns: dict[str, ir.Value] = {a.name: table[a.name] for a in spec.attributes}
     if spec.lead_age:
         columns["lead_age_days"] = _days_between(table[CUTOFF_AT], table[schema.CREATED_AT])
