@@ -388,6 +388,11 @@ def _fits_packed(activities: ir.Table, spec: FeatureSpec) -> bool:
     return most is None or pd.isna(most) or int(most) <= _PACKED_LIMIT
 
 
+def _band_key(kind: ir.IntegerValue, band: ir.IntegerValue, bounds: list[int]) -> ir.IntegerValue:
+    """The one integer that names a (kind, age band) pair, for the lookup join."""
+    return kind.cast("int64") * len(bounds) + band.cast("int64")
+
+
 def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
     """What a pair of each (kind, age band) adds to its cutoff's sums, keyed by ``_key``.
 
@@ -400,11 +405,8 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
     bands = ibis.range(len(bounds)).unnest().name("_band").as_table()
     table = kinds.cross_join(bands)
     band = table._band
-    columns: dict[str, ir.Value] = {"_key": table._kind * len(bounds) + band.cast("int32")}
-    for signal in spec.signals:
-        fired = table[f"_s_{signal.name}"]
-        if "days" in signal.stats:
-            columns[f"_s_{signal.name}"] = fired
+    columns: dict[str, ir.Value] = {"_key": _band_key(table._kind, band, bounds)}
+    columns |= {f"_s_{s.name}": table[f"_s_{s.name}"] for s in spec.signals if "days" in s.stats}
     for name, (signal_name, fields) in _count_sums(spec, packed).items():
         value = ibis.literal(0.0)
         for window, field in fields:
@@ -460,7 +462,7 @@ def _cutoff_activity_pairs(
         keyed[schema.LEAD_ID],
         keyed[CUTOFF_AT],
         _age=age,
-        _key=joined._kind * len(bounds) + band,
+        _key=_band_key(joined._kind, band, bounds),
         **{
             f"_pa_{name[3:]}": joined._cut - joined[name]
             for name in seen.columns
@@ -535,7 +537,8 @@ def activity_features(
     A bounded range join: each cutoff meets its lead's activities in ``(cutoff - lookback,
     cutoff]``, and one grouped aggregate of plain sums, minima and maxima turns the pairs
     into features. ``activities`` is the export's table, or what :func:`prepare_activities`
-    made of it for (a superset of) these cutoffs.
+    made of it for (a superset of) these cutoffs. Building the expression runs one small
+    query, the busiest lead's activity count, to choose how counts are summed.
     """
     if not spec.activity_feature_names():
         return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
