@@ -76,7 +76,8 @@ def normalise_expr(column: ir.Value, aliases: dict[str, str]) -> ir.StringValue:
 
 
 def _days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:
-    return (epoch_us(later) - epoch_us(earlier)).cast("float64") / _US_PER_DAY
+    # the column names the backend: a literal alone would name the default one
+    return (epoch_us(later, on=earlier) - epoch_us(earlier)).cast("float64") / _US_PER_DAY
 
 
 @ibis.udf.scalar.builtin(name="epoch_us")
@@ -87,17 +88,23 @@ def _duckdb_epoch_us(moment) -> dt.int64:  # type: ignore[no-untyped-def,empty-b
 _EPOCH = ibis.literal(pd.Timestamp("1970-01-01", tz="UTC"), type="timestamp('UTC')")
 
 
-def epoch_us(moment: ir.TimestampValue) -> ir.IntegerValue:
+def epoch_us(moment: ir.TimestampValue, on: ir.Expr | None = None) -> ir.IntegerValue:
     """Whole microseconds since 1970-01-01 UTC, the one clock of all window arithmetic.
 
     Why integers: windows, ages and dates become exact integer arithmetic, and DuckDB reads
     a zone-aware timestamp's integer directly, where converting it to a plain timestamp
     goes through ICU calendars at about 100 ns a row. Other backends take the portable
-    difference from the epoch.
+    difference from the epoch. ``on``: an expression of the backend it will run on, when
+    ``moment`` is a literal.
     """
-    backend = ibis.get_backend(moment)
+    backend = ibis.get_backend(on if on is not None else moment)
     if backend is not None and backend.name == "duckdb":
         return _duckdb_epoch_us(moment)
+    return portable_epoch_us(moment)
+
+
+def portable_epoch_us(moment: ir.TimestampValue) -> ir.IntegerValue:
+    """:func:`epoch_us` in portable Ibis, for backends without DuckDB's function."""
     return moment.delta(_EPOCH, unit="microsecond")
 
 

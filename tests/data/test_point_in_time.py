@@ -407,3 +407,29 @@ def test_a_lead_with_a_bots_volume_of_activity_is_counted_exactly():
     assert rows.loc[1, "web_visit_days_30d"] == 6 + 3  # six dates of hits, three before
     assert rows.loc[2, "email_open_count_7d"] == 1
     assert rows.loc[2, "any_activity_count_30d"] == 1
+
+
+def test_the_portable_clock_reads_the_same_microseconds_as_duckdbs_own():
+    """Window arithmetic runs on DuckDB's epoch_us; a warehouse gets the portable form."""
+    from features.offline import epoch_us, portable_epoch_us
+
+    moments = pd.DataFrame(
+        {
+            "at": pd.to_datetime(
+                [
+                    "1969-12-31 23:59:59.999999",
+                    "1970-01-01 00:00:00.000000",
+                    "2024-03-31 01:30:00.000001",
+                    "2026-11-23 19:21:15.123456",
+                ],
+                utc=True,
+            )
+        }
+    )
+    table = register(connect(), "moments", moments)
+    read = table.select(duckdb=epoch_us(table.at), portable=portable_epoch_us(table.at)).execute()
+    expected = (moments["at"] - pd.Timestamp("1970-01-01", tz="UTC")) // pd.Timedelta(
+        microseconds=1
+    )
+    assert read["duckdb"].tolist() == expected.tolist()
+    assert read["portable"].tolist() == expected.tolist()
