@@ -1,9 +1,11 @@
 """Offline features: the spec compiled to Ibis expressions, run by DuckDB (or any Ibis backend).
 
 Everything here is a lazy Ibis table until a caller executes or writes it, so one expression
-runs on the embedded DuckDB by default and on a warehouse or Spark backend unchanged. There are
-no Python loops over leads: cutoffs come from a range unnest, features from one bounded range
-join of cutoffs to activities and one grouped aggregate.
+runs on the embedded DuckDB by default and on a warehouse or Spark backend unchanged; the one
+query run while building, the busiest lead's activity count, picks how counts are summed
+(:func:`activity_features`). There are no Python loops over leads: cutoffs come from a range
+unnest, features from one bounded range join of cutoffs to activities and one grouped
+aggregate.
 
 Point-in-time correctness is by construction: an activity reaches a cutoff's features only
 when ``cutoff_at - lookback < occurred_at <= cutoff_at``; labels read ``sql_at`` only up to
@@ -334,8 +336,8 @@ def _same_day_predecessors(seen: ir.Table, spec: FeatureSpec) -> ir.Table:
     Why: a window's distinct dates are then a plain sum - an event starts a new date in the
     window unless its same-date predecessor is inside the window too - where a distinct count
     over the cutoff-activity pairs costs a hash set per cutoff. The predecessor is a ``lag``
-    over the lead's events of that signal: one sort, where a running maximum over the lead
-    costs a segment tree and was a fifth of the whole build.
+    over the lead's events of that signal, one sort; a running maximum over the lead would
+    give the same times through a segment tree, several times the work.
     """
     moment = seen._t
     previous = {}
@@ -405,8 +407,8 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
 
     Why a table: a pair's whole contribution follows from its kind and age band, so the pairs
     look it up with one join instead of computing a product per signal and window, and,
-    ``packed``, one sum per signal carries up to three of its window counts, a bit field
-    each: the aggregate's cost grows with its number of sums.
+    ``packed``, one sum per signal carries ``_FIELDS_PER_SUM`` of its window counts, a bit
+    field each: the aggregate's cost grows with its number of sums.
     """
     bounds = _age_bounds(spec)
     bands = ibis.range(len(bounds)).unnest().name("_band").as_table()
@@ -464,7 +466,7 @@ def _cutoff_activity_pairs(
     )
     age = joined._cut - joined._t
     bounds = _age_bounds(spec)
-    band = sum((age >= w * _US_PER_DAY).cast("int32") for w in bounds[:-1])
+    band = sum(((age >= w * _US_PER_DAY).cast("int32") for w in bounds[:-1]), ibis.literal(0))
     pairs = joined.select(
         keyed[schema.LEAD_ID],
         keyed[CUTOFF_AT],
@@ -514,12 +516,12 @@ def _features_of(per_cutoff: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Ta
     features: dict[str, ir.Value] = {}
     cut = epoch_us(per_cutoff[CUTOFF_AT])
     for name, (signal_name, fields) in _count_sums(spec, packed).items():
-        total = per_cutoff[name].fill_null(0.0)
+        total = per_cutoff[name].fill_null(0.0).cast("int64")  # whole numbers below 2**53
         for window, field in fields:
             count = total
-            if len(fields) > 1:
-                count = (total / float(2 ** (_FIELD_BITS * field))).floor() % (2**_FIELD_BITS)
-            features[f"{signal_name}_count_{window}d"] = count.cast("int64")
+            if len(fields) > 1:  # integer shifts: a float modulo per field costs far more
+                count = (total >> (_FIELD_BITS * field)) & _PACKED_LIMIT
+            features[f"{signal_name}_count_{window}d"] = count
     for signal in spec.signals:
         for window in spec.signal_windows(signal):
             if "days" in signal.stats:
@@ -554,7 +556,11 @@ def activity_features(
         activities = prepare_activities(cutoffs, activities, spec)
     else:
         packed = _fits_packed(activities.events, spec)
-    keyed = cutoffs.select(schema.LEAD_ID, CUTOFF_AT, _cut=epoch_us(cutoffs[CUTOFF_AT]))
+    # one row per cutoff, whatever the caller passed: a repeated cutoff would count twice
+    keyed = cutoffs.filter(cutoffs[CUTOFF_AT].notnull()).select(
+        schema.LEAD_ID, CUTOFF_AT, _cut=epoch_us(cutoffs[CUTOFF_AT])
+    )
+    keyed = keyed.distinct()
     pairs = _cutoff_activity_pairs(keyed, activities, spec, packed)
     metrics = _pair_metrics(pairs, spec, packed)
     per_cutoff = pairs.group_by([schema.LEAD_ID, CUTOFF_AT]).aggregate(**metrics)
