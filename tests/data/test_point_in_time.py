@@ -29,6 +29,22 @@ def offline_rows(leads, activities, cutoffs, spec=SPEC) -> pd.DataFrame:
     return table.execute().sort_values([schema.LEAD_ID, CUTOFF_AT]).reset_index(drop=True)
 
 
+def online_rows(leads, activities, keys: pd.DataFrame, spec=SPEC) -> pd.DataFrame:
+    """What the online path computes for each (lead_id, cutoff_at) of ``keys``, in order."""
+    by_lead = leads.set_index(schema.LEAD_ID)
+    return pd.DataFrame(
+        [
+            online_features(
+                by_lead.loc[lead_id].to_dict() | {schema.LEAD_ID: lead_id},
+                activities[activities[schema.LEAD_ID] == lead_id],
+                cutoff,
+                spec,
+            )
+            for lead_id, cutoff in zip(keys[schema.LEAD_ID], keys[CUTOFF_AT], strict=True)
+        ]
+    )
+
+
 def assert_same_features(a: pd.DataFrame, b: pd.DataFrame) -> None:
     pd.testing.assert_frame_equal(
         a.reset_index(drop=True), b.reset_index(drop=True), check_dtype=False, rtol=1e-9
@@ -206,18 +222,7 @@ def test_the_built_training_set_holds_what_a_lead_scored_online_would_see(world,
     leads, activities, _ = world
     rows, _ = training_set
     sample = rows.sample(120, random_state=0).sort_values([schema.LEAD_ID, CUTOFF_AT])
-    by_lead = leads.set_index(schema.LEAD_ID)
-    online = pd.DataFrame(
-        [
-            online_features(
-                by_lead.loc[lead_id].to_dict() | {schema.LEAD_ID: lead_id},
-                activities[activities[schema.LEAD_ID] == lead_id],
-                cutoff,
-                SPEC,
-            )
-            for lead_id, cutoff in zip(sample[schema.LEAD_ID], sample[CUTOFF_AT], strict=True)
-        ]
-    )
+    online = online_rows(leads, activities, sample)
     built_rows = sample[SPEC.feature_names()].reset_index(drop=True)
     for column in SPEC.activity_feature_names():
         np.testing.assert_allclose(
@@ -463,20 +468,9 @@ def test_a_spec_whose_only_window_is_the_lookback_builds_the_online_features(wor
         }
     )  # fmt: skip
     leads, activities, _ = world
-    by_lead = leads.set_index(schema.LEAD_ID)
     cutoffs = activities.groupby(schema.LEAD_ID, as_index=False)[schema.OCCURRED_AT].max()
     cutoffs = cutoffs.rename(columns={schema.OCCURRED_AT: CUTOFF_AT}).head(20)
     offline = offline_rows(leads, activities, cutoffs, spec)
-    online = pd.DataFrame(
-        [
-            online_features(
-                by_lead.loc[lead_id].to_dict() | {schema.LEAD_ID: lead_id},
-                activities[activities[schema.LEAD_ID] == lead_id],
-                cutoff,
-                spec,
-            )
-            for lead_id, cutoff in zip(offline[schema.LEAD_ID], offline[CUTOFF_AT], strict=True)
-        ]
-    )
+    online = online_rows(leads, activities, offline, spec)
     assert offline["web_visit_count_30d"].sum() > 0
     assert_same_features(offline[spec.feature_names()], online[spec.feature_names()])
