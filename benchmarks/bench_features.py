@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import resource
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -168,37 +167,39 @@ def side_by_side(leads: int, seed: int, repeats: int) -> dict:
         **{schema.ACTIVITY_TYPE: world.activities[schema.ACTIVITY_TYPE].astype(str)}
     )
 
-    workdir = Path(tempfile.mkdtemp())
-    written = {"ours": workdir / "ours.parquet", "theirs": workdir / "theirs.parquet"}
-
-    def ours() -> None:
-        con.to_parquet(
-            feature_table(cutoff_table, lead_table, activity_table, spec), written["ours"]
-        )
-
-    def theirs() -> None:
-        frame = pandas_features(cutoff_frame, world.leads, activities, spec)
-        frame.to_parquet(written["theirs"], index=False)
-
     timings = {"leadscore (Ibis/DuckDB)": [], "pandas merge/filter/groupby": []}
-    for _ in range(repeats):
-        for name, run in (
-            ("leadscore (Ibis/DuckDB)", ours),
-            ("pandas merge/filter/groupby", theirs),
-        ):
-            started = time.perf_counter()
-            run()
-            timings[name].append(time.perf_counter() - started)
     keys = [schema.LEAD_ID, CUTOFF_AT]
-    fast = pd.read_parquet(written["ours"]).sort_values(keys).reset_index(drop=True)
-    baseline = pd.read_parquet(written["theirs"]).sort_values(keys).reset_index(drop=True)
-    shutil.rmtree(workdir)
+    with tempfile.TemporaryDirectory() as workdir:
+        written = {"ours": Path(workdir) / "ours.parquet", "theirs": Path(workdir) / "theirs.pq"}
+
+        def ours() -> None:
+            table = feature_table(cutoff_table, lead_table, activity_table, spec)
+            con.to_parquet(table, written["ours"])
+
+        def theirs() -> None:
+            frame = pandas_features(cutoff_frame, world.leads, activities, spec)
+            frame.to_parquet(written["theirs"], index=False)
+
+        for _ in range(repeats):
+            for name, run in (
+                ("leadscore (Ibis/DuckDB)", ours),
+                ("pandas merge/filter/groupby", theirs),
+            ):
+                started = time.perf_counter()
+                run()
+                timings[name].append(time.perf_counter() - started)
+        fast, baseline = (
+            pd.read_parquet(written[side]).sort_values(keys).reset_index(drop=True)
+            for side in ("ours", "theirs")
+        )
     assert len(fast) == len(baseline) == len(cutoff_frame)
+
+    def levels(column: pd.Series) -> list:
+        return column.astype(object).where(column.notna(), None).tolist()
+
     for name in spec.feature_names():
         if name in spec.categorical_features():
-            assert fast[name].astype(object).where(fast[name].notna(), None).tolist() == (
-                baseline[name].astype(object).where(baseline[name].notna(), None).tolist()
-            ), name
+            assert levels(fast[name]) == levels(baseline[name]), name
             continue
         np.testing.assert_allclose(
             fast[name].astype(float),

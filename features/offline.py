@@ -415,7 +415,6 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
     table = kinds.cross_join(bands)
     band = table._band
     columns: dict[str, ir.Value] = {"_key": _band_key(table._kind, band, bounds)}
-    columns |= {f"_s_{s.name}": table[f"_s_{s.name}"] for s in spec.signals if "days" in s.stats}
     for name, (signal_name, fields) in _count_sums(spec, packed).items():
         value = ibis.literal(0.0)
         for window, field in fields:
@@ -447,7 +446,7 @@ def _cutoff_activity_pairs(
     seen = _same_day_predecessors(events.join(kinds.select("_kind", *dated), "_kind"), spec)
     timed = [s.name for s in spec.signals if {"recency", "first"} & set(s.stats)]
     fires = kinds.select("_kind", **{f"_f_{name}": kinds[f"_s_{name}"] for name in timed})
-    seen = seen.drop(*dated).join(fires, "_kind")
+    seen = seen.join(fires, "_kind")
     seen = seen.select(
         *[c for c in seen.columns if not c.startswith("_f_")],
         **{
@@ -477,7 +476,7 @@ def _cutoff_activity_pairs(
             for name in seen.columns
             if name.startswith("_p_")
         },
-        **{name: joined[name] for name in seen.columns if name.startswith("_t_")},
+        **{name: joined[name] for name in seen.columns if name.startswith(("_t_", "_s_"))},
     )
     banded = _band_kinds(kinds, spec, packed).view()
     pairs = pairs.view()  # a relation of its own, not one more link of the join above
@@ -549,18 +548,17 @@ def activity_features(
     made of it for (a superset of) these cutoffs. Building the expression runs one small
     query, the busiest lead's activity count, to choose how counts are summed.
     """
+    # one row per cutoff, whatever the caller passed: a repeated cutoff would count twice
+    distinct = cutoffs.filter(cutoffs[CUTOFF_AT].notnull()).select(schema.LEAD_ID, CUTOFF_AT)
+    distinct = distinct.distinct()
     if not spec.activity_feature_names():
-        return cutoffs.select(schema.LEAD_ID, CUTOFF_AT)
+        return distinct
     if not isinstance(activities, PreparedActivities):
         packed = _fits_packed(_countable(activities, spec), spec)
         activities = prepare_activities(cutoffs, activities, spec)
     else:
         packed = _fits_packed(activities.events, spec)
-    # one row per cutoff, whatever the caller passed: a repeated cutoff would count twice
-    keyed = cutoffs.filter(cutoffs[CUTOFF_AT].notnull()).select(
-        schema.LEAD_ID, CUTOFF_AT, _cut=epoch_us(cutoffs[CUTOFF_AT])
-    )
-    keyed = keyed.distinct()
+    keyed = distinct.mutate(_cut=epoch_us(distinct[CUTOFF_AT]))
     pairs = _cutoff_activity_pairs(keyed, activities, spec, packed)
     metrics = _pair_metrics(pairs, spec, packed)
     per_cutoff = pairs.group_by([schema.LEAD_ID, CUTOFF_AT]).aggregate(**metrics)
