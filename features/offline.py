@@ -358,43 +358,55 @@ def _age_bounds(spec: FeatureSpec) -> list[int]:
     return sorted(windows | {spec.lookback_days})
 
 
-# Window counts of one signal share a float64 sum, a field of _FIELD_BITS bits per window.
-# A sum of whole numbers below 2**53 is exact, so the fields are exact while no cutoff has
-# more than _PACKED_LIMIT activities in its lookback; exports with a lead above that are
-# counted one sum per window (:func:`_fits_packed`).
-_FIELD_BITS = 17
-_FIELDS_PER_SUM = 53 // _FIELD_BITS
-_PACKED_LIMIT = 2**_FIELD_BITS - 1
+# Window counts and distinct-date counts share float64 sums, a bit field of ``bits`` bits per
+# count. A sum of whole numbers below 2**53 is exact; a pair adds at most +-1 to each field and a
+# cutoff has fewer than 2**bits pairs, so the partial sums stay below 2**(bits * fields + 1).
+_EXACT_BITS = 52
 
 
-def _count_sums(spec: FeatureSpec, packed: bool) -> dict[str, tuple[str, list[tuple[int, int]]]]:
-    """Each count sum's column: its signal and the (window, bit field) pairs it carries."""
-    sums: dict[str, tuple[str, list[tuple[int, int]]]] = {}
-    per_sum = _FIELDS_PER_SUM if packed else 1
-    for signal in spec.signals:
-        if "count" not in signal.stats:
-            continue
-        windows = spec.signal_windows(signal)
-        for start in range(0, len(windows), per_sum):
-            chunk = windows[start : start + per_sum]
-            sums[f"_c_{signal.name}_{chunk[0]}"] = (
-                signal.name,
-                [(w, i) for i, w in enumerate(chunk)],
-            )
-    return sums
+@dataclass(frozen=True)
+class _Field:
+    """One count carried in a packed sum: which feature, and where its bits start."""
+
+    feature: str
+    signal: str
+    window: int
+    stat: str  # "count" or "days"
+    shift: int
 
 
-def _fits_packed(activities: ir.Table, spec: FeatureSpec) -> bool:
-    """Whether every lead has few enough activities for packed counts to be exact.
+def _field_bits(activities: ir.Table) -> int:
+    """Bits a count field needs: enough for the busiest lead's whole activity count.
 
-    One small query when the features are built (the busiest lead's activity count), so
-    a lead with a bot's volume of activity changes the plan, never the counts.
+    One small query when the features are built, so a lead with a bot's volume of activity
+    widens the fields (fewer per sum, a slower aggregate) and never overflows a count.
     """
-    if all(len(fields) == 1 for _, fields in _count_sums(spec, packed=True).values()):
-        return True
     per_lead = activities.group_by(schema.LEAD_ID).aggregate(n=activities.count())
     most = per_lead.n.max().execute()
-    return most is None or pd.isna(most) or int(most) <= _PACKED_LIMIT
+    return max(1, int(0 if most is None or pd.isna(most) else most).bit_length())
+
+
+def _packed_sums(spec: FeatureSpec, bits: int) -> dict[str, list[_Field]]:
+    """Each packed sum's column and the window and distinct-date counts it carries.
+
+    Why pack: the grouped aggregate is the hot loop and its cost grows with its number of
+    sums, not with what a sum holds; the default spec's 57 counts take 15 sums at 12 bits.
+    """
+    per_sum = max(1, _EXACT_BITS // bits)
+    fields = [
+        (f"{signal.name}_{stat}_{window}d", signal.name, window, stat)
+        for signal in spec.signals
+        for window in spec.signal_windows(signal)
+        for stat in ("count", "days")
+        if stat in signal.stats
+    ]
+    return {
+        f"_c_{start // per_sum}": [
+            _Field(*field, shift=bits * i)
+            for i, field in enumerate(fields[start : start + per_sum])
+        ]
+        for start in range(0, len(fields), per_sum)
+    }
 
 
 def _band_key(kind: ir.IntegerValue, band: ir.IntegerValue, bounds: list[int]) -> ir.IntegerValue:
@@ -402,25 +414,34 @@ def _band_key(kind: ir.IntegerValue, band: ir.IntegerValue, bounds: list[int]) -
     return kind.cast("int64") * len(bounds) + band.cast("int64")
 
 
-def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
+def _band_kinds(kinds: ir.Table, spec: FeatureSpec, bits: int) -> ir.Table:
     """What a pair of each (kind, age band) adds to its cutoff's sums, keyed by ``_key``.
 
-    Why a table: a pair's whole contribution follows from its kind and age band, so the pairs
-    look it up with one join instead of computing a product per signal and window, and,
-    ``packed``, one sum per signal carries ``_FIELDS_PER_SUM`` of its window counts, a bit
-    field each: the aggregate's cost grows with its number of sums.
+    Why a table: a pair's contribution to counts follows from its kind and age band, so the
+    pairs look it up with one join instead of computing a product per signal and window.
+    A distinct-date count takes its part here too: a firing pair starts a date in window W
+    when its age is under W and its same-date predecessor's is not, and as the predecessor
+    is never younger, that is ``[predecessor age >= W] - [age >= W]``; the second term is
+    this table's, the first the pair's own (:func:`_pair_metrics`).
     """
     bounds = _age_bounds(spec)
     bands = ibis.range(len(bounds)).unnest().name("_band").as_table()
     table = kinds.cross_join(bands)
     band = table._band
     columns: dict[str, ir.Value] = {"_key": _band_key(table._kind, band, bounds)}
-    for name, (signal_name, fields) in _count_sums(spec, packed).items():
+    for name, fields in _packed_sums(spec, bits).items():
         value = ibis.literal(0.0)
-        for window, field in fields:
-            inside = (band <= bounds.index(window)).cast("float64")
-            value = value + inside * float(2 ** (_FIELD_BITS * field))
-        columns[name] = table[f"_s_{signal_name}"] * value
+        for field in fields:
+            fired = table[f"_s_{field.signal}"]
+            if field.stat == "count":  # inside the window: younger than it
+                value = value + fired * (band <= bounds.index(field.window)).cast(
+                    "float64"
+                ) * float(2**field.shift)
+            else:
+                value = value - fired * (band > bounds.index(field.window)).cast("float64") * float(
+                    2**field.shift
+                )
+        columns[name] = value
     for score in spec.engagement:
         weight = table[f"_w_{score.name}"]
         if score.window_days:
@@ -430,7 +451,7 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
 
 
 def _cutoff_activity_pairs(
-    keyed: ir.Table, prepared: PreparedActivities, spec: FeatureSpec, packed: bool
+    keyed: ir.Table, prepared: PreparedActivities, spec: FeatureSpec, bits: int
 ) -> ir.Table:
     """(cutoff, age, what the activity adds) for each activity in ``(cutoff - lookback, cutoff]``.
 
@@ -478,27 +499,30 @@ def _cutoff_activity_pairs(
         },
         **{name: joined[name] for name in seen.columns if name.startswith(("_t_", "_s_"))},
     )
-    banded = _band_kinds(kinds, spec, packed).view()
+    banded = _band_kinds(kinds, spec, bits).view()
     pairs = pairs.view()  # a relation of its own, not one more link of the join above
     return pairs.left_join(banded, "_key").drop("_key")
 
 
-def _pair_metrics(pairs: ir.Table, spec: FeatureSpec, packed: bool) -> dict[str, ir.Scalar]:
+def _pair_metrics(pairs: ir.Table, spec: FeatureSpec, bits: int) -> dict[str, ir.Scalar]:
     """The per-cutoff sums, minima and maxima that :func:`_features_of` turns into features.
 
-    Window counts come packed (one sum per signal); recency and first-seen are the latest and
+    Window and distinct-date counts come packed; recency and first-seen are the latest and
     earliest firing moment; all are finished once per cutoff instead of once per pair.
     """
-    metrics: dict[str, ir.Scalar] = {n: pairs[n].sum() for n in _count_sums(spec, packed)}
+    metrics: dict[str, ir.Scalar] = {}
+    for name, fields in _packed_sums(spec, bits).items():
+        value = pairs[name]
+        for field in fields:
+            if field.stat == "days":  # the pair's own term: its predecessor is outside W
+                outside = ibis.ifelse(
+                    pairs[f"_pa_{field.signal}"] < field.window * _US_PER_DAY,
+                    0.0,
+                    float(2**field.shift),
+                )  # no predecessor (NULL) is outside every window
+                value = value + pairs[f"_s_{field.signal}"] * outside
+        metrics[name] = value.sum()
     for signal in spec.signals:
-        if "days" in signal.stats:
-            fired = pairs[f"_s_{signal.name}"]
-            before = pairs[f"_pa_{signal.name}"]
-            for window in spec.signal_windows(signal):
-                span = window * _US_PER_DAY
-                starts_a_date = (before.isnull() | (before >= span)).cast("float64")
-                inside = (pairs._age < span).cast("float64")
-                metrics[f"{signal.name}_days_{window}d"] = (fired * inside * starts_a_date).sum()
         if "recency" in signal.stats:
             metrics[f"{signal.name}_recency_days"] = pairs[f"_t_{signal.name}"].max()
         if "first" in signal.stats:
@@ -510,22 +534,18 @@ def _pair_metrics(pairs: ir.Table, spec: FeatureSpec, packed: bool) -> dict[str,
     return metrics
 
 
-def _features_of(per_cutoff: ir.Table, spec: FeatureSpec, packed: bool) -> ir.Table:
+def _features_of(per_cutoff: ir.Table, spec: FeatureSpec, bits: int) -> ir.Table:
     """Per-cutoff aggregates made features: counts unpacked, ages in days, empties zero."""
     features: dict[str, ir.Value] = {}
     cut = epoch_us(per_cutoff[CUTOFF_AT])
-    for name, (signal_name, fields) in _count_sums(spec, packed).items():
+    for name, fields in _packed_sums(spec, bits).items():
         total = per_cutoff[name].fill_null(0.0).cast("int64")  # whole numbers below 2**53
-        for window, field in fields:
+        for field in fields:
             count = total
             if len(fields) > 1:  # integer shifts: a float modulo per field costs far more
-                count = (total >> (_FIELD_BITS * field)) & _PACKED_LIMIT
-            features[f"{signal_name}_count_{window}d"] = count
+                count = (total >> field.shift) & (2**bits - 1)
+            features[field.feature] = count
     for signal in spec.signals:
-        for window in spec.signal_windows(signal):
-            if "days" in signal.stats:
-                name = f"{signal.name}_days_{window}d"
-                features[name] = per_cutoff[name].fill_null(0).cast("int64")
         for stat in ("recency", "first"):
             if stat in signal.stats:
                 name = f"{signal.name}_{stat}_days"
@@ -554,15 +574,15 @@ def activity_features(
     if not spec.activity_feature_names():
         return distinct
     if not isinstance(activities, PreparedActivities):
-        packed = _fits_packed(_countable(activities, spec), spec)
+        bits = _field_bits(_countable(activities, spec))
         activities = prepare_activities(cutoffs, activities, spec)
     else:
-        packed = _fits_packed(activities.events, spec)
+        bits = _field_bits(activities.events)
     keyed = distinct.mutate(_cut=epoch_us(distinct[CUTOFF_AT]))
-    pairs = _cutoff_activity_pairs(keyed, activities, spec, packed)
-    metrics = _pair_metrics(pairs, spec, packed)
+    pairs = _cutoff_activity_pairs(keyed, activities, spec, bits)
+    metrics = _pair_metrics(pairs, spec, bits)
     per_cutoff = pairs.group_by([schema.LEAD_ID, CUTOFF_AT]).aggregate(**metrics)
-    return _features_of(per_cutoff, spec, packed)
+    return _features_of(per_cutoff, spec, bits)
 
 
 def feature_table(

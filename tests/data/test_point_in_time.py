@@ -379,12 +379,10 @@ def test_cutoffs_at_activity_events_follow_the_same_open_lead_rules(world):
 
 
 def test_a_lead_with_a_bots_volume_of_activity_is_counted_exactly():
-    """Window counts share one sum per signal while every lead's activity fits its bit fields;
-    a lead beyond that (a link-checking bot) must switch the build, never corrupt a count."""
-    from features.offline import _PACKED_LIMIT
-
+    """Counts share packed sums, a bit field each, sized to the export's busiest lead: a lead
+    with a link-checking bot's volume of activity must widen the fields, never corrupt a count."""
     cutoff = START + pd.Timedelta(days=50)
-    busy = _PACKED_LIMIT + 5
+    busy = 2**17 + 5  # more than a 17-bit field holds
     bot_hits = cutoff - pd.to_timedelta(np.linspace(1, 6 * 86_400, busy), unit="s")
     earlier = cutoff - pd.to_timedelta([20, 21, 22], unit="D")
     moments = [*bot_hits, *earlier, cutoff - pd.Timedelta(days=2)]
