@@ -595,8 +595,9 @@ def score(
 
     Columns: lead_id, as_of, p_sql (P(SQL within H days)), score (0-100: the share of
     validation-period leads this one beats), decision (hand off / nurture), instant_pass,
-    rule_points, the fit x engagement grade, tier (A-D), and the top positive and negative
-    reasons as readable text and as JSON.
+    rule_points, the fit x engagement grade, tier (A-D), the top positive and negative
+    reasons as readable text and as JSON, and error: why a row has no score (a lead created
+    after --as-of), empty otherwise.
     """
     import pandas as pd
 
@@ -624,9 +625,11 @@ def score(
     else:
         scored.to_csv(output, index=False)
     handed = int((scored["decision"] == "hand off").sum())
+    unscored = int(scored["error"].notna().sum())
+    later = f"; {unscored:,} created after it are listed unscored, see `error`" if unscored else ""
     console.print(
-        f"scored {len(scored):,} leads as of {moment:%Y-%m-%d %H:%M} UTC: {handed:,} to hand off; "
-        f"wrote {output}"
+        f"scored {len(scored) - unscored:,} leads as of {moment:%Y-%m-%d %H:%M} UTC: "
+        f"{handed:,} to hand off{later}; wrote {output}"
     )
 
 

@@ -8,6 +8,7 @@ their rows to :func:`serving.scoring.score_features`.
 from __future__ import annotations
 
 import ibis
+import numpy as np
 import pandas as pd
 
 from features import schema
@@ -25,18 +26,36 @@ def score_source(
     lang: str = "en",
     top: int = TOP_REASONS,
 ) -> pd.DataFrame:
-    """One row per lead of the export, in the export's order, with its top reasons."""
+    """One row per lead of the export, in the export's order, with its top reasons.
+
+    A lead created after ``as_of`` did not exist yet: like the service, which answers such a
+    lead with an error, its row carries no score and says why in ``error`` (empty on every
+    scored row), so no lead is dropped and none is scored from a negative age.
+    """
     leads = source.leads
     cutoffs = leads.select(
         schema.LEAD_ID, **{CUTOFF_AT: ibis.literal(as_of, type="timestamp('UTC')")}
     )
     rows = source.con.to_pyarrow(feature_table(cutoffs, leads, source.activities, scorer.spec))
     features = rows.to_pandas().set_index(schema.LEAD_ID)
-    order = source.con.to_pyarrow(leads.select(schema.LEAD_ID)).to_pandas()[schema.LEAD_ID]
-    features = features.loc[order.to_numpy()].reset_index()
+    known = [c for c in (schema.LEAD_ID, schema.CREATED_AT) if c in leads.columns]
+    order = source.con.to_pyarrow(leads.select(*known)).to_pandas()
+    features = features.loc[order[schema.LEAD_ID].to_numpy()].reset_index()
     if len(features) != len(order):
         raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
-    scored = score_features(scorer, features, lang=lang, top=top).as_columns(lang)
+    created = order.get(schema.CREATED_AT, pd.Series(pd.NaT, index=order.index))
+    not_yet = (created > as_of).to_numpy()
+    scored = score_features(scorer, features[~not_yet], lang=lang, top=top).as_columns(lang)
+    if not_yet.any():  # reindexed only then: it would turn integer and bool columns to float
+        scored.index = np.flatnonzero(~not_yet)
+        scored = scored.reindex(range(len(features)))
     scored.insert(0, schema.LEAD_ID, features[schema.LEAD_ID].to_numpy())
     scored.insert(1, "as_of", as_of)
+    scored["error"] = [
+        f"created_at {moment:%Y-%m-%dT%H:%M:%SZ} is after the scoring time "
+        f"{as_of:%Y-%m-%dT%H:%M:%SZ}: not scored; score as of a later time"
+        if late
+        else None
+        for moment, late in zip(created, not_yet, strict=True)
+    ]
     return scored

@@ -90,8 +90,27 @@ def test_batch_scoring_returns_every_lead_exactly_once_in_order(trained, tmp_pat
     scores = pd.read_parquet(output)
     leads = pd.read_parquet(export / "leads.parquet")
     assert scores[schema.LEAD_ID].tolist() == leads[schema.LEAD_ID].tolist()
-    assert set(scores["decision"]) <= {"hand off", "nurture"}
-    assert scores["p_sql"].notna().all()
+    existing = (leads[schema.CREATED_AT] <= pd.Timestamp("2026-03-01", tz="UTC")).to_numpy()
+    assert set(scores["decision"][existing]) <= {"hand off", "nurture"}
+    assert scores["p_sql"][existing].notna().all() and scores["error"][existing].isna().all()
+
+
+def test_a_lead_created_after_the_scoring_time_is_listed_with_why_not_scored(trained, tmp_path):
+    """A backtest as of March must not score April's leads from a negative age, nor drop them."""
+    base, run, _ = trained
+    export = base / "export"
+    output = tmp_path / "scores.csv"
+    result = invoke(
+        "score", "--model", run / "model", "--leads", export / "leads.parquet", "--activities",
+        export / "activities.parquet", "--as-of", "2026-03-01", "--output", output,
+    )  # fmt: skip
+    scores = pd.read_csv(output)
+    leads = pd.read_parquet(export / "leads.parquet")
+    later = (leads[schema.CREATED_AT] > pd.Timestamp("2026-03-01", tz="UTC")).to_numpy()
+    assert later.any() and not later.all()
+    assert scores["p_sql"][later].isna().all() and scores["decision"][later].isna().all()
+    assert scores["error"][later].str.contains("is after the scoring time 2026-03-01").all()
+    assert f"{int(later.sum()):,} created after it are listed unscored" in result.output
 
 
 def test_scoring_as_of_t_ignores_later_activities(trained, tmp_path):
