@@ -375,12 +375,15 @@ class _Field:
     shift: int
 
 
-def _field_bits(activities: ir.Table) -> int:
+def _field_bits(activities: ir.Table, spec: FeatureSpec) -> int:
     """Bits a count field needs: enough for the busiest lead's whole activity count.
 
     One small query when the features are built, so a lead with a bot's volume of activity
-    widens the fields (fewer per sum, a slower aggregate) and never overflows a count.
+    widens the fields (fewer per sum, a slower aggregate) and never overflows a count. A spec
+    with at most one count has nothing to share a sum with and needs no query.
     """
+    if len(_packed_sums(spec, _EXACT_BITS)) <= 1:  # one field per sum: a sum per count
+        return _EXACT_BITS
     per_lead = activities.group_by(schema.LEAD_ID).aggregate(n=activities.count())
     most = per_lead.n.max().execute()
     return max(1, int(0 if most is None or pd.isna(most) else most).bit_length())
@@ -574,10 +577,10 @@ def activity_features(
     if not spec.activity_feature_names():
         return distinct
     if not isinstance(activities, PreparedActivities):
-        bits = _field_bits(_countable(activities, spec))
+        bits = _field_bits(_countable(activities, spec), spec)
         activities = prepare_activities(cutoffs, activities, spec)
     else:
-        bits = _field_bits(activities.events)
+        bits = _field_bits(activities.events, spec)
     keyed = distinct.mutate(_cut=epoch_us(distinct[CUTOFF_AT]))
     pairs = _cutoff_activity_pairs(keyed, activities, spec, bits)
     metrics = _pair_metrics(pairs, spec, bits)

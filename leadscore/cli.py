@@ -613,7 +613,7 @@ def score(
         moment = pd.Timestamp(as_of) if as_of else data_end(
             source.leads, source.activities, source.outcomes
         )  # fmt: skip
-        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
         if lang not in ("en", "ja"):
             raise ValueError(f"--lang must be en or ja, not {lang!r}")
         scored = score_source(scorer, source, moment, lang=lang)

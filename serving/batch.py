@@ -8,7 +8,6 @@ their rows to :func:`serving.scoring.score_features`.
 from __future__ import annotations
 
 import ibis
-import numpy as np
 import pandas as pd
 
 from features import schema
@@ -30,8 +29,11 @@ def score_source(
 
     A lead created after ``as_of`` did not exist yet: like the service, which answers such a
     lead with an error, its row carries no score and says why in ``error`` (empty on every
-    scored row), so no lead is dropped and none is scored from a negative age.
+    scored row), so no lead is dropped and none is scored from a negative age. Columns have
+    nullable types whether or not a row is empty, so every run writes the same file schema.
     """
+    as_of = pd.Timestamp(as_of)
+    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
     leads = source.leads
     cutoffs = leads.select(
         schema.LEAD_ID, **{CUTOFF_AT: ibis.literal(as_of, type="timestamp('UTC')")}
@@ -43,19 +45,26 @@ def score_source(
     features = features.loc[order[schema.LEAD_ID].to_numpy()].reset_index()
     if len(features) != len(order):
         raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
-    created = order.get(schema.CREATED_AT, pd.Series(pd.NaT, index=order.index))
+    if schema.CREATED_AT in order.columns:
+        created = pd.to_datetime(order[schema.CREATED_AT], utc=True)
+    else:  # an export without creation times: every lead counts as existing
+        created = pd.Series(pd.NaT, index=order.index, dtype="datetime64[us, UTC]")
     not_yet = (created > as_of).to_numpy()
-    scored = score_features(scorer, features[~not_yet], lang=lang, top=top).as_columns(lang)
-    if not_yet.any():  # reindexed only then: it would turn integer and bool columns to float
-        scored.index = np.flatnonzero(~not_yet)
-        scored = scored.reindex(range(len(features)))
+    # every row is scored, then the ones not created yet are emptied: the columns and their
+    # types come from the scorer even when no lead existed yet
+    scored = score_features(scorer, features, lang=lang, top=top).as_columns(lang)
+    scored = scored.convert_dtypes(convert_floating=False)
+    scored.loc[not_yet, :] = pd.NA
     scored.insert(0, schema.LEAD_ID, features[schema.LEAD_ID].to_numpy())
     scored.insert(1, "as_of", as_of)
-    scored["error"] = [
-        f"created_at {moment:%Y-%m-%dT%H:%M:%SZ} is after the scoring time "
-        f"{as_of:%Y-%m-%dT%H:%M:%SZ}: not scored; score as of a later time"
-        if late
-        else None
-        for moment, late in zip(created, not_yet, strict=True)
-    ]
+    scored["error"] = pd.Series(
+        [
+            f"created_at {moment:%Y-%m-%dT%H:%M:%SZ} is after the scoring time "
+            f"{as_of:%Y-%m-%dT%H:%M:%SZ}: not scored; score as of a later time"
+            if late
+            else None
+            for moment, late in zip(created, not_yet, strict=True)
+        ],
+        dtype="string",
+    )
     return scored

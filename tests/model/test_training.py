@@ -7,6 +7,7 @@ from pathlib import Path
 import mlflow
 import numpy as np
 import pandas as pd
+import pyarrow.parquet as pq
 import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
@@ -96,21 +97,43 @@ def test_batch_scoring_returns_every_lead_exactly_once_in_order(trained, tmp_pat
 
 
 def test_a_lead_created_after_the_scoring_time_is_listed_with_why_not_scored(trained, tmp_path):
-    """A backtest as of March must not score April's leads from a negative age, nor drop them."""
+    """A backtest as of March must not score April's leads from a negative age, nor drop them;
+    the time may come in any zone and is reported in UTC."""
     base, run, _ = trained
     export = base / "export"
     output = tmp_path / "scores.csv"
     result = invoke(
         "score", "--model", run / "model", "--leads", export / "leads.parquet", "--activities",
-        export / "activities.parquet", "--as-of", "2026-03-01", "--output", output,
+        export / "activities.parquet", "--as-of", "2026-03-01T09:00:00+09:00", "--output", output,
     )  # fmt: skip
     scores = pd.read_csv(output)
     leads = pd.read_parquet(export / "leads.parquet")
     later = (leads[schema.CREATED_AT] > pd.Timestamp("2026-03-01", tz="UTC")).to_numpy()
     assert later.any() and not later.all()
     assert scores["p_sql"][later].isna().all() and scores["decision"][later].isna().all()
-    assert scores["error"][later].str.contains("is after the scoring time 2026-03-01").all()
+    assert scores["error"][later].str.contains("is after the scoring time 2026-03-01T00:00").all()
+    assert scores["error"][~later].isna().all() and scores["p_sql"][~later].notna().all()
     assert f"{int(later.sum()):,} created after it are listed unscored" in result.output
+    assert "as of 2026-03-01 00:00 UTC" in result.output
+
+
+def test_scores_keep_one_file_schema_even_when_no_lead_existed_yet(trained, tmp_path):
+    """Daily files are appended and loaded into typed tables: an empty row must not turn a
+    score into a float, nor a run with no lead yet into a crash."""
+    base, run, _ = trained
+    export = base / "export"
+    schemas = {}
+    for as_of in ("2024-01-01", "2026-07-01"):  # before every lead; after every lead
+        output = tmp_path / f"{as_of}.parquet"
+        invoke(
+            "score", "--model", run / "model", "--leads", export / "leads.parquet",
+            "--activities", export / "activities.parquet", "--as-of", as_of, "--output", output,
+        )  # fmt: skip
+        schemas[as_of] = pq.read_schema(output).remove_metadata()
+        scores = pd.read_parquet(output)
+        assert scores["error"].notna().all() if as_of < "2025" else scores["error"].isna().all()
+    assert schemas["2024-01-01"] == schemas["2026-07-01"]
+    assert schemas["2024-01-01"].field("score").type == "int64"
 
 
 def test_scoring_as_of_t_ignores_later_activities(trained, tmp_path):
