@@ -105,13 +105,18 @@ class MAExport:
 
 @dataclass(frozen=True)
 class FlatExport:
-    """A validated flat export: one row per lead, attributes and a 0/1 label."""
+    """A validated flat export: one row per lead, attributes and a 0/1 label.
+
+    ``order``: when the export has no created_at, what orders its leads in time (a
+    sequential lead number, say), aligned with ``leads``; the column itself is not kept.
+    """
 
     leads: pd.DataFrame
     label: pd.Series
     label_column: str
     personal_data: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    order: pd.Series | None = None
 
     @property
     def attribute_columns(self) -> list[str]:
@@ -391,16 +396,52 @@ def parse_label(table: Table, column: str) -> pd.Series:
     return label.astype("int8")
 
 
-def load_flat(path: str | Path, label: str, *, id_column: str | None = None) -> FlatExport:
+def parse_order(table: Table, column: str) -> pd.Series:
+    """What orders a flat export's leads in time: numbers (a sequential lead number) or times.
+
+    Why it matters: without created_at the out-of-time split follows this order, so a file
+    that lists its newest leads first would otherwise test on its oldest.
+    """
+    _require_values(table, column)
+    values = table.frame[column]
+    numbers = pd.to_numeric(values, errors="coerce")
+    if numbers.notna().all():
+        return numbers.astype("float64")
+    text = values.astype("string").str.strip()
+    times = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
+    if times.notna().all():
+        return times
+    bad = numbers.isna() if numbers.notna().sum() >= times.notna().sum() else times.isna()
+    raise table.error(
+        "values that cannot order leads in time", column=column, rows=_rows(bad),
+        values=text[bad].head(_SHOWN_ROWS).tolist(),
+        expected="a number (such as a sequential lead number) or a timestamp on every row",
+    )  # fmt: skip
+
+
+def load_flat(
+    path: str | Path, label: str, *, id_column: str | None = None, order_column: str | None = None
+) -> FlatExport:
     """Load a flat export: one row per lead, a label column, attributes, optional created_at.
 
     Without an id column the 1-based row number becomes the lead_id, so every row still comes
-    back in the scored output exactly once.
+    back in the scored output exactly once. ``order_column`` orders the leads in time when
+    there is no created_at; it is then left out of the attributes, never a feature.
     """
     table = read_table(path)
-    _require_columns(table, [label] + ([id_column] if id_column else []))
+    _require_columns(table, [label] + [c for c in (id_column, order_column) if c is not None])
+    if order_column is not None and schema.CREATED_AT in table.frame.columns:
+        raise table.error(
+            "both created_at and an order column", column=order_column,
+            fix="created_at already orders the leads in time: leave out the order column",
+        )  # fmt: skip
+    order = parse_order(table, order_column) if order_column is not None else None
     frame = table.frame.copy()
     notes: list[str] = []
+    if order_column is not None:
+        notes.append(f"'{order_column}' orders the leads in time for the split; not a feature")
+        if order_column != id_column:
+            frame = frame.drop(columns=[order_column])
     if id_column:
         frame = frame.rename(columns={id_column: schema.LEAD_ID})
     elif schema.LEAD_ID not in frame.columns:
@@ -417,4 +458,7 @@ def load_flat(path: str | Path, label: str, *, id_column: str | None = None) -> 
     personal = tuple(
         personal_data_columns(leads.drop(columns=[schema.CREATED_AT], errors="ignore"))
     )
-    return FlatExport(leads, target.set_axis(leads.index), label, personal, tuple(notes))
+    return FlatExport(
+        leads, target.set_axis(leads.index), label, personal, tuple(notes),
+        order=None if order is None else order.set_axis(leads.index),
+    )  # fmt: skip

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import ibis
 import ibis.expr.types as ir
+import numpy as np
 import pandas as pd
 
 from features import schema
@@ -304,18 +305,22 @@ def flat_training_set(
     out: Path,
     *,
     plan: SplitPlan = SplitPlan(),
+    order: pd.Series | None = None,
 ) -> Path:
-    """A training set from a flat export: one row per lead, split by time (or by file order).
+    """A training set from a flat export: one row per lead, split by time (or by its order).
 
-    With ``created_at`` the split is out of time; without it, the file's row order stands in
-    for time (CRM exports list leads in creation order), so the test rows are still the latest.
+    With ``created_at`` the split is out of time. Without it, ``order`` (a sequential lead
+    number, say, aligned with ``leads``) stands in for time, or else the file's row order
+    does (many CRM exports list leads in creation order), so the test rows are the latest.
     """
     from features.offline import attribute_features, register
 
     frame = leads.copy()
     if schema.CREATED_AT not in frame.columns:
-        order = pd.Timestamp("2000-01-01", tz="UTC") + pd.to_timedelta(range(len(frame)), unit="s")
-        frame[schema.CREATED_AT] = order
+        # ties keep file order; the stand-in times only need to sort like the leads' creation
+        place = np.arange(len(frame)) if order is None else order.rank(method="first") - 1
+        stand_in = pd.Timestamp("2000-01-01", tz="UTC") + pd.to_timedelta(place, unit="s")
+        frame[schema.CREATED_AT] = np.asarray(stand_in)
     table = attribute_features(register(con, "flat_leads", frame), spec)
     rows = con.to_pyarrow(table).to_pandas()
     rows = rows.set_index(schema.LEAD_ID).loc[frame[schema.LEAD_ID]].reset_index()

@@ -59,6 +59,14 @@ ActivitiesOption = Annotated[
     Path | None,
     typer.Option(help="Activities file: lead_id, occurred_at, activity_type, detail."),
 ]
+OrderOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Flat mode without created_at: a column whose ascending order follows lead "
+        "creation (a sequential lead number or a time); the out-of-time split follows it "
+        "instead of file order, and it is never a feature."
+    ),
+]
 OutcomesOption = Annotated[
     Path | None,
     typer.Option(
@@ -122,6 +130,7 @@ def validate(
     id_column: Annotated[
         str | None, typer.Option(help="Flat mode: the column holding the lead id.")
     ] = None,
+    order_column: OrderOption = None,
 ) -> None:
     """Check an export against the data contract and summarise it.
 
@@ -134,7 +143,7 @@ def validate(
 
     try:
         if label is not None:
-            flat = load_flat(leads, label, id_column=id_column)
+            flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
             console.print(
                 f"flat export OK: {len(flat.leads):,} leads, label '{label}' positive rate "
                 f"{flat.label.mean():.1%}, {len(flat.attribute_columns)} attribute columns"
@@ -477,6 +486,7 @@ def train(
         typer.Option(help="Flat mode: the 0/1 label column of --leads (the spec is inferred)."),
     ] = None,
     id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
+    order_column: OrderOption = None,
     drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -509,9 +519,10 @@ def train(
 
     Event mode (--leads, --activities, --outcomes or --warehouse) builds the point-in-time
     training set first; flat mode (--leads with --label) infers a spec from the attributes and
-    splits by created_at (or by file order when there is none). Logistic regression and
-    LightGBM are searched on the train period and chosen on validation, the combiner is fitted
-    on validation, and all figures come from the untouched test period.
+    splits by created_at (or by --order-column, or else file order, when there is none).
+    Logistic regression and LightGBM are searched on the train period and chosen on
+    validation, the combiner is fitted on validation, and all figures come from the
+    untouched test period.
     """
     from features.contract import ContractError, load_flat
     from features.infer import infer_spec
@@ -527,7 +538,7 @@ def train(
         if label is not None:
             if leads is None:
                 raise typer.BadParameter("flat mode needs --leads with --label")
-            flat = load_flat(leads, label, id_column=id_column)
+            flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
             kept = flat.leads.drop(columns=list(drop or []), errors="ignore")
             base = (
                 load_spec(spec) if spec else infer_spec(kept, None, flat.personal_data,
@@ -538,7 +549,7 @@ def train(
             )  # fmt: skip
             feature_spec = compile_rules(book, base)
             training_set = flat_training_set(connect(), kept, flat.label, feature_spec,
-                                             out / "training")  # fmt: skip
+                                             out / "training", order=flat.order)  # fmt: skip
             profile, mode = None, "flat"
         else:
             if training_set is None:

@@ -158,6 +158,9 @@ def test_x_education_notebook_trains_on_an_export_with_its_layout(tmp_path):
     assert "features used:" in printed
     used = next(line for line in printed.splitlines() if line.startswith("features used:"))
     assert "tags" not in used.lower() and "lead_quality" not in used.lower()
+    assert "lead_number" not in used.lower()
+    # the file lists its newest leads first; the split follows the lead number all the same
+    assert "test period = newest leads: True" in printed
 
 
 def test_x_education_notebook_says_it_is_skipped_without_the_file(tmp_path):

@@ -213,6 +213,42 @@ def test_flat_missing_label_column_is_named(tmp_path):
         load_flat(path, "Converted")
 
 
+def test_a_flat_order_column_orders_leads_in_time_and_is_never_a_feature(tmp_path):
+    """A CRM file that lists its newest leads first still has a sequential lead number."""
+    path = write_csv(
+        tmp_path / "crm.csv",
+        "id,Lead Number,Lead Source,Converted\na,660737,Google,1\nb,660730,Referral,0\n"
+        "c,660716,Google,0",
+    )
+    flat = load_flat(path, "Converted", id_column="id", order_column="Lead Number")
+    assert flat.order.tolist() == [660737, 660730, 660716]
+    assert "Lead Number" not in flat.leads.columns and flat.attribute_columns == ["Lead Source"]
+    assert any("'Lead Number' orders the leads in time" in note for note in flat.notes)
+
+
+def test_a_flat_order_column_that_cannot_order_names_its_rows(tmp_path):
+    path = write_csv(
+        tmp_path / "crm.csv", "id,Lead Number,Converted\na,17,1\nb,n/a,0\nc,,0\nd,12,1"
+    )
+    with pytest.raises(ContractError) as error:
+        load_flat(path, "Converted", id_column="id", order_column="Lead Number")
+    assert "empty value in column 'Lead Number' at row 2 (line 3), row 3" in str(error.value)
+    path.write_text("id,Lead Number,Converted\na,17,1\nb,soon,0\nd,12,1\n")
+    with pytest.raises(ContractError) as error:
+        load_flat(path, "Converted", id_column="id", order_column="Lead Number")
+    message = str(error.value)
+    assert "cannot order leads in time in column 'Lead Number' at row 2 (line 3)" in message
+    assert "'soon'" in message and "sequential lead number" in message
+
+
+def test_a_flat_export_with_created_at_needs_no_order_column(tmp_path):
+    path = write_csv(
+        tmp_path / "crm.csv", "id,created_at,n,Converted\na,2025-01-01,1,1\nb,2025-01-02,2,0"
+    )
+    with pytest.raises(ContractError, match="created_at already orders the leads in time"):
+        load_flat(path, "Converted", id_column="id", order_column="n")
+
+
 def test_contract_errors_never_show_personal_data(tmp_path):
     leads = write_csv(
         tmp_path / "leads.csv",

@@ -170,7 +170,9 @@ def test_a_missing_or_corrupt_model_directory_is_named(trained, tmp_path):
         load_model(broken)
 
 
-def test_flat_export_trains_with_an_inferred_spec(tmp_path):
+def test_flat_export_trains_with_an_inferred_spec_and_tests_on_its_newest_leads(tmp_path):
+    """The file lists its newest leads first, as the X Education export does: the split must
+    follow the lead number, so the test period is the newest leads, not the first rows."""
     rng = np.random.default_rng(3)
     n = 4000
     source = rng.choice(["Google", "Referral", "Olark Chat", "Select"], n)
@@ -180,6 +182,7 @@ def test_flat_export_trains_with_an_inferred_spec(tmp_path):
     frame = pd.DataFrame(
         {
             "Prospect ID": [f"p{i:05d}" for i in range(n)],
+            "Lead Number": 660737 - 7 * np.arange(n),  # newest first
             "Lead Source": source,
             "TotalVisits": visits,
             "Email": [f"x{i}@example.com" for i in range(n)],
@@ -192,11 +195,17 @@ def test_flat_export_trains_with_an_inferred_spec(tmp_path):
     out = tmp_path / "flat"
     invoke(
         "train", "--leads", path, "--label", "Converted", "--id-column", "Prospect ID",
-        "--drop", "Tags", "--out", out, "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
+        "--order-column", "Lead Number", "--drop", "Tags", "--out", out,
+        "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}",
     )  # fmt: skip
     scorer = load_model(out / "model")
     assert {a.column for a in scorer.spec.attributes} == {"Lead Source", "TotalVisits"}
     assert scorer.metadata["test_metrics"]["combined"]["roc_auc"] > 0.65
+    rows = pd.read_parquet(out / "training" / "training_set.parquet")
+    number = rows[schema.LEAD_ID].map(frame.set_index("Prospect ID")["Lead Number"])
+    by_split = number.groupby(rows["split"])
+    assert by_split.min()["test"] > by_split.max()["validation"]
+    assert by_split.min()["validation"] > by_split.max()["train"]
 
 
 def test_an_instant_pass_is_always_handed_off_whatever_the_probability(trained):
