@@ -22,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from features import schema
@@ -396,27 +397,72 @@ def parse_label(table: Table, column: str) -> pd.Series:
     return label.astype("int8")
 
 
+_GROUPED_NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
+
+
 def parse_order(table: Table, column: str) -> pd.Series:
     """What orders a flat export's leads in time: numbers (a sequential lead number) or times.
 
     Why it matters: without created_at the out-of-time split follows this order, so a file
-    that lists its newest leads first would otherwise test on its oldest.
+    that lists its newest leads first would otherwise test on its oldest. Only plain numbers
+    (thousands separators allowed) and ISO 8601 times are taken: a lenient parser reads
+    '660,737' as the year 660 and 'March 3' as a day in year 1, orders that look right and
+    are not. Integers keep their type, so 18-digit lead numbers stay distinct.
     """
     _require_values(table, column)
     values = table.frame[column]
-    numbers = pd.to_numeric(values, errors="coerce")
-    if numbers.notna().all():
-        return numbers.astype("float64")
-    text = values.astype("string").str.strip()
-    times = pd.to_datetime(text, utc=True, errors="coerce", format="mixed")
-    if times.notna().all():
-        return times
-    bad = numbers.isna() if numbers.notna().sum() >= times.notna().sum() else times.isna()
-    raise table.error(
-        "values that cannot order leads in time", column=column, rows=_rows(bad),
-        values=text[bad].head(_SHOWN_ROWS).tolist(),
-        expected="a number (such as a sequential lead number) or a timestamp on every row",
-    )  # fmt: skip
+    bad: pd.Series | None = None
+    if pd.api.types.is_bool_dtype(values):
+        order, bad = values, pd.Series(True, index=values.index)
+    elif isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        order = parse_timestamps(table, column, required=True)
+    elif pd.api.types.is_numeric_dtype(values):
+        order, bad = values, ~pd.Series(np.isfinite(values.astype("float64")), index=values.index)
+    else:
+        text = values.astype("string").str.strip()
+        grouped = text.str.fullmatch(_GROUPED_NUMBER).fillna(False)
+        numbers = pd.to_numeric(text.where(~grouped, text.str.replace(",", "")), errors="coerce")
+        finite = numbers.notna() & np.isfinite(numbers.astype("float64"))
+        times = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
+        if finite.all():
+            order = numbers
+        elif times.notna().all():
+            order = times
+        else:  # name the rows that break the form most rows have
+            order = numbers
+            bad = ~finite if finite.sum() >= times.notna().sum() else times.isna()
+    if bad is not None and bad.any():
+        raise table.error(
+            "values that cannot order leads in time", column=column, rows=_rows(bad),
+            values=values.astype("string")[bad].head(_SHOWN_ROWS).tolist(),
+            expected="a number (such as a sequential lead number) or an ISO 8601 time on "
+            "every row",
+        )  # fmt: skip
+    if order.nunique() < 2:
+        raise table.error(
+            "one value on every row, which orders nothing", column=column,
+            expected="values that follow lead creation, such as a sequential lead number",
+        )  # fmt: skip
+    return order
+
+
+def _check_order_column(table: Table, column: str, label: str) -> None:
+    """An order column must be neither the label, nor personal data, nor beside created_at."""
+    if column == label:
+        raise table.error(
+            "the label cannot order the leads in time", column=column,
+            expected="a column that follows lead creation, such as a sequential lead number",
+        )  # fmt: skip
+    if column in personal_data_columns(table.frame[[column]]):
+        raise table.error(  # no values: they are personal data
+            "personal data cannot order the leads in time", column=column,
+            expected="a column that follows lead creation, such as a sequential lead number",
+        )  # fmt: skip
+    if schema.CREATED_AT in table.frame.columns:
+        raise table.error(
+            "both created_at and an order column", column=column,
+            fix="created_at already orders the leads in time: leave out the order column",
+        )  # fmt: skip
 
 
 def load_flat(
@@ -430,17 +476,14 @@ def load_flat(
     """
     table = read_table(path)
     _require_columns(table, [label] + [c for c in (id_column, order_column) if c is not None])
-    if order_column is not None and schema.CREATED_AT in table.frame.columns:
-        raise table.error(
-            "both created_at and an order column", column=order_column,
-            fix="created_at already orders the leads in time: leave out the order column",
-        )  # fmt: skip
+    if order_column is not None:
+        _check_order_column(table, order_column, label)
     order = parse_order(table, order_column) if order_column is not None else None
     frame = table.frame.copy()
     notes: list[str] = []
     if order_column is not None:
         notes.append(f"'{order_column}' orders the leads in time for the split; not a feature")
-        if order_column != id_column:
+        if order_column != (id_column or schema.LEAD_ID):  # an id ordering the leads stays one
             frame = frame.drop(columns=[order_column])
     if id_column:
         frame = frame.rename(columns={id_column: schema.LEAD_ID})

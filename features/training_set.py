@@ -318,7 +318,13 @@ def flat_training_set(
     frame = leads.copy()
     if schema.CREATED_AT not in frame.columns:
         # ties keep file order; the stand-in times only need to sort like the leads' creation
-        place = np.arange(len(frame)) if order is None else order.rank(method="first") - 1
+        if order is None:
+            place = np.arange(len(frame))
+        else:  # matched on the index: the caller may have filtered or reordered its leads
+            aligned = order.reindex(frame.index)
+            if aligned.isna().any():
+                raise ValueError("order has no value for some leads: align it with leads")
+            place = aligned.rank(method="first").to_numpy() - 1
         stand_in = pd.Timestamp("2000-01-01", tz="UTC") + pd.to_timedelta(place, unit="s")
         frame[schema.CREATED_AT] = np.asarray(stand_in)
     table = attribute_features(register(con, "flat_leads", frame), spec)

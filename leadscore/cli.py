@@ -76,6 +76,13 @@ OutcomesOption = Annotated[
 ]
 
 
+def _flat_only(label: str | None, **options: object) -> None:
+    """Flat-mode options without --label would be ignored without a word: refuse them."""
+    given = [f"--{name.replace('_', '-')}" for name, value in options.items() if value]
+    if label is None and given:
+        raise typer.BadParameter(f"{', '.join(given)}: flat mode only; add --label COLUMN")
+
+
 def _fail(error: Exception) -> typer.Exit:
     """Print a contract or settings error as one clear line and exit with code 2."""
     console.print("[bold red]error:[/]", end=" ")
@@ -135,13 +142,14 @@ def validate(
     """Check an export against the data contract and summarise it.
 
     Event mode takes --leads with optional --activities and --outcomes; flat mode takes
-    --leads with --label. Every problem is reported with its file, column and rows. Timestamps
-    without a time zone are read as UTC. Columns recognised as personal data are listed by
-    name only: they never become features.
+    --leads with --label (and --order-column when there is no created_at). Every problem is
+    reported with its file, column and rows. Timestamps without a time zone are read as UTC.
+    Columns recognised as personal data are listed by name only: they never become features.
     """
     from features.contract import ContractError, load_export, load_flat
 
     try:
+        _flat_only(label, id_column=id_column, order_column=order_column)
         if label is not None:
             flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
             console.print(
@@ -169,6 +177,7 @@ def spec_infer(
     label: Annotated[
         str | None, typer.Option(help="Flat mode: the label column, left out of the features.")
     ] = None,
+    order_column: OrderOption = None,
 ) -> None:
     """Write a starter feature spec from an export, for a person to read and edit.
 
@@ -182,8 +191,9 @@ def spec_infer(
     from features.spec import dump_spec
 
     try:
+        _flat_only(label, order_column=order_column)
         if label is not None:
-            flat = load_flat(leads, label)
+            flat = load_flat(leads, label, order_column=order_column)
             spec, skipped = infer_spec(flat.leads, None, flat.personal_data, exclude=(label,))
         else:
             export = load_export(leads, activities)
@@ -535,6 +545,7 @@ def train(
 
     out.mkdir(parents=True, exist_ok=True)
     try:
+        _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
         if label is not None:
             if leads is None:
                 raise typer.BadParameter("flat mode needs --leads with --label")

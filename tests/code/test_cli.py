@@ -78,6 +78,18 @@ def test_a_bad_export_gets_one_clear_line_not_a_traceback(tmp_path):
     assert "Traceback" not in result.output
 
 
+def test_a_flat_mode_option_without_label_is_refused_not_ignored(tmp_path):
+    """An order column given in event mode would silently leave the split to file order."""
+    leads = tmp_path / "crm.csv"
+    leads.write_text("id,n,Converted\na,2,1\nb,1,0\n")
+    for command in (["validate"], ["spec", "infer", "--out", str(tmp_path / "s.yaml")]):
+        result = invoke(*command, "--leads", leads, "--order-column", "n")
+        assert result.exit_code == 2, result.output
+        assert "flat mode only" in result.output and "Traceback" not in result.output
+    result = invoke("validate", "--leads", leads, "--label", "Converted", "--order-column", "n")
+    assert result.exit_code == 0 and "'n' orders the leads in time" in result.output
+
+
 def test_features_build_from_the_warehouse_writes_training_set_and_profile(export, tmp_path):
     result = invoke("features", "build", "--warehouse", export / "world.duckdb", "--out", tmp_path)
     assert result.exit_code == 0, result.output

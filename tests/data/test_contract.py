@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -239,6 +240,74 @@ def test_a_flat_order_column_that_cannot_order_names_its_rows(tmp_path):
     message = str(error.value)
     assert "cannot order leads in time in column 'Lead Number' at row 2 (line 3)" in message
     assert "'soon'" in message and "sequential lead number" in message
+
+
+def test_a_flat_order_reads_grouped_and_long_numbers_exactly_and_refuses_guesses(tmp_path):
+    """'660,737' is a lead number, not the year 660; 18-digit ids must not collapse to ties;
+    'March 3' has no year, so it orders nothing."""
+    path = write_csv(
+        tmp_path / "crm.csv",
+        'id,n,big,Converted\na,"660,737",100000000000000003,1\nb,"1,660,730",100000000000000001,0\n'
+        "c,12,100000000000000002,0",
+    )
+    flat = load_flat(path, "Converted", id_column="id", order_column="n")
+    assert flat.order.tolist() == [660737, 1660730, 12]
+    flat = load_flat(path, "Converted", id_column="id", order_column="big")
+    assert flat.order.rank().tolist() == [3.0, 1.0, 2.0]
+    path.write_text("id,when,Converted\na,2025-01-02,1\nb,March 3,0\nc,2025-01-01T09:00Z,0\n")
+    with pytest.raises(ContractError, match=r"cannot order leads in time .* at row 2 \(line 3\)"):
+        load_flat(path, "Converted", id_column="id", order_column="when")
+
+
+@pytest.mark.parametrize(
+    ("column", "problem"),
+    [
+        ("Converted", "the label cannot order the leads in time"),
+        ("Email", "personal data cannot order the leads in time"),
+        ("Same", "one value on every row, which orders nothing"),
+    ],
+)
+def test_a_flat_order_column_that_is_the_label_personal_data_or_constant_is_refused(
+    tmp_path, column, problem
+):
+    path = write_csv(
+        tmp_path / "crm.csv",
+        "id,Email,Same,Converted\na,a@x.com,7,1\nb,b@x.com,7,0\nc,c@x.com,7,0",
+    )
+    with pytest.raises(ContractError) as error:
+        load_flat(path, "Converted", id_column="id", order_column=column)
+    assert problem in str(error.value) and "@x.com" not in str(error.value)
+
+
+def test_lead_ids_that_order_the_leads_stay_the_ids(tmp_path):
+    path = write_csv(tmp_path / "crm.csv", "lead_id,Converted\n30,1\n10,0\n20,0")
+    flat = load_flat(path, "Converted", order_column="lead_id")
+    assert flat.leads[schema.LEAD_ID].tolist() == [30, 10, 20]
+    assert flat.order.tolist() == [30, 10, 20]
+
+
+def test_the_flat_split_follows_the_order_whatever_the_row_order_of_the_leads(tmp_path):
+    """The order is matched to the leads by their index, so a caller may sort or filter them."""
+    from features.infer import infer_spec
+    from features.offline import connect
+    from features.training_set import flat_training_set
+
+    n = 50
+    numbers = 1000 - np.arange(n)  # newest first
+    rows = "\n".join(f"p{i},{numbers[i]},{'Google' if i % 2 else 'Referral'},{i % 3 == 0:d}"
+                     for i in range(n))  # fmt: skip
+    path = write_csv(tmp_path / "crm.csv", f"id,Lead Number,Lead Source,Converted\n{rows}")
+    flat = load_flat(path, "Converted", id_column="id", order_column="Lead Number")
+    spec, _ = infer_spec(flat.leads, None, flat.personal_data, exclude=("Converted",))
+    for name, leads in (("as read", flat.leads), ("reversed", flat.leads.iloc[::-1])):
+        built = pd.read_parquet(
+            flat_training_set(connect(), leads, flat.label.loc[leads.index], spec,
+                              tmp_path / name, order=flat.order)
+        )  # fmt: skip
+        number = built[schema.LEAD_ID].map(flat.order.set_axis(flat.leads[schema.LEAD_ID]))
+        spans = number.groupby(built["split"]).agg(["min", "max"])
+        assert spans.loc["test", "min"] > spans.loc["validation", "max"], name
+        assert spans.loc["validation", "min"] > spans.loc["train", "max"], name
 
 
 def test_a_flat_export_with_created_at_needs_no_order_column(tmp_path):
