@@ -67,8 +67,8 @@ class CategoricalEncoding:
             zip(self.maps, self.unseen, self.widths, strict=True)
         ):
             for i, level in enumerate(levels[:, j]):
-                if isinstance(level, float) and level != level:
-                    level = self.fill
+                if level is None or (isinstance(level, float) and level != level):
+                    level = self.fill  # empty, as the scorer's rows write it (None) or NaN
                 where = mapping.get(level, unseen)
                 if self.one_hot:
                     if where is not None:

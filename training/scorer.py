@@ -336,9 +336,16 @@ class LeadScorer:
     def model_inputs(
         self, rows: pd.DataFrame | FeatureRows, points: np.ndarray | pd.DataFrame | None = None
     ) -> pd.DataFrame:
-        """The models' inputs as the pipelines are fitted on them: named columns."""
+        """The models' inputs as the pipelines are fitted on them: named columns.
+
+        Empty levels are NaN, which the pipelines' imputers fill with the missing level. Why
+        not None: the imputer leaves None alone, and pandas turns it into NaN only in a column
+        that also holds text, so a batch whose column is all empty (one lead, say) would be
+        encoded as an unknown level where every other batch says "missing".
+        """
         numeric, categorical = self.input_columns
         numbers, levels = self.input_arrays(rows, points)
+        levels = np.where(pd.isna(levels), np.nan, levels)
         data = {name: numbers[:, j] for j, name in enumerate(numeric)}
         data |= {name: levels[:, j] for j, name in enumerate(categorical)}
         return pd.DataFrame(data, index=FeatureRows.of(rows).index)

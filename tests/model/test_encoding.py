@@ -26,7 +26,7 @@ def fitted_encoders() -> list[ColumnTransformer]:
     for column in CATEGORICAL:
         frame[column] = rng.choice(np.array(LEVELS[:3], dtype=object), n)
         frame.loc[0, column] = "rare-one"  # below min_frequency: grouped as infrequent
-        frame.loc[1:4, column] = None
+        frame.loc[1:60, column] = np.nan  # empty often enough to be a level of its own
     label = rng.random(n) < 0.3
     out = []
     for pipeline in (logistic_pipeline(TEST_SPEC, 1.0), lightgbm_pipeline(TEST_SPEC, {})):
@@ -49,8 +49,29 @@ def test_fast_encoding_equals_scikit_learn_transform(which, data):
         | {c: pd.Series([data.draw(level) for _ in range(n)], dtype=object) for c in CATEGORICAL}
     )
     encoder = ENCODERS[which]
-    expected = np.asarray(encoder.transform(frame), float)
-    got = FittedEncoding.of(encoder).apply(
-        frame[NUMERIC].to_numpy(float), frame[CATEGORICAL].to_numpy(object)
-    )
+    # scikit-learn gets empty levels as NaN, as LeadScorer.model_inputs hands them over; the
+    # fast path gets the scorer's rows as they are, where an empty level is None
+    levels = frame[CATEGORICAL].to_numpy(object)
+    expected = np.asarray(
+        encoder.transform(frame.assign(**{c: frame[c].where(frame[c].notna(), np.nan)
+                                          for c in CATEGORICAL})),
+        float,
+    )  # fmt: skip
+    got = FittedEncoding.of(encoder).apply(frame[NUMERIC].to_numpy(float), levels)
     np.testing.assert_array_equal(got, expected)
+
+
+def test_an_empty_level_is_the_missing_level_however_it_arrives():
+    """None (the scorer's rows), NaN and a whole column of empties all mean 'missing': the
+    level the models learned, never the unknown-level column."""
+    encoder = ENCODERS[0]
+    fast = FittedEncoding.of(encoder)
+    numbers = np.zeros((3, len(NUMERIC)))
+    empty = np.array([[None] * len(CATEGORICAL), [np.nan] * len(CATEGORICAL)], dtype=object)
+    known = np.array([["it"] * len(CATEGORICAL)], dtype=object)
+    got = fast.apply(numbers, np.vstack([empty, known]))
+    assert (got[0] == got[1]).all() and not (got[0] == got[2]).all()
+    frame = pd.DataFrame(numbers[:1], columns=NUMERIC).assign(
+        **{c: np.array([np.nan], dtype=object) for c in CATEGORICAL}
+    )
+    np.testing.assert_array_equal(got[:1], np.asarray(encoder.transform(frame), float))

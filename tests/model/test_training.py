@@ -208,6 +208,24 @@ def test_flat_export_trains_with_an_inferred_spec_and_tests_on_its_newest_leads(
     assert by_split.min()["validation"] > by_split.max()["train"]
 
 
+def test_served_scores_use_the_very_models_that_were_evaluated_even_with_empty_levels(trained):
+    """No training/serving skew: the fast path the service scores with must give the log-odds
+    of the pipelines the test metrics were computed with, also for a lead whose categorical
+    attributes are empty (most real exports have many), alone or in a batch."""
+    _, run, _ = trained
+    scorer = load_model(run / "model")
+    rows = pd.read_parquet(run / "training" / "training_set.parquet").head(200).copy()
+    categorical = scorer.spec.categorical_features()
+    rows.loc[rows.index[::3], categorical] = None
+    for batch in (rows, rows.iloc[[0]]):
+        margins = scorer.component_logits(batch)
+        inputs = scorer.model_inputs(batch)
+        models = {"logistic_logit": scorer.logistic, "lightgbm_logit": scorer.lightgbm}
+        for name, model in models.items():
+            p = model.predict_proba(inputs)[:, 1]
+            np.testing.assert_allclose(margins[name], np.log(p / (1 - p)), atol=1e-9, err_msg=name)
+
+
 def test_an_instant_pass_is_always_handed_off_whatever_the_probability(trained):
     _, run, _ = trained
     scorer = load_model(run / "model")
