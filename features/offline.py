@@ -266,11 +266,14 @@ class PreparedActivities:
     """Activities reduced to what features read, so a large export is scanned once.
 
     ``events``: lead_id, ``_t`` (its moment, :func:`epoch_us`) and ``_kind`` of every activity
-    some cutoff can see; ``kinds``: one row per ``_kind`` with its signal flags and weights.
+    some cutoff can see; ``kinds``: one row per ``_kind`` with its signal flags and weights;
+    ``bits``: the count fields' width (:func:`field_bits`) when the caller has measured it
+    over all of these events, so that a part of them (a lead batch) needs no query.
     """
 
     events: ir.Table
     kinds: ir.Table
+    bits: int | None = None
 
 
 def prepare_activities(
@@ -375,7 +378,7 @@ class _Field:
     shift: int
 
 
-def _field_bits(activities: ir.Table, spec: FeatureSpec) -> int:
+def field_bits(activities: ir.Table, spec: FeatureSpec) -> int:
     """Bits a count field needs: enough for the busiest lead's whole activity count.
 
     One small query when the features are built, so a lead with a bot's volume of activity
@@ -577,10 +580,10 @@ def activity_features(
     if not spec.activity_feature_names():
         return distinct
     if not isinstance(activities, PreparedActivities):
-        bits = _field_bits(_countable(activities, spec), spec)
+        bits = field_bits(_countable(activities, spec), spec)
         activities = prepare_activities(cutoffs, activities, spec)
     else:
-        bits = _field_bits(activities.events, spec)
+        bits = activities.bits or field_bits(activities.events, spec)
     keyed = distinct.mutate(_cut=epoch_us(distinct[CUTOFF_AT]))
     pairs = _cutoff_activity_pairs(keyed, activities, spec, bits)
     metrics = _pair_metrics(pairs, spec, bits)
