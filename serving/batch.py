@@ -53,7 +53,12 @@ def score_source(
     # every row is scored, then the ones not created yet are emptied: the columns and their
     # types come from the scorer even when no lead existed yet
     scored = score_features(scorer, features, lang=lang, top=top).as_columns(lang)
-    scored = scored.convert_dtypes(convert_floating=False)
+    # nullable by kind, never by value: pandas' convert_dtypes would make a float column
+    # whose values happen to be whole (rule points, say) an integer one in some runs
+    nullable = {"i": "Int64", "u": "Int64", "b": "boolean", "O": "string"}
+    scored = scored.astype(
+        {c: nullable[t.kind] for c, t in scored.dtypes.items() if t.kind in nullable}
+    )
     scored.loc[not_yet, :] = pd.NA
     scored.insert(0, schema.LEAD_ID, features[schema.LEAD_ID].to_numpy())
     scored.insert(1, "as_of", as_of)

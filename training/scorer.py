@@ -138,6 +138,16 @@ def _min_share(spec: FeatureSpec) -> float:
     return max(shares) if shares else 0.0
 
 
+def _missing_level_imputer() -> SimpleImputer:
+    """Empty levels become the missing level, and a column empty on every training row stays.
+
+    Why keep it: scikit-learn drops an all-empty column (a form field added after the train
+    period), which would shift every later categorical input one place in the fast encoding
+    and leave LightGBM's per-column constraints one short.
+    """
+    return SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL, keep_empty_features=True)
+
+
 def logistic_pipeline(spec: FeatureSpec, c: float) -> Pipeline:
     numeric, categorical = model_columns(spec)
     encode = ColumnTransformer(
@@ -152,7 +162,7 @@ def logistic_pipeline(spec: FeatureSpec, c: float) -> Pipeline:
             (
                 "categorical",
                 make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL),
+                    _missing_level_imputer(),
                     OneHotEncoder(
                         handle_unknown="infrequent_if_exist",
                         min_frequency=_min_share(spec) or None,
@@ -200,7 +210,7 @@ def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
             (
                 "categorical",
                 make_pipeline(
-                    SimpleImputer(strategy="constant", fill_value=MISSING_LEVEL),
+                    _missing_level_imputer(),
                     OrdinalEncoder(
                         handle_unknown="use_encoded_value",
                         unknown_value=-1,

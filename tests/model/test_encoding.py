@@ -75,3 +75,24 @@ def test_an_empty_level_is_the_missing_level_however_it_arrives():
         **{c: np.array([np.nan], dtype=object) for c in CATEGORICAL}
     )
     np.testing.assert_array_equal(got[:1], np.asarray(encoder.transform(frame), float))
+
+
+def test_a_categorical_empty_on_every_training_row_keeps_its_place():
+    """A form field added after the train period: empty throughout training, filled later.
+    Every later categorical must still be read from its own column, and LightGBM must fit."""
+    rng = np.random.default_rng(9)
+    n = 300
+    frame = pd.DataFrame({c: rng.normal(size=n) for c in NUMERIC})
+    for column in CATEGORICAL:
+        frame[column] = rng.choice(np.array(LEVELS[:3], dtype=object), n)
+    frame[CATEGORICAL[0]] = np.full(n, np.nan, dtype=object)  # as LeadScorer.model_inputs
+    label = rng.random(n) < 0.3
+    later = frame.head(5).copy()
+    later[CATEGORICAL[0]] = "it"  # filled in now
+    for pipeline in (logistic_pipeline(TEST_SPEC, 1.0), lightgbm_pipeline(TEST_SPEC, {})):
+        encoder = pipeline.fit(frame, label).named_steps["encode"]
+        expected = np.asarray(encoder.transform(later), float)
+        got = FittedEncoding.of(encoder).apply(
+            later[NUMERIC].to_numpy(float), later[CATEGORICAL].to_numpy(object)
+        )
+        np.testing.assert_array_equal(got, expected)

@@ -134,6 +134,7 @@ def test_scores_keep_one_file_schema_even_when_no_lead_existed_yet(trained, tmp_
         assert scores["error"].notna().all() if as_of < "2025" else scores["error"].isna().all()
     assert schemas["2024-01-01"] == schemas["2026-07-01"]
     assert schemas["2024-01-01"].field("score").type == "int64"
+    assert schemas["2024-01-01"].field("rule_points").type == "double"  # whole or not
 
 
 def test_scoring_as_of_t_ignores_later_activities(trained, tmp_path):
