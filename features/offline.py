@@ -119,6 +119,16 @@ def _require_columns(table: ir.Table, spec: FeatureSpec) -> None:
             )
 
 
+def _finite_number(value: ir.Value) -> ir.FloatingValue:
+    """A numeric attribute as float64: numbers and true/false as they are, text parsed, and
+    anything that is not a finite number empty (:func:`features.online._numeric`'s twin)."""
+    if value.type().is_numeric() or value.type().is_boolean():
+        number = value.cast("float64")
+    else:
+        number = value.cast("string").strip().try_cast("float64")
+    return ibis.ifelse(number.isinf() | number.isnan(), ibis.null("float64"), number)
+
+
 def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
     """lead_id, created_at and one column per spec attribute, normalised.
 
@@ -146,10 +156,8 @@ def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
         value = joined[attribute.column]
         if attribute.name in levels:
             columns[attribute.name] = joined[levels[attribute.name]]
-        elif value.type().is_numeric():
-            columns[attribute.name] = value.cast("float64")
         else:
-            columns[attribute.name] = value.cast("string").strip().try_cast("float64")
+            columns[attribute.name] = _finite_number(value)
     return joined.select(**columns)
 
 

@@ -15,6 +15,7 @@ product. What a spec asks for is worked out once per spec (:func:`_plan`).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -95,13 +96,21 @@ def _stamps(moments: Sequence[object]) -> np.ndarray:
 
 
 def _numeric(value: object) -> float | None:
+    """A finite number, or empty: the twin of the builder's numeric attribute.
+
+    Why stricter than ``float``: Python reads full-width and other non-ASCII digits ('１２')
+    and 'inf', which the warehouse reads as empty; an infinite value would score a lead as
+    certain to convert.
+    """
     if value is None or value is pd.NA:
+        return None
+    if isinstance(value, str) and not value.isascii():
         return None
     try:
         number = float(str(value).strip()) if isinstance(value, str) else float(value)  # type: ignore[arg-type]
     except (TypeError, ValueError):
         return None
-    return None if number != number else number
+    return number if math.isfinite(number) else None
 
 
 def attribute_values(lead: Mapping[str, object], spec: FeatureSpec) -> dict[str, object]:

@@ -412,6 +412,39 @@ def test_a_lead_with_a_bots_volume_of_activity_is_counted_exactly():
     assert rows.loc[2, "any_activity_count_30d"] == 1
 
 
+def test_a_numeric_attribute_reads_the_same_online_and_offline_whatever_its_form():
+    """'inf' or '1e999' would score a lead as certain to convert; full-width digits are text
+    the warehouse cannot read; true/false count as 1/0: the same on both paths."""
+    raw = ["12", " 3.5 ", "inf", "-Infinity", "1e999", "\uff11\uff12", "", None, "n/a"]
+    leads = pd.DataFrame(
+        {
+            schema.LEAD_ID: range(1, len(raw) + 1),
+            schema.CREATED_AT: [START] * len(raw),
+            "department": ["it"] * len(raw),
+            "employees": pd.Series(raw, dtype=object),
+        }
+    )
+    activities = pd.DataFrame(
+        {
+            schema.LEAD_ID: pd.Series([], dtype="int64"),
+            schema.OCCURRED_AT: pd.DatetimeIndex([], tz="UTC"),
+            schema.ACTIVITY_TYPE: pd.Series([], dtype=object),
+            schema.DETAIL: pd.Series([], dtype=object),
+        }
+    )
+    cutoffs = pd.DataFrame(
+        {schema.LEAD_ID: leads[schema.LEAD_ID], CUTOFF_AT: START + pd.Timedelta(days=3)}
+    )
+    offline = offline_rows(leads, activities, cutoffs)["employees"].tolist()
+    online = online_rows(leads, activities, cutoffs)["employees"].tolist()
+    expected = [12.0, 3.5, None, None, None, None, None, None, None]
+    assert [None if pd.isna(v) else v for v in offline] == expected
+    assert [None if pd.isna(v) else v for v in online] == expected
+    flags = leads.assign(employees=[True, False, True, False, True, False, True, False, True])
+    assert offline_rows(flags, activities, cutoffs)["employees"].tolist()[:2] == [1.0, 0.0]
+    assert online_rows(flags, activities, cutoffs)["employees"].tolist()[:2] == [1.0, 0.0]
+
+
 def test_the_portable_clock_reads_the_same_microseconds_as_duckdbs_own():
     """Window arithmetic runs on DuckDB's epoch_us; a warehouse gets the portable form."""
     from features.offline import epoch_us, portable_epoch_us
