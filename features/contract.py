@@ -27,6 +27,7 @@ import pandas as pd
 
 from features import schema
 from features.personal_data import personal_data_columns
+from features.spec import MISSING_MARKERS
 
 _SHOWN_ROWS = 5
 _READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
@@ -35,6 +36,11 @@ _LABEL_CLASSES = {
     "yes": 1, "no": 0, "y": 1, "n": 0,
     "true": 1, "false": 0, "t": 1, "f": 0,
 }  # fmt: skip
+# what exports write for "no value" (pandas' own list and the spec's missing markers)
+_EMPTY_TOKENS = frozenset(
+    {"#n/a", "#n/a n/a", "#na", "-1.#ind", "-1.#qnan", "-nan", "1.#ind", "1.#qnan", "<na>",
+     "n/a", "na", "null", "nan", "none", *MISSING_MARKERS}
+)  # fmt: skip
 _INTEGER_ID = re.compile(r"^(0|-?[1-9]\d{0,17})$")
 
 
@@ -154,9 +160,12 @@ def read_table(path: str | Path) -> Table:
         frame = pd.read_parquet(path)
     else:
         try:
+            # only a blank cell is empty here: pandas' default would also read 'NA' (North
+            # America, say) as missing, where the service, which gets the text, keeps it
             frame = pd.read_csv(
-                path, sep="\t" if kind == "tsv" else ",", dtype=str, keep_default_na=True
-            )
+                path, sep="\t" if kind == "tsv" else ",", dtype=str,
+                keep_default_na=False, na_values=[""],
+            )  # fmt: skip
         except pd.errors.EmptyDataError:
             raise ContractError(
                 "the file is empty", source=source, expected="a header and rows"
@@ -172,13 +181,22 @@ def read_table(path: str | Path) -> Table:
     return Table(frame, source, csv=kind != "parquet")
 
 
+def _empty_text(values: pd.Series) -> pd.Series:
+    """Cells that say 'no value' in a column that is otherwise numbers or times."""
+    return values.isna() | values.str.strip().str.lower().isin(_EMPTY_TOKENS).fillna(False)
+
+
 def _type_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Turn CSV text columns that are wholly numeric into numbers; leave the rest as text."""
+    """Turn CSV text columns that are wholly numeric into numbers; leave the rest as text.
+
+    A number column may mark its gaps with 'NA', 'null' and the like (they become empty, as
+    the service reads them); in a text column they stay text for the levels to judge.
+    """
     typed = {}
     for column in frame.columns:
         values = frame[column].str.strip()
         numbers = pd.to_numeric(values, errors="coerce")
-        if numbers.notna().sum() > 0 and numbers.notna().sum() == values.notna().sum():
+        if numbers.notna().sum() > 0 and numbers.notna().sum() == (~_empty_text(values)).sum():
             typed[column] = numbers
         else:
             typed[column] = frame[column]
@@ -225,7 +243,8 @@ def parse_timestamps(table: Table, column: str, *, required: bool) -> pd.Series:
     elif pd.api.types.is_datetime64_dtype(values):
         parsed = values.dt.tz_localize("UTC")
     else:
-        text = values.astype("string").str.strip().replace("", pd.NA)
+        text = values.astype("string").str.strip()
+        text = text.mask(_empty_text(text), pd.NA)
         parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
         retry = text.notna() & parsed.isna()
         if retry.any():

@@ -318,6 +318,23 @@ def test_a_flat_export_with_created_at_needs_no_order_column(tmp_path):
         load_flat(path, "Converted", id_column="id", order_column="n")
 
 
+def test_a_csv_keeps_na_as_text_where_the_service_would(tmp_path):
+    """'NA' is North America in a region column, as a posted lead says it; in a number
+    column, 'NA' or 'null' is a gap, as the service reads it too."""
+    path = write_csv(
+        tmp_path / "crm.csv",
+        "id,region,employees,sql_at,Converted\na,NA,12,NULL,1\nb,EMEA,NA,2025-01-01,0\n"
+        "c,#N/A,null,,0",
+    )
+    flat = load_flat(path, "Converted", id_column="id")
+    assert flat.leads["region"].tolist() == ["NA", "EMEA", "#N/A"]
+    assert flat.leads["employees"].tolist()[0] == 12 and flat.leads["employees"].isna()[1:].all()
+    table = read_table(path)
+    from features.contract import parse_timestamps
+
+    assert parse_timestamps(table, "sql_at", required=False).isna().tolist() == [True, False, True]
+
+
 def test_contract_errors_never_show_personal_data(tmp_path):
     leads = write_csv(
         tmp_path / "leads.csv",
