@@ -446,15 +446,12 @@ def _band_kinds(kinds: ir.Table, spec: FeatureSpec, bits: int) -> ir.Table:
     for name, fields in _packed_sums(spec, bits).items():
         value = ibis.literal(0.0)
         for field in fields:
-            fired = table[f"_s_{field.signal}"]
-            if field.stat == "count":  # inside the window: younger than it
-                value = value + fired * (band <= bounds.index(field.window)).cast(
-                    "float64"
-                ) * float(2**field.shift)
-            else:
-                value = value - fired * (band > bounds.index(field.window)).cast("float64") * float(
-                    2**field.shift
-                )
+            edge = bounds.index(field.window)
+            # a count adds pairs younger than the window; a date takes off those older
+            inside = band <= edge if field.stat == "count" else band > edge
+            sign = 1.0 if field.stat == "count" else -1.0
+            weight = sign * float(2**field.shift)
+            value = value + table[f"_s_{field.signal}"] * inside.cast("float64") * weight
         columns[name] = value
     for score in spec.engagement:
         weight = table[f"_w_{score.name}"]

@@ -62,9 +62,7 @@ def _to_us(moment: object) -> int:
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=UTC)
         return (moment - _EPOCH) // _MICROSECOND
-    stamp = pd.Timestamp(moment)
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value // 1000)  # .value is nanoseconds whatever the unit
+    return int(schema.utc_timestamp(moment).value // 1000)  # .value: nanoseconds, any unit
 
 
 def _utc_texts_to_us(texts: Sequence[object]) -> np.ndarray | None:

@@ -8,6 +8,15 @@ from __future__ import annotations
 
 from typing import Final
 
+import pandas as pd
+
+
+def utc_timestamp(moment: object) -> pd.Timestamp:
+    """A moment as a UTC timestamp: one without a time zone is UTC (the data contract)."""
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
 # leads table
 LEAD_ID: Final = "lead_id"
 CREATED_AT: Final = "created_at"

@@ -141,9 +141,7 @@ class SimulationConfig:
     """Share of leads whose email address bounces (no email activity at all)."""
 
     def __post_init__(self) -> None:
-        start = pd.Timestamp(self.start)
-        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
-        object.__setattr__(self, "start", start)
+        object.__setattr__(self, "start", schema.utc_timestamp(self.start))
         if self.months < 1:
             raise ValueError(f"SimulationConfig.months is {self.months}; expected at least 1")
         if self.leads_per_account < 1:

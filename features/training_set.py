@@ -72,8 +72,7 @@ def data_end(leads: ir.Table, activities: ir.Table, outcomes: ir.Table) -> pd.Ti
         activities[schema.OCCURRED_AT].max().execute(),
         outcomes[schema.SQL_AT].max().execute(),
     ]
-    stamps = [pd.Timestamp(s) for s in latest if s is not None and not pd.isna(s)]
-    return max(s.tz_localize("UTC") if s.tzinfo is None else s for s in stamps)
+    return max(schema.utc_timestamp(s) for s in latest if s is not None and not pd.isna(s))
 
 
 def labelled_rows(

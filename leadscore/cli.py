@@ -621,8 +621,7 @@ def score(
     reasons as readable text and as JSON, and error: why a row has no score (a lead created
     after --as-of), empty otherwise.
     """
-    import pandas as pd
-
+    from features import schema
     from features.contract import ContractError
     from features.sources import from_files
     from features.training_set import data_end
@@ -632,10 +631,9 @@ def score(
     try:
         scorer = load_model(model)
         source = from_files(leads, activities, None)
-        moment = pd.Timestamp(as_of) if as_of else data_end(
+        moment = schema.utc_timestamp(as_of) if as_of else data_end(
             source.leads, source.activities, source.outcomes
         )  # fmt: skip
-        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment.tz_convert("UTC")
         if lang not in ("en", "ja"):
             raise ValueError(f"--lang must be en or ja, not {lang!r}")
         scored = score_source(scorer, source, moment, lang=lang)
@@ -701,11 +699,10 @@ def explain(
         history = export.activities[export.activities[schema.LEAD_ID] == wanted]
         if history.empty:
             history = empty_activities(ids.dtype)
-        moment = pd.Timestamp(as_of) if as_of else max(
+        moment = schema.utc_timestamp(as_of if as_of else max(
             [export.leads[schema.CREATED_AT].max(), export.activities[schema.OCCURRED_AT].max()]
             if len(export.activities) else [export.leads[schema.CREATED_AT].max()]
-        )  # fmt: skip
-        moment = moment.tz_localize("UTC") if moment.tzinfo is None else moment
+        ))  # fmt: skip
         features = pd.DataFrame([online_features(lead, history, moment, scorer.spec)])
         sheet = handoff_sheet(scorer, features, lead, history, moment, lang=lang)
     except (ContractError, ModelDirectoryError, ValueError) as error:

@@ -32,23 +32,18 @@ def score_source(
     scored row), so no lead is dropped and none is scored from a negative age. Columns have
     nullable types whether or not a row is empty, so every run writes the same file schema.
     """
-    as_of = pd.Timestamp(as_of)
-    as_of = as_of.tz_localize("UTC") if as_of.tzinfo is None else as_of.tz_convert("UTC")
+    as_of = schema.utc_timestamp(as_of)
     leads = source.leads
     cutoffs = leads.select(
         schema.LEAD_ID, **{CUTOFF_AT: ibis.literal(as_of, type="timestamp('UTC')")}
     )
     rows = source.con.to_pyarrow(feature_table(cutoffs, leads, source.activities, scorer.spec))
     features = rows.to_pandas().set_index(schema.LEAD_ID)
-    known = [c for c in (schema.LEAD_ID, schema.CREATED_AT) if c in leads.columns]
-    order = source.con.to_pyarrow(leads.select(*known)).to_pandas()
+    order = source.con.to_pyarrow(leads.select(schema.LEAD_ID, schema.CREATED_AT)).to_pandas()
     features = features.loc[order[schema.LEAD_ID].to_numpy()].reset_index()
     if len(features) != len(order):
         raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
-    if schema.CREATED_AT in order.columns:
-        created = pd.to_datetime(order[schema.CREATED_AT], utc=True)
-    else:  # an export without creation times: every lead counts as existing
-        created = pd.Series(pd.NaT, index=order.index, dtype="datetime64[us, UTC]")
+    created = pd.to_datetime(order[schema.CREATED_AT], utc=True)
     not_yet = (created > as_of).to_numpy()
     # every row is scored, then the ones not created yet are emptied: the columns and their
     # types come from the scorer even when no lead existed yet
