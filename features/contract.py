@@ -19,7 +19,7 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +42,7 @@ _EMPTY_TOKENS = frozenset(
      "n/a", "na", "null", "nan", "none", *MISSING_MARKERS}
 )  # fmt: skip
 _INTEGER_ID = re.compile(r"^(0|-?[1-9]\d{0,17})$")
+_LEADING_ZERO = re.compile(r"^[-+]?0\d")
 
 
 class ContractError(ValueError):
@@ -84,11 +85,17 @@ def _row_label(row: int, csv: bool) -> str:
 
 @dataclass(frozen=True)
 class Table:
-    """A frame with the name it came from, so errors can point at the file."""
+    """A frame with the name it came from, so errors can point at the file.
+
+    ``numbers``: the CSV columns whose every value is a number or a gap. Their cells stay
+    text, as the service gets them; the columns count as numbers only where a column is
+    judged (personal data, a starter spec), never for the values a feature reads.
+    """
 
     frame: pd.DataFrame
     source: str
     csv: bool = False
+    numbers: tuple[str, ...] = ()
 
     def error(self, problem: str, **kwargs: object) -> ContractError:
         return ContractError(problem, source=self.source, csv=self.csv, **kwargs)  # type: ignore[arg-type]
@@ -103,6 +110,7 @@ class MAExport:
     outcomes: pd.DataFrame
     personal_data: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    number_columns: tuple[str, ...] = ()  # Table.numbers of the leads file
 
     @property
     def attribute_columns(self) -> list[str]:
@@ -116,6 +124,7 @@ class FlatExport:
 
     ``order``: when the export has no created_at, what orders its leads in time (a
     sequential lead number, say), aligned with ``leads``; the column itself is not kept.
+    ``number_columns``: :attr:`Table.numbers` of the file.
     """
 
     leads: pd.DataFrame
@@ -124,6 +133,7 @@ class FlatExport:
     personal_data: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
     order: pd.Series | None = None
+    number_columns: tuple[str, ...] = ()
 
     @property
     def attribute_columns(self) -> list[str]:
@@ -142,7 +152,12 @@ def attribute_columns(
 
 
 def read_table(path: str | Path) -> Table:
-    """Read a CSV, TSV or Parquet file; CSV cells are read as text and typed by the validators."""
+    """Read a CSV, TSV or Parquet file; CSV cells stay text, typed by the validators and the spec.
+
+    Why not type number-looking CSV columns here: a code such as an industry code '0111'
+    would lose its zero, and '50' in a column with gaps would read '50.0', where the service
+    gets the text a lead was posted with; the spec says which attributes are numbers.
+    """
     path = Path(path)
     source = path.name
     suffix = "".join(s for s in path.suffixes[-2:] if s != ".gz")[-8:]
@@ -175,10 +190,11 @@ def read_table(path: str | Path) -> Table:
                 f"the file is not valid CSV ({exc})", source=source,
                 fix="Quote fields that contain the separator",
             ) from None  # fmt: skip
-        frame = _type_text_columns(frame)
     if frame.empty:
         raise ContractError("the file has a header but no rows", source=source)
-    return Table(frame, source, csv=kind != "parquet")
+    if kind == "parquet":
+        return Table(frame, source)
+    return Table(frame, source, csv=True, numbers=_number_columns(frame))
 
 
 def _empty_text(values: pd.Series) -> pd.Series:
@@ -186,21 +202,21 @@ def _empty_text(values: pd.Series) -> pd.Series:
     return values.isna() | values.str.strip().str.lower().isin(_EMPTY_TOKENS).fillna(False)
 
 
-def _type_text_columns(frame: pd.DataFrame) -> pd.DataFrame:
-    """Turn CSV text columns that are wholly numeric into numbers; leave the rest as text.
+def _number_columns(frame: pd.DataFrame) -> tuple[str, ...]:
+    """CSV text columns whose values are all numbers, gaps aside ('NA', 'null' and the like).
 
-    A number column may mark its gaps with 'NA', 'null' and the like (they become empty, as
-    the service reads them); in a text column they stay text for the levels to judge.
+    A value with a leading zero ('0111') marks a code, not a quantity: nobody writes a count
+    that way, and industry codes, postcodes and phone numbers are written exactly so.
     """
-    typed = {}
+    found = []
     for column in frame.columns:
         values = frame[column].str.strip()
+        if values.str.match(_LEADING_ZERO).fillna(False).any():
+            continue
         numbers = pd.to_numeric(values, errors="coerce")
         if numbers.notna().sum() > 0 and numbers.notna().sum() == (~_empty_text(values)).sum():
-            typed[column] = numbers
-        else:
-            typed[column] = frame[column]
-    return pd.DataFrame(typed, index=frame.index)
+            found.append(column)
+    return tuple(found)
 
 
 # ------------------------------------------------------------------------------------ validation
@@ -228,9 +244,14 @@ def _rows(mask: pd.Series) -> list[int]:
 
 
 def _require_values(table: Table, column: str) -> None:
-    missing = table.frame[column].isna()
-    if table.frame[column].dtype == object or pd.api.types.is_string_dtype(table.frame[column]):
-        missing |= table.frame[column].astype("string").str.strip().eq("").fillna(False)
+    """Every row has a value: not blank, and in a number column not 'NA', 'null' and the like."""
+    values = table.frame[column]
+    missing = values.isna()
+    if values.dtype == object or pd.api.types.is_string_dtype(values):
+        text = values.astype("string")
+        missing |= text.str.strip().eq("").fillna(False)
+        if column in table.numbers:
+            missing |= _empty_text(text)
     if missing.any():
         raise table.error("empty value", column=column, rows=_rows(missing), expected="a value")
 
@@ -309,10 +330,11 @@ def validate_leads(table: Table) -> tuple[pd.DataFrame, tuple[str, ...]]:
     _require_values(table, schema.LEAD_ID)
     frame = table.frame.copy()
     frame[schema.LEAD_ID] = _normalise_ids(frame[schema.LEAD_ID])
-    table = Table(frame, table.source, table.csv)
+    table = replace(table, frame=frame)
     _check_unique(table, schema.LEAD_ID)
     frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
-    return frame, tuple(personal_data_columns(frame.drop(columns=[schema.CREATED_AT])))
+    personal = personal_data_columns(frame.drop(columns=[schema.CREATED_AT]), table.numbers)
+    return frame, tuple(personal)
 
 
 def validate_activities(table: Table, leads: pd.DataFrame) -> pd.DataFrame:
@@ -322,7 +344,7 @@ def validate_activities(table: Table, leads: pd.DataFrame) -> pd.DataFrame:
     _require_values(table, schema.ACTIVITY_TYPE)
     frame = table.frame.copy()
     frame[schema.LEAD_ID] = _match_id_types(frame[schema.LEAD_ID], leads[schema.LEAD_ID])
-    table = Table(frame, table.source, table.csv)
+    table = replace(table, frame=frame)
     _check_known_leads(table, leads[schema.LEAD_ID], "activity")
     frame[schema.OCCURRED_AT] = parse_timestamps(table, schema.OCCURRED_AT, required=True)
     if schema.DETAIL not in frame.columns:
@@ -336,7 +358,7 @@ def validate_outcomes(table: Table, leads: pd.DataFrame) -> tuple[pd.DataFrame, 
     _require_values(table, schema.LEAD_ID)
     frame = table.frame.copy()
     frame[schema.LEAD_ID] = _match_id_types(frame[schema.LEAD_ID], leads[schema.LEAD_ID])
-    table = Table(frame, table.source, table.csv)
+    table = replace(table, frame=frame)
     _check_known_leads(table, leads[schema.LEAD_ID], "outcome")
     duplicated = frame[schema.LEAD_ID].duplicated(keep=False)
     if duplicated.any():
@@ -371,7 +393,8 @@ def load_export(
     outcomes: str | Path | None = None,
 ) -> MAExport:
     """Load and validate an event-mode export; activities and outcomes are optional files."""
-    lead_frame, personal = validate_leads(read_table(leads))
+    lead_table = read_table(leads)
+    lead_frame, personal = validate_leads(lead_table)
     if activities is None:
         activity_frame = empty_activities(lead_frame[schema.LEAD_ID].dtype)
     else:
@@ -381,7 +404,9 @@ def load_export(
         outcome_frame = pd.DataFrame(columns=[schema.LEAD_ID, *schema.OUTCOME_TIMESTAMPS])
     else:
         outcome_frame, notes = validate_outcomes(read_table(outcomes), lead_frame)
-    return MAExport(lead_frame, activity_frame, outcome_frame, personal, notes)
+    return MAExport(
+        lead_frame, activity_frame, outcome_frame, personal, notes, lead_table.numbers
+    )
 
 
 def empty_activities(id_dtype: object = "int64") -> pd.DataFrame:
@@ -472,7 +497,7 @@ def _check_order_column(table: Table, column: str, label: str) -> None:
             "the label cannot order the leads in time", column=column,
             expected="a column that follows lead creation, such as a sequential lead number",
         )  # fmt: skip
-    if column in personal_data_columns(table.frame[[column]]):
+    if column in personal_data_columns(table.frame[[column]], table.numbers):
         raise table.error(  # no values: they are personal data
             "personal data cannot order the leads in time", column=column,
             expected="a column that follows lead creation, such as a sequential lead number",
@@ -509,7 +534,7 @@ def load_flat(
     elif schema.LEAD_ID not in frame.columns:
         frame.insert(0, schema.LEAD_ID, range(1, len(frame) + 1))
         notes.append("no lead_id column: row numbers (from 1) are the lead ids")
-    table = Table(frame, table.source, table.csv)
+    table = replace(table, frame=frame)
     _require_values(table, schema.LEAD_ID)
     frame[schema.LEAD_ID] = _normalise_ids(frame[schema.LEAD_ID])
     _check_unique(table, schema.LEAD_ID)
@@ -518,9 +543,12 @@ def load_flat(
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
     leads = frame.drop(columns=[label])
     personal = tuple(
-        personal_data_columns(leads.drop(columns=[schema.CREATED_AT], errors="ignore"))
+        personal_data_columns(
+            leads.drop(columns=[schema.CREATED_AT], errors="ignore"), table.numbers
+        )
     )
     return FlatExport(
         leads, target.set_axis(leads.index), label, personal, tuple(notes),
         order=None if order is None else order.set_axis(leads.index),
+        number_columns=table.numbers,
     )  # fmt: skip

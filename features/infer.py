@@ -57,9 +57,16 @@ def infer_aliases(values: pd.Series) -> dict[str, str]:
 
 
 def infer_attributes(
-    leads: pd.DataFrame, personal_data: tuple[str, ...], exclude: tuple[str, ...] = ()
+    leads: pd.DataFrame,
+    personal_data: tuple[str, ...],
+    exclude: tuple[str, ...] = (),
+    numbers: Collection[str] = (),
 ) -> tuple[list[CategoricalAttribute | NumericAttribute], list[str]]:
-    """Attributes worth a feature, and a line of explanation for every column left out."""
+    """Attributes worth a feature, and a line of explanation for every column left out.
+
+    A column is numeric when its type is, or when it is one of ``numbers`` (CSV text columns
+    that hold only numbers, :attr:`features.contract.Table.numbers`).
+    """
     attributes: list[CategoricalAttribute | NumericAttribute] = []
     skipped: list[str] = []
     taken: set[str] = set()
@@ -78,7 +85,7 @@ def infer_attributes(
             reason = "an organisation's name (renaming a company must not move a score)"
         elif values.notna().sum() == 0:
             reason = "always empty"
-        elif pd.api.types.is_bool_dtype(values) or not pd.api.types.is_numeric_dtype(values):
+        elif not _is_number(values, numbers):
             distinct = values.dropna().astype(str).nunique()
             if distinct > _FREE_TEXT_SHARE * max(values.notna().sum(), 1) and distinct > 50:
                 reason = f"free text or a name ({distinct:,} distinct values)"
@@ -89,7 +96,7 @@ def infer_attributes(
         while name in taken:
             name += "_"
         taken.add(name)
-        if pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values):
+        if _is_number(values, numbers):
             attributes.append(NumericAttribute(name=name, column=str(column)))
         else:
             attributes.append(
@@ -139,15 +146,23 @@ def infer_signals(activities: pd.DataFrame) -> tuple[list[Signal], list[str], li
     return signals, excluded, notes
 
 
+def _is_number(values: pd.Series, numbers: Collection[str]) -> bool:
+    if values.name in numbers:
+        return True
+    return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
+
+
 def infer_spec(
     leads: pd.DataFrame,
     activities: pd.DataFrame | None,
     personal_data: tuple[str, ...],
     *,
     exclude: tuple[str, ...] = (),
+    numbers: Collection[str] = (),
 ) -> tuple[FeatureSpec, list[str]]:
-    """A starter spec and the list of what was left out, with reasons."""
-    attributes, skipped = infer_attributes(leads, personal_data, exclude)
+    """A starter spec and the list of what was left out, with reasons (``numbers``: see
+    :func:`infer_attributes`)."""
+    attributes, skipped = infer_attributes(leads, personal_data, exclude, numbers)
     signals: list[Signal] = []
     excluded: list[str] = []
     engagement: list[Engagement] = []

@@ -9,6 +9,7 @@ fields) and by content second, so an export that hides an email address in a col
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 
 import pandas as pd
 
@@ -53,12 +54,15 @@ def _looks_personal(values: pd.Series) -> bool:
     return bool(emails >= _SHARE or phones >= _SHARE)
 
 
-def personal_data_columns(frame: pd.DataFrame) -> list[str]:
-    """Columns of `frame` that hold personal data, by name or by content, in frame order."""
+def personal_data_columns(frame: pd.DataFrame, numbers: Collection[str] = ()) -> list[str]:
+    """Columns of `frame` that hold personal data, by name or by content, in frame order.
+
+    A number column (a numeric type, or one of ``numbers``: text columns read from CSV that
+    hold only numbers) is judged by its name alone: revenue in yen has a phone's digits.
+    """
     found = []
     for column in frame.columns:
-        if is_personal_name(column) or (
-            not pd.api.types.is_numeric_dtype(frame[column]) and _looks_personal(frame[column])
-        ):
+        number = column in numbers or pd.api.types.is_numeric_dtype(frame[column])
+        if is_personal_name(column) or (not number and _looks_personal(frame[column])):
             found.append(column)
     return found

@@ -194,12 +194,16 @@ def spec_infer(
         _flat_only(label, order_column=order_column)
         if label is not None:
             flat = load_flat(leads, label, order_column=order_column)
-            spec, skipped = infer_spec(flat.leads, None, flat.personal_data, exclude=(label,))
+            spec, skipped = infer_spec(
+                flat.leads, None, flat.personal_data, exclude=(label,),
+                numbers=flat.number_columns,
+            )  # fmt: skip
         else:
             export = load_export(leads, activities)
             spec, skipped = infer_spec(
-                export.leads, export.activities if activities else None, export.personal_data
-            )
+                export.leads, export.activities if activities else None, export.personal_data,
+                numbers=export.number_columns,
+            )  # fmt: skip
     except ContractError as error:
         raise _fail(error) from None
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -553,7 +557,8 @@ def train(
             kept = flat.leads.drop(columns=list(drop or []), errors="ignore")
             base = (
                 load_spec(spec) if spec else infer_spec(kept, None, flat.personal_data,
-                                                        exclude=(label,))[0]
+                                                        exclude=(label,),
+                                                        numbers=flat.number_columns)[0]
             )  # fmt: skip
             book = load_rulebook(rulebook) if rulebook else parse_rulebook(
                 {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}

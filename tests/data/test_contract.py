@@ -328,7 +328,7 @@ def test_a_csv_keeps_na_as_text_where_the_service_would(tmp_path):
     )
     flat = load_flat(path, "Converted", id_column="id")
     assert flat.leads["region"].tolist() == ["NA", "EMEA", "#N/A"]
-    assert flat.leads["employees"].tolist()[0] == 12 and flat.leads["employees"].isna()[1:].all()
+    assert "employees" in flat.number_columns and "region" not in flat.number_columns
     table = read_table(path)
     from features.contract import parse_timestamps
 
@@ -343,3 +343,62 @@ def test_contract_errors_never_show_personal_data(tmp_path):
     with pytest.raises(ContractError) as error:
         load_export(leads)
     assert "example.com" not in str(error.value)
+
+
+def test_csv_codes_and_numbers_reach_features_as_a_posted_lead_brings_them(tmp_path):
+    """An industry code '0111' keeps its zero and a band '50' in a column with gaps stays '50':
+    the levels a model learns from a CSV export are the ones the service gets in a posted
+    lead. The spec, not the file, says which columns are numbers."""
+    from features.infer import infer_spec
+    from features.offline import attribute_features, connect, register
+    from features.online import attribute_values
+    from features.spec import CategoricalAttribute, FeatureSpec, NumericAttribute
+
+    path = write_csv(
+        tmp_path / "leads.csv",
+        "lead_id,created_at,sic,band,employees\n1,2025-01-01,0111,50,12\n"
+        "2,2025-01-02,7372,,NA\n3,2025-01-03,,200, 1e3",
+    )
+    export = load_export(path)
+    spec = FeatureSpec(
+        attributes=(
+            CategoricalAttribute(name="sic", column="sic"),
+            CategoricalAttribute(name="band", column="band"),
+            NumericAttribute(name="employees", column="employees"),
+        ),
+        signals=(),
+    )
+    built = attribute_features(register(connect(), "leads", export.leads), spec).execute()
+    offline = built.sort_values(schema.LEAD_ID)[["sic", "band", "employees"]]
+    posted = [  # as an MA system posts them: JSON text and numbers
+        {"sic": "0111", "band": 50, "employees": 12},
+        {"sic": "7372", "band": None, "employees": "NA"},
+        {"sic": "", "band": "200", "employees": "1e3"},
+    ]
+    online = pd.DataFrame([attribute_values(lead, spec) for lead in posted])
+    assert offline.astype(object).where(offline.notna(), None).values.tolist() == [
+        ["0111", "50", 12.0],
+        ["7372", None, None],
+        [None, "200", 1000.0],
+    ]
+    assert online.astype(object).where(online.notna(), None).values.tolist() == (
+        offline.astype(object).where(offline.notna(), None).values.tolist()
+    )
+    inferred, _ = infer_spec(
+        export.leads, None, export.personal_data, numbers=export.number_columns
+    )
+    kinds = {a.name: a.kind for a in inferred.attributes}
+    assert kinds == {"sic": "categorical", "band": "numeric", "employees": "numeric"}
+
+
+def test_digit_only_phone_numbers_in_a_csv_are_personal_data(tmp_path):
+    """A phone column written as bare digits ('09012345678') is a code with a leading zero,
+    not a number column, so its content marks it as personal data whatever its name."""
+    path = write_csv(
+        tmp_path / "leads.csv",
+        "lead_id,created_at,contact,revenue\n1,2025-01-01,09012345678,1500000000\n"
+        "2,2025-01-02,08055501234,2300000000\n3,2025-01-03,0312345678,1200000000",
+    )
+    export = load_export(path)
+    assert export.personal_data == ("contact",)
+    assert "revenue" in export.number_columns
