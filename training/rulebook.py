@@ -46,8 +46,10 @@ class _Model(BaseModel):
 class Condition(_Model):
     """One attribute test; exactly one of equals / in / range / missing."""
 
-    equals: str | float | None = None
-    in_: tuple[str | float, ...] | None = Field(None, alias="in")
+    # bool and int before float: YAML reads `yes` as true and `50` as an integer, and a
+    # categorical attribute must see them as written (see :func:`normalised_conditions`)
+    equals: str | bool | int | float | None = None
+    in_: tuple[str | bool | int | float, ...] | None = Field(None, alias="in")
     range: tuple[float | None, float | None] | None = None  # [low, high): None = open end
     missing: bool | None = None
 
@@ -232,6 +234,16 @@ def compile_rules(rulebook: Rulebook, spec: FeatureSpec) -> FeatureSpec:
                     f"rule '{rule.name}', field '{field}': not an attribute of the feature spec "
                     f"(attributes: {', '.join(attributes) or 'none'})"
                 )
+            condition = (rule.when or {})[field]
+            values = [condition.equals, *(condition.in_ or ())]
+            if isinstance(attributes[field], CategoricalAttribute) and any(
+                isinstance(v, bool) for v in values
+            ):
+                raise RulebookError(
+                    f"rule '{rule.name}', field '{field}': YAML reads yes/no/true/false as a "
+                    "truth value, not as a level of a categorical attribute. Write the level "
+                    "in quotes as the export spells it, such as equals: 'yes'"
+                )
     signals = list(spec.signals)
     engagement = list(spec.engagement)
     taken = {s.name for s in signals} | {e.name for e in engagement}
@@ -262,20 +274,31 @@ def compile_rules(rulebook: Rulebook, spec: FeatureSpec) -> FeatureSpec:
 
 
 def normalised_conditions(rule: Rule, spec: FeatureSpec) -> dict[str, Condition]:
-    """The rule's conditions with text values normalised like the attribute's data."""
+    """The rule's conditions with values normalised like the attribute's data.
+
+    A categorical attribute's levels are text, so a number in a rule is compared as the
+    export writes it: ``employee_band: {equals: 50}`` matches the level '50'.
+    """
     attributes = {a.name: a for a in spec.attributes}
     conditions = {}
     for field, condition in (rule.when or {}).items():
         attribute = attributes[field]
         if isinstance(attribute, CategoricalAttribute):
             update = {}
-            if isinstance(condition.equals, str):
-                update["equals"] = normalise_level(condition.equals, attribute.aliases)
+            if condition.equals is not None:
+                update["equals"] = _level(condition.equals, attribute)
             if condition.in_ is not None:
-                update["in_"] = tuple(
-                    normalise_level(v, attribute.aliases) if isinstance(v, str) else v
-                    for v in condition.in_
-                )
+                update["in_"] = tuple(_level(v, attribute) for v in condition.in_)
             condition = condition.model_copy(update=update)
         conditions[field] = condition
     return conditions
+
+
+def _level(value: str | bool | int | float, attribute: CategoricalAttribute) -> object:
+    """A rule's value as a level of ``attribute``: text normalised, a whole number as an
+    integer ('50', never '50.0'); NaN stays NaN, which ``in`` reads as "missing"."""
+    if isinstance(value, float) and value != value:
+        return value
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return normalise_level(value, attribute.aliases)

@@ -210,3 +210,52 @@ def test_a_missing_threshold_is_refused():
         del raw["mql_threshold"]
 
     assert "team.yaml: mql_threshold: is required" in bad(change)
+
+
+def test_a_rule_written_with_a_number_matches_the_level_the_export_writes():
+    """Marketing ops writes `employee_band: {equals: 50}`; the export's level is the text '50'.
+    The rule fires, as it reads; before, YAML's integer never equalled the text level."""
+    from features.spec import CategoricalAttribute, FeatureSpec
+
+    spec = FeatureSpec(
+        attributes=(CategoricalAttribute(name="employee_band", column="employee_band"),),
+        signals=(),
+    )
+    raw = yaml.safe_load(
+        """
+mql_threshold: 10
+grades: {fit: {}, engagement: {}}
+rules:
+  - {name: mid_size, when: {employee_band: {equals: 50}}, points: 10}
+  - {name: large, when: {employee_band: {in: [200, 1000+]}}, points: 20}
+"""
+    )
+    rows = pd.DataFrame({"employee_band": ["50", "200", "1000+", None, "5"]})
+    scorer = RuleScorer(compile_rules_checked(raw, spec), spec).fit(rows)
+    assert scorer.decision_function(rows).tolist() == [10, 20, 20, 0, 0]
+
+
+def test_a_yes_no_level_written_bare_is_refused_with_the_fix():
+    """YAML reads `equals: yes` as true: the rule would compare a truth value with the text
+    level 'yes' and never fire, so it is refused, saying how to write it."""
+    from features.spec import CategoricalAttribute, FeatureSpec
+
+    spec = FeatureSpec(
+        attributes=(CategoricalAttribute(name="opted_in", column="opted_in"),), signals=()
+    )
+    raw = yaml.safe_load(
+        """
+mql_threshold: 10
+grades: {fit: {}, engagement: {}}
+rules:
+  - {name: opted, when: {opted_in: {equals: yes}}, points: 5}
+"""
+    )
+    with pytest.raises(RulebookError, match=r"rule 'opted', field 'opted_in'.*equals: 'yes'"):
+        compile_rules_checked(raw, spec)
+
+
+def compile_rules_checked(raw: dict, spec):  # type: ignore[no-untyped-def]
+    rulebook = parse_rulebook(raw, source="team.yaml")
+    compile_rules(rulebook, spec)  # the check a training run makes
+    return rulebook
