@@ -30,17 +30,22 @@ _UNSEEN = "\x00leadscore-unseen-level\x00"
 
 @dataclass(frozen=True)
 class NumericEncoding:
-    """Median imputation with missing indicators, then standard scaling (or passthrough)."""
+    """Values held to the training range, median imputation with missing indicators, then
+    standard scaling (or passthrough)."""
 
     keep: np.ndarray | None  # columns the imputer keeps (it drops all-empty ones)
     fill: np.ndarray | None
     indicate: np.ndarray | None  # columns whose missingness is appended as 0/1
     mean: np.ndarray | None
     scale: np.ndarray | None
+    low: np.ndarray | None = None  # the training range (a scorer trained before it: None)
+    high: np.ndarray | None = None
 
     def apply(self, values: np.ndarray) -> np.ndarray:
         if self.fill is None:
             return values
+        if self.low is not None:
+            values = np.clip(values, self.low, self.high)
         missing = np.isnan(values)
         filled = np.where(missing, self.fill, values)[:, self.keep]
         if self.indicate is not None and len(self.indicate):
@@ -84,7 +89,9 @@ def _numeric(step: object) -> NumericEncoding:
     if step == "passthrough" or (isinstance(step, FunctionTransformer) and step.func is None):
         return NumericEncoding(None, None, None, None, None)
     assert isinstance(step, Pipeline)
-    imputer, scaler = step.steps[0][1], step.steps[-1][1]
+    first = step.steps[0][1]  # the scorer's TrainingRange, in scorers trained since it came
+    held = first if hasattr(first, "low_") else None
+    imputer, scaler = step.steps[-2][1], step.steps[-1][1]
     assert isinstance(imputer, SimpleImputer) and isinstance(scaler, StandardScaler)
     statistics = np.asarray(imputer.statistics_, float)
     keep = np.flatnonzero(~np.isnan(statistics)) if not imputer.keep_empty_features else None
@@ -96,6 +103,8 @@ def _numeric(step: object) -> NumericEncoding:
         indicate=None if indicate is None else np.asarray(indicate),
         mean=scaler.mean_ if scaler.with_mean else np.zeros(len(scaler.scale_)),
         scale=scaler.scale_ if scaler.with_std else np.ones(len(scaler.mean_)),
+        low=None if held is None else held.low_,
+        high=None if held is None else held.high_,
     )
 
 

@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
 from scipy.special import expit
-from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.linear_model import LogisticRegression
@@ -133,6 +133,30 @@ class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
         return X @ self.coef_[0] + self.intercept_[0]
 
 
+class TrainingRange(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Numeric inputs held inside the range seen in training; an empty value stays empty.
+
+    Why: a logistic regression extrapolates in a straight line, so one value far outside
+    training - revenue typed in dollars where the export has millions, a bot's thousands of
+    page views - reads as a certain conversion and heads the sales queue. Held at the
+    training range, it counts as the largest (or smallest) value the model has seen. No
+    training row changes, so the fit is the same. scikit-learn has no fitted clipping step.
+    """
+
+    def fit(self, X: np.ndarray, y: object = None) -> TrainingRange:
+        X = validate_data(self, X, dtype=float, ensure_all_finite="allow-nan")
+        seen = ~np.isnan(X)
+        # a column empty on every training row has no range: nothing to hold it to
+        self.low_ = np.where(seen.any(axis=0), np.where(seen, X, np.inf).min(axis=0), -np.inf)
+        self.high_ = np.where(seen.any(axis=0), np.where(seen, X, -np.inf).max(axis=0), np.inf)
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        X = validate_data(self, X, dtype=float, ensure_all_finite="allow-nan", reset=False)
+        return np.clip(X, self.low_, self.high_)  # NaN stays NaN
+
+
 def _min_share(spec: FeatureSpec) -> float:
     shares = [a.min_share for a in spec.attributes if isinstance(a, CategoricalAttribute)]
     return max(shares) if shares else 0.0
@@ -155,7 +179,9 @@ def logistic_pipeline(spec: FeatureSpec, c: float) -> Pipeline:
             (
                 "numeric",
                 make_pipeline(
-                    SimpleImputer(strategy="median", add_indicator=True), StandardScaler()
+                    TrainingRange(),
+                    SimpleImputer(strategy="median", add_indicator=True),
+                    StandardScaler(),
                 ),
                 numeric,
             ),

@@ -227,6 +227,24 @@ def test_served_scores_use_the_very_models_that_were_evaluated_even_with_empty_l
             np.testing.assert_allclose(margins[name], np.log(p / (1 - p)), atol=1e-9, err_msg=name)
 
 
+def test_a_value_far_outside_training_scores_as_the_largest_value_training_saw(trained):
+    """Revenue typed in dollars where the export has millions, or a bot's page views: the
+    logistic model would extrapolate such a lead to a certain conversion at the head of the
+    sales queue. It scores as a lead with the largest value seen in training instead."""
+    _, run, _ = trained
+    scorer = load_model(run / "model")
+    rows = pd.read_parquet(run / "training" / "training_set.parquet")
+    train = rows[rows["split"] == "train"]
+    leads = rows[rows["split"] == "test"].head(50)
+    for column in ("annual_revenue_musd", "web_visit_count_7d"):
+        largest = leads.assign(**{column: train[column].max()})
+        typed_wrong = leads.assign(**{column: train[column].max() * 1e6})
+        np.testing.assert_allclose(
+            scorer.predict_proba(typed_wrong), scorer.predict_proba(largest), rtol=1e-12,
+            err_msg=column,
+        )  # fmt: skip
+
+
 def test_an_instant_pass_is_always_handed_off_whatever_the_probability(trained):
     _, run, _ = trained
     scorer = load_model(run / "model")
