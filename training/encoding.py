@@ -110,6 +110,10 @@ def _numeric(step: object) -> NumericEncoding:
 
 def _categorical(step: Pipeline) -> CategoricalEncoding:
     imputer, encoder = step.steps[0][1], step.steps[-1][1]
+    # the scorer's RareLevels, in scorers trained since it came: a level it did not keep
+    # reads as its one 'other' level, wherever the encoder puts that
+    grouped = step.steps[1][1] if len(step.steps) == 3 else None
+    unseen_probe = grouped.other if grouped is not None else _UNSEEN
     assert isinstance(imputer, SimpleImputer) and imputer.strategy == "constant"
     assert isinstance(encoder, OneHotEncoder | OrdinalEncoder)
     one_hot = isinstance(encoder, OneHotEncoder)
@@ -124,7 +128,7 @@ def _categorical(step: Pipeline) -> CategoricalEncoding:
     maps, unseen = [], []
     for j, levels in enumerate(categories):
         probe = np.array([base] * (len(levels) + 1), dtype=object)
-        probe[:, j] = [*levels, _UNSEEN]
+        probe[:, j] = [*levels, unseen_probe]
         encoded = np.asarray(encoder.transform(probe), float)
         start = sum(widths[:j])
         block = encoded[:, start : start + widths[j]]

@@ -8,7 +8,7 @@ The layers:
 
 * the **rulebook** gives points and instant passes; both are inputs to the models;
 * **logistic regression** (median-imputed, scaled numerics with missing indicators, one-hot
-  categoricals with rare levels grouped and unseen levels tolerated) and **LightGBM** each give
+  categoricals with rare levels grouped per attribute and unseen levels read as rare) and **LightGBM** each give
   P(SQL within H days);
 * in both models a **hand-raise** (a demo or quote request) only ever counts for a lead: its
   counts take non-negative weights in the logistic regression and rise monotonically in
@@ -157,9 +157,40 @@ class TrainingRange(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
         return np.clip(X, self.low_, self.high_)  # NaN stays NaN
 
 
-def _min_share(spec: FeatureSpec) -> float:
-    shares = [a.min_share for a in spec.attributes if isinstance(a, CategoricalAttribute)]
-    return max(shares) if shares else 0.0
+class RareLevels(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
+    """Per categorical input, levels rarer than its attribute's ``min_share`` of training rows,
+    and levels never seen in training, read as one level, ``__other__``.
+
+    Why not the encoders' own ``min_frequency``: scikit-learn takes one threshold for every
+    column, and the spec sets one per attribute (a rare industry is noise; a rare country
+    may be the market a team is opening). ``min_shares`` follow the categorical inputs.
+    """
+
+    other = "__other__"
+
+    def __init__(self, min_shares: tuple[float, ...] = ()) -> None:
+        self.min_shares = min_shares
+
+    def fit(self, X: np.ndarray, y: object = None) -> RareLevels:
+        levels = np.asarray(X, dtype=object)
+        self.n_features_in_ = levels.shape[1]
+        self.kept_ = []
+        for j in range(levels.shape[1]):
+            shares = pd.Series(levels[:, j]).value_counts(normalize=True, dropna=False)
+            self.kept_.append(frozenset(shares.index[shares >= self.min_shares[j]]))
+        return self
+
+    def transform(self, X: np.ndarray) -> np.ndarray:
+        check_is_fitted(self)
+        levels = np.array(X, dtype=object)
+        for j, kept in enumerate(self.kept_):
+            levels[~pd.Series(levels[:, j]).isin(list(kept)).to_numpy(), j] = self.other
+        return levels
+
+
+def _rare_levels(spec: FeatureSpec) -> RareLevels:
+    shares = {a.name: a.min_share for a in spec.attributes if isinstance(a, CategoricalAttribute)}
+    return RareLevels(tuple(shares[name] for name in model_columns(spec)[1]))
 
 
 def _missing_level_imputer() -> SimpleImputer:
@@ -189,11 +220,8 @@ def logistic_pipeline(spec: FeatureSpec, c: float) -> Pipeline:
                 "categorical",
                 make_pipeline(
                     _missing_level_imputer(),
-                    OneHotEncoder(
-                        handle_unknown="infrequent_if_exist",
-                        min_frequency=_min_share(spec) or None,
-                        sparse_output=False,
-                    ),
+                    _rare_levels(spec),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
                 ),
                 categorical,
             ),
@@ -237,11 +265,8 @@ def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
                 "categorical",
                 make_pipeline(
                     _missing_level_imputer(),
-                    OrdinalEncoder(
-                        handle_unknown="use_encoded_value",
-                        unknown_value=-1,
-                        min_frequency=_min_share(spec) or None,
-                    ),
+                    _rare_levels(spec),
+                    OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1),
                 ),
                 categorical,
             ),

@@ -9,12 +9,24 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
 
+from features.spec import CategoricalAttribute
 from tests.worlds import TEST_SPEC
 from training.encoding import FittedEncoding
 from training.scorer import lightgbm_pipeline, logistic_pipeline, model_columns
 
-NUMERIC, CATEGORICAL = model_columns(TEST_SPEC)
-LEVELS = ["it", "marketing", "sales", "rare-one", None]
+# two categoricals with their own rare-level thresholds: 'some' (5% of rows) is a level of
+# its own in department and grouped with the rare levels in region
+SPEC = TEST_SPEC.model_copy(
+    update={
+        "attributes": (
+            TEST_SPEC.attributes[0].model_copy(update={"min_share": 0.01}),
+            *TEST_SPEC.attributes[1:],
+            CategoricalAttribute(name="region", column="region", min_share=0.1),
+        )
+    }
+)
+NUMERIC, CATEGORICAL = model_columns(SPEC)
+LEVELS = ["it", "marketing", "sales", "rare-one", "some", None]
 
 
 def fitted_encoders() -> list[ColumnTransformer]:
@@ -25,11 +37,12 @@ def fitted_encoders() -> list[ColumnTransformer]:
     frame[NUMERIC[1]] = np.nan  # an all-empty column, which the imputer drops
     for column in CATEGORICAL:
         frame[column] = rng.choice(np.array(LEVELS[:3], dtype=object), n)
-        frame.loc[0, column] = "rare-one"  # below min_frequency: grouped as infrequent
+        frame.loc[0, column] = "rare-one"  # below every min_share: grouped as rare
         frame.loc[1:60, column] = np.nan  # empty often enough to be a level of its own
+        frame.loc[61:80, column] = "some"
     label = rng.random(n) < 0.3
     out = []
-    for pipeline in (logistic_pipeline(TEST_SPEC, 1.0), lightgbm_pipeline(TEST_SPEC, {})):
+    for pipeline in (logistic_pipeline(SPEC, 1.0), lightgbm_pipeline(SPEC, {})):
         out.append(pipeline.fit(frame, label).named_steps["encode"])
     return out
 
@@ -89,10 +102,25 @@ def test_a_categorical_empty_on_every_training_row_keeps_its_place():
     label = rng.random(n) < 0.3
     later = frame.head(5).copy()
     later[CATEGORICAL[0]] = "it"  # filled in now
-    for pipeline in (logistic_pipeline(TEST_SPEC, 1.0), lightgbm_pipeline(TEST_SPEC, {})):
+    for pipeline in (logistic_pipeline(SPEC, 1.0), lightgbm_pipeline(SPEC, {})):
         encoder = pipeline.fit(frame, label).named_steps["encode"]
         expected = np.asarray(encoder.transform(later), float)
         got = FittedEncoding.of(encoder).apply(
             later[NUMERIC].to_numpy(float), later[CATEGORICAL].to_numpy(object)
         )
         np.testing.assert_array_equal(got, expected)
+
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["logistic", "lightgbm"])
+def test_each_attribute_groups_rare_levels_at_its_own_min_share(which):
+    """A level with 5% of rows is kept where the spec asks for 1% and grouped where it asks
+    for 10%; there it reads like a level never seen in training."""
+    assert CATEGORICAL == ["department", "region"]
+    encoding = FittedEncoding.of(ENCODERS[which]).categorical
+    assert encoding is not None
+    rows = np.array([["some"] * 2, ["rare-one"] * 2, ["never-seen"] * 2], dtype=object)
+    encoded = encoding.apply(rows)
+    department, region = np.split(encoded, [encoding.widths[0]], axis=1)
+    assert (department[0] != department[1]).any()  # 'some' is a level of its own
+    assert (region[0] == region[1]).all() and (region[1] == region[2]).all()  # grouped
