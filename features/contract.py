@@ -43,6 +43,7 @@ _EMPTY_TOKENS = frozenset(
 )  # fmt: skip
 _INTEGER_ID = re.compile(r"^(0|-?[1-9]\d{0,17})$")
 _LEADING_ZERO = re.compile(r"^[-+]?0\d")
+_WHOLE_DECIMALS = re.compile(r"(?<=\d)\.0*$")
 
 
 class ContractError(ValueError):
@@ -197,6 +198,13 @@ def read_table(path: str | Path) -> Table:
     return Table(frame, source, csv=True, numbers=_number_columns(frame))
 
 
+def is_empty(value: object) -> bool:
+    """One cell says 'no value': empty, blank, or a token such as 'NA', 'null', 'n/a'."""
+    if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
+        return True
+    return isinstance(value, str) and value.strip().lower() in {"", *_EMPTY_TOKENS}
+
+
 def _empty_text(values: pd.Series) -> pd.Series:
     """Cells that say 'no value' in a column that is otherwise numbers or times."""
     return values.isna() | values.str.strip().str.lower().isin(_EMPTY_TOKENS).fillna(False)
@@ -292,8 +300,9 @@ def _normalise_ids(ids: pd.Series) -> pd.Series:
     if pd.api.types.is_float_dtype(ids) and (ids.dropna() % 1 == 0).all():
         return ids.astype("int64")
     text = ids.astype("string").str.strip()
-    if text.str.fullmatch(_INTEGER_ID).all():
-        return text.astype("int64")
+    whole = text.str.replace(_WHOLE_DECIMALS, "", regex=True)  # '17.0' as a CRM writes 17
+    if whole.str.fullmatch(_INTEGER_ID).all():
+        return whole.astype("int64")
     return text.astype("string")
 
 
@@ -529,12 +538,14 @@ def load_flat(
         notes.append(f"'{order_column}' orders the leads in time for the split; not a feature")
         if order_column != (id_column or schema.LEAD_ID):  # an id ordering the leads stays one
             frame = frame.drop(columns=[order_column])
+    numbers = table.numbers
     if id_column:
         frame = frame.rename(columns={id_column: schema.LEAD_ID})
+        numbers = tuple(schema.LEAD_ID if c == id_column else c for c in numbers)
     elif schema.LEAD_ID not in frame.columns:
         frame.insert(0, schema.LEAD_ID, range(1, len(frame) + 1))
         notes.append("no lead_id column: row numbers (from 1) are the lead ids")
-    table = replace(table, frame=frame)
+    table = replace(table, frame=frame, numbers=numbers)
     _require_values(table, schema.LEAD_ID)
     frame[schema.LEAD_ID] = _normalise_ids(frame[schema.LEAD_ID])
     _check_unique(table, schema.LEAD_ID)

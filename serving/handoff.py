@@ -15,6 +15,7 @@ import jinja2
 import pandas as pd
 
 from features import schema
+from features.contract import is_empty
 from training.explain import reasons
 from training.rules import format_breakdown
 from training.scorer import LeadScorer
@@ -79,7 +80,7 @@ def unknowns(lead: dict, lang: str) -> list[str]:
     for topic, pattern in _BANT.items():
         matches = [c for c in columns if re.search(pattern, c, re.IGNORECASE)]
         found += matches
-        empty += [f"{topic}: {c}" for c in matches if pd.isna(columns[c]) or columns[c] == ""]
+        empty += [f"{topic}: {c}" for c in matches if is_empty(columns[c])]
     return empty if found else [_TEXT[lang]["no_fields"]]
 
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from pathlib import Path
 from typing import Literal
 
@@ -174,10 +175,39 @@ def parse_rulebook(raw: dict, source: str = "rulebook") -> Rulebook:
         raise RulebookError(f"{source}: {_describe(exc.errors(), raw)}") from None
 
 
+class _RulebookLoader(yaml.SafeLoader):
+    """YAML with numbers only in plain decimal form; anything else stays the text written.
+
+    Why: YAML 1.1 reads an industry code ``0111`` as the octal number 73, ``12:30`` as 750
+    and ``1_000`` as 1000, so a rule would silently compare with a level no export has.
+    Kept as text, a code matches its level, and a malformed number of points is refused.
+    """
+
+
+_PLAIN_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+
+
+def _number_as_written(constructor):  # type: ignore[no-untyped-def]
+    def construct(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> object:
+        if _PLAIN_DECIMAL.fullmatch(node.value):
+            return constructor(loader, node)
+        return node.value
+
+    return construct
+
+
+_RulebookLoader.add_constructor(
+    "tag:yaml.org,2002:int", _number_as_written(yaml.SafeLoader.construct_yaml_int)
+)
+_RulebookLoader.add_constructor(
+    "tag:yaml.org,2002:float", _number_as_written(yaml.SafeLoader.construct_yaml_float)
+)
+
+
 def load_rulebook(path: str | Path = DEFAULT_RULEBOOK) -> Rulebook:
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text()) or {}
+        raw = yaml.load(path.read_text(), Loader=_RulebookLoader) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise RulebookError(f"{path}: cannot read the rulebook ({exc})") from None
     if not isinstance(raw, dict):
@@ -284,9 +314,11 @@ def normalised_conditions(rule: Rule, spec: FeatureSpec) -> dict[str, Condition]
     for field, condition in (rule.when or {}).items():
         attribute = attributes[field]
         if isinstance(attribute, CategoricalAttribute):
-            update = {}
+            update: dict[str, object] = {}
             if condition.equals is not None:
                 update["equals"] = _level(condition.equals, attribute)
+                if update["equals"] is None:  # 'unknown', '-': the spec reads them as empty
+                    update = {"equals": None, "missing": True}
             if condition.in_ is not None:
                 update["in_"] = tuple(_level(v, attribute) for v in condition.in_)
             condition = condition.model_copy(update=update)
@@ -296,7 +328,8 @@ def normalised_conditions(rule: Rule, spec: FeatureSpec) -> dict[str, Condition]
 
 def _level(value: str | bool | int | float, attribute: CategoricalAttribute) -> object:
     """A rule's value as a level of ``attribute``: text normalised, a whole number as an
-    integer ('50', never '50.0'); NaN stays NaN, which ``in`` reads as "missing"."""
+    integer ('50', never '50.0'); NaN stays NaN and a missing marker becomes None, both of
+    which ``in`` reads as "missing"."""
     if isinstance(value, float) and value != value:
         return value
     if isinstance(value, float) and value.is_integer():

@@ -64,7 +64,8 @@ def _level_mask(levels: np.ndarray, condition: Condition) -> np.ndarray:
     if condition.in_ is not None:
         members = frozenset(condition.in_)
         mask = np.fromiter((v is not None and v in members for v in levels), bool, len(levels))
-        if any(isinstance(v, float) and math.isnan(v) for v in members):  # isin matches NaN
+        # isin matches NaN; a missing marker in a rule (None) means "missing" as well
+        if any(v is None or (isinstance(v, float) and math.isnan(v)) for v in members):
             mask |= np.fromiter((v is None for v in levels), bool, len(levels))
         return mask
     low, high = condition.range or (None, None)

@@ -402,3 +402,26 @@ def test_digit_only_phone_numbers_in_a_csv_are_personal_data(tmp_path):
     export = load_export(path)
     assert export.personal_data == ("contact",)
     assert "revenue" in export.number_columns
+
+
+def test_ids_a_crm_writes_as_17_0_join_the_leads_written_17(tmp_path):
+    leads = write_csv(tmp_path / "leads.csv", "lead_id,created_at\n17,2025-01-01\n18,2025-01-02")
+    activities = write_csv(
+        tmp_path / "activities.csv",
+        "lead_id,occurred_at,activity_type\n17.0,2025-01-03,page_view\n18.00,2025-01-04,page_view",
+    )
+    export = load_export(leads, activities)
+    assert export.activities[schema.LEAD_ID].tolist() == [17, 18]
+
+
+def test_a_flat_id_column_of_numbers_with_an_na_gap_names_the_row(tmp_path):
+    path = write_csv(tmp_path / "crm.csv", "id,plan,Converted\n1,basic,1\nNA,pro,0\n3,pro,0")
+    with pytest.raises(ContractError, match=r"empty value in column 'lead_id' at row 2"):
+        load_flat(path, "Converted", id_column="id")
+
+
+def test_a_bant_field_written_na_is_still_unknown_on_the_handoff_sheet():
+    from serving.handoff import unknowns
+
+    lead = {"budget_usd": "NA", "timeline_months": " null ", "authority": "CFO"}
+    assert unknowns(lead, "en") == ["budget: budget_usd", "timing: timeline_months"]

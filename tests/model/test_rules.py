@@ -259,3 +259,29 @@ def compile_rules_checked(raw: dict, spec):  # type: ignore[no-untyped-def]
     rulebook = parse_rulebook(raw, source="team.yaml")
     compile_rules(rulebook, spec)  # the check a training run makes
     return rulebook
+
+
+def test_a_code_written_bare_in_the_rulebook_file_keeps_its_zeros(tmp_path):
+    """YAML would read `equals: 0111` as the octal number 73; marketing ops means the
+    industry code '0111'. And `equals: Unknown` means a lead whose industry is unknown."""
+    from features.spec import CategoricalAttribute, FeatureSpec
+
+    spec = FeatureSpec(
+        attributes=(CategoricalAttribute(name="industry", column="industry"),), signals=()
+    )
+    path = tmp_path / "team.yaml"
+    path.write_text(
+        """
+mql_threshold: 10
+grades: {fit: {}, engagement: {}}
+rules:
+  - {name: farming, when: {industry: {equals: 0111}}, points: 10}
+  - {name: unknown_industry, when: {industry: {equals: Unknown}}, points: -3}
+  - {name: codes, when: {industry: {in: [0111, 12:30]}}, points: 1}
+"""
+    )
+    rulebook = load_rulebook(path)
+    compile_rules(rulebook, spec)
+    rows = pd.DataFrame({"industry": ["0111", "73", None, "12:30", "750"]})
+    scorer = RuleScorer(rulebook, spec).fit(rows)
+    assert scorer.decision_function(rows).tolist() == [11, 0, -3, 1, 0]
