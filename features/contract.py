@@ -328,9 +328,10 @@ def _check_known_leads(table: Table, known: pd.Series, what: str) -> None:
 
 
 def _match_id_types(ids: pd.Series, leads: pd.Series) -> pd.Series:
-    if ids.dtype == leads.dtype:
-        return ids
-    return ids.astype("string") if leads.dtype == "string" else _normalise_ids(ids)
+    """Ids of activities or outcomes in the form the leads' ids took (text ids trimmed alike)."""
+    if leads.dtype == "string":
+        return ids.astype("string").str.strip()
+    return ids if ids.dtype == leads.dtype else _normalise_ids(ids)
 
 
 def validate_leads(table: Table) -> tuple[pd.DataFrame, tuple[str, ...]]:

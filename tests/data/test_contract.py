@@ -425,3 +425,13 @@ def test_a_bant_field_written_na_is_still_unknown_on_the_handoff_sheet():
 
     lead = {"budget_usd": "NA", "timeline_months": " null ", "authority": "CFO"}
     assert unknowns(lead, "en") == ["budget: budget_usd", "timing: timeline_months"]
+
+
+def test_text_ids_padded_with_spaces_in_one_file_join_the_leads(tmp_path):
+    leads = write_csv(tmp_path / "leads.csv", "lead_id,created_at\nA1,2025-01-01\nB2,2025-01-02")
+    activities = write_csv(
+        tmp_path / "activities.csv",
+        'lead_id,occurred_at,activity_type\n" A1",2025-01-03,page_view\n"B2 ",2025-01-04,page_view',
+    )
+    export = load_export(leads, activities)
+    assert export.activities[schema.LEAD_ID].tolist() == ["A1", "B2"]
