@@ -9,7 +9,10 @@
    of the same spec (merge, filter, groupby), every feature column checked equal, speed ratio
    printed. Each side is timed from the loaded tables and cutoffs to the training set's
    features written to a Parquet file, as the build delivers them.
-3. Online features for one lead with 200 activities, posted as JSON records and as the
+3. Floors on the same slice, in raw DuckDB: the range join alone, then with the spec's number
+   of sums and maxima over dummy inputs, next to the real query at 1 and 2 threads and the
+   Ibis compile; they show what a 10x ratio leaves room for on this machine.
+4. Online features for one lead with 200 activities, posted as JSON records and as the
    service's parsed columns: median and p99 wall-clock latency, and p99 CPU time (on a busy
    machine the wall-clock tail is other processes preempting the call, not the call's work).
 
@@ -25,9 +28,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+import ibis
+import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
@@ -35,7 +41,15 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from features import schema  # noqa: E402
-from features.offline import CUTOFF_AT, connect, feature_table, register, training_cutoffs  # noqa: E402
+from features.offline import (  # noqa: E402
+    CUTOFF_AT,
+    _packed_sums,  # how many sums the counts take: the floor's aggregate count
+    connect,
+    feature_table,
+    field_bits,
+    register,
+    training_cutoffs,
+)
 from features.online import ActivityColumns, online_features  # noqa: E402
 from features.spec import (  # noqa: E402
     MISSING_MARKERS,
@@ -45,7 +59,7 @@ from features.spec import (  # noqa: E402
     load_spec,
     types_of,
 )
-from features.synthetic import simulate, write_world  # noqa: E402
+from features.synthetic import SyntheticWorld, simulate, write_world  # noqa: E402
 
 DEFAULT_SPEC = ROOT / "features" / "default_spec.yaml"
 
@@ -153,7 +167,20 @@ def _pandas_activity_features(
     return out
 
 
-def side_by_side(leads: int, seed: int, repeats: int) -> dict:
+@dataclass
+class Slice:
+    """The 1/20 slice in an embedded DuckDB: tables ``leads``, ``activities``, ``cutoffs``."""
+
+    world: SyntheticWorld
+    spec: FeatureSpec
+    con: ibis.BaseBackend
+    leads: ir.Table
+    activities: ir.Table
+    cutoffs: ir.Table
+    cutoff_frame: pd.DataFrame
+
+
+def make_slice(leads: int, seed: int) -> Slice:
     world = simulate(leads, seed)
     spec = load_spec(DEFAULT_SPEC)
     con = connect()
@@ -163,6 +190,14 @@ def side_by_side(leads: int, seed: int, repeats: int) -> dict:
     cutoffs = training_cutoffs(lead_table, activity_table, outcome_table, spec, world.export_at)
     cutoff_frame = cutoffs.execute()
     cutoff_table = register(con, "cutoffs", cutoff_frame)
+    return Slice(world, spec, con, lead_table, activity_table, cutoff_table, cutoff_frame)
+
+
+def side_by_side(part: Slice, repeats: int) -> dict:
+    world, spec, con = part.world, part.spec, part.con
+    lead_table, activity_table = part.leads, part.activities
+    cutoff_table, cutoff_frame = part.cutoffs, part.cutoff_frame
+    leads = len(world.leads)
     activities = world.activities.assign(
         **{schema.ACTIVITY_TYPE: world.activities[schema.ACTIVITY_TYPE].astype(str)}
     )
@@ -216,6 +251,75 @@ def side_by_side(leads: int, seed: int, repeats: int) -> dict:
         **{f"median_s {k}": v for k, v in medians.items()},
         "ratio": medians["pandas merge/filter/groupby"] / medians["leadscore (Ibis/DuckDB)"],
     }
+
+
+_FLOOR = """
+with seen as (
+  select a.lead_id, epoch_us(a.occurred_at) as _t, hash(a.activity_type, a.detail) % 200 as _kind
+  from activities a
+  join (select lead_id, max(cutoff_at) as _last, min(cutoff_at) - interval {lookback} day as _from
+        from cutoffs group by 1) r
+    on a.lead_id = r.lead_id and a.occurred_at > r._from and a.occurred_at <= r._last
+  where a.activity_type not in ({excluded})
+), cut as (select distinct lead_id, cutoff_at, epoch_us(cutoff_at) as _cut from cutoffs)
+select cut.lead_id, cut.cutoff_at, count(seen._t) as n{aggregates}
+from cut left join seen
+  on cut.lead_id = seen.lead_id and seen._t <= cut._cut
+  and seen._t > cut._cut - {lookback}::bigint * 86400000000
+group by all
+"""
+
+
+def floors(part: Slice, repeats: int) -> dict:
+    """What a 10x slice ratio leaves room for, in raw DuckDB on the same tables.
+
+    The range join and the default spec's number of aggregates (its packed count sums, one
+    sum per engagement score, one maximum per recency or first-seen feature) over dummy
+    inputs, next to the real query (compiled once, run without writing Parquet) at 1 and 2
+    threads, and the Ibis build and compile the real query needs each build. Medians.
+    """
+    spec, con = part.spec, part.con
+    bits = field_bits(part.activities, spec)
+    sums = len(_packed_sums(spec, bits)) + len(spec.engagement)
+    maxima = sum(len({"recency", "first"} & set(s.stats)) for s in spec.signals)
+    excluded = ", ".join(f"'{t}'" for t in spec.exclude_activity_types) or "''"
+
+    def floor(n_sums: int, n_max: int) -> str:
+        aggregates = "".join(f", sum(((seen._kind + {i}) % 7)::double)" for i in range(n_sums))
+        aggregates += "".join(
+            f", max(case when (seen._kind + {i}) % 5 = 0 then seen._t end)" for i in range(n_max)
+        )
+        return _FLOOR.format(lookback=spec.lookback_days, excluded=excluded, aggregates=aggregates)
+
+    def compile_real() -> str:
+        return ibis.to_sql(feature_table(part.cutoffs, part.leads, part.activities, spec))
+
+    raw = con.con
+    queries = {
+        "range join + count": floor(0, 0),
+        f"  + {sums} sums": floor(sums, 0),
+        f"  + {sums} sums + {maxima} maxima (the spec's count)": floor(sums, maxima),
+        "the real query": compile_real(),
+    }
+    timings: dict[str, list[float]] = {}
+    for threads in (2, 1):
+        raw.execute(f"SET threads = {threads}")
+        for _ in range(repeats):
+            for name, sql in queries.items():
+                if threads == 1 and name != "the real query":
+                    continue
+                key = f"{name}, {threads} thread{'s' if threads > 1 else ''}"
+                started = time.perf_counter()
+                raw.execute(sql).to_arrow_table()
+                timings.setdefault(key, []).append(time.perf_counter() - started)
+    raw.execute("SET threads = 2")
+    for _ in range(repeats):
+        started = time.perf_counter()
+        compile_real()
+        timings.setdefault("Ibis build (and its field-width query) + compile", []).append(
+            time.perf_counter() - started
+        )
+    return {f"median_s {k}": float(np.median(v)) for k, v in timings.items()}
 
 
 def online_latency(seed: int, calls: int) -> dict:
@@ -276,9 +380,14 @@ def main() -> None:
     args = parser.parse_args()
     show("Online features, one lead", online_latency(args.seed, 2000))
     if not args.skip_slice:
+        part = make_slice(args.leads // 20, args.seed)
+        slice_figures = side_by_side(part, args.repeats)
+        show(f"Side by side on a 1/20 slice ({args.leads // 20:,} leads)", slice_figures)
+        budget = slice_figures["median_s pandas merge/filter/groupby"] / 10
         show(
-            f"Side by side on a 1/20 slice ({args.leads // 20:,} leads)",
-            side_by_side(args.leads // 20, args.seed, args.repeats),
+            f"Floors on the same slice (raw DuckDB; a 10x ratio leaves {budget:.3f} s for "
+            "compile, query and Parquet write)",
+            floors(part, max(args.repeats, 5)),
         )
     if not args.skip_full:
         with tempfile.TemporaryDirectory() as workdir:
