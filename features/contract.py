@@ -414,9 +414,7 @@ def load_export(
         outcome_frame = pd.DataFrame(columns=[schema.LEAD_ID, *schema.OUTCOME_TIMESTAMPS])
     else:
         outcome_frame, notes = validate_outcomes(read_table(outcomes), lead_frame)
-    return MAExport(
-        lead_frame, activity_frame, outcome_frame, personal, notes, lead_table.numbers
-    )
+    return MAExport(lead_frame, activity_frame, outcome_frame, personal, notes, lead_table.numbers)
 
 
 def empty_activities(id_dtype: object = "int64") -> pd.DataFrame:

@@ -165,3 +165,22 @@ class FittedEncoding:
         if self.categorical is not None:
             parts.append(self.categorical.apply(categorical))
         return np.hstack(parts)
+
+    def sources(self, numeric: list[str], categorical: list[str]) -> list[str]:
+        """The model input each encoded column comes from, in output order.
+
+        Why by position, not by the encoded column's name: a name such as
+        ``source_detail_page`` may be the level 'detail_page' of ``source`` or an output of
+        an input ``source_detail``; the fitted steps know which.
+        """
+        encoding = self.numeric
+        if encoding.fill is None:  # passthrough
+            out = list(numeric)
+        else:
+            kept = encoding.keep if encoding.keep is not None else []
+            indicated = encoding.indicate if encoding.indicate is not None else []
+            out = [numeric[k] for k in kept] + [numeric[i] for i in indicated]
+        if self.categorical is not None:
+            for name, width in zip(categorical, self.categorical.widths, strict=True):
+                out += [name] * width
+        return out

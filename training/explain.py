@@ -42,20 +42,11 @@ TOP_REASONS = 3  # reasons per side that sales sees by default
 _UNKNOWN = {"en": "unknown", "ja": "不明"}
 
 
-def _input_of(output_name: str, inputs: list[str]) -> str:
-    """The model input an encoded column came from (the longest input name it starts with)."""
-    name = output_name.split("__", 1)[-1]
-    name = name.removeprefix("missingindicator_")
-    matches = [i for i in inputs if name == i or name.startswith(f"{i}_")]
-    return max(matches, key=len)
-
-
 @lru_cache(maxsize=32)
-def _mapping(encoded: tuple[str, ...], inputs: tuple[str, ...]) -> np.ndarray:
-    """0/1 matrix from encoded columns to the model inputs they came from."""
-    matrix = np.zeros((len(encoded), len(inputs)))
-    for j, column in enumerate(encoded):
-        matrix[j, inputs.index(_input_of(column, list(inputs)))] = 1.0
+def _mapping(sources: tuple[str, ...], inputs: tuple[str, ...]) -> np.ndarray:
+    """0/1 matrix from encoded columns (named by the input each came from) to the inputs."""
+    matrix = np.zeros((len(sources), len(inputs)))
+    matrix[np.arange(len(sources)), [inputs.index(source) for source in sources]] = 1.0
     return matrix
 
 
@@ -76,15 +67,15 @@ def contribution_terms(
         scorer.logistic_means if scorer.logistic_means is not None else np.zeros(encoded.shape[1])
     )
     base = model.intercept_[0] + float(model.coef_[0] @ means)
-    logistic_names, gbm_names = scorer.encoded_names
-    to_inputs = _mapping(logistic_names, tuple(names))
+    logistic_sources, gbm_sources = scorer.encoded_sources
+    to_inputs = _mapping(logistic_sources, tuple(names))
     by_input = w_logistic * (model.coef_[0] * (encoded - means)) @ to_inputs
 
     gbm = scorer.lightgbm.named_steps["model"]
     shap = gbm.booster_.predict(
         scored.z_gbm, pred_contrib=True, **gbm_predict_options(len(scored.z_gbm))
     )
-    to_inputs = _mapping(gbm_names, tuple(names))
+    to_inputs = _mapping(gbm_sources, tuple(names))
     by_input = by_input + w_gbm * shap[:, :-1] @ to_inputs
     base_term = np.full(
         (len(shap), 1), scorer.combiner.intercept_[0] + w_logistic * base + w_gbm * shap[0, -1]

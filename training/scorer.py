@@ -7,9 +7,9 @@ one versioned artifact, so serving can never pair a model with the wrong encoder
 The layers:
 
 * the **rulebook** gives points and instant passes; both are inputs to the models;
-* **logistic regression** (median-imputed, scaled numerics with missing indicators, one-hot
-  categoricals with rare levels grouped per attribute and unseen levels read as rare) and **LightGBM** each give
-  P(SQL within H days);
+* **logistic regression** (numerics held to the training range, median-imputed and scaled,
+  with missing indicators; one-hot categoricals with rare levels grouped per attribute and
+  unseen levels read as rare) and **LightGBM** each give P(SQL within H days);
 * in both models a **hand-raise** (a demo or quote request) only ever counts for a lead: its
   counts take non-negative weights in the logistic regression and rise monotonically in
   LightGBM, and its timing (recency, first seen, missing indicators) is used by neither. A
@@ -355,6 +355,13 @@ class LeadScorer:
         )
 
     @cached_property
+    def encoded_sources(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """Per model, the input each encoded column came from, for explanations."""
+        numeric, categorical = self.input_columns
+        logistic, lightgbm = (tuple(e.sources(numeric, categorical)) for e in self.encodings)
+        return logistic, lightgbm
+
+    @cached_property
     def input_columns(self) -> tuple[list[str], list[str]]:
         """(numeric, categorical) model inputs, :func:`model_columns` of the spec, listed once."""
         return model_columns(self.spec)
@@ -363,14 +370,6 @@ class LeadScorer:
     def feature_names(self) -> list[str]:
         """The spec's features in training-set order, listed once."""
         return self.spec.feature_names()
-
-    @cached_property
-    def encoded_names(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
-        """Names of the encoded columns of both models, for explanations."""
-        return tuple(
-            tuple(getattr(self, m).named_steps["encode"].get_feature_names_out())
-            for m in ("logistic", "lightgbm")
-        )  # type: ignore[return-value]
 
     def input_arrays(
         self,

@@ -111,7 +111,6 @@ def test_a_categorical_empty_on_every_training_row_keeps_its_place():
         np.testing.assert_array_equal(got, expected)
 
 
-
 @pytest.mark.parametrize("which", [0, 1], ids=["logistic", "lightgbm"])
 def test_each_attribute_groups_rare_levels_at_its_own_min_share(which):
     """A level with 5% of rows is kept where the spec asks for 1% and grouped where it asks
@@ -124,3 +123,38 @@ def test_each_attribute_groups_rare_levels_at_its_own_min_share(which):
     department, region = np.split(encoded, [encoding.widths[0]], axis=1)
     assert (department[0] != department[1]).any()  # 'some' is a level of its own
     assert (region[0] == region[1]).all() and (region[1] == region[2]).all()  # grouped
+
+
+def test_each_encoded_column_is_credited_to_the_input_it_came_from():
+    """'source_detail_page' is the level 'detail_page' of `source`, not a column of
+    `source_detail`: a reason must be credited to the attribute that gave it."""
+    spec = TEST_SPEC.model_copy(
+        update={
+            "attributes": (
+                *TEST_SPEC.attributes,
+                CategoricalAttribute(name="source", column="source"),
+                CategoricalAttribute(name="source_detail", column="source_detail"),
+            )
+        }
+    )
+    numeric, categorical = model_columns(spec)
+    rng = np.random.default_rng(3)
+    n = 200
+    frame = pd.DataFrame({c: rng.normal(size=n) for c in numeric})
+    frame.loc[:20, numeric[0]] = np.nan  # a missing indicator column too
+    frame["department"] = rng.choice(np.array(["it", "sales"], dtype=object), n)
+    frame["source"] = rng.choice(np.array(["detail_page", "web"], dtype=object), n)
+    frame["source_detail"] = rng.choice(np.array(["a", "b"], dtype=object), n)
+    label = rng.random(n) < 0.3
+    for pipeline in (logistic_pipeline(spec, 1.0), lightgbm_pipeline(spec, {})):
+        encoder = pipeline.fit(frame, label).named_steps["encode"]
+        names = list(encoder.get_feature_names_out())
+        sources = FittedEncoding.of(encoder).sources(numeric, categorical)
+        assert len(sources) == len(names)
+        credited = dict(zip(names, sources, strict=True))
+        if "categorical__source_detail_page" in credited:  # one-hot: one column per level
+            assert credited["categorical__source_detail_page"] == "source"
+            assert credited["categorical__source_detail_a"] == "source_detail"
+            assert credited[f"numeric__missingindicator_{numeric[0]}"] == numeric[0]
+        else:  # ordinal: one column per input
+            assert credited["source"] == "source" and credited["source_detail"] == "source_detail"
