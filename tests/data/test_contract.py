@@ -404,14 +404,25 @@ def test_digit_only_phone_numbers_in_a_csv_are_personal_data(tmp_path):
     assert "revenue" in export.number_columns
 
 
-def test_ids_a_crm_writes_as_17_0_join_the_leads_written_17(tmp_path):
-    leads = write_csv(tmp_path / "leads.csv", "lead_id,created_at\n17,2025-01-01\n18,2025-01-02")
+@pytest.mark.parametrize(
+    ("lead_ids", "activity_ids", "joined"),
+    [
+        (("17", "18"), ("17.0", "18.00"), [17, 18]),  # a CRM that writes whole numbers as 17.0
+        (("A1", "B2"), ('" A1"', '"B2 "'), ["A1", "B2"]),  # text ids padded in one file only
+    ],
+    ids=["whole-number-decimals", "padded-text"],
+)
+def test_ids_written_differently_in_the_activities_file_join_their_leads(
+    tmp_path, lead_ids, activity_ids, joined
+):
+    rows = "\n".join(f"{i},2025-01-0{n + 1}" for n, i in enumerate(lead_ids))
+    leads = write_csv(tmp_path / "leads.csv", f"lead_id,created_at\n{rows}")
+    rows = "\n".join(f"{i},2025-01-0{n + 3},page_view" for n, i in enumerate(activity_ids))
     activities = write_csv(
-        tmp_path / "activities.csv",
-        "lead_id,occurred_at,activity_type\n17.0,2025-01-03,page_view\n18.00,2025-01-04,page_view",
+        tmp_path / "activities.csv", f"lead_id,occurred_at,activity_type\n{rows}"
     )
     export = load_export(leads, activities)
-    assert export.activities[schema.LEAD_ID].tolist() == [17, 18]
+    assert export.activities[schema.LEAD_ID].tolist() == joined
 
 
 def test_a_flat_id_column_of_numbers_with_an_na_gap_names_the_row(tmp_path):
@@ -425,13 +436,3 @@ def test_a_bant_field_written_na_is_still_unknown_on_the_handoff_sheet():
 
     lead = {"budget_usd": "NA", "timeline_months": " null ", "authority": "CFO"}
     assert unknowns(lead, "en") == ["budget: budget_usd", "timing: timeline_months"]
-
-
-def test_text_ids_padded_with_spaces_in_one_file_join_the_leads(tmp_path):
-    leads = write_csv(tmp_path / "leads.csv", "lead_id,created_at\nA1,2025-01-01\nB2,2025-01-02")
-    activities = write_csv(
-        tmp_path / "activities.csv",
-        'lead_id,occurred_at,activity_type\n" A1",2025-01-03,page_view\n"B2 ",2025-01-04,page_view',
-    )
-    export = load_export(leads, activities)
-    assert export.activities[schema.LEAD_ID].tolist() == ["A1", "B2"]
