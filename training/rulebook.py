@@ -179,12 +179,16 @@ class _RulebookLoader(yaml.SafeLoader):
     """YAML with numbers only in plain decimal form; anything else stays the text written.
 
     Why: YAML 1.1 reads an industry code ``0111`` as the octal number 73, ``12:30`` as 750
-    and ``1_000`` as 1000, so a rule would silently compare with a level no export has.
-    Kept as text, a code matches its level, and a malformed number of points is refused.
+    and ``0x1A`` as 26, so a rule would silently compare with a level no export has. Kept
+    as text, a code matches its level; where a number is due (points, a threshold) the
+    text is read as a decimal number, and ``12:30`` is refused. ``.inf`` and ``.nan`` stay
+    numbers: ``rules suggest`` writes an unreachable threshold as ``.inf``.
     """
 
 
-_PLAIN_DECIMAL = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?")
+_PLAIN_DECIMAL = re.compile(
+    r"[-+]?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][-+]?[0-9]+)?|[-+]?\.(inf|Inf|INF)|\.(nan|NaN|NAN)"
+)
 
 
 def _number_as_written(constructor):  # type: ignore[no-untyped-def]

@@ -141,7 +141,7 @@ def test_a_rule_that_matches_nothing_is_reported(setting):
     assert RuleScorer(rulebook, spec).fit(rows).unmatched_rules(rows) == ["podcast_listened"]
 
 
-def test_suggested_points_beat_the_default_rulebook_out_of_time(setting):
+def test_suggested_points_beat_the_default_rulebook_out_of_time(setting, tmp_path):
     _, rulebook, spec, _compiled, rows, _ = setting
     labelled = rows[rows[LABEL].notna()]
     parts = {s: labelled[labelled[SPLIT] == s] for s in ("train", "validation", "test")}
@@ -156,10 +156,11 @@ def test_suggested_points_beat_the_default_rulebook_out_of_time(setting):
     assert same_volume["mql_to_sql_rate"] > now["mql_to_sql_rate"]
     assert {"kept", "new"} <= set(result.evidence["status"])
     assert "+mql_threshold" in result.diff
-    # the proposal is a valid rulebook that a person can load and edit
+    # the proposal is a valid rulebook that a person can load and edit, read as a file is
     from training.rulebook import dump_rulebook
 
-    assert parse_rulebook(yaml.safe_load(dump_rulebook(result.rulebook))) == result.rulebook
+    (tmp_path / "suggested.yaml").write_text(dump_rulebook(result.rulebook))
+    assert load_rulebook(tmp_path / "suggested.yaml") == result.rulebook
 
 
 # ------------------------------------------------------------------------ bad rulebooks
@@ -283,5 +284,13 @@ rules:
     rulebook = load_rulebook(path)
     compile_rules(rulebook, spec)
     rows = pd.DataFrame({"industry": ["0111", "73", None, "12:30", "750"]})
+    # an unreachable threshold, as `rules suggest` may write it, and NaN for "missing"
+    path.write_text(
+        "mql_threshold: .inf\ngrades: {fit: {}, engagement: {}}\nrules:\n"
+        "  - {name: any_or_empty, when: {industry: {in: [.nan, '0111']}}, points: 2}\n"
+    )
+    assert load_rulebook(path).mql_threshold == float("inf")
+    empty_too = RuleScorer(load_rulebook(path), spec).fit(rows)
+    assert empty_too.decision_function(rows).tolist() == [2, 0, 2, 0, 0]
     scorer = RuleScorer(rulebook, spec).fit(rows)
     assert scorer.decision_function(rows).tolist() == [11, 0, -3, 1, 0]
