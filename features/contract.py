@@ -202,7 +202,7 @@ def is_empty(value: object) -> bool:
     """One cell says 'no value': empty, blank, or a token such as 'NA', 'null', 'n/a'."""
     if value is None or (not isinstance(value, str) and bool(pd.isna(value))):
         return True
-    return isinstance(value, str) and value.strip().lower() in {"", *_EMPTY_TOKENS}
+    return isinstance(value, str) and value.strip().lower() in _EMPTY_TOKENS  # '' is a marker
 
 
 def _empty_text(values: pd.Series) -> pd.Series:

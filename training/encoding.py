@@ -13,6 +13,7 @@ element, on random rows with missing, rare and unseen values.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from sklearn.compose import ColumnTransformer
@@ -84,13 +85,19 @@ class CategoricalEncoding:
         return out
 
 
+def _step_with(pipeline: Pipeline, fitted: str) -> Any | None:
+    """The pipeline's step that has fitted attribute ``fitted``, if any: scorers trained
+    before a step was added lack it and still load."""
+    return next((s for _, s in pipeline.steps if hasattr(s, fitted)), None)
+
+
 def _numeric(step: object) -> NumericEncoding:
     # a fitted ColumnTransformer keeps "passthrough" as an identity FunctionTransformer
     if step == "passthrough" or (isinstance(step, FunctionTransformer) and step.func is None):
         return NumericEncoding(None, None, None, None, None)
     assert isinstance(step, Pipeline)
-    first = step.steps[0][1]  # the scorer's TrainingRange, in scorers trained since it came
-    held = first if hasattr(first, "low_") else None
+    # the scorer's TrainingRange comes first, in scorers trained since it came
+    held = _step_with(step, "low_")
     imputer, scaler = step.steps[-2][1], step.steps[-1][1]
     assert isinstance(imputer, SimpleImputer) and isinstance(scaler, StandardScaler)
     statistics = np.asarray(imputer.statistics_, float)
@@ -112,7 +119,7 @@ def _categorical(step: Pipeline) -> CategoricalEncoding:
     imputer, encoder = step.steps[0][1], step.steps[-1][1]
     # the scorer's RareLevels, in scorers trained since it came: a level it did not keep
     # reads as its one 'other' level, wherever the encoder puts that
-    grouped = step.steps[1][1] if len(step.steps) == 3 else None
+    grouped = _step_with(step, "kept_")
     unseen_probe = grouped.other if grouped is not None else _UNSEEN
     assert isinstance(imputer, SimpleImputer) and imputer.strategy == "constant"
     assert isinstance(encoder, OneHotEncoder | OrdinalEncoder)

@@ -146,15 +146,19 @@ def test_each_encoded_column_is_credited_to_the_input_it_came_from():
     frame["source"] = rng.choice(np.array(["detail_page", "web"], dtype=object), n)
     frame["source_detail"] = rng.choice(np.array(["a", "b"], dtype=object), n)
     label = rng.random(n) < 0.3
-    for pipeline in (logistic_pipeline(spec, 1.0), lightgbm_pipeline(spec, {})):
+    one_hot = {  # one column per level, and missing indicators
+        "categorical__source_detail_page": "source",
+        "categorical__source_detail_a": "source_detail",
+        f"numeric__missingindicator_{numeric[0]}": numeric[0],
+    }
+    ordinal = {"source": "source", "source_detail": "source_detail"}  # one column per input
+    for pipeline, expected in (
+        (logistic_pipeline(spec, 1.0), one_hot),
+        (lightgbm_pipeline(spec, {}), ordinal),
+    ):
         encoder = pipeline.fit(frame, label).named_steps["encode"]
         names = list(encoder.get_feature_names_out())
         sources = FittedEncoding.of(encoder).sources(numeric, categorical)
         assert len(sources) == len(names)
         credited = dict(zip(names, sources, strict=True))
-        if "categorical__source_detail_page" in credited:  # one-hot: one column per level
-            assert credited["categorical__source_detail_page"] == "source"
-            assert credited["categorical__source_detail_a"] == "source_detail"
-            assert credited[f"numeric__missingindicator_{numeric[0]}"] == numeric[0]
-        else:  # ordinal: one column per input
-            assert credited["source"] == "source" and credited["source_detail"] == "source_detail"
+        assert {name: credited[name] for name in expected} == expected
