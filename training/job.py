@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow
@@ -26,8 +27,13 @@ def run_training(
     tracking_uri: str,
     profile: dict | None = None,
     data_mode: str = "event",
+    decisions: Sequence[str] = (),
 ) -> dict:
-    """Fit, judge and log the scorer; write ``out/model``; return the figures for the console."""
+    """Fit, judge and log the scorer; write ``out/model``; return the figures for the console.
+
+    ``decisions``: what the run chose on its own (an inferred spec, rules left out, a
+    bootstrapped rulebook), logged to MLflow as ``decisions.txt`` beside the figures.
+    """
     from training import tracking
 
     rows = pd.read_parquet(training_set)
@@ -84,6 +90,8 @@ def run_training(
         mlflow.log_metric("fit_seconds", fit_seconds)
         if profile is not None:
             mlflow.log_dict(profile, "training_set_profile.json")
+        if decisions:
+            mlflow.log_text("\n".join(decisions) + "\n", "decisions.txt")
         scorer.metadata = {
             "run_id": run.info.run_id,
             "tracking_uri": tracking_uri,
