@@ -47,7 +47,7 @@ _CANDIDATE_WINDOW = 30
 # the largest points of a proposed rule when the rulebook has none to take its range from
 DEFAULT_POINT_RANGE = 50.0
 _PASS_LIFT = 5.0
-_PASS_MIN_RATE = 0.2
+_PASS_MIN_RATE = 0.1
 _PASS_MIN_ROWS = 20
 _PASS_MIN_SQLS = 5
 _MIN_LEVEL_SHARE = 0.02
