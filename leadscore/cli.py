@@ -638,36 +638,28 @@ def train(
     validation, the combiner is fitted on validation, and all figures come from the
     untouched test period.
     """
-    from features.contract import ContractError, load_flat
-    from features.infer import infer_spec
-    from features.offline import connect
+    from features.contract import ContractError
     from features.spec import SpecError, load_spec
-    from features.training_set import flat_training_set
+    from training.flat import prepare_flat_training
     from training.job import run_training
     from training.prepare import read_profile, recorded_inputs
-    from training.rulebook import RulebookError, compile_rules, load_rulebook, parse_rulebook
+    from training.rulebook import RulebookError, compile_rules, load_rulebook
     from training.tracking import default_tracking_uri
 
     out.mkdir(parents=True, exist_ok=True)
     try:
         _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
+        flat_shape = None
         if label is not None:
             if leads is None:
                 raise typer.BadParameter("flat mode needs --leads with --label")
-            flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
-            kept = flat.leads.drop(columns=list(drop or []), errors="ignore")
-            base = (
-                load_spec(spec) if spec else infer_spec(kept, None, flat.personal_data,
-                                                        exclude=(label,),
-                                                        numbers=flat.number_columns)[0]
+            flat = prepare_flat_training(
+                leads, label, out / "training", id_column=id_column, order_column=order_column,
+                drop=drop or (), spec=load_spec(spec) if spec else None,
+                rulebook=load_rulebook(rulebook) if rulebook else None,
             )  # fmt: skip
-            book = load_rulebook(rulebook) if rulebook else parse_rulebook(
-                {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}
-            )  # fmt: skip
-            feature_spec = compile_rules(book, base)
-            training_set = flat_training_set(connect(), kept, flat.label, feature_spec,
-                                             out / "training", order=flat.order)  # fmt: skip
-            profile, mode, decisions = None, "flat", ()
+            training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
+            profile, mode, flat_shape, decisions = None, "flat", flat.shape, ()
         else:
             if training_set is None:
                 source = _source(leads, activities, outcomes, warehouse)
@@ -685,7 +677,8 @@ def train(
         with console.status("Training: logistic and LightGBM candidates, combiner, MLflow"):
             result = run_training(
                 training_set, feature_spec, book, out, profile=profile, data_mode=mode,
-                tracking_uri=tracking_uri or default_tracking_uri(out), decisions=decisions,
+                flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
+                decisions=decisions,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError) as error:
         raise _fail(error) from None
@@ -726,9 +719,13 @@ def score(
     rule_points, the fit x engagement grade, tier (A-D), the top positive and negative
     reasons as readable text and as JSON, and error: why a row has no score (a lead created
     after --as-of), empty otherwise.
+
+    A model trained in flat mode scores the next file of its shape: the same id column (or row
+    numbers), the label column there or not (never read), created_at only if it had one, no
+    --activities. Without created_at, as_of is the time of scoring.
     """
     from features import schema
-    from features.contract import ContractError
+    from features.contract import ContractError, FlatShape
     from features.sources import from_files
     from features.training_set import data_end
     from serving.batch import score_source
@@ -736,13 +733,18 @@ def score(
 
     try:
         scorer = load_model(model)
-        source = from_files(leads, activities, None)
-        moment = schema.utc_timestamp(as_of) if as_of else data_end(
-            source.leads, source.activities, source.outcomes
-        )  # fmt: skip
-        if lang not in ("en", "ja"):
-            raise ValueError(f"--lang must be en or ja, not {lang!r}")
-        scored = score_source(scorer, source, moment, lang=lang)
+        shape = FlatShape.from_metadata(scorer.metadata)
+        if shape is not None or scorer.metadata.get("data_mode") == "flat":
+            scored = _score_flat_file(scorer, shape, leads, activities, as_of, lang)
+            moment = scored["as_of"].iloc[0]
+        else:
+            source = from_files(leads, activities, None)
+            moment = schema.utc_timestamp(as_of) if as_of else data_end(
+                source.leads, source.activities, source.outcomes
+            )  # fmt: skip
+            if lang not in ("en", "ja"):
+                raise ValueError(f"--lang must be en or ja, not {lang!r}")
+            scored = score_source(scorer, source, moment, lang=lang)
     except (ContractError, ModelDirectoryError, ValueError) as error:
         raise _fail(error) from None
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -757,6 +759,28 @@ def score(
         f"scored {len(scored) - unscored:,} leads as of {moment:%Y-%m-%d %H:%M} UTC: "
         f"{handed:,} to hand off{later}; wrote {output}"
     )
+
+
+def _score_flat_file(  # type: ignore[no-untyped-def]
+    scorer, shape, leads: Path, activities: Path | None, as_of: str | None, lang: str
+):
+    """Scores of a flat model's next file, or a ValueError saying what to change."""
+    from features import schema
+    from features.contract import load_flat_to_score
+    from serving.batch import score_flat
+
+    if shape is None:
+        raise ValueError(
+            "this flat model was trained before models remembered their file's shape; "
+            "train it again with `leadscore train --leads F --label COLUMN`"
+        )
+    if activities is not None:
+        raise ValueError("--activities: a flat model scores leads alone; leave it out")
+    if lang not in ("en", "ja"):
+        raise ValueError(f"--lang must be en or ja, not {lang!r}")
+    needed = [attribute.column for attribute in scorer.spec.attributes]
+    rows = load_flat_to_score(leads, shape, needed)
+    return score_flat(scorer, rows, schema.utc_timestamp(as_of) if as_of else None, lang=lang)
 
 
 @app.command()
