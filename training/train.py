@@ -95,10 +95,10 @@ def few_sql_notes(train: SqlCounts, validation: SqlCounts) -> list[str]:
     ):
         if counts.sql_leads < minimum:
             notes.append(
-                f"Few SQLs: the {name} period has {counts.sql_leads} leads with an SQL "
-                f"({counts.sql_rows} SQL rows of {counts.rows}), below the {minimum} this "
-                "needs for steady figures. Treat every AUC as its interval, not its point; "
-                "export more history to narrow it."
+                f"Few SQLs: in the {name} period only {counts.sql_leads} of {counts.leads} "
+                f"leads reached SQL ({counts.sql_rows} SQL rows of {counts.rows}); steady "
+                f"figures need {minimum}. Read each AUC as its interval, not its point; more "
+                "history narrows it."
             )
     return notes
 
