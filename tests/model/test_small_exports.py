@@ -76,6 +76,10 @@ def test_the_shipped_layer_never_ranks_below_the_rules_where_it_was_judged(small
 def test_a_shipped_simpler_layer_still_explains_each_score_exactly(small_export):
     run, _, _ = small_export
     scorer = load_model(run / "model")
+    shipped = scorer.metadata["shipped_layer"]
+    weights = dict(zip(("rules", "logistic", "lightgbm"), scorer.combiner.coef_[0], strict=True))
+    if shipped != "combined":  # the other layers are switched off by weight 0, nothing else
+        assert all(w == 0.0 for layer, w in weights.items() if layer != shipped)
     rows = pd.read_parquet(run / "training" / "training_set.parquet").sample(200, random_state=0)
     terms = contributions(scorer, rows)
     p = scorer.predict_proba(rows)
