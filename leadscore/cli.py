@@ -649,7 +649,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     try:
         _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
-        flat_shape = None
+        flat_shape, mql_per_week = None, None
         if label is not None:
             if leads is None:
                 raise typer.BadParameter("flat mode needs --leads with --label")
@@ -668,6 +668,7 @@ def train(
                     prepared.training_set, prepared.spec, prepared.rulebook
                 )  # fmt: skip
                 profile, decisions = prepared.profile, prepared.decisions
+                mql_per_week = prepared.historical_mql_per_week
             else:
                 base, book, decisions = recorded_inputs(training_set, spec, rulebook)
                 _print_decisions(decisions)
@@ -678,18 +679,28 @@ def train(
             result = run_training(
                 training_set, feature_spec, book, out, profile=profile, data_mode=mode,
                 flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
-                decisions=decisions,
+                decisions=decisions, mql_per_week=mql_per_week,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError) as error:
         raise _fail(error) from None
     table = Table(title="Out-of-time test period")
-    columns = ("roc_auc", "pr_auc", "log_loss", "brier", "ece", "sql_capture_top_10pct")
+    table.caption = "95% interval: bootstrap of roc_auc over test leads, 1,000 resamples"
+    columns = ("pr_auc", "log_loss", "brier", "ece", "sql_capture_top_10pct")
     table.add_column("model")
+    table.add_column("roc_auc", justify="right")
+    table.add_column("95% interval", justify="right")
     for column in columns:
         table.add_column(column, justify="right")
+    shipped = result["shipped_layer"]
     for name, row in result["metrics"].iterrows():
-        table.add_row(str(name), *[f"{row[c]:.4f}" for c in columns])
+        label = f"shipped ({shipped})" if name == "combined" and shipped != "combined" else name
+        interval = f"{row['roc_auc_low']:.2f}-{row['roc_auc_high']:.2f}"
+        table.add_row(
+            str(label), f"{row['roc_auc']:.3f}", interval, *[f"{row[c]:.4f}" for c in columns]
+        )
     console.print(table)
+    for note in result["notes"]:
+        console.print(note, highlight=False)
     console.print(
         f"model directory {result['model_dir']}; MLflow run {result['run_id']}; "
         f"registered lead-scorer version {result['model_version']} as challenger; "

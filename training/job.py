@@ -10,6 +10,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from features import schema
 from features.contract import FlatShape
 from features.offline import LABEL
 from features.spec import FeatureSpec
@@ -17,6 +18,37 @@ from features.training_set import SPLIT
 from training.artifact import save_model
 from training.rulebook import Rulebook
 from training.train import component_probabilities, evaluate, fit_scorer
+
+
+def weekly_mql_volume(outcomes: pd.DataFrame) -> float | None:
+    """The export's MQLs a week: leads with an ``mql_at``, over the weeks from first to last.
+
+    None when the outcomes have no ``mql_at`` column or no MQL in it: there is no history of
+    hand-offs to copy. Pass the result to :func:`run_training` as ``mql_per_week``.
+    """
+    if schema.MQL_AT not in outcomes.columns:
+        return None
+    mql = pd.to_datetime(outcomes[schema.MQL_AT], utc=True, errors="coerce")
+    leads = outcomes.loc[mql.notna(), schema.LEAD_ID].nunique()
+    if leads == 0:
+        return None
+    weeks = max((mql.max() - mql.min()) / pd.Timedelta(days=7), 1.0)
+    return float(leads / weeks)
+
+
+def policy_note(policy: dict, model_dir: Path) -> str:
+    """Plain words on the first hand-off policy: its volume, which rule chose it, how to change."""
+    why = {
+        "rulebook volume": "what the rulebook handed off on validation",
+        "historical MQL volume": "no rule handed off anyone, so the export's own MQL history",
+        "top 10% a week": "no rule handed off anyone and the outcomes have no mql_at, so the "
+        "top 10% of each week's leads",
+    }[policy["kind"]]
+    return (
+        f"Hand-off volume: about {policy['handoffs_per_week']:g} leads a week ({policy['kind']}: "
+        f"{why}). Set it from sales capacity with `leadscore tune-threshold --model {model_dir} "
+        "--capacity N/week`."
+    )
 
 
 def run_training(
@@ -30,13 +62,17 @@ def run_training(
     data_mode: str = "event",
     flat_shape: FlatShape | None = None,
     decisions: Sequence[str] = (),
+    mql_per_week: float | None = None,
 ) -> dict:
     """Fit, judge and log the scorer; write ``out/model``; return the figures for the console.
 
     ``flat_shape``: for a flat export, the shape of its file, kept in the model's metadata so
     that `leadscore score` reads the next file of that shape. ``decisions``: what the run
     chose on its own (an inferred spec, rules left out, a bootstrapped rulebook), logged to
-    MLflow as ``decisions.txt`` beside the figures.
+    MLflow as ``decisions.txt`` beside the figures. ``mql_per_week`` (:func:`weekly_mql_volume`
+    of the outcomes) is the first policy's volume when the rulebook hands off nobody. The
+    returned ``notes`` say in plain words how sure the figures are, which layer shipped and
+    how the hand-off volume was chosen; they are logged to MLflow as ``notes.txt``.
     """
     from training import tracking
 
@@ -66,8 +102,10 @@ def run_training(
             }
         )
         scorer = fit_scorer(
-            parts["train"], parts["validation"], spec, rulebook, on_candidate=tracking.log_candidate
-        )
+            parts["train"], parts["validation"], spec, rulebook,
+            on_candidate=tracking.log_candidate, mql_per_week=mql_per_week,
+        )  # fmt: skip
+        notes = [*scorer.metadata["notes"], policy_note(scorer.policy, out / "model")]
         fit_seconds = time.perf_counter() - started
         logistic = scorer.logistic.named_steps["model"]
         lightgbm = scorer.lightgbm.named_steps["model"]
@@ -82,8 +120,19 @@ def run_training(
                 "combiner.lightgbm_weight": round(float(scorer.combiner.coef_[0, 2]), 4),
                 "policy.kind": scorer.policy["kind"],
                 "policy.threshold": scorer.policy["threshold"],
+                "policy.handoffs_per_week": scorer.policy["handoffs_per_week"],
+                "shipped_layer": scorer.metadata["shipped_layer"],
+                "layer_judged_on": scorer.metadata["layer_judged_on"],
+                "few_sqls": scorer.metadata["few_sqls"],
+                **{f"{name}_sql_leads": counts["sql_leads"]
+                   for name, counts in scorer.metadata["sql_counts"].items()},
             }
         )  # fmt: skip
+        mlflow.log_metrics(
+            {f"judged_{layer.replace(' ', '_')}_roc_auc": auc
+             for layer, auc in scorer.metadata["judged_roc_auc"].items()}
+        )  # fmt: skip
+        mlflow.log_text("\n".join(notes) + "\n", "notes.txt")
         metrics = evaluate(scorer, parts["validation"], parts["test"])
         probabilities = component_probabilities(scorer, parts["test"])
         label = parts["test"][LABEL].to_numpy(int)
@@ -99,6 +148,8 @@ def run_training(
         if flat_shape is not None:  # column names only, never values
             mlflow.log_dict(flat_shape.as_dict(), "flat_shape.json")
         scorer.metadata = {
+            **scorer.metadata,
+            "notes": notes,
             "run_id": run.info.run_id,
             "tracking_uri": tracking_uri,
             "training_set": str(Path(training_set).resolve()),
@@ -126,4 +177,6 @@ def run_training(
         "model_version": version,
         "run_id": run.info.run_id,
         "policy": scorer.policy,
+        "shipped_layer": scorer.metadata["shipped_layer"],
+        "notes": notes,
     }

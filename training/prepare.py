@@ -45,7 +45,6 @@ from features.training_set import (
     profile_training_set,
     write_profile,
 )
-from training.rule_metrics import weeks_spanned
 from training.rulebook import (
     DEFAULT_RULEBOOK,
     Rule,
@@ -241,15 +240,13 @@ def _few(items: list[str], shown: int = 4) -> str:
 
 
 def historical_mql_per_week(source: Source) -> float | None:
-    """MQLs a week over the export's MQL history (``mql_at``), or None without one."""
+    """:func:`training.job.weekly_mql_volume` of the export's outcomes (one row per lead)."""
+    from training.job import weekly_mql_volume
+
     if schema.MQL_AT not in source.outcomes.columns:
         return None
-    stamps = source.outcomes[schema.MQL_AT]
-    table = source.outcomes.aggregate(n=stamps.count(), first=stamps.min(), last=stamps.max())
-    row = table.to_pyarrow().to_pandas().iloc[0]
-    if not row["n"]:
-        return None
-    return float(row["n"] / weeks_spanned(pd.Series([row["first"], row["last"]])))
+    outcomes = source.outcomes.select(schema.LEAD_ID, schema.MQL_AT).to_pyarrow().to_pandas()
+    return weekly_mql_volume(outcomes)
 
 
 def prepare_training_set(

@@ -4,6 +4,10 @@ Hyperparameters of each model are searched on the train period and chosen by val
 loss; the combiner (:mod:`training.combiner`) is fitted on validation; the test period only
 ever produces the figures.
 Each candidate is reported through ``on_candidate`` (the MLflow layer logs them as nested runs).
+
+Small exports (:func:`fit_scorer` states the rule): with few SQLs, validation is widened into
+cross-validation over time, the hyperparameters are fixed defaults, and the layer that ships is
+the simplest one that ranks as well as the best - never one that ranks below the rules.
 """
 
 from __future__ import annotations
@@ -16,12 +20,15 @@ import pandas as pd
 import yaml
 from sklearn.metrics import log_loss, roc_auc_score
 
-from features.offline import LABEL
+from features import schema
+from features.offline import CUTOFF_AT, LABEL
 from features.spec import FeatureSpec
-from training.combiner import LogOddsBlend
+from training.capacity import WEEK, fill_threshold
+from training.combiner import LAYERS, LogOddsBlend
 from training.evaluation import probability_metrics
 from training.explain import CATALOG
-from training.rule_metrics import top_k_handoff
+from training.policy import CapacityError
+from training.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
 from training.rulebook import Rulebook
 from training.rules import RuleScorer
 from training.scorer import LeadScorer, fit_logistic, lightgbm_pipeline
@@ -37,6 +44,16 @@ LIGHTGBM_GRID = (
 MAX_TREES = 600
 COMBINER_PRIOR_STRENGTH = 100.0  # see training.combiner: how firmly the two models weigh equal
 
+# Few SQLs: below either minimum (distinct leads with an SQL row), the figures of one validation
+# period are mostly noise (Dynamics asks for 40 conversions, Einstein for 120).
+MIN_VALIDATION_SQL_LEADS = 40
+MIN_TRAIN_SQL_LEADS = 100
+CV_FOLDS = 3  # expanding windows over train + validation when SQLs are few
+FEW_SQL_LOGISTIC = {"C": 0.1}
+FEW_SQL_LIGHTGBM = {"num_leaves": 7, "learning_rate": 0.05, "min_child_samples": 50,
+                    "reg_lambda": 5.0, "colsample_bytree": 0.5, "n_estimators": 100}  # fmt: skip
+SIMPLER_WITHIN_AUC = 0.01  # with few SQLs, a simpler layer this close to the best ships
+
 
 @dataclass(frozen=True)
 class Candidate:
@@ -50,6 +67,87 @@ def _labelled(rows: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
     return rows, rows[LABEL].to_numpy(int)
 
 
+@dataclass(frozen=True)
+class SqlCounts:
+    """SQLs in one period: labelled rows, SQL rows, and distinct leads among each."""
+
+    rows: int
+    sql_rows: int
+    leads: int
+    sql_leads: int
+
+
+def sql_counts(rows: pd.DataFrame) -> SqlCounts:
+    labelled = rows[rows[LABEL].notna()]
+    sql = labelled[labelled[LABEL] == 1]
+    return SqlCounts(
+        len(labelled), len(sql), labelled[schema.LEAD_ID].nunique(), sql[schema.LEAD_ID].nunique()
+    )
+
+
+def few_sql_notes(train: SqlCounts, validation: SqlCounts) -> list[str]:
+    """Plain words for each period below its minimum; empty when both have enough SQLs."""
+    notes = []
+    for name, counts, minimum in (
+        ("train", train, MIN_TRAIN_SQL_LEADS),
+        ("validation", validation, MIN_VALIDATION_SQL_LEADS),
+    ):
+        if counts.sql_leads < minimum:
+            notes.append(
+                f"Few SQLs: in the {name} period only {counts.sql_leads} of {counts.leads} "
+                f"leads reached SQL ({counts.sql_rows} SQL rows of {counts.rows}); steady "
+                f"figures need {minimum}. Read each AUC as its interval, not its point; more "
+                "history narrows it."
+            )
+    return notes
+
+
+def time_folds(
+    rows: pd.DataFrame, horizon_days: int, folds: int = CV_FOLDS
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Expanding-window folds over time: (fit positions, predicted positions) per fold.
+
+    Rows in cutoff order are cut into ``folds + 1`` blocks of equal size; fold k predicts block
+    k from every earlier row whose label window closed before block k starts (the split's own
+    gap of H days) and whose lead has no row in block k (a lead never straddles).
+    """
+    cutoffs = rows[CUTOFF_AT].to_numpy()
+    leads = rows[schema.LEAD_ID].to_numpy()
+    order = np.argsort(cutoffs, kind="stable")
+    out = []
+    for block in np.array_split(order, folds + 1)[1:]:
+        begins = cutoffs[block].min()
+        fit = (cutoffs + pd.Timedelta(days=horizon_days) <= begins) & ~np.isin(leads, leads[block])
+        out.append((np.flatnonzero(fit), np.sort(block)))
+    return out
+
+
+def layer_aucs(margins: np.ndarray, label: np.ndarray) -> dict[str, tuple[float, LogOddsBlend]]:
+    """Each layer fitted on these margins, with the ROC-AUC of what it would ship on them."""
+    out = {}
+    for layer in LAYERS:
+        blend = LogOddsBlend(COMBINER_PRIOR_STRENGTH, layer).fit(margins, label)
+        out[layer] = (float(roc_auc_score(label, blend.decision_function(margins))), blend)
+    return out
+
+
+def choose_layer(aucs: dict[str, float], rules_auc: float, few_sqls: bool) -> str:
+    """The layer that ships, by a stated rule.
+
+    A layer is eligible when it ranks at least as well as the rule baseline (``rules_auc``) on
+    the judging rows; the rules layer is always eligible (it is the baseline itself, as points).
+    With enough SQLs the combination ships whenever eligible; otherwise, and with few SQLs
+    always, the simplest eligible layer within ``SIMPLER_WITHIN_AUC`` (with few SQLs; 0
+    otherwise) of the best eligible one ships.
+    """
+    eligible = [layer for layer in LAYERS if layer == "rules" or aucs[layer] >= rules_auc]
+    if not few_sqls and "combined" in eligible:
+        return "combined"
+    best = max(aucs[layer] for layer in eligible)
+    tolerance = SIMPLER_WITHIN_AUC if few_sqls else 0.0
+    return next(layer for layer in eligible if aucs[layer] >= best - tolerance)
+
+
 def fit_scorer(
     train: pd.DataFrame,
     validation: pd.DataFrame,
@@ -59,11 +157,33 @@ def fit_scorer(
     on_candidate: Callable[[Candidate], None] | None = None,
     logistic_grid: tuple[dict, ...] = LOGISTIC_GRID,
     lightgbm_grid: tuple[dict, ...] = LIGHTGBM_GRID,
+    mql_per_week: float | None = None,
 ) -> LeadScorer:
-    """The whole scorer, with hyperparameters and combiner chosen on the validation period."""
+    """The whole scorer, with hyperparameters, combiner and shipped layer chosen on validation.
+
+    With enough SQLs (at least ``MIN_TRAIN_SQL_LEADS`` leads with an SQL in train and
+    ``MIN_VALIDATION_SQL_LEADS`` in validation): hyperparameters from the grids by validation
+    log loss, the combiner fitted on validation, and the combination ships unless it ranks
+    below the rule baseline on validation (:func:`choose_layer`).
+
+    With few SQLs in either period, validation is widened: train and validation together are
+    cut into ``CV_FOLDS`` expanding windows over time (:func:`time_folds`), the models take the
+    fixed ``FEW_SQL_LOGISTIC`` and ``FEW_SQL_LIGHTGBM`` settings (a search on a handful of SQLs
+    picks noise; the grids are not used), and the layers are fitted and judged on the
+    out-of-fold predictions - every judged row predicted by models that never saw it or
+    anything after it. The models that ship are fitted on the train period, as always. If the
+    folds leave no SQL to judge on, validation alone judges.
+
+    ``mql_per_week``: the export's historical MQL hand-offs a week, the first policy's volume
+    when the rulebook hands off nobody (:func:`volume_policy`).
+    Notes in plain words (few SQLs, the shipped layer) are in ``metadata["notes"]``.
+    """
     report = on_candidate or (lambda _: None)
     train, y_train = _labelled(train)
     validation, y_valid = _labelled(validation)
+    counts = {"train": sql_counts(train), "validation": sql_counts(validation)}
+    notes = few_sql_notes(counts["train"], counts["validation"])
+    few_sqls = bool(notes)
     rules = RuleScorer(rulebook, spec).fit(train)
     draft = LeadScorer(spec, rulebook, rules, None, None, None, np.zeros(101))  # type: ignore[arg-type]
     x_train, x_valid = draft.model_inputs(train), draft.model_inputs(validation)
@@ -77,39 +197,107 @@ def fit_scorer(
         report(Candidate(model, params, scores))
         return scores["log_loss"], fitted
 
-    best_logistic = min(
-        (
-            judged("logistic", g, fit_logistic(spec, g["C"], x_train, y_train))
-            for g in logistic_grid
-        ),
-        key=lambda pair: pair[0],
-    )[1]
-    lightgbm_results = []
-    for grid in lightgbm_grid:
-        pipeline = lightgbm_pipeline(spec, {**grid, "n_estimators": MAX_TREES})
-        encode = pipeline.named_steps["encode"].fit(x_train, y_train)
-        pipeline.named_steps["model"].fit(
-            encode.transform(x_train),
-            y_train,
-            eval_X=(encode.transform(x_valid),),
-            eval_y=(y_valid,),
-            callbacks=[_early_stopping()],
-        )
-        trees = pipeline.named_steps["model"].best_iteration_ or MAX_TREES
-        lightgbm_results.append(judged("lightgbm", {**grid, "n_estimators": trees}, pipeline))
-    best_lightgbm = min(lightgbm_results, key=lambda pair: pair[0])[1]
+    if few_sqls:
+        best_logistic = fit_logistic(spec, FEW_SQL_LOGISTIC["C"], x_train, y_train)
+        best_lightgbm = lightgbm_pipeline(spec, FEW_SQL_LIGHTGBM).fit(x_train, y_train)
+        judged("logistic", FEW_SQL_LOGISTIC, best_logistic)
+        judged("lightgbm", FEW_SQL_LIGHTGBM, best_lightgbm)
+    else:
+        best_logistic = min(
+            (
+                judged("logistic", g, fit_logistic(spec, g["C"], x_train, y_train))
+                for g in logistic_grid
+            ),
+            key=lambda pair: pair[0],
+        )[1]
+        lightgbm_results = []
+        for grid in lightgbm_grid:
+            pipeline = lightgbm_pipeline(spec, {**grid, "n_estimators": MAX_TREES})
+            encode = pipeline.named_steps["encode"].fit(x_train, y_train)
+            pipeline.named_steps["model"].fit(
+                encode.transform(x_train),
+                y_train,
+                eval_X=(encode.transform(x_valid),),
+                eval_y=(y_valid,),
+                callbacks=[_early_stopping()],
+            )
+            trees = pipeline.named_steps["model"].best_iteration_ or MAX_TREES
+            lightgbm_results.append(judged("lightgbm", {**grid, "n_estimators": trees}, pipeline))
+        best_lightgbm = min(lightgbm_results, key=lambda pair: pair[0])[1]
 
     draft.logistic, draft.lightgbm = best_logistic, best_lightgbm
     draft.logistic_means = np.asarray(
         best_logistic.named_steps["encode"].transform(x_train), float
     ).mean(axis=0)
-    components = draft.component_logits(validation).to_numpy()
-    draft.combiner = LogOddsBlend(COMBINER_PRIOR_STRENGTH).fit(components, y_valid)
+    judging = _out_of_fold(pd.concat([train, validation]), spec, rulebook) if few_sqls else None
+    if judging is None:
+        judging = (validation, draft.component_logits(validation).to_numpy(), "validation")
+    rows, margins, judged_on = judging
+    label = rows[LABEL].to_numpy(int)
+    fitted = layer_aucs(margins, label)
+    baseline = RuleScorer(rulebook, spec).fit(rows, label).predict_proba(rows)[:, 1]
+    rules_auc = float(roc_auc_score(label, baseline))
+    aucs = {layer: auc for layer, (auc, _) in fitted.items()}
+    shipped = choose_layer(aucs, rules_auc, few_sqls)
+    draft.combiner = fitted[shipped][1]
+    notes.append(shipped_layer_note(shipped, aucs, rules_auc, judged_on))
     p_valid = draft.predict_proba(validation)
     draft.score_scale = np.quantile(p_valid, np.linspace(0, 1, 101))
-    draft.policy = volume_policy(draft, validation, rules)
+    draft.policy = volume_policy(draft, validation, rules, mql_per_week)
     draft.reason_catalog = yaml.safe_load(CATALOG.read_text())
+    draft.metadata = {
+        "shipped_layer": shipped,
+        "layer_judged_on": judged_on,
+        "judged_roc_auc": {**aucs, "rule baseline": rules_auc},
+        "sql_counts": {name: vars(c) for name, c in counts.items()},
+        "few_sqls": few_sqls,
+        "notes": notes,
+    }
     return draft
+
+
+def _out_of_fold(
+    rows: pd.DataFrame, spec: FeatureSpec, rulebook: Rulebook
+) -> tuple[pd.DataFrame, np.ndarray, str] | None:
+    """(rows, margins, description) predicted out of fold by :func:`time_folds`, or None when
+    the folds leave no SQL or no non-SQL to judge on."""
+    rows = rows.reset_index(drop=True)
+    label = rows[LABEL].to_numpy(int)
+    predicted, margins = [], []
+    for fit, block in time_folds(rows, spec.sql_within_days):
+        if len(np.unique(label[fit])) < 2:
+            continue
+        fold_rules = RuleScorer(rulebook, spec).fit(rows.iloc[fit])
+        fold = LeadScorer(spec, rulebook, fold_rules, None, None, None, np.zeros(101))  # type: ignore[arg-type]
+        x_fit = fold.model_inputs(rows.iloc[fit])
+        fold.logistic = fit_logistic(spec, FEW_SQL_LOGISTIC["C"], x_fit, label[fit])
+        fold.lightgbm = lightgbm_pipeline(spec, FEW_SQL_LIGHTGBM).fit(x_fit, label[fit])
+        predicted.append(block)
+        margins.append(fold.component_logits(rows.iloc[block]).to_numpy())
+    if not predicted:
+        return None
+    at = np.concatenate(predicted)
+    if len(np.unique(label[at])) < 2:
+        return None
+    return (
+        rows.iloc[at],
+        np.vstack(margins),
+        f"out-of-fold over train + validation ({len(at)} rows)",
+    )
+
+
+def shipped_layer_note(shipped: str, aucs: dict[str, float], rules_auc: float, on: str) -> str:
+    """Which layer ships and why, with each layer's ROC-AUC where it was judged."""
+    figures = ", ".join(f"{layer} {auc:.3f}" for layer, auc in aucs.items())
+    why = (
+        "the combination of both models"
+        if shipped == "combined"
+        else f"the simplest layer that ranks with the best (the {shipped} layer alone)"
+    )
+    return (
+        f"Shipped layer: {shipped} - {why}. ROC-AUC judged on {on}: {figures}; rule baseline "
+        f"{rules_auc:.3f}. No layer that ranks below the rules there ships."
+    )
 
 
 def _early_stopping():  # type: ignore[no-untyped-def]
@@ -118,24 +306,57 @@ def _early_stopping():  # type: ignore[no-untyped-def]
     return early_stopping(stopping_rounds=40, verbose=False)
 
 
-def volume_policy(scorer: LeadScorer, validation: pd.DataFrame, rules: RuleScorer) -> dict:
-    """A first hand-off policy: the threshold that hands off what the rulebook did on validation.
+def volume_policy(
+    scorer: LeadScorer,
+    validation: pd.DataFrame,
+    rules: RuleScorer,
+    mql_per_week: float | None = None,
+) -> dict:
+    """A first hand-off policy: as many hand-offs as marketing sends today, but the best ones.
 
-    The capacity-based policy replaces it; until then, 'as many as marketing sends today, but
-    the best ones' is the fair starting point.
+    The volume, by the first rule that applies (``kind`` records which):
+
+    * ``rulebook volume``: what the rulebook handed off on validation, when it handed off any;
+    * ``historical MQL volume``: without a usable rulebook, the export's MQLs a week
+      (``mql_per_week``, :func:`training.job.weekly_mql_volume`), counted as leads handed off
+      the first time;
+    * ``top 10% a week``: without either, the top ``DEFAULT_HANDOFF_SHARE`` of each validation
+      week's rows.
+
+    Instant passes hand off whatever the volume. The capacity-based policy (``leadscore
+    tune-threshold``) replaces it.
     """
     p = scorer.predict_proba(validation)
     passes = rules.instant_passes(validation).any(axis=1).to_numpy()
     volume = int(rules.predict(validation).sum())
-    chosen = top_k_handoff(p, passes, volume)
+    if volume > 0:
+        kind = "rulebook volume"
+        chosen = top_k_handoff(p, passes, volume)
+    elif mql_per_week is not None and mql_per_week > 0:
+        kind = "historical MQL volume"
+        try:
+            threshold = fill_threshold(validation, p, passes, mql_per_week)
+        except CapacityError:  # instant passes alone exceed it: they still hand off
+            threshold = 1.0
+        chosen = passes | (p >= threshold)
+    else:
+        kind = "top 10% a week"
+        week = ((validation[CUTOFF_AT] - validation[CUTOFF_AT].min()) // WEEK).to_numpy()
+        key = pd.Series(np.where(passes, np.inf, p), index=validation.index)
+        rank = key.groupby(week).rank(ascending=False, method="first").to_numpy()
+        size = pd.Series(week).map(pd.Series(week).value_counts()).to_numpy()
+        chosen = rank <= np.ceil(DEFAULT_HANDOFF_SHARE * size)
     scored = chosen & ~passes
     threshold = float(p[scored].min()) if scored.any() else 1.0
+    weeks = max((validation[CUTOFF_AT].max() - validation[CUTOFF_AT].min()) / WEEK, 1.0)
+    handed = validation.loc[passes | (p >= threshold), schema.LEAD_ID].nunique()
     return {
         "version": 1,
-        "kind": "rulebook volume",
+        "kind": kind,
         "threshold": threshold,
         "instant_pass_hands_off": scorer.rulebook.instant_pass_hands_off,
         "validation_handoffs": int(chosen.sum()),
+        "handoffs_per_week": round(float(handed / weeks), 1),  # leads, each at its first
         # tiers by score (the share of validation leads beaten); A also holds every hand-off
         "tiers": {
             "A": {"min_score": 90, "meaning": "hand off now: call within the SLA"},
@@ -159,12 +380,19 @@ def component_probabilities(scorer: LeadScorer, rows: pd.DataFrame) -> dict[str,
 
 
 def evaluate(scorer: LeadScorer, validation: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
-    """Test-period metrics for rules, logistic, LightGBM and the combination, side by side."""
+    """Test-period metrics for rules, logistic, LightGBM and the combination, side by side.
+
+    ``combined`` is what the scorer ships (its ``metadata["shipped_layer"]``); each ROC-AUC comes
+    with its bootstrap interval over test leads (``roc_auc_low``, ``roc_auc_high``).
+    """
     validation, y_valid = _labelled(validation)
     test, y_test = _labelled(test)
     # the rule baseline's probability map is fitted on validation, like the combiner
     scorer.rules.fit(validation, y_valid)
     probabilities = component_probabilities(scorer, test)
     return pd.DataFrame(
-        {name: probability_metrics(y_test, p) for name, p in probabilities.items()}
+        {
+            name: probability_metrics(y_test, p, test[schema.LEAD_ID].to_numpy())
+            for name, p in probabilities.items()
+        }
     ).T

@@ -1,0 +1,182 @@
+"""A few hundred leads: training says how sure it is and never ships a layer worse than the rules.
+
+And a model trained without a usable rulebook still hands leads off, at a volume it names.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import roc_auc_score
+from typer.testing import CliRunner
+
+from features.offline import LABEL, connect, register
+from features.spec import load_spec
+from features.synthetic import simulate, write_world
+from features.training_set import SPLIT, build_training_set
+from leadscore.cli import app
+from training.artifact import load_model
+from training.combiner import LogOddsBlend
+from training.evaluation import bootstrap_auc_interval
+from training.explain import contributions
+from training.job import weekly_mql_volume
+from training.rulebook import compile_rules, parse_rulebook
+from training.train import choose_layer, fit_scorer
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
+EMPTY_RULEBOOK = {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}
+
+
+@pytest.fixture(scope="module")
+def small_export(tmp_path_factory) -> tuple[Path, str, str]:
+    """(run directory, MLflow URI, console output) of `leadscore train` on 300 leads."""
+    base = tmp_path_factory.mktemp("small")
+    paths = write_world(simulate(300, seed=3), base / "export")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    result = CliRunner().invoke(
+        app, ["train", "--warehouse", str(paths["warehouse"]), "--out", str(base / "run"),
+              "--tracking-uri", uri],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return base / "run", uri, " ".join(result.output.split())
+
+
+def test_a_300_lead_export_trains_and_says_how_sure_it_is(small_export):
+    run, uri, output = small_export
+    assert "95% interval" in output and "Few SQLs" in output
+    assert "Shipped layer:" in output and "tune-threshold --model" in output
+    metrics = load_model(run / "model").metadata["test_metrics"]
+    for figures in metrics.values():
+        assert figures["roc_auc_low"] <= figures["roc_auc"] <= figures["roc_auc_high"]
+        assert f"{figures['roc_auc_low']:.2f}-{figures['roc_auc_high']:.2f}" in output
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    version = client.get_model_version_by_alias("lead-scorer", "challenger")
+    record = client.get_run(version.run_id).data
+    assert record.params["few_sqls"] == "True" and "shipped_layer" in record.params
+    assert "test_combined_roc_auc_low" in record.metrics
+    notes = mlflow.artifacts.load_text(f"runs:/{version.run_id}/notes.txt")
+    assert "Few SQLs" in notes and "Hand-off volume" in notes
+
+
+def test_the_shipped_layer_never_ranks_below_the_rules_where_it_was_judged(small_export):
+    run, _, _ = small_export
+    metadata = load_model(run / "model").metadata
+    judged = metadata["judged_roc_auc"]
+    shipped = metadata["shipped_layer"]
+    assert shipped == "rules" or judged[shipped] >= judged["rule baseline"]
+    assert "out-of-fold" in metadata["layer_judged_on"]  # validation alone holds a handful of SQLs
+
+
+def test_a_shipped_simpler_layer_still_explains_each_score_exactly(small_export):
+    run, _, _ = small_export
+    scorer = load_model(run / "model")
+    shipped = scorer.metadata["shipped_layer"]
+    weights = dict(zip(("rules", "logistic", "lightgbm"), scorer.combiner.coef_[0], strict=True))
+    if shipped != "combined":  # the other layers are switched off by weight 0, nothing else
+        assert all(w == 0.0 for layer, w in weights.items() if layer != shipped)
+    rows = pd.read_parquet(run / "training" / "training_set.parquet").sample(200, random_state=0)
+    terms = contributions(scorer, rows)
+    p = scorer.predict_proba(rows)
+    np.testing.assert_allclose(terms.sum(axis=1), np.log(p / (1 - p)), atol=1e-6)
+
+
+def test_combined_below_the_rules_ships_the_best_simpler_layer():
+    aucs = {"rules": 0.58, "logistic": 0.73, "lightgbm": 0.55, "combined": 0.28}
+    assert choose_layer(aucs, rules_auc=0.58, few_sqls=False) == "logistic"
+    assert choose_layer(aucs, rules_auc=0.58, few_sqls=True) == "logistic"
+    close = {"rules": 0.58, "logistic": 0.725, "lightgbm": 0.70, "combined": 0.73}
+    assert choose_layer(close, rules_auc=0.58, few_sqls=True) == "logistic"  # simpler, as good
+    assert choose_layer(close, rules_auc=0.58, few_sqls=False) == "combined"
+
+
+def test_a_layer_that_ranks_upside_down_is_not_turned_over_to_fit():
+    rng = np.random.default_rng(0)
+    label = (rng.random(2000) < 0.1).astype(int)
+    margins = np.column_stack(
+        [rng.normal(size=2000), -2.0 * label + rng.normal(size=2000), rng.normal(size=2000)]
+    )
+    for layer in ("logistic", "combined"):
+        blend = LogOddsBlend(layer=layer).fit(margins, label)
+        assert blend.coef_[0, 1] >= 0.0 and blend.coef_[0, 2] >= -1e-9
+
+
+@pytest.fixture(scope="module")
+def without_rules(tmp_path_factory):
+    """(world, validation rows, scorer parts) of 1,000 leads with an empty rulebook."""
+    world = simulate(1000, seed=5)
+    rulebook = parse_rulebook(EMPTY_RULEBOOK)
+    spec = compile_rules(rulebook, load_spec(SPEC_PATH))
+    con = connect()
+    path, _ = build_training_set(
+        con, register(con, "leads", world.leads), register(con, "activities", world.activities),
+        register(con, "outcomes", world.outcomes), spec, tmp_path_factory.mktemp("no_rules"),
+    )  # fmt: skip
+    rows = pd.read_parquet(path)
+    part = {s: rows[(rows[SPLIT] == s) & rows[LABEL].notna()] for s in ("train", "validation")}
+    return world, part, spec, rulebook
+
+
+@pytest.mark.parametrize("with_mql_history", [False, True])
+def test_without_a_usable_rulebook_the_model_still_hands_off_and_says_why(
+    without_rules, with_mql_history
+):
+    world, part, spec, rulebook = without_rules
+    mql_per_week = weekly_mql_volume(world.outcomes) if with_mql_history else None
+    scorer = fit_scorer(
+        part["train"], part["validation"], spec, rulebook, mql_per_week=mql_per_week
+    )
+    decisions = scorer.score(part["validation"])["decision"]
+    assert (decisions == "hand off").sum() > 0
+    assert scorer.policy["handoffs_per_week"] > 0
+    expected = "historical MQL volume" if with_mql_history else "top 10% a week"
+    assert scorer.policy["kind"] == expected
+
+
+def test_weekly_mql_volume_counts_leads_with_an_mql_and_needs_mql_at():
+    outcomes = pd.DataFrame(
+        {
+            "lead_id": [1, 2, 3, 4, 5],
+            "sql_at": pd.NaT,
+            "mql_at": pd.to_datetime(
+                ["2025-01-01", "2025-01-08", "2025-01-15", "2025-01-29", None], utc=True
+            ),
+        }
+    )
+    assert weekly_mql_volume(outcomes) == pytest.approx(4 / 4)
+    assert weekly_mql_volume(outcomes.drop(columns="mql_at")) is None
+    assert weekly_mql_volume(outcomes.assign(mql_at=pd.NaT)) is None
+
+
+def scored_leads(n_leads: int, seed: int, rows_per_lead: int = 1):  # type: ignore[no-untyped-def]
+    rng = np.random.default_rng(seed)
+    lead_label = (rng.random(n_leads) < 0.1).astype(int)
+    lead_score = rng.normal(size=n_leads) + lead_label
+    leads = np.repeat(np.arange(n_leads), rows_per_lead)
+    score = lead_score[leads] + rng.normal(scale=0.01, size=len(leads))
+    return lead_label[leads], score, leads
+
+
+def test_the_auc_interval_holds_the_point_and_narrows_with_more_leads():
+    widths = []
+    for n_leads in (300, 3000):
+        label, score, leads = scored_leads(n_leads, seed=1)
+        low, high = bootstrap_auc_interval(label, score, leads)
+        assert low < roc_auc_score(label, score) < high
+        widths.append(high - low)
+    assert widths[1] < widths[0] / 2
+
+
+def test_the_auc_interval_resamples_leads_so_repeated_snapshots_add_no_certainty():
+    once = bootstrap_auc_interval(*scored_leads(400, seed=2))
+    label, score, leads = scored_leads(400, seed=2, rows_per_lead=5)
+    five_times = bootstrap_auc_interval(label, score, leads)
+    rows_as_leads = bootstrap_auc_interval(label, score, np.arange(len(leads)))
+    assert abs((five_times[1] - five_times[0]) - (once[1] - once[0])) < 0.03
+    assert (rows_as_leads[1] - rows_as_leads[0]) < 0.6 * (once[1] - once[0])
+    assert bootstrap_auc_interval(label, score, leads) == five_times  # seeded
