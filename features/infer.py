@@ -180,7 +180,7 @@ def infer_attributes(
                         f"free text or a name ({distinct:,} distinct values, {once:,} of "
                         f"{len(filled):,} filled rows unique)"
                     )
-                elif min_share is not None and frequent < 2:
+                elif min_share is not None and frequent == 0:
                     what = "an identifier of a group" if code else "free text or a name"
                     reason = (
                         f"{what} ({distinct:,} values repeated, the most frequent on "
