@@ -173,3 +173,22 @@ def test_the_header_names_identifiers_and_detail_signals_with_their_evidence(exp
     line = next(x for x in header.splitlines() if "-> fill_out_form_contact_sales" in x)
     assert "Fill Out Form 'Contact Sales'" in line and "leads; SQL" in line
     assert "for the rest of the type" in line
+
+
+def test_lightgbm_sets_apart_every_converting_landing_page_whatever_its_code():
+    """Pages that convert are grouped by how they convert, not by where their code falls in
+    the order: one split of one tree puts each converting page above each other page."""
+    from training.scorer import INSTANT_PASS, RULE_POINTS, lightgbm_pipeline
+
+    rng = np.random.default_rng(11)
+    pages = rng.integers(101, 111, 4000)  # ten pages, about 400 leads each
+    hot = pages % 2 == 1
+    converted = rng.random(len(pages)) < np.where(hot, 0.4, 0.05)
+    leads = pd.DataFrame({schema.LEAD_ID: np.arange(len(pages)), "landing_page_id": pages})
+    spec, _ = infer_spec(leads, None, ())
+    x = pd.DataFrame([attribute_values(lead, spec) for lead in leads.to_dict("records")])
+    x[RULE_POINTS], x[INSTANT_PASS] = 0.0, 0.0
+    stump = {"num_leaves": 2, "n_estimators": 1, "learning_rate": 1.0, "min_child_samples": 20}
+    model = lightgbm_pipeline(spec, stump).fit(x, converted.astype(int))
+    p = model.predict_proba(x)[:, 1]
+    assert p[hot].min() > p[~hot].max()
