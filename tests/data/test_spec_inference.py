@@ -192,3 +192,26 @@ def test_lightgbm_sets_apart_every_converting_landing_page_whatever_its_code():
     model = lightgbm_pipeline(spec, stump).fit(x, converted.astype(int))
     p = model.predict_proba(x)[:, 1]
     assert p[hot].min() > p[~hot].max()
+
+
+def test_spec_infer_with_outcomes_writes_the_evidence_into_the_yaml(export, tmp_path):
+    from typer.testing import CliRunner
+
+    from features.spec import load_spec
+    from leadscore.cli import app
+
+    paths = {}
+    for name, table in zip(("leads", "activities", "outcomes"), export, strict=True):
+        paths[name] = tmp_path / f"{name}.csv"
+        table.to_csv(paths[name], index=False)
+    out = tmp_path / "spec.yaml"
+    result = CliRunner().invoke(app, [
+        "spec", "infer", "--leads", str(paths["leads"]), "--activities",
+        str(paths["activities"]), "--outcomes", str(paths["outcomes"]), "--out", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    header = out.read_text().split("\nversion:")[0]
+    assert "-> fill_out_form_contact_sales" in header and "Whitepaper" not in header
+    spec = load_spec(out)
+    assert "fill_out_form_contact_sales" in {s.name for s in spec.signals}
+    assert "landing_page_id" in {a.column for a in spec.attributes}
