@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -135,10 +136,51 @@ class FlatExport:
     notes: tuple[str, ...] = field(default=())
     order: pd.Series | None = None
     number_columns: tuple[str, ...] = ()
+    id_column: str | None = None  # the file's id column; None: row numbers are the ids
+    order_column: str | None = None
 
     @property
     def attribute_columns(self) -> list[str]:
         return attribute_columns(self.leads, self.personal_data, exclude=(self.label_column,))
+
+    def shape(self, dropped: Sequence[str] = ()) -> FlatShape:
+        """The shape a model trained on this file remembers, ``dropped`` columns left out."""
+        return FlatShape(
+            label_column=self.label_column, id_column=self.id_column,
+            order_column=self.order_column, created_at=schema.CREATED_AT in self.leads.columns,
+            dropped=tuple(dropped),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class FlatShape:
+    """What a flat model remembers of the file it learnt from, so that it reads the next one.
+
+    Why: a flat export has no fixed column names, so the model directory must say which column
+    was the id (None: row numbers from 1 were the ids), which was the label (the next file may
+    have it or not; it is never read), which ordered the leads for the split and which were
+    dropped (both ignored when scoring), and whether the file had ``created_at`` (the next one
+    needs it exactly when it did).
+    """
+
+    label_column: str
+    id_column: str | None = None
+    order_column: str | None = None
+    created_at: bool = False
+    dropped: tuple[str, ...] = ()
+
+    METADATA_KEY: ClassVar[str] = "flat_shape"  # its key in the model's metadata.json
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "dropped": list(self.dropped)}
+
+    @classmethod
+    def from_metadata(cls, metadata: Mapping[str, object]) -> FlatShape | None:
+        """The shape stored in a model's metadata; None for a model trained in event mode."""
+        stored = metadata.get(cls.METADATA_KEY)
+        if not isinstance(stored, Mapping):
+            return None
+        return cls(**{**stored, "dropped": tuple(stored.get("dropped") or ())})
 
 
 def attribute_columns(
@@ -230,7 +272,7 @@ def _number_columns(frame: pd.DataFrame) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------------ validation
 
 
-def _require_columns(table: Table, required: Sequence[str]) -> None:
+def _require_columns(table: Table, required: Sequence[str], expected: str | None = None) -> None:
     present = {_squash(c): str(c) for c in table.frame.columns}
     for column in required:
         if column not in table.frame.columns:
@@ -238,7 +280,7 @@ def _require_columns(table: Table, required: Sequence[str]) -> None:
             hint = f"Did you mean '{present[close[0]]}'? Rename it to '{column}'" if close else None
             raise table.error(
                 f"missing required column '{column}'",
-                expected=f"columns {', '.join(required)}", fix=hint,
+                expected=expected or f"columns {', '.join(required)}", fix=hint,
             )  # fmt: skip
 
 
@@ -517,6 +559,37 @@ def _check_order_column(table: Table, column: str, label: str) -> None:
         )  # fmt: skip
 
 
+def _with_lead_ids(
+    table: Table, id_column: str | None, leave_out: Sequence[str] = ()
+) -> tuple[Table, str | None]:
+    """The flat file with ``lead_id`` by one rule, for training and scoring alike.
+
+    The rule: ``id_column`` when given, else a ``lead_id`` column, else the 1-based row number,
+    so every row still comes back in the scored output exactly once. Ids must be non-empty and
+    unique. ``leave_out`` columns are removed, unless one is the id. Returns the note to print
+    when row numbers became the ids.
+    """
+    frame = table.frame.drop(
+        columns=[
+            c for c in leave_out if c in table.frame.columns and c != (id_column or schema.LEAD_ID)
+        ]
+    )
+    note = None
+    column = id_column or schema.LEAD_ID
+    if column not in frame.columns:
+        frame.insert(0, schema.LEAD_ID, range(1, len(frame) + 1))
+        note = "no lead_id column: row numbers (from 1) are the lead ids"
+    table = replace(table, frame=frame)
+    _require_values(table, column)  # errors name the column as the file does
+    frame[column] = _normalise_ids(frame[column])
+    _check_unique(table, column)
+    if column != schema.LEAD_ID:
+        frame = frame.rename(columns={column: schema.LEAD_ID})
+        numbers = tuple(schema.LEAD_ID if c == column else c for c in table.numbers)
+        table = replace(table, frame=frame, numbers=numbers)
+    return table, note
+
+
 def load_flat(
     path: str | Path, label: str, *, id_column: str | None = None, order_column: str | None = None
 ) -> FlatExport:
@@ -531,23 +604,13 @@ def load_flat(
     if order_column is not None:
         _check_order_column(table, order_column, label)
     order = parse_order(table, order_column) if order_column is not None else None
-    frame = table.frame.copy()
     notes: list[str] = []
     if order_column is not None:
         notes.append(f"'{order_column}' orders the leads in time for the split; not a feature")
-        if order_column != (id_column or schema.LEAD_ID):  # an id ordering the leads stays one
-            frame = frame.drop(columns=[order_column])
-    numbers = table.numbers
-    if id_column:
-        frame = frame.rename(columns={id_column: schema.LEAD_ID})
-        numbers = tuple(schema.LEAD_ID if c == id_column else c for c in numbers)
-    elif schema.LEAD_ID not in frame.columns:
-        frame.insert(0, schema.LEAD_ID, range(1, len(frame) + 1))
-        notes.append("no lead_id column: row numbers (from 1) are the lead ids")
-    table = replace(table, frame=frame, numbers=numbers)
-    _require_values(table, schema.LEAD_ID)
-    frame[schema.LEAD_ID] = _normalise_ids(frame[schema.LEAD_ID])
-    _check_unique(table, schema.LEAD_ID)
+    had_ids = schema.LEAD_ID in table.frame.columns
+    table, note = _with_lead_ids(table, id_column, leave_out=[c for c in (order_column,) if c])
+    notes += [note] if note else []
+    frame = table.frame
     target = parse_label(table, label)
     if schema.CREATED_AT in frame.columns:
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
@@ -561,4 +624,30 @@ def load_flat(
         leads, target.set_axis(leads.index), label, personal, tuple(notes),
         order=None if order is None else order.set_axis(leads.index),
         number_columns=table.numbers,
+        id_column=id_column or (schema.LEAD_ID if had_ids else None), order_column=order_column,
     )  # fmt: skip
+
+
+def load_flat_to_score(path: str | Path, shape: FlatShape, needed: Sequence[str]) -> pd.DataFrame:
+    """The next file of a flat model's shape, ready to score: lead_id, attributes, and
+    ``created_at`` when the model had it.
+
+    ``needed`` are the columns the model reads (its spec's attributes). The label column may be
+    there or not and is never read; the order column and the dropped columns are ignored too,
+    and so is a ``created_at`` the model never had. Ids follow the rule they had in training.
+    """
+    table = read_table(path)
+    required = [c for c in (shape.id_column,) if c]
+    required += [schema.CREATED_AT] * shape.created_at + [c for c in needed if c not in required]
+    label = f"; the label '{shape.label_column}' may be left out"
+    _require_columns(
+        table, required, expected=f"the columns of the file the model learnt from: "
+        f"{', '.join(required)}{label}",
+    )  # fmt: skip
+    ignored = [shape.label_column, shape.order_column, *shape.dropped]
+    ignored += [] if shape.created_at else [schema.CREATED_AT]
+    table, _ = _with_lead_ids(table, shape.id_column, leave_out=[c for c in ignored if c])
+    frame = table.frame
+    if shape.created_at:
+        frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
+    return frame

@@ -161,6 +161,24 @@ def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
     return joined.select(**columns)
 
 
+def flat_feature_rows(
+    con: ibis.BaseBackend, leads: pd.DataFrame, spec: FeatureSpec
+) -> pd.DataFrame:
+    """lead_id and the spec's features of a flat export's leads, one row each, in their order.
+
+    A flat export has no activities and nothing after creation, so each lead is seen as at its
+    creation: its attributes, ``lead_age_days`` 0. The flat training set and flat scoring both
+    build their rows here, so a model reads the next file exactly as it learnt from the last.
+    """
+    table = attribute_features(register(con, "flat_leads", leads), spec)
+    rows = con.to_pyarrow(table.drop(schema.CREATED_AT) if schema.CREATED_AT in table.columns
+                          else table).to_pandas()  # fmt: skip
+    rows = rows.set_index(schema.LEAD_ID).loc[leads[schema.LEAD_ID]].reset_index()
+    if spec.lead_age:
+        rows["lead_age_days"] = 0.0
+    return rows
+
+
 def snapshot_cutoffs(
     leads: ir.Table, outcomes: ir.Table, spec: FeatureSpec, as_of: pd.Timestamp
 ) -> ir.Table:

@@ -30,6 +30,7 @@ class Source:
     outcomes: ir.Table
     personal_data: tuple[str, ...]
     notes: tuple[str, ...] = ()
+    number_columns: tuple[str, ...] = ()  # CSV lead columns holding only numbers (Table.numbers)
 
 
 def from_files(
@@ -54,6 +55,7 @@ def from_files(
         register(con, "outcomes", export.outcomes),
         export.personal_data,
         export.notes,
+        export.number_columns,
     )
 
 

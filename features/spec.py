@@ -30,6 +30,7 @@ import pandas as pd
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+DEFAULT_SPEC = Path(__file__).resolve().parent / "default_spec.yaml"
 SignalStat = Literal["count", "days", "recency", "first"]
 ANY_TYPE = "*"
 # "na" is not here: it is North America in a region column.

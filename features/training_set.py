@@ -333,7 +333,7 @@ def flat_training_set(
     number, say, aligned with ``leads``) stands in for time, or else the file's row order
     does (many CRM exports list leads in creation order), so the test rows are the latest.
     """
-    from features.offline import attribute_features, register
+    from features.offline import flat_feature_rows
 
     frame = leads.copy()
     if schema.CREATED_AT not in frame.columns:
@@ -347,12 +347,8 @@ def flat_training_set(
             place = aligned.rank(method="first").to_numpy() - 1
         stand_in = pd.Timestamp("2000-01-01", tz="UTC") + pd.to_timedelta(place, unit="s")
         frame[schema.CREATED_AT] = np.asarray(stand_in)
-    table = attribute_features(register(con, "flat_leads", frame), spec)
-    rows = con.to_pyarrow(table).to_pandas()
-    rows = rows.set_index(schema.LEAD_ID).loc[frame[schema.LEAD_ID]].reset_index()
+    rows = flat_feature_rows(con, frame, spec)
     rows.insert(1, CUTOFF_AT, frame[schema.CREATED_AT].to_numpy())
-    if spec.lead_age:
-        rows["lead_age_days"] = 0.0
     rows[LABEL] = label.to_numpy()
     position = rows[CUTOFF_AT].rank(method="first", pct=True)
     rows[SPLIT] = pd.cut(
@@ -362,5 +358,5 @@ def flat_training_set(
     ).astype(str)
     out.mkdir(parents=True, exist_ok=True)
     path = out / "training_set.parquet"
-    rows.drop(columns=[schema.CREATED_AT]).to_parquet(path, index=False)
+    rows.to_parquet(path, index=False)
     return path

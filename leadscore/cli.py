@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import tempfile
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -42,6 +43,35 @@ SpecOption = Annotated[Path, typer.Option(help="Feature spec (YAML).")]
 RulebookOption = Annotated[
     Path,
     typer.Option(help="Points rulebook (YAML); its behaviour rules become features too."),
+]
+FittedSpecOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Feature spec (YAML); default: the default spec when the export has every column "
+        "and activity it names, else one inferred from the export (printed and saved)."
+    ),
+]
+FittedRulebookOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Points rulebook (YAML); default: the default rulebook's rules that fit the "
+        "export, or, when none does, a rulebook suggested from history."
+    ),
+]
+RecordedSpecOption = Annotated[
+    Path | None,
+    typer.Option(help="Feature spec; default: the one the training set was built with."),
+]
+RecordedRulebookOption = Annotated[
+    Path | None,
+    typer.Option(help="Points rulebook; default: the one the training set was built with."),
+]
+WarehouseOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="A DuckDB file with tables leads, activities, outcomes (instead of "
+        "files), such as the one `leadscore simulate` writes."
+    ),
 ]
 TrainingSetOption = Annotated[
     Path, typer.Option(help="training_set.parquet written by `leadscore features build`.")
@@ -232,15 +262,9 @@ def features_build(
     leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
     activities: ActivitiesOption = None,
     outcomes: OutcomesOption = None,
-    warehouse: Annotated[
-        Path | None,
-        typer.Option(
-            help="A DuckDB file with tables leads, activities, outcomes (instead of "
-            "files), such as the one `leadscore simulate` writes."
-        ),
-    ] = None,
-    spec: SpecOption = DEFAULT_SPEC,
-    rulebook: RulebookOption = DEFAULT_RULEBOOK,
+    warehouse: WarehouseOption = None,
+    spec: FittedSpecOption = None,
+    rulebook: FittedRulebookOption = None,
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -268,51 +292,75 @@ def features_build(
     activity events). The label is SQL within H days after the cutoff; leads already SQL are
     left out, and cutoffs whose label window is not over are kept as 'unlabeled'. Train,
     validation and test are cut by cutoff time with an H-day gap, and a lead never straddles
-    two splits. Writes training_set.parquet and profile.json (rows and label rate per split,
-    null rates, top categories).
+    two splits. Writes training_set.parquet, profile.json (rows and label rate per split,
+    null rates, top categories), and the spec, rulebook and decisions it was built with.
     """
-    import pandas as pd
-
-    from features.contract import ContractError
-    from features.sources import from_files, from_warehouse
-    from features.spec import SpecError, load_spec
-    from features.training_set import (
-        SplitPlan,
-        build_training_set,
-        profile_training_set,
-        write_profile,
-    )
-    from training.rulebook import RulebookError, compile_rules, load_rulebook
+    from features.training_set import SplitPlan
 
     try:
-        feature_spec = compile_rules(load_rulebook(rulebook), load_spec(spec))
         plan = SplitPlan(validation_share, test_share)
-        moment = pd.Timestamp(as_of) if as_of else None
-        if moment is not None and moment.tzinfo is None:
-            moment = moment.tz_localize("UTC")
-        if warehouse is not None:
-            source = from_warehouse(warehouse, threads, memory_limit)
-        elif leads is not None:
-            source = from_files(leads, activities, outcomes, threads, memory_limit)
-        else:
-            raise typer.BadParameter("give --leads (with --activities, --outcomes) or --warehouse")
-        with _progress() as progress:
-            task = progress.add_task("building", total=None)
-
-            def step(description: str) -> None:
-                progress.update(task, description=description, advance=1)
-
-            path, edges = build_training_set(
-                source.con, source.leads, source.activities, source.outcomes, feature_spec,
-                out, as_of=moment, plan=plan, progress=step,
-            )  # fmt: skip
-            step("profile")
-            profile = profile_training_set(source.con, path, feature_spec, edges)
-            write_profile(profile, out)
-    except (ContractError, SpecError, RulebookError, ValueError) as error:
+        source = _source(leads, activities, outcomes, warehouse, threads, memory_limit)
+        prepared = _prepare(source, out, spec, rulebook, plan=plan, as_of=as_of)
+    except _USER_ERRORS as error:
         raise _fail(error) from None
-    _print_profile(profile)
-    console.print(f"training set: {path}")
+    _print_profile(prepared.profile)
+    console.print(f"training set: {prepared.training_set}")
+
+
+_USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)
+
+
+def _source(  # type: ignore[no-untyped-def]
+    leads: Path | None,
+    activities: Path | None,
+    outcomes: Path | None,
+    warehouse: Path | None,
+    threads: int | None = None,
+    memory_limit: str | None = None,
+):
+    """The export named by --warehouse or by --leads (with --activities, --outcomes)."""
+    from features.sources import from_files, from_warehouse
+
+    if warehouse is not None:
+        return from_warehouse(warehouse, threads, memory_limit)
+    if leads is not None:
+        return from_files(leads, activities, outcomes, threads, memory_limit)
+    raise typer.BadParameter("give --leads (with --activities, --outcomes) or --warehouse")
+
+
+def _prepare(  # type: ignore[no-untyped-def]
+    source,
+    out: Path,
+    spec: Path | None,
+    rulebook: Path | None,
+    *,
+    plan=None,
+    as_of: str | None = None,
+    target_mql_per_week: float | None = None,
+):
+    """Decide the spec and rulebook for the export, print why, and build the training set."""
+    from features import schema
+    from features.training_set import SplitPlan
+    from training.prepare import prepare_training_set, starting_point
+
+    start = starting_point(source, spec=spec, rulebook=rulebook)
+    _print_decisions(start.decisions)
+    with _progress() as progress:
+        task = progress.add_task("building", total=None)
+        prepared = prepare_training_set(
+            source, start, out, plan=plan or SplitPlan(),
+            as_of=schema.utc_timestamp(as_of) if as_of else None,
+            target_mql_per_week=target_mql_per_week,
+            progress=lambda text: progress.update(task, description=text, advance=1),
+        )  # fmt: skip
+    _print_decisions(prepared.decisions[len(start.decisions) :])
+    return prepared
+
+
+def _print_decisions(decisions: tuple[str, ...] | list[str]) -> None:
+    """What a run decided on its own, one line each, so nothing happens without a word."""
+    for line in decisions:
+        console.print(f"[cyan]decided:[/] {line}", highlight=False)
 
 
 def _progress():  # type: ignore[no-untyped-def]
@@ -339,18 +387,40 @@ def _print_profile(profile: dict) -> None:
     console.print(table)
 
 
-def _rule_inputs(training_set: Path, rulebook: Path, spec: Path):  # type: ignore[no-untyped-def]
+def _rule_inputs(  # type: ignore[no-untyped-def]
+    training_set: Path | None,
+    rulebook: Path | None,
+    spec: Path | None,
+    export: tuple[Path | None, Path | None, Path | None, Path | None],
+    build_dir: Path,
+):
+    """(rulebook, spec, rows, historical MQLs a week) from a training set, or from an export
+    built into ``build_dir``.
+
+    A training set brings the spec and rulebook it was built with; an export gets the ones
+    that fit it, decided and printed as `train` does.
+    """
     import pandas as pd
 
-    from features.spec import load_spec
-    from training.rulebook import compile_rules, load_rulebook
+    from training.prepare import recorded_inputs
 
-    book = load_rulebook(rulebook)
-    base = load_spec(spec)
-    compile_rules(book, base)  # names the rule and field of a bad attribute rule
+    if training_set is None:
+        prepared = _prepare(_source(*export), build_dir, spec, rulebook)
+        base, book = _uncompiled(prepared)
+        rows = pd.read_parquet(prepared.training_set)
+        return book, base, rows, prepared.historical_mql_per_week
     if not training_set.exists():
         raise FileNotFoundError(f"{training_set}: no training set; run `leadscore features build`")
-    return book, base, pd.read_parquet(training_set)
+    base, book, decisions = recorded_inputs(training_set, spec, rulebook)
+    _print_decisions(decisions)
+    return book, base, pd.read_parquet(training_set), None
+
+
+def _uncompiled(prepared):  # type: ignore[no-untyped-def]
+    from features.spec import load_spec
+    from training.prepare import SPEC_FILE
+
+    return load_spec(prepared.training_set.parent / SPEC_FILE), prepared.rulebook
 
 
 def _print_metrics(title: str, metrics) -> None:  # type: ignore[no-untyped-def]
@@ -368,11 +438,20 @@ def _print_metrics(title: str, metrics) -> None:  # type: ignore[no-untyped-def]
     console.print(table)
 
 
+ExportTrainingSetOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="training_set.parquet written by `leadscore features build`; or give the export "
+        "(--leads, --activities, --outcomes, or --warehouse) and one is built."
+    ),
+]
+
+
 @rules_app.command("evaluate")
 def rules_evaluate(
-    training_set: TrainingSetOption,
-    rulebook: RulebookOption = DEFAULT_RULEBOOK,
-    spec: SpecOption = DEFAULT_SPEC,
+    training_set: ExportTrainingSetOption = None,
+    rulebook: RecordedRulebookOption = None,
+    spec: RecordedSpecOption = None,
     split: Annotated[
         str, typer.Option(help="Period to judge: train, validation, test, or all labelled rows.")
     ] = "test",
@@ -380,6 +459,10 @@ def rules_evaluate(
         str | None, typer.Option("--from", help="Only cutoffs from this date (ISO 8601).")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Only cutoffs before this date.")] = None,
+    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    activities: ActivitiesOption = None,
+    outcomes: OutcomesOption = None,
+    warehouse: WarehouseOption = None,
 ) -> None:
     """How the rulebook does over a period: MQL volume, MQL->SQL rate, SQL recall, AUC.
 
@@ -391,11 +474,13 @@ def rules_evaluate(
     from features.offline import CUTOFF_AT, LABEL
     from features.training_set import SPLIT
     from training.rule_metrics import handoff_metrics
-    from training.rulebook import RulebookError
     from training.rules import RuleScorer
 
     try:
-        book, base, rows = _rule_inputs(training_set, rulebook, spec)
+        with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
+            book, base, rows, _ = _rule_inputs(
+                training_set, rulebook, spec, (leads, activities, outcomes, warehouse), Path(build)
+            )
         rows = rows[rows[LABEL].notna()]
         if split != "all":
             rows = rows[rows[SPLIT] == split]
@@ -406,14 +491,14 @@ def rules_evaluate(
         if rows.empty:
             raise ValueError(f"no labelled rows in split '{split}' and the given dates")
         scorer = RuleScorer(book, base).fit(rows)
-    except (RulebookError, ValueError, FileNotFoundError) as error:
+    except _USER_ERRORS as error:
         raise _fail(error) from None
     points = scorer.decision_function(rows)
     metrics = handoff_metrics(rows, points, scorer.predict(rows).astype(bool))
     _print_metrics(
         f"Rulebook on {split} ({rows[CUTOFF_AT].min():%Y-%m-%d} to "
         f"{rows[CUTOFF_AT].max():%Y-%m-%d}, SQL rate {metrics['sql_rate']:.2%})",
-        pd.DataFrame([metrics], index=[rulebook.stem]),
+        pd.DataFrame([metrics], index=[rulebook.stem if rulebook else "rulebook"]),
     )
     _warn_unmatched(scorer.unmatched_rules(rows), "in this period")
 
@@ -429,57 +514,68 @@ def _warn_unmatched(names: list[str], where: str) -> None:
 
 @rules_app.command("suggest")
 def rules_suggest(
-    training_set: TrainingSetOption,
     out: Annotated[Path, typer.Option("--out", help="Where to write the suggested rulebook.")],
-    rulebook: RulebookOption = DEFAULT_RULEBOOK,
-    spec: SpecOption = DEFAULT_SPEC,
+    training_set: ExportTrainingSetOption = None,
+    rulebook: RecordedRulebookOption = None,
+    spec: RecordedSpecOption = None,
+    from_scratch: Annotated[
+        bool,
+        typer.Option(
+            "--from-scratch",
+            help="Start from no rules at all, not from the current rulebook's rules.",
+        ),
+    ] = False,
     target_mql_per_week: Annotated[
         float | None,
         typer.Option(
-            help="Hand-off volume the threshold aims at; default: the current "
-            "rulebook's volume on the validation period."
+            help="Hand-off volume the threshold aims at; default: the current rulebook's "
+            "volume on the validation period, or the historical MQL volume, or the top 10% "
+            "a week."
         ),
     ] = None,
     max_new_rules: Annotated[int, typer.Option(help="Most candidate rules to propose.")] = 8,
+    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    activities: ActivitiesOption = None,
+    outcomes: OutcomesOption = None,
+    warehouse: WarehouseOption = None,
 ) -> None:
-    """Propose points for every rule, and new rules, from the history in a training set.
+    """Propose points for every rule, new rules and instant passes, from history.
 
-    Fits on the train period, tunes on validation, reports on the untouched test period. Writes
-    the suggested rulebook (YAML), the evidence per rule (how often it fires, SQL rate when it
-    fires and when not, lift) as CSV, and a diff against the current rulebook.
+    Works from any rulebook, an empty one included: attribute levels and activities (with
+    their detail patterns) that history says matter become rules with points, negative
+    where history says so; an activity whose SQL rate is far above the rest (an inquiry or a
+    demo form) becomes an instant pass. Fits on the train period, tunes on validation,
+    reports on the untouched test period. Writes the suggested rulebook (YAML), the evidence
+    per rule (how often it fires, SQL rate when it fires and when not, lift) as CSV, and a
+    diff against the current rulebook.
     """
-    from features.offline import LABEL
-    from features.training_set import SPLIT
-    from training.rulebook import RulebookError, dump_rulebook
+    from training.prepare import suggest_from, write_suggestion
     from training.rules import RuleScorer
-    from training.suggest import suggest
+    from training.suggest import empty_rulebook
 
+    export = (leads, activities, outcomes, warehouse)
     try:
-        book, base, rows = _rule_inputs(training_set, rulebook, spec)
-        rows = rows[rows[LABEL].notna()]
-        parts = {name: rows[rows[SPLIT] == name] for name in ("train", "validation", "test")}
-        if parts["train"].empty or parts["validation"].empty:
-            raise ValueError("the training set needs train and validation rows")
+        with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
+            book, base, rows, mql_rate = _rule_inputs(
+                training_set, rulebook, spec, export, Path(build)
+            )
+        if from_scratch:
+            book = empty_rulebook()
         unmatched = RuleScorer(book, base).fit(rows).unmatched_rules(rows)
-        result = suggest(
-            book, base, parts["train"], parts["validation"], test=parts["test"],
-            target_mql_per_week=target_mql_per_week, max_new_rules=max_new_rules,
+        result = suggest_from(
+            book, base, rows, target_mql_per_week=target_mql_per_week,
+            historical_mql_per_week=mql_rate, max_new_rules=max_new_rules,
         )  # fmt: skip
-    except (RulebookError, ValueError, FileNotFoundError) as error:
+    except _USER_ERRORS as error:
         raise _fail(error) from None
-    out.parent.mkdir(parents=True, exist_ok=True)
-    header = (
-        f"# Suggested by `leadscore rules suggest` from {training_set}.\n"
-        "# Review the points, the evidence (.evidence.csv) and the diff (.diff) before use.\n"
-    )
-    out.write_text(dump_rulebook(result.rulebook, header=header))
-    result.evidence.to_csv(out.with_suffix(".evidence.csv"))
-    out.with_suffix(".diff").write_text(result.diff)
+    written = write_suggestion(result, out, str(training_set or leads or warehouse))
     _print_metrics("Current vs suggested rulebook", result.metrics)
     _warn_unmatched(unmatched, "in the history, so no points can be learnt for it")
     console.print(
-        f"wrote {out} (threshold {result.rulebook.mql_threshold:g}), "
-        f"{out.with_suffix('.evidence.csv')}, {out.with_suffix('.diff')}"
+        f"wrote {out} ({len(result.rulebook.rules)} rules, "
+        f"{len(result.rulebook.instant_pass)} instant passes, threshold "
+        f"{result.rulebook.mql_threshold:g} for {result.volume_rule}), "
+        + ", ".join(str(p) for p in written[1:])
     )
 
 
@@ -521,20 +617,24 @@ def train(
     spec: Annotated[
         Path | None,
         typer.Option(
-            help="Feature spec (YAML); default: the default spec (event mode) or inferred (flat)."
+            help="Feature spec (YAML); default in event mode: the default spec when the export "
+            "has every column and activity it names, else one inferred from the export; in "
+            "flat mode: inferred."
         ),
     ] = None,
     rulebook: Annotated[
         Path | None,
         typer.Option(
-            help="Points rulebook; default: the default rulebook (event mode), none (flat mode)."
+            help="Points rulebook; default in event mode: the default rulebook's rules that "
+            "fit the export, or a rulebook suggested from history when none does; in flat "
+            "mode: none."
         ),
     ] = None,
     training_set: Annotated[
         Path | None,
         typer.Option(
-            help="Event mode: reuse a training_set.parquet from `features build` "
-            "(built with the same spec and rulebook) instead of building one."
+            help="Event mode: reuse a training_set.parquet from `features build` (with the "
+            "spec and rulebook it was built with) instead of building one."
         ),
     ] = None,
     tracking_uri: TrackingOption = None,
@@ -548,53 +648,47 @@ def train(
     validation, the combiner is fitted on validation, and all figures come from the
     untouched test period.
     """
-    from features.contract import ContractError, load_flat
-    from features.infer import infer_spec
-    from features.offline import connect
+    from features.contract import ContractError
     from features.spec import SpecError, load_spec
-    from features.training_set import flat_training_set
+    from training.flat import prepare_flat_training
     from training.job import run_training
-    from training.rulebook import RulebookError, compile_rules, load_rulebook, parse_rulebook
+    from training.prepare import read_profile, recorded_inputs
+    from training.rulebook import RulebookError, compile_rules, load_rulebook
     from training.tracking import default_tracking_uri
 
     out.mkdir(parents=True, exist_ok=True)
     try:
         _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
+        flat_shape = None
         if label is not None:
             if leads is None:
                 raise typer.BadParameter("flat mode needs --leads with --label")
-            flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
-            kept = flat.leads.drop(columns=list(drop or []), errors="ignore")
-            base = (
-                load_spec(spec) if spec else infer_spec(kept, None, flat.personal_data,
-                                                        exclude=(label,),
-                                                        numbers=flat.number_columns)[0]
+            flat = prepare_flat_training(
+                leads, label, out / "training", id_column=id_column, order_column=order_column,
+                drop=drop or (), spec=load_spec(spec) if spec else None,
+                rulebook=load_rulebook(rulebook) if rulebook else None,
             )  # fmt: skip
-            book = load_rulebook(rulebook) if rulebook else parse_rulebook(
-                {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}
-            )  # fmt: skip
-            feature_spec = compile_rules(book, base)
-            training_set = flat_training_set(connect(), kept, flat.label, feature_spec,
-                                             out / "training", order=flat.order)  # fmt: skip
-            profile, mode = None, "flat"
+            training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
+            profile, mode, flat_shape, decisions = None, "flat", flat.shape, ()
         else:
             if training_set is None:
-                features_build(
-                out=out / "training", leads=leads, activities=activities, outcomes=outcomes,
-                warehouse=warehouse, spec=spec or DEFAULT_SPEC,
-                rulebook=rulebook or DEFAULT_RULEBOOK, as_of=None, validation_share=0.2,
-                test_share=0.2, threads=None, memory_limit=None,
+                source = _source(leads, activities, outcomes, warehouse)
+                prepared = _prepare(source, out / "training", spec, rulebook)
+                training_set, feature_spec, book = (
+                    prepared.training_set, prepared.spec, prepared.rulebook
                 )  # fmt: skip
-                training_set = out / "training" / "training_set.parquet"
-            book = load_rulebook(rulebook or DEFAULT_RULEBOOK)
-            feature_spec = compile_rules(book, load_spec(spec or DEFAULT_SPEC))
-            profile_path = training_set.parent / "profile.json"
-            profile = json.loads(profile_path.read_text()) if profile_path.exists() else None
+                profile, decisions = prepared.profile, prepared.decisions
+            else:
+                base, book, decisions = recorded_inputs(training_set, spec, rulebook)
+                _print_decisions(decisions)
+                feature_spec = compile_rules(book, base)
+                profile = read_profile(training_set)
             mode = "event"
         with console.status("Training: logistic and LightGBM candidates, combiner, MLflow"):
             result = run_training(
                 training_set, feature_spec, book, out, profile=profile, data_mode=mode,
-                tracking_uri=tracking_uri or default_tracking_uri(out),
+                flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
+                decisions=decisions,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError) as error:
         raise _fail(error) from None
@@ -635,9 +729,13 @@ def score(
     rule_points, the fit x engagement grade, tier (A-D), the top positive and negative
     reasons as readable text and as JSON, and error: why a row has no score (a lead created
     after --as-of), empty otherwise.
+
+    A model trained in flat mode scores the next file of its shape: the same id column (or row
+    numbers), the label column there or not (never read), created_at only if it had one, no
+    --activities. Without created_at, as_of is the time of scoring.
     """
     from features import schema
-    from features.contract import ContractError
+    from features.contract import ContractError, FlatShape
     from features.sources import from_files
     from features.training_set import data_end
     from serving.batch import score_source
@@ -645,13 +743,18 @@ def score(
 
     try:
         scorer = load_model(model)
-        source = from_files(leads, activities, None)
-        moment = schema.utc_timestamp(as_of) if as_of else data_end(
-            source.leads, source.activities, source.outcomes
-        )  # fmt: skip
-        if lang not in ("en", "ja"):
-            raise ValueError(f"--lang must be en or ja, not {lang!r}")
-        scored = score_source(scorer, source, moment, lang=lang)
+        shape = FlatShape.from_metadata(scorer.metadata)
+        if shape is not None or scorer.metadata.get("data_mode") == "flat":
+            scored = _score_flat_file(scorer, shape, leads, activities, as_of, lang)
+            moment = scored["as_of"].iloc[0]
+        else:
+            source = from_files(leads, activities, None)
+            moment = schema.utc_timestamp(as_of) if as_of else data_end(
+                source.leads, source.activities, source.outcomes
+            )  # fmt: skip
+            if lang not in ("en", "ja"):
+                raise ValueError(f"--lang must be en or ja, not {lang!r}")
+            scored = score_source(scorer, source, moment, lang=lang)
     except (ContractError, ModelDirectoryError, ValueError) as error:
         raise _fail(error) from None
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -666,6 +769,28 @@ def score(
         f"scored {len(scored) - unscored:,} leads as of {moment:%Y-%m-%d %H:%M} UTC: "
         f"{handed:,} to hand off{later}; wrote {output}"
     )
+
+
+def _score_flat_file(  # type: ignore[no-untyped-def]
+    scorer, shape, leads: Path, activities: Path | None, as_of: str | None, lang: str
+):
+    """Scores of a flat model's next file, or a ValueError saying what to change."""
+    from features import schema
+    from features.contract import load_flat_to_score
+    from serving.batch import score_flat
+
+    if shape is None:
+        raise ValueError(
+            "this flat model was trained before models remembered their file's shape; "
+            "train it again with `leadscore train --leads F --label COLUMN`"
+        )
+    if activities is not None:
+        raise ValueError("--activities: a flat model scores leads alone; leave it out")
+    if lang not in ("en", "ja"):
+        raise ValueError(f"--lang must be en or ja, not {lang!r}")
+    needed = [attribute.column for attribute in scorer.spec.attributes]
+    rows = load_flat_to_score(leads, shape, needed)
+    return score_flat(scorer, rows, schema.utc_timestamp(as_of) if as_of else None, lang=lang)
 
 
 @app.command()

@@ -2,7 +2,8 @@
 
 Features come from the offline builder with one cutoff per lead at ``as_of``; the online path
 computes the identical vector for one lead (a property test holds them equal), and both hand
-their rows to :func:`serving.scoring.score_features`.
+their rows to :func:`serving.scoring.score_features`. A flat model's file is scored the same way
+from the rows its training set was built with (:func:`features.offline.flat_feature_rows`).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import ibis
 import pandas as pd
 
 from features import schema
-from features.offline import CUTOFF_AT, feature_table
+from features.offline import CUTOFF_AT, connect, feature_table, flat_feature_rows
 from features.sources import Source
 from serving.scoring import TOP_REASONS, score_features
 from training.scorer import LeadScorer
@@ -44,6 +45,50 @@ def score_source(
     if len(features) != len(order):
         raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
     created = pd.to_datetime(order[schema.CREATED_AT], utc=True)
+    return _score_rows(scorer, features, created, as_of, lang=lang, top=top)
+
+
+def score_flat(
+    scorer: LeadScorer,
+    leads: pd.DataFrame,
+    as_of: pd.Timestamp | None = None,
+    *,
+    lang: str = "en",
+    top: int = TOP_REASONS,
+) -> pd.DataFrame:
+    """One row per lead of a flat model's next file, in the file's order, in the columns of
+    :func:`score_source`.
+
+    ``leads`` as :func:`features.contract.load_flat_to_score` reads them. Each lead is scored as
+    the model learnt, at its creation. ``as_of`` defaults to the latest ``created_at``, or to the
+    moment of scoring when the file has none; a lead created after it is listed unscored.
+    """
+    features = flat_feature_rows(connect(), leads, scorer.spec)
+    created = None
+    if schema.CREATED_AT in leads.columns:
+        created = pd.Series(pd.to_datetime(leads[schema.CREATED_AT], utc=True).to_numpy())
+    if as_of is None:
+        as_of = created.max() if created is not None else pd.Timestamp.now(tz="UTC").floor("s")
+    return _score_rows(scorer, features, created, schema.utc_timestamp(as_of), lang=lang, top=top)
+
+
+def _score_rows(
+    scorer: LeadScorer,
+    features: pd.DataFrame,
+    created: pd.Series | None,
+    as_of: pd.Timestamp,
+    *,
+    lang: str,
+    top: int,
+) -> pd.DataFrame:
+    """The scores file of feature rows (lead_id first): one row each, none dropped.
+
+    A lead created after ``as_of`` did not exist yet: its row carries no score and says why in
+    ``error`` (empty on every scored row). Columns have nullable types whether or not a row is
+    empty, so every run writes the same file schema.
+    """
+    if created is None:
+        created = pd.Series(pd.NaT, index=range(len(features)), dtype="datetime64[ns, UTC]")
     not_yet = (created > as_of).to_numpy()
     # every row is scored, then the ones not created yet are emptied: the columns and their
     # types come from the scorer even when no lead existed yet

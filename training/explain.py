@@ -18,7 +18,7 @@ from __future__ import annotations
 import fnmatch
 import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -102,6 +102,7 @@ class Concept:
     texts: dict[str, str]
     none_texts: dict[str, str]
     count: str | None
+    labels: dict[str, str] = field(default_factory=dict)  # the concept's name in a rule
 
 
 @lru_cache(maxsize=8)
@@ -121,6 +122,7 @@ def parse_catalog(document: dict) -> dict[str, Concept]:
                 lang: entry[f"{lang}_none"] for lang in LANGUAGES if f"{lang}_none" in entry
             },
             count=entry.get("key"),
+            labels=dict(entry.get("label", {})),
         )
         for key, entry in raw.items()
     }

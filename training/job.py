@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import mlflow
 import pandas as pd
 
+from features.contract import FlatShape
 from features.offline import LABEL
 from features.spec import FeatureSpec
 from features.training_set import SPLIT
@@ -26,8 +28,16 @@ def run_training(
     tracking_uri: str,
     profile: dict | None = None,
     data_mode: str = "event",
+    flat_shape: FlatShape | None = None,
+    decisions: Sequence[str] = (),
 ) -> dict:
-    """Fit, judge and log the scorer; write ``out/model``; return the figures for the console."""
+    """Fit, judge and log the scorer; write ``out/model``; return the figures for the console.
+
+    ``flat_shape``: for a flat export, the shape of its file, kept in the model's metadata so
+    that `leadscore score` reads the next file of that shape. ``decisions``: what the run
+    chose on its own (an inferred spec, rules left out, a bootstrapped rulebook), logged to
+    MLflow as ``decisions.txt`` beside the figures.
+    """
     from training import tracking
 
     rows = pd.read_parquet(training_set)
@@ -84,6 +94,10 @@ def run_training(
         mlflow.log_metric("fit_seconds", fit_seconds)
         if profile is not None:
             mlflow.log_dict(profile, "training_set_profile.json")
+        if decisions:
+            mlflow.log_text("\n".join(decisions) + "\n", "decisions.txt")
+        if flat_shape is not None:  # column names only, never values
+            mlflow.log_dict(flat_shape.as_dict(), "flat_shape.json")
         scorer.metadata = {
             "run_id": run.info.run_id,
             "tracking_uri": tracking_uri,
@@ -94,6 +108,8 @@ def run_training(
             "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
             "test_metrics": json.loads(metrics.to_json(orient="index")),
         }
+        if flat_shape is not None:
+            scorer.metadata[FlatShape.METADATA_KEY] = flat_shape.as_dict()
         model_dir = save_model(scorer, out / "model")
         sample = parts["test"][spec.feature_names()].head(50).reset_index(drop=True)
         # counts are never empty, but declaring them double keeps MLflow's schema check from

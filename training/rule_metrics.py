@@ -13,6 +13,10 @@ from sklearn.metrics import roc_auc_score
 
 from features.offline import CUTOFF_AT, LABEL
 
+# With no rulebook volume and no MQL history, hand off this share of leads a week: a stated
+# default a person changes with `leadscore tune-threshold --capacity`, never zero.
+DEFAULT_HANDOFF_SHARE = 0.10
+
 
 def weeks_spanned(cutoffs: pd.Series) -> float:
     span = (cutoffs.max() - cutoffs.min()) / pd.Timedelta(days=7)

@@ -11,6 +11,7 @@ hand off a target volume, so the test period stays untouched for judging.
 from __future__ import annotations
 
 import difflib
+import fnmatch
 import re
 from dataclasses import dataclass
 
@@ -20,11 +21,20 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
 from features.offline import LABEL
-from features.spec import ANY_TYPE, CategoricalAttribute, FeatureSpec
-from training.rule_metrics import handoff_metrics, threshold_for_volume, top_k_handoff
+from features.spec import ANY_TYPE, CategoricalAttribute, FeatureSpec, Signal
+from training.explain import load_catalog
+from training.rule_metrics import (
+    DEFAULT_HANDOFF_SHARE,
+    handoff_metrics,
+    threshold_for_volume,
+    top_k_handoff,
+    weeks_spanned,
+)
 from training.rulebook import (
     ActivityMatch,
     Condition,
+    Grades,
+    InstantPass,
     Rule,
     Rulebook,
     dump_rulebook,
@@ -33,6 +43,13 @@ from training.rulebook import (
 from training.rules import behaviour_units, capped_points, condition_mask
 
 _CANDIDATE_OCCURRENCES = 3
+_CANDIDATE_WINDOW = 30
+# the largest points of a proposed rule when the rulebook has none to take its range from
+DEFAULT_POINT_RANGE = 50.0
+_PASS_LIFT = 5.0
+_PASS_MIN_RATE = 0.1
+_PASS_MIN_ROWS = 20
+_PASS_MIN_SQLS = 5
 _MIN_LEVEL_SHARE = 0.02
 _LEVELS_PER_ATTRIBUTE = 8
 _C_GRID = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
@@ -44,6 +61,7 @@ class Suggestion:
     evidence: pd.DataFrame
     metrics: pd.DataFrame
     diff: str
+    volume_rule: str = ""  # which rule set the hand-off volume the threshold aims at
 
 
 def _occurrence_cap(rule: Rule) -> float:
@@ -69,13 +87,69 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "blank"
 
 
-def candidate_rules(spec: FeatureSpec, rulebook: Rulebook, rows: pd.DataFrame) -> list[Rule]:
-    """New rules worth testing: frequent attribute levels and the spec's single-type signals."""
+def _concept_label(signal: Signal) -> dict[str, str]:
+    """The catalog's words for the concept a signal belongs to, in every language it has."""
+    feature = f"{signal.name}_count_30d"
+    for concept in load_catalog().values():
+        if concept.labels and any(fnmatch.fnmatchcase(feature, p) for p in concept.features):
+            return dict(concept.labels)
+    return {}
+
+
+def signal_label(signal: Signal) -> dict[str, str]:
+    """A rule's label in the export's own words ("Fill Out Form: Contact Sales"), or the
+    catalog's in English and Japanese where it knows the concept (``page_view`` on
+    ``/pricing*`` is "Viewed the pricing page" / 「料金ページを閲覧」)."""
+    known = _concept_label(signal)
+    if known:
+        return known
+    words = signal.activity_types[0]
+    if signal.detail:
+        words += f": {signal.detail.strip('*')}"
+    return {"en": words}
+
+
+def candidate_behaviour_rules(spec: FeatureSpec, rulebook: Rulebook) -> list[Rule]:
+    """One candidate per single-type signal of the spec (optionally narrowed by its detail).
+
+    They depend on the spec alone, so a run that must bootstrap a rulebook can compile them
+    onto the spec before it builds the training set, and the rules it keeps need no rebuild.
+    """
     taken = {r.name for r in rulebook.rules} | {p.name for p in rulebook.instant_pass}
     passes = {(p.activity.type, p.activity.detail) for p in rulebook.instant_pass}
     behaviour = {
         (r.activity.type, r.activity.detail) for r in rulebook.behaviour_rules if r.activity
     }
+    candidates = []
+    for signal in spec.signals:
+        if signal.name.startswith("rule_") or ANY_TYPE in signal.activity_types:
+            continue
+        if len(signal.activity_types) != 1 or "count" not in signal.stats:
+            continue
+        key = (signal.activity_types[0], signal.detail)
+        windows = spec.signal_windows(signal)
+        name = f"did_{signal.name}"
+        if key in passes or key in behaviour or name in taken:
+            continue
+        candidates.append(
+            Rule(
+                name=name,
+                label=signal_label(signal),
+                activity=ActivityMatch(type=key[0], detail=key[1]),
+                points=1,
+                cap=_CANDIDATE_OCCURRENCES,
+                window_days=_CANDIDATE_WINDOW if _CANDIDATE_WINDOW in windows else max(windows),
+            )
+        )
+    return candidates
+
+
+def candidate_attribute_rules(
+    spec: FeatureSpec, rulebook: Rulebook, rows: pd.DataFrame
+) -> list[Rule]:
+    """One candidate per frequent level of each categorical attribute, labelled as the export
+    writes the column ("seniority: director")."""
+    taken = {r.name for r in rulebook.rules} | {p.name for p in rulebook.instant_pass}
     candidates = []
     for attribute in spec.attributes:
         if not isinstance(attribute, CategoricalAttribute) or attribute.name not in rows.columns:
@@ -87,33 +161,80 @@ def candidate_rules(spec: FeatureSpec, rulebook: Rulebook, rows: pd.DataFrame) -
                 candidates.append(
                     Rule(
                         name=name,
-                        label={"en": f"{attribute.name.replace('_', ' ').capitalize()}: {level}"},
+                        label={"en": f"{attribute.column}: {level}"},
                         when={attribute.name: Condition.model_validate({"in": [level]})},
                         points=1,
                     )
                 )
-    for signal in spec.signals:
-        if signal.name.startswith("rule_") or ANY_TYPE in signal.activity_types:
+    return candidates
+
+
+def candidate_rules(spec: FeatureSpec, rulebook: Rulebook, rows: pd.DataFrame) -> list[Rule]:
+    """New rules worth testing: frequent attribute levels and the spec's single-type signals."""
+    return [
+        *candidate_attribute_rules(spec, rulebook, rows),
+        *candidate_behaviour_rules(spec, rulebook),
+    ]
+
+
+def bootstrap_rulebook(spec: FeatureSpec) -> Rulebook:
+    """A rulebook of every behaviour candidate at one point and no threshold.
+
+    Compiled onto a spec before a training set is built, it gives the set the columns that any
+    rulebook :func:`suggest` then proposes from those candidates will read.
+    """
+    empty = empty_rulebook()
+    return empty.model_copy(update={"rules": tuple(candidate_behaviour_rules(spec, empty))})
+
+
+def empty_rulebook() -> Rulebook:
+    """No rules, no passes, a threshold nothing reaches: the start when no rulebook fits."""
+    return Rulebook(
+        mql_threshold=float("inf"),
+        grades=Grades(fit={}, engagement={}),
+        rules=(),
+    )
+
+
+def instant_pass_candidates(
+    rules: list[Rule],
+    units: pd.DataFrame,
+    label: np.ndarray,
+    valid_units: pd.DataFrame,
+    valid_label: np.ndarray,
+) -> list[InstantPass]:
+    """Behaviour candidates whose SQL rate is far above the rest: an inquiry or demo form.
+
+    The stated rule: on the train period the activity fired (within its window) on at least
+    ``_PASS_MIN_ROWS`` rows holding at least ``_PASS_MIN_SQLS`` SQLs, and the SQL rate when it
+    fired is at least ``_PASS_LIFT`` times the period's rate and at least ``_PASS_MIN_RATE``;
+    the validation period confirms it at half that lift (when it fired there at all).
+    """
+    base = max(label.mean(), 1e-9)
+    valid_base = max(valid_label.mean(), 1e-9)
+    passes = []
+    for rule in rules:
+        if rule.activity is None:
             continue
-        if len(signal.activity_types) != 1 or "count" not in signal.stats:
+        fires = units[rule.name].to_numpy() > 0
+        sqls = int(label[fires].sum())
+        if fires.sum() < _PASS_MIN_ROWS or sqls < _PASS_MIN_SQLS:
             continue
-        key = (signal.activity_types[0], signal.detail)
-        windows = spec.signal_windows(signal)
-        window = 30 if 30 in windows else max(windows)
-        name = f"did_{signal.name}"
-        if key in passes or key in behaviour or name in taken:
+        rate = sqls / fires.sum()
+        if rate < max(_PASS_LIFT * base, _PASS_MIN_RATE):
             continue
-        candidates.append(
-            Rule(
-                name=name,
-                label={"en": signal.name.replace("_", " ").capitalize()},
-                activity=ActivityMatch(type=key[0], detail=key[1]),
-                points=1,
-                cap=_CANDIDATE_OCCURRENCES,
-                window_days=window,
+        valid_fires = valid_units[rule.name].to_numpy() > 0
+        if valid_fires.any() and valid_label[valid_fires].mean() < _PASS_LIFT / 2 * valid_base:
+            continue
+        passes.append(
+            InstantPass(
+                name=rule.name,
+                label=rule.label,
+                activity=rule.activity,
+                window_days=rule.window_days,
             )
         )
-    return candidates
+    return passes
 
 
 def _fit(
@@ -149,6 +270,34 @@ def _evidence(units: pd.DataFrame, label: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("rule")
 
 
+def handoff_volume(
+    rows: pd.DataFrame,
+    current_volume: int,
+    *,
+    target_mql_per_week: float | None = None,
+    historical_mql_per_week: float | None = None,
+) -> tuple[int, str]:
+    """How many of ``rows`` the suggested threshold hands off, and the rule that said so.
+
+    In order: the target a person gave; the current rulebook's volume on these rows; the
+    historical MQL volume (from the outcomes' ``mql_at``); else the top
+    ``DEFAULT_HANDOFF_SHARE`` of rows each week. A rulebook that hands off nobody never sets
+    the volume: that would propose a threshold nothing reaches.
+    """
+    weeks = weeks_spanned(rows["cutoff_at"])
+    if target_mql_per_week:
+        return round(target_mql_per_week * weeks), f"the target of {target_mql_per_week:g} a week"
+    if current_volume > 0:
+        return current_volume, "the current rulebook's volume on the validation period"
+    if historical_mql_per_week:
+        return (
+            round(historical_mql_per_week * weeks),
+            f"the historical MQL volume ({historical_mql_per_week:.1f} a week, from mql_at)",
+        )
+    share = DEFAULT_HANDOFF_SHARE
+    return round(share * len(rows)), f"the top {share:.0%} of leads a week (no MQL history)"
+
+
 def suggest(
     rulebook: Rulebook,
     spec: FeatureSpec,
@@ -157,20 +306,35 @@ def suggest(
     *,
     test: pd.DataFrame | None = None,
     target_mql_per_week: float | None = None,
+    historical_mql_per_week: float | None = None,
     max_new_rules: int = 8,
 ) -> Suggestion:
-    """A reviewable rulebook with points from history, its evidence and its figures."""
+    """A reviewable rulebook with points from history, its evidence and its figures.
+
+    Works from an empty rulebook too: then every rule is new, points take the range
+    ``DEFAULT_POINT_RANGE`` and the hand-off volume follows :func:`handoff_volume`.
+    """
     from training.rules import RuleScorer
 
     candidates = candidate_rules(spec, rulebook, train)
     rules = [*rulebook.rules, *candidates]
+    if not rules:
+        raise ValueError(
+            "nothing to suggest from: the spec has no categorical attribute with a frequent "
+            "level and no single-type activity signal"
+        )
     units = rule_units(rules, spec, train)
     valid_units = rule_units(rules, spec, validation)
     label, valid_label = train[LABEL].to_numpy(int), validation[LABEL].to_numpy(int)
-    model = _fit(units, label, valid_units, valid_label)
-    coefs = pd.Series(model.coef_[0], index=units.columns)
-    scale = max(abs(r.points) for r in rulebook.rules) / max(coefs.abs().max(), 1e-9)
-    points = (coefs * scale).round()
+    new_passes = instant_pass_candidates(candidates, units, label, valid_units, valid_label)
+    pass_names = {p.name for p in new_passes}
+    candidates = [c for c in candidates if c.name not in pass_names]
+    rules = [r for r in rules if r.name not in pass_names]
+    model = _fit(units[[r.name for r in rules]], label, valid_units[[r.name for r in rules]],
+                 valid_label)  # fmt: skip
+    coefs = pd.Series(model.coef_[0], index=[r.name for r in rules])
+    reference = max((abs(r.points) for r in rulebook.rules), default=DEFAULT_POINT_RANGE)
+    points = (coefs * reference / max(coefs.abs().max(), 1e-9)).round()
     keep_new = (
         points[[c.name for c in candidates]]
         .loc[lambda p: p.abs() >= 2]
@@ -192,51 +356,56 @@ def suggest(
             update["cap"] = new_points * occurrences if new_points else None
         suggested_rules.append(rule.model_copy(update=update))
     # a rule with 0 points is kept (so the diff shows the proposal to drop it) but gives nothing
-    draft = rulebook.model_copy(update={"rules": tuple(suggested_rules)})
+    draft = rulebook.model_copy(
+        update={
+            "rules": tuple(suggested_rules),
+            "instant_pass": (*rulebook.instant_pass, *new_passes),
+        }
+    )
 
     current = RuleScorer(rulebook, spec).fit(validation)
-    current_passes = current.instant_passes(validation).any(axis=1).to_numpy()
-    weeks = validation["cutoff_at"].agg(lambda s: (s.max() - s.min()) / pd.Timedelta(days=7))
-    volume = (
-        round(target_mql_per_week * max(weeks, 1.0))
-        if target_mql_per_week
-        else int(current.predict(validation).sum())
+    volume, volume_rule = handoff_volume(
+        validation,
+        int(current.predict(validation).sum()),
+        target_mql_per_week=target_mql_per_week,
+        historical_mql_per_week=historical_mql_per_week,
     )
-    draft_points = _points(draft, spec, validation)
-    threshold = threshold_for_volume(draft_points, current_passes, volume)
+    threshold = threshold_for_volume(
+        _points(draft, spec, validation), _passes(draft, spec, validation), volume
+    )
     if np.isfinite(threshold):
         threshold = float(np.ceil(threshold))
     suggested = draft.model_copy(update={"mql_threshold": threshold})
+    if not suggested.grades.fit and not suggested.grades.engagement:
+        suggested = suggested.model_copy(update={"grades": _grades(suggested, spec, train)})
 
     metrics = {}
     for period, rows in (("validation", validation), ("test", test)):
         if rows is None or rows.empty:
             continue
         passes = current.instant_passes(rows).any(axis=1).to_numpy()
+        new = _passes(suggested, spec, rows)
         now = current.decision_function(rows)
         proposed = _points(suggested, spec, rows)
         metrics[f"now, {period}"] = handoff_metrics(
             rows, now, (now >= rulebook.mql_threshold) | passes
         )
         metrics[f"suggested, {period}"] = handoff_metrics(
-            rows, proposed, (proposed >= suggested.mql_threshold) | passes
+            rows, proposed, (proposed >= suggested.mql_threshold) | new
         )
         # the same hand-off volume as the current rulebook in this period: a like-for-like look
         volume_now = metrics[f"now, {period}"]["mql_rows"]
-        metrics[f"suggested at now's volume, {period}"] = handoff_metrics(
-            rows, proposed, top_k_handoff(proposed, passes, volume_now)
-        )
+        if volume_now:
+            metrics[f"suggested at now's volume, {period}"] = handoff_metrics(
+                rows, proposed, top_k_handoff(proposed, new, volume_now)
+            )
     evidence = _evidence(units, label)
-    evidence.insert(0, "points_now", [r.points if r in rulebook.rules else np.nan for r in rules])
+    now_points = {r.name: r.points for r in rulebook.rules}
+    status = {r.name: "kept" for r in rulebook.rules} | {n: "new instant pass" for n in pass_names}
+    status |= {n: "new" for n in keep_new}
+    evidence.insert(0, "points_now", evidence.index.map(lambda n: now_points.get(n, np.nan)))
     evidence.insert(1, "points_suggested", points.reindex(evidence.index))
-    evidence.insert(
-        0,
-        "status",
-        [
-            "kept" if r in rulebook.rules else ("new" if r.name in keep_new else "not proposed")
-            for r in rules
-        ],
-    )
+    evidence.insert(0, "status", evidence.index.map(lambda n: status.get(n, "not proposed")))
     diff = "".join(
         difflib.unified_diff(
             dump_rulebook(rulebook).splitlines(keepends=True),
@@ -245,7 +414,34 @@ def suggest(
             "rulebook (suggested)",
         )
     )
-    return Suggestion(suggested, evidence, pd.DataFrame(metrics).T, diff)
+    return Suggestion(suggested, evidence, pd.DataFrame(metrics).T, diff, volume_rule)
+
+
+def _passes(rulebook: Rulebook, spec: FeatureSpec, rows: pd.DataFrame) -> np.ndarray:
+    """Rows where one of the rulebook's instant passes fired (compiled or not yet)."""
+    fired = np.zeros(len(rows), bool)
+    for trigger in rulebook.instant_pass:
+        fired |= behaviour_units(rows, trigger, spec) > 0  # type: ignore[arg-type]
+    return fired
+
+
+def _grades(rulebook: Rulebook, spec: FeatureSpec, rows: pd.DataFrame) -> Grades:
+    """Grade floors for a rulebook that had none: quartiles of its positive fit and
+    engagement points on the train period, so A/1 are the top quarter of leads that score."""
+    floors: dict[str, dict[str, float]] = {}
+    units = rule_units(list(rulebook.rules), spec, rows)
+    for kind, names in (("fit", ("A", "B", "C")), ("engagement", ("1", "2", "3"))):
+        total = sum(
+            (capped_points(units[r.name].to_numpy(), r) for r in rulebook.rules if r.kind == kind),
+            np.zeros(len(rows)),
+        )
+        positive = total[total > 0]
+        if positive.size:
+            quantiles = np.quantile(positive, (0.75, 0.5, 0.0))
+            floors[kind] = {
+                name: float(np.ceil(q)) for name, q in zip(names, quantiles, strict=True)
+            }
+    return Grades(fit=floors.get("fit", {}), engagement=floors.get("engagement", {}))
 
 
 def _points(rulebook: Rulebook, spec: FeatureSpec, rows: pd.DataFrame) -> np.ndarray:

@@ -427,7 +427,7 @@ def test_ids_written_differently_in_the_activities_file_join_their_leads(
 
 def test_a_flat_id_column_of_numbers_with_an_na_gap_names_the_row(tmp_path):
     path = write_csv(tmp_path / "crm.csv", "id,plan,Converted\n1,basic,1\nNA,pro,0\n3,pro,0")
-    with pytest.raises(ContractError, match=r"empty value in column 'lead_id' at row 2"):
+    with pytest.raises(ContractError, match=r"empty value in column 'id' at row 2"):
         load_flat(path, "Converted", id_column="id")
 
 

@@ -1,0 +1,194 @@
+"""A model trained on a flat CRM report scores the next report of the same shape.
+
+Flat exports (X Education and most CRM reports) have one row per lead, their own id column,
+a label and often no created_at. A model trained on one must take next month's file as it
+comes - label column there or not - and give back exactly one scored row per lead.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features import schema
+from features.contract import FlatShape
+from features.offline import LABEL
+from leadscore.cli import app
+from training.artifact import load_model
+
+runner = CliRunner()
+SOURCES = ["Google", "Referral", "Olark Chat", "Direct Traffic"]
+
+
+def crm_report(n: int, seed: int, *, first_number: int = 660_000) -> pd.DataFrame:
+    """A CRM report as X Education writes it: newest leads first, no created_at."""
+    rng = np.random.default_rng(seed)
+    source = rng.choice(SOURCES, n)
+    visits = rng.poisson(3, n).astype(float)
+    visits[rng.random(n) < 0.05] = np.nan
+    logit = -1.5 + 1.4 * (source == "Referral") + 0.3 * np.nan_to_num(visits)
+    return pd.DataFrame(
+        {
+            "Prospect ID": [f"p-{seed}-{i:05d}" for i in rng.permutation(n)],
+            "Lead Number": first_number - 3 * np.arange(n),
+            "Lead Source": source,
+            "TotalVisits": visits,
+            "Email": [f"lead{seed}x{i}@example.com" for i in range(n)],
+            "Tags": np.where(rng.random(n) < 0.5, "Ringing", "Will revert"),
+            "Converted": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No"),
+        }
+    )
+
+
+def invoke(*args: object):  # type: ignore[no-untyped-def]
+    return runner.invoke(app, [str(a) for a in args])
+
+
+def trained(out: Path, report: Path, *options: object) -> Path:
+    result = invoke(
+        "train", "--leads", report, "--label", "Converted", *options, "--out", out,
+        "--tracking-uri", f"sqlite:///{out / 'mlflow.db'}",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return out / "model"
+
+
+@pytest.fixture(scope="module")
+def crm_model(tmp_path_factory) -> tuple[Path, Path, pd.DataFrame]:
+    """A model trained on a report with a 'Prospect ID', a 'Lead Number' and no created_at."""
+    base = tmp_path_factory.mktemp("crm")
+    report = crm_report(2000, seed=5)
+    report.to_csv(base / "crm.csv", index=False)
+    model = trained(
+        base / "run", base / "crm.csv", "--id-column", "Prospect ID",
+        "--order-column", "Lead Number", "--drop", "Tags",
+    )  # fmt: skip
+    return base, model, report
+
+
+@pytest.fixture(scope="module")
+def dated_model(tmp_path_factory) -> tuple[Path, Path]:
+    """A model trained on a report whose rows are numbered, not named, and that has created_at."""
+    base = tmp_path_factory.mktemp("dated")
+    report = crm_report(2000, seed=8).drop(columns=["Prospect ID", "Lead Number", "Tags"])
+    report.insert(0, "created_at", pd.date_range("2025-01-01", periods=2000, freq="3h", tz="UTC"))
+    report.to_csv(base / "crm.csv", index=False)
+    return base, trained(base / "run", base / "crm.csv")
+
+
+def score(model: Path, leads: Path, output: Path, *options: object):  # type: ignore[no-untyped-def]
+    return invoke("score", "--model", model, "--leads", leads, "--output", output, *options)
+
+
+def test_the_model_remembers_the_shape_of_the_file_it_learnt_from(crm_model, dated_model):
+    _, model, _ = crm_model
+    assert FlatShape.from_metadata(load_model(model).metadata) == FlatShape(
+        label_column="Converted", id_column="Prospect ID", order_column="Lead Number",
+        created_at=False, dropped=("Tags",),
+    )  # fmt: skip
+    shape = FlatShape.from_metadata(load_model(dated_model[1]).metadata)
+    assert shape is not None and shape.id_column is None and shape.created_at
+
+
+def test_next_months_report_without_the_label_scores_one_row_per_lead_in_file_order(
+    crm_model, tmp_path
+):
+    """No created_at, no label, no dropped 'Tags': the report as it comes before the outcome."""
+    _, model, _ = crm_model
+    upcoming = crm_report(300, seed=6, first_number=700_000)
+    upcoming = upcoming.drop(columns=["Converted", "Tags"]).sample(frac=1, random_state=1)
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    result = score(model, tmp_path / "next.csv", tmp_path / "scores.csv")
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert scores[schema.LEAD_ID].tolist() == upcoming["Prospect ID"].tolist()
+    assert scores["p_sql"].between(0, 1).all() and scores["error"].isna().all()
+    assert set(scores["decision"]) <= {"hand off", "nurture"}
+    assert list(scores.columns[:4]) == [schema.LEAD_ID, "as_of", "p_sql", "score"]
+    assert {"tier", "reasons", "reasons_json", "rule_breakdown"} <= set(scores.columns)
+    assert scores.columns[-1] == "error"
+    assert "example.com" not in result.output
+
+
+def test_a_report_with_the_label_still_there_scores_as_the_training_rows_did(crm_model, tmp_path):
+    """The label is never read (here it even holds a value it could not have had in training),
+    and a lead scores exactly as its row in the training set: no skew between the two paths."""
+    base, model, report = crm_model
+    report.assign(Converted="unknown yet").to_csv(tmp_path / "again.csv", index=False)
+    result = score(model, tmp_path / "again.csv", tmp_path / "scores.parquet")
+    assert result.exit_code == 0, result.output
+    scores = pd.read_parquet(tmp_path / "scores.parquet")
+    assert scores[schema.LEAD_ID].tolist() == report["Prospect ID"].tolist()
+    scorer = load_model(model)
+    rows = pd.read_parquet(base / "run" / "training" / "training_set.parquet")
+    rows = rows.set_index(schema.LEAD_ID).loc[report["Prospect ID"]]
+    np.testing.assert_allclose(
+        scores["p_sql"].to_numpy(float), scorer.predict_proba(rows), rtol=1e-12
+    )
+    assert rows[LABEL].notna().all()  # the training rows the comparison is made on
+
+
+def test_row_numbers_are_the_ids_when_the_model_had_no_id_column(dated_model, tmp_path):
+    _, model = dated_model
+    upcoming = crm_report(7, seed=9).drop(columns=["Prospect ID", "Lead Number", "Converted"])
+    upcoming.insert(0, "created_at", "2025-09-01T10:00:00Z")
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    result = score(model, tmp_path / "next.csv", tmp_path / "scores.csv")
+    assert result.exit_code == 0, result.output
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert scores[schema.LEAD_ID].tolist() == [1, 2, 3, 4, 5, 6, 7]
+    assert scores["p_sql"].notna().all()
+
+
+def test_a_model_trained_with_created_at_still_needs_it(dated_model, tmp_path):
+    _, model = dated_model
+    upcoming = crm_report(7, seed=9).drop(columns=["Prospect ID", "Lead Number", "Converted"])
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    result = score(model, tmp_path / "next.csv", tmp_path / "scores.csv")
+    assert result.exit_code == 2, result.output
+    assert "next.csv: missing required column 'created_at'" in result.output
+    assert "Traceback" not in result.output and not (tmp_path / "scores.csv").exists()
+
+
+def test_a_report_missing_a_column_the_model_reads_names_the_file_and_the_column(
+    crm_model, tmp_path
+):
+    _, model, _ = crm_model
+    upcoming = crm_report(20, seed=6).drop(columns=["TotalVisits"])
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    result = score(model, tmp_path / "next.csv", tmp_path / "scores.csv")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "next.csv: missing required column 'TotalVisits'" in message
+    assert "the columns of the file the model learnt from: Prospect ID" in message
+    assert "the label 'Converted' may be left out" in message
+    assert "Traceback" not in result.output and "example.com" not in result.output
+
+
+def test_a_lead_listed_twice_in_the_report_is_named_not_scored_twice(crm_model, tmp_path):
+    _, model, _ = crm_model
+    upcoming = crm_report(20, seed=6)
+    upcoming.loc[7, "Prospect ID"] = upcoming.loc[2, "Prospect ID"]
+    upcoming.loc[11, "Prospect ID"] = None
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    result = score(model, tmp_path / "next.csv", tmp_path / "scores.csv")
+    assert result.exit_code == 2, result.output
+    message = " ".join(result.output.split())
+    assert "next.csv: empty value in column 'Prospect ID' at row 12 (line 13)" in message
+    upcoming.loc[11, "Prospect ID"] = "p-new"
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    result = score(model, tmp_path / "next.csv", tmp_path / "scores.csv")
+    message = " ".join(result.output.split())
+    assert "next.csv: duplicate lead_id in column 'Prospect ID' at row 3 (line 4), row 8" in message
+
+
+def test_a_flat_model_refuses_an_activities_file_rather_than_ignoring_it(crm_model, tmp_path):
+    base, model, _ = crm_model
+    activities = tmp_path / "activities.csv"
+    activities.write_text("lead_id,occurred_at,activity_type\n")
+    result = score(model, base / "crm.csv", tmp_path / "s.csv", "--activities", activities)
+    assert result.exit_code == 2 and "a flat model scores leads alone" in result.output

@@ -1,0 +1,67 @@
+"""Flat-mode training, assembled: one file of leads with a label in, what the job fits out.
+
+Why a module of its own: the command line only parses and prints, and the model must remember
+the shape of the file it learnt from (:class:`features.contract.FlatShape`) so that
+`leadscore score` reads the next file of that shape the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from features.contract import FlatShape, load_flat
+from features.infer import infer_spec
+from features.offline import connect
+from features.spec import FeatureSpec
+from features.training_set import flat_training_set
+from training.rulebook import Rulebook, compile_rules, parse_rulebook
+
+
+@dataclass(frozen=True)
+class FlatTraining:
+    """What :func:`training.job.run_training` needs for a flat export, and the file's shape."""
+
+    spec: FeatureSpec  # with the rulebook's signals compiled in
+    rulebook: Rulebook
+    training_set: Path
+    shape: FlatShape
+    notes: tuple[str, ...] = ()
+
+
+def no_rules() -> Rulebook:
+    """The rulebook of a flat export without one: no rules, and a threshold no lead reaches."""
+    return parse_rulebook(
+        {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}
+    )
+
+
+def prepare_flat_training(
+    leads: Path,
+    label: str,
+    out: Path,
+    *,
+    id_column: str | None = None,
+    order_column: str | None = None,
+    drop: Sequence[str] = (),
+    spec: FeatureSpec | None = None,
+    rulebook: Rulebook | None = None,
+) -> FlatTraining:
+    """Load a flat export, infer its spec (unless given), and write its training set under
+    ``out``.
+
+    ``drop`` columns (filled in after the outcome, say) are left out before the spec is
+    inferred; the label never becomes a feature. Without a rulebook the run starts from
+    :func:`no_rules`.
+    """
+    flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
+    kept = flat.leads.drop(columns=list(drop), errors="ignore")
+    if spec is None:
+        spec, _ = infer_spec(
+            kept, None, flat.personal_data, exclude=(label,), numbers=flat.number_columns
+        )
+    book = rulebook if rulebook is not None else no_rules()
+    feature_spec = compile_rules(book, spec)
+    path = flat_training_set(connect(), kept, flat.label, feature_spec, out, order=flat.order)
+    return FlatTraining(feature_spec, book, path, flat.shape(drop), flat.notes)

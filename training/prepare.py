@@ -1,0 +1,386 @@
+"""From an export leadscore has not seen to a training set it can fit, deciding out loud.
+
+A user's export does not speak the simulator's words: its columns are ``seniority`` and
+``lead_source``, its activities ``Visit Webpage`` and ``Fill Out Form``. Nothing the user did
+not ask for may stop a run on it, so:
+
+* a spec or rulebook named by the user is used as written (its errors do stop the run: the
+  user asked for it);
+* the default spec is used only when every attribute column and activity type it names is in
+  the export; otherwise the spec is inferred from the export (:func:`features.infer.infer_spec`);
+* the default rulebook keeps only the rules whose attributes and activity types exist in the
+  export; when none remain, the run starts from no rules, builds its training set with every
+  candidate rule compiled in, and bootstraps a rulebook from history
+  (:func:`training.suggest.suggest`) before fitting.
+
+Every decision is a line of plain text, which the CLI prints and the training job logs to
+MLflow; the spec and rulebook used are written beside the training set so later commands
+(``rules evaluate``, ``rules suggest``, ``train --training-set``) read the same ones.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from features import schema
+from features.infer import infer_spec
+from features.sources import Source
+from features.spec import (
+    ANY_TYPE,
+    DEFAULT_SPEC,
+    FeatureSpec,
+    dump_spec,
+    load_spec,
+)
+from features.training_set import (
+    SplitEdges,
+    SplitPlan,
+    build_training_set,
+    profile_training_set,
+    write_profile,
+)
+from training.rule_metrics import weeks_spanned
+from training.rulebook import (
+    DEFAULT_RULEBOOK,
+    Rule,
+    Rulebook,
+    compile_rules,
+    dump_rulebook,
+    load_rulebook,
+)
+from training.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
+
+SPEC_FILE = "spec.yaml"  # beside training_set.parquet: the spec it was built with
+RULEBOOK_FILE = "rulebook.yaml"  # beside it: the rulebook, after any bootstrap
+DECISIONS_FILE = "decisions.txt"
+SUGGESTED_FILE = "rulebook_suggested.yaml"
+_INFER_ACTIVITIES = 2_000_000  # activities read into pandas to infer a spec: plenty for shares
+
+
+@dataclass(frozen=True)
+class StartingPoint:
+    """The spec and rulebook a run starts from, and why."""
+
+    spec: FeatureSpec  # without the rulebook's signals
+    rulebook: Rulebook  # when ``bootstrap``: the candidate rules, compiled in for the build
+    bootstrap: bool
+    decisions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """A built training set with the spec (rules compiled in) and rulebook a model fits with."""
+
+    training_set: Path
+    spec: FeatureSpec
+    rulebook: Rulebook
+    profile: dict
+    edges: SplitEdges
+    decisions: tuple[str, ...]
+    historical_mql_per_week: float | None
+    suggestion: Suggestion | None = None
+
+
+@dataclass(frozen=True)
+class ExportShape:
+    """What of an export decides whether the defaults fit: its columns, activities, details."""
+
+    lead_columns: frozenset[str]
+    details: dict[str, tuple[str, ...]]  # activity type -> its distinct details
+
+
+def export_shape(source: Source) -> ExportShape:
+    """Lead columns and each activity type's distinct details, by one query."""
+    pairs = (
+        source.activities.select(schema.ACTIVITY_TYPE, schema.DETAIL)
+        .distinct()
+        .to_pyarrow()
+        .to_pandas()
+    )
+    details = {
+        str(kind): tuple(str(d) for d in group[schema.DETAIL].dropna())
+        for kind, group in pairs.groupby(schema.ACTIVITY_TYPE, observed=True)
+    }
+    return ExportShape(frozenset(source.leads.columns), details)
+
+
+def _matches(shape: ExportShape, activity_type: str, detail: str | None) -> bool:
+    if activity_type == ANY_TYPE:
+        return True
+    if activity_type not in shape.details:
+        return False
+    return detail is None or any(
+        fnmatch.fnmatchcase(value, detail.replace("[", "[[]"))
+        for value in shape.details[activity_type]
+    )
+
+
+def spec_misfit(spec: FeatureSpec, shape: ExportShape) -> list[str]:
+    """What of ``spec`` the export lacks: attribute columns, activity types (with details)."""
+    missing = [
+        f"column '{a.column}'" for a in spec.attributes if a.column not in shape.lead_columns
+    ]
+    for signal in spec.signals:
+        for kind in signal.activity_types:
+            if not _matches(shape, kind, signal.detail):
+                what = f"activity '{kind}'" + (
+                    f" with detail '{signal.detail}'" if signal.detail else ""
+                )
+                if what not in missing:
+                    missing.append(what)
+    return missing
+
+
+def fitting_rules(
+    rulebook: Rulebook, spec: FeatureSpec, shape: ExportShape
+) -> tuple[Rulebook, list[str]]:
+    """The rulebook without the rules the export cannot fire, and one note per rule left out."""
+    attributes = {a.name for a in spec.attributes}
+    kept: list[Rule] = []
+    dropped: list[str] = []
+    for rule in rulebook.rules:
+        if rule.when is not None:
+            absent = sorted(set(rule.when) - attributes)
+            if absent:
+                dropped.append(f"{rule.name} (attribute {', '.join(absent)} not in the spec)")
+                continue
+        elif rule.activity is not None and not _matches(
+            shape, rule.activity.type, rule.activity.detail
+        ):
+            dropped.append(f"{rule.name} (activity '{rule.activity.type}' not in the export)")
+            continue
+        kept.append(rule)
+    passes = []
+    for trigger in rulebook.instant_pass:
+        if _matches(shape, trigger.activity.type, trigger.activity.detail):
+            passes.append(trigger)
+        else:
+            dropped.append(f"{trigger.name} (activity '{trigger.activity.type}' not in the export)")
+    trimmed = rulebook.model_copy(update={"rules": tuple(kept), "instant_pass": tuple(passes)})
+    return trimmed, dropped
+
+
+def _frames(source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Leads, up to ``_INFER_ACTIVITIES`` activities and the outcomes, as pandas frames."""
+    leads = source.leads.to_pyarrow().to_pandas()
+    activities = source.activities
+    count = int(activities.count().execute())
+    if count > _INFER_ACTIVITIES:
+        activities = activities.sample(_INFER_ACTIVITIES / count, seed=0)
+    outcomes = source.outcomes.select(schema.LEAD_ID, schema.SQL_AT)
+    return (
+        leads,
+        activities.to_pyarrow().to_pandas(),
+        outcomes.to_pyarrow().to_pandas(),
+    )
+
+
+def _inferred(source: Source) -> tuple[FeatureSpec, list[str]]:
+    leads, activities, outcomes = _frames(source)
+    del outcomes  # TODO(merge): pass to infer_spec once it reads outcomes
+    return infer_spec(leads, activities, source.personal_data, numbers=source.number_columns)
+
+
+def starting_point(
+    source: Source, *, spec: Path | None = None, rulebook: Path | None = None
+) -> StartingPoint:
+    """Decide the spec and rulebook for ``source`` (see the module docstring)."""
+    shape = export_shape(source)
+    decisions: list[str] = []
+    if spec is not None:
+        base = load_spec(spec)
+        decisions.append(f"spec: {spec}, as given")
+    else:
+        default = load_spec(DEFAULT_SPEC)
+        misfit = spec_misfit(default, shape)
+        if not misfit:
+            base = default
+            decisions.append(
+                "spec: the default spec (every column and activity it names is in the export)"
+            )
+        else:
+            base, skipped = _inferred(source)
+            decisions.append(
+                f"spec: inferred from the export ({len(base.attributes)} attributes, "
+                f"{len(base.signals)} signals), as the default spec's {_few(misfit)} "
+                "are not in it; see spec.yaml beside the training set"
+            )
+            decisions += [f"left out {line}" for line in skipped]
+    if rulebook is not None:
+        book = load_rulebook(rulebook)
+        compile_rules(book, base)  # a rulebook the user named that does not fit stops the run
+        decisions.append(f"rulebook: {rulebook}, as given")
+        return StartingPoint(base, book, False, tuple(decisions))
+    book, dropped = fitting_rules(load_rulebook(DEFAULT_RULEBOOK), base, shape)
+    if book.rules or book.instant_pass:
+        decisions.append(
+            "rulebook: the default rulebook"
+            + (
+                f", without {len(dropped)} rules the export cannot fire: {_few(dropped)}"
+                if dropped
+                else ""
+            )
+        )
+        return StartingPoint(base, book, False, tuple(decisions))
+    decisions.append(
+        "rulebook: none of the default rulebook's rules fit this export, so the run starts "
+        "from no rules and suggests a rulebook from history (`leadscore rules suggest`)"
+    )
+    return StartingPoint(base, bootstrap_rulebook(base), True, tuple(decisions))
+
+
+def _few(items: list[str], shown: int = 4) -> str:
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(items[:shown]) + more
+
+
+def historical_mql_per_week(source: Source) -> float | None:
+    """MQLs a week over the export's MQL history (``mql_at``), or None without one."""
+    if schema.MQL_AT not in source.outcomes.columns:
+        return None
+    stamps = source.outcomes[schema.MQL_AT]
+    table = source.outcomes.aggregate(n=stamps.count(), first=stamps.min(), last=stamps.max())
+    row = table.to_pyarrow().to_pandas().iloc[0]
+    if not row["n"]:
+        return None
+    return float(row["n"] / weeks_spanned(pd.Series([row["first"], row["last"]])))
+
+
+def prepare_training_set(
+    source: Source,
+    start: StartingPoint,
+    out: Path,
+    *,
+    as_of: pd.Timestamp | None = None,
+    plan: SplitPlan = SplitPlan(),
+    target_mql_per_week: float | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Prepared:
+    """Build the training set from ``start``; bootstrap the rulebook from it when due.
+
+    A bootstrapped rulebook is proposed on the train period and tuned on validation, like
+    ``rules suggest``; its rules read columns the build already made (the candidates were
+    compiled in), so nothing is built twice. Writes the spec, rulebook, decisions and, when
+    bootstrapped, the suggestion with its evidence beside the training set.
+    """
+    step = progress or (lambda _: None)
+    built_with = compile_rules(start.rulebook, start.spec)
+    path, edges = build_training_set(
+        source.con, source.leads, source.activities, source.outcomes, built_with, out,
+        as_of=as_of, plan=plan, progress=step,
+    )  # fmt: skip
+    step("profile")
+    profile = profile_training_set(source.con, path, built_with, edges)
+    write_profile(profile, out)
+    mql_rate = historical_mql_per_week(source)
+    decisions = list(start.decisions)
+    rulebook, suggestion = start.rulebook, None
+    if start.bootstrap:
+        step("suggesting a rulebook from history")
+        suggestion = bootstrap_from(path, built_with, target_mql_per_week, mql_rate)
+        rulebook = suggestion.rulebook
+        write_suggestion(suggestion, out / SUGGESTED_FILE, f"the training set {path}")
+        decisions.append(
+            f"rulebook: suggested from history, {len(rulebook.rules)} rules and "
+            f"{len(rulebook.instant_pass)} instant passes, hand-off at "
+            f"{rulebook.mql_threshold:g} points ({suggestion.volume_rule}); "
+            f"see {out / SUGGESTED_FILE} and its evidence"
+        )
+    dump_spec(start.spec, out / SPEC_FILE)
+    (out / RULEBOOK_FILE).write_text(dump_rulebook(rulebook))
+    (out / DECISIONS_FILE).write_text("\n".join(decisions) + "\n")
+    return Prepared(
+        path, compile_rules(rulebook, start.spec), rulebook, profile, edges, tuple(decisions),
+        mql_rate, suggestion,
+    )  # fmt: skip
+
+
+def labelled_periods(training_set: Path | pd.DataFrame) -> dict[str, pd.DataFrame]:
+    """The labelled rows of the train, validation and test periods."""
+    from features.offline import LABEL
+    from features.training_set import SPLIT
+
+    rows = pd.read_parquet(training_set) if isinstance(training_set, Path) else training_set
+    rows = rows[rows[LABEL].notna()]
+    return {name: rows[rows[SPLIT] == name] for name in ("train", "validation", "test")}
+
+
+def bootstrap_from(
+    training_set: Path,
+    spec: FeatureSpec,
+    target_mql_per_week: float | None = None,
+    historical_mql_per_week: float | None = None,
+) -> Suggestion:
+    """A rulebook suggested from an empty one on a training set's history."""
+    return suggest_from(
+        empty_rulebook(), spec, training_set, target_mql_per_week=target_mql_per_week,
+        historical_mql_per_week=historical_mql_per_week,
+    )  # fmt: skip
+
+
+def suggest_from(
+    rulebook: Rulebook,
+    spec: FeatureSpec,
+    training_set: Path | pd.DataFrame,
+    *,
+    target_mql_per_week: float | None = None,
+    historical_mql_per_week: float | None = None,
+    max_new_rules: int = 8,
+) -> Suggestion:
+    """:func:`training.suggest.suggest` on a training set's train, validation and test."""
+    parts = labelled_periods(training_set)
+    if parts["train"].empty or parts["validation"].empty:
+        raise ValueError(
+            "the training set needs labelled train and validation rows; export more history"
+        )
+    return suggest(
+        rulebook, spec, parts["train"], parts["validation"], test=parts["test"],
+        target_mql_per_week=target_mql_per_week,
+        historical_mql_per_week=historical_mql_per_week, max_new_rules=max_new_rules,
+    )  # fmt: skip
+
+
+def write_suggestion(suggestion: Suggestion, out: Path, source: str) -> list[Path]:
+    """The suggested rulebook (YAML), its evidence (CSV) and its diff, for a person to review."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = (
+        f"# Suggested by `leadscore rules suggest` from {source}.\n"
+        "# Review the points, the evidence (.evidence.csv) and the diff (.diff) before use.\n"
+        f"# The threshold hands off {suggestion.volume_rule}.\n"
+    )
+    out.write_text(dump_rulebook(suggestion.rulebook, header=header))
+    suggestion.evidence.to_csv(out.with_suffix(".evidence.csv"))
+    out.with_suffix(".diff").write_text(suggestion.diff)
+    return [out, out.with_suffix(".evidence.csv"), out.with_suffix(".diff")]
+
+
+def beside(training_set: Path, name: str) -> Path | None:
+    """A file written next to a training set by :func:`prepare_training_set`, if there."""
+    path = Path(training_set).parent / name
+    return path if path.exists() else None
+
+
+def read_profile(training_set: Path) -> dict | None:
+    path = beside(training_set, "profile.json")
+    return json.loads(path.read_text()) if path else None
+
+
+def recorded_inputs(
+    training_set: Path, spec: Path | None = None, rulebook: Path | None = None
+) -> tuple[FeatureSpec, Rulebook, tuple[str, ...]]:
+    """The spec and rulebook a training set was built with: those named, else the ones
+    written beside it, else (a set built before they were written) the defaults."""
+    decisions = []
+    spec_path = spec or beside(training_set, SPEC_FILE) or DEFAULT_SPEC
+    rulebook_path = rulebook or beside(training_set, RULEBOOK_FILE) or DEFAULT_RULEBOOK
+    for what, path, given in (("spec", spec_path, spec), ("rulebook", rulebook_path, rulebook)):
+        decisions.append(f"{what}: {path}" + (", as given" if given else ""))
+    base, book = load_spec(spec_path), load_rulebook(rulebook_path)
+    compile_rules(book, base)  # names the rule and field of a rulebook that does not fit
+    return base, book, tuple(decisions)
