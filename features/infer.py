@@ -2,18 +2,26 @@
 
 Inference is deliberately conservative: it proposes what is safe to use and says in the YAML's
 header comment what it left out and why (personal data, ids, timestamps, free text, sales-side
-activities), so the reader can change its mind with one edit instead of hunting for a column.
+activities), and which judgement calls it made with what evidence (columns judged identifiers
+by their uniqueness, repeated codes kept with rare levels grouped, activity details split into
+their own signals), so the reader can change its mind with one edit instead of hunting for a
+column.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Collection
+from dataclasses import dataclass, field
 
 import pandas as pd
 
 from features import schema
+from features.contract import is_empty
 from features.spec import (
     ANY_TYPE,
     CategoricalAttribute,
@@ -22,15 +30,31 @@ from features.spec import (
     NumericAttribute,
     Ratio,
     Signal,
+    glob_to_regex,
     normalise_level,
 )
 
-_ID_NAME = re.compile(r"(^id$|_id$|^id_|\bid\b|number$|^uuid|guid)", re.IGNORECASE)
+# a name that says "code": such a column is never a number, whatever its type
+_CODE_NAME = re.compile(r"(^id$|_id$|^id_|\bid\b|number$|^uuid|guid|code$)", re.IGNORECASE)
 _ORGANISATION = re.compile(r"company|organi[sz]ation|account_?name|employer", re.IGNORECASE)
 _SALES_SIDE = re.compile(r"sales|call|meeting|opportunit|task|deal|sms_sent", re.IGNORECASE)
-_FREE_TEXT_SHARE = 0.2
-_MAX_PAGE_SIGNALS = 10
-_MIN_PAGE_SHARE = 0.005
+# identifiers: distinct values on at least this share of the non-empty rows, and more than a
+# handful of them (five leads with five sources are not five ids)
+_UNIQUE_SHARE = 0.95
+_HANDFUL = 20
+# free text: most non-empty rows hold a value seen nowhere else
+_FREE_TEXT_SHARE = 0.5
+_MANY_LEVELS = 20
+_MIN_LEVEL_LEADS = 50  # about 30 in the train period of the default 60/20/20 split
+# activity details
+_MIN_DETAIL_SHARE = 0.005
+_MIN_DETAIL_LEADS = 25
+_MAX_DETAIL_SIGNALS = 10
+_LIFT_BAND = (0.67, 1.5)
+_MIN_Z = 1.96
+_EVIDENCE_SHARE = 0.6
+_PATH = re.compile(r"^((?:https?://[^/?#]+)?/)([^/?#]+)")
+_DATED = re.compile(r"(?<!\d)(19|20)\d{2}[-_/.]?(0[1-9]|1[0-2])(?!\d)")
 
 
 def snake(text: str) -> str:
@@ -57,39 +81,119 @@ def infer_aliases(values: pd.Series) -> dict[str, str]:
     return aliases
 
 
+@dataclass(frozen=True)
+class Inference:
+    """An inferred spec, what was left out (with reasons), and the judgement calls it kept
+    (with their evidence), both as lines for the spec's header."""
+
+    spec: FeatureSpec
+    skipped: list[str]
+    kept: list[str] = field(default_factory=list)
+
+
+def _non_empty(values: pd.Series) -> pd.Series:
+    """The filled cells as text; 'no value' tokens ('', 'NA', 'null') are judged once per
+    distinct value."""
+    values = values.dropna()
+    empty = [v for v in pd.unique(values) if is_empty(v)]
+    return values[~values.isin(empty)].astype(str)
+
+
+def _level_min_share(counts: pd.Series, n_rows: int) -> float | None:
+    """The share of rows a level needs to keep its own weight: about ``_MIN_LEVEL_LEADS`` leads
+    (rounded up to two significant figures), for a column with many levels; None (the spec's
+    default) for a column with few."""
+    if len(counts) <= _MANY_LEVELS:
+        return None
+    share = _MIN_LEVEL_LEADS / max(n_rows, 1)
+    digits = 1 - math.floor(math.log10(share))
+    return min(math.ceil(share * 10**digits) / 10**digits, 0.99)
+
+
 def infer_attributes(
     leads: pd.DataFrame,
     personal_data: tuple[str, ...],
     exclude: tuple[str, ...] = (),
     numbers: Collection[str] = (),
+    kept: list[str] | None = None,
 ) -> tuple[list[CategoricalAttribute | NumericAttribute], list[str]]:
     """Attributes worth a feature, and a line of explanation for every column left out.
 
+    Judged by content, not by name:
+
+    * an **identifier** is a column whose distinct non-empty values number at least 95% of its
+      non-empty rows, and more than a handful: a text column whatever its name, a number
+      column when its name says code (``_id``, ``number``, ``code``); a measure such as
+      revenue may be unique and stays a number;
+    * a column named as a code (``landing_page_id``, ``campaign_id``) that repeats is a
+      **categorical** attribute, never a number (code 512 is not twice code 256);
+    * a text column is **free text** when most of its non-empty rows hold a value seen once;
+    * a categorical with many levels keeps a level only when it has about 50 leads
+      (``min_share``); rarer levels are grouped. When no level has that many, the column is
+      left out: nothing would be learned from it but "empty or not".
+
     A column is numeric when its type is, or when it is one of ``numbers`` (CSV text columns
-    that hold only numbers, :attr:`features.contract.Table.numbers`).
+    that hold only numbers, :attr:`features.contract.Table.numbers`). Lines for the judgement
+    calls kept (repeated codes and their grouping) are appended to ``kept``.
     """
+    kept = [] if kept is None else kept
     attributes: list[CategoricalAttribute | NumericAttribute] = []
     skipped: list[str] = []
     taken: set[str] = set()
     for column in leads.columns:
         values = leads[column]
         reason = None
+        min_share = None
+        aliases: dict[str, str] | None = None
         if column in (schema.LEAD_ID, schema.CREATED_AT, *exclude):
             continue
+        code = bool(_CODE_NAME.search(str(column)))
+        number = _is_number(values, numbers) and not code
+        filled = _non_empty(values) if not pd.api.types.is_datetime64_any_dtype(values) else None
         if column in personal_data:
             reason = "personal data"
-        elif pd.api.types.is_datetime64_any_dtype(values):
+        elif filled is None:
             reason = "timestamp (an attribute filled at an unknown time may leak the outcome)"
-        elif _ID_NAME.search(str(column)):
-            reason = "an identifier"
-        elif _ORGANISATION.search(str(column)):
-            reason = "an organisation's name (renaming a company must not move a score)"
-        elif values.notna().sum() == 0:
+        elif filled.empty:
             reason = "always empty"
-        elif not _is_number(values, numbers):
-            distinct = values.dropna().astype(str).nunique()
-            if distinct > _FREE_TEXT_SHARE * max(values.notna().sum(), 1) and distinct > 50:
-                reason = f"free text or a name ({distinct:,} distinct values)"
+        else:
+            counts = filled.value_counts()
+            distinct = len(counts)
+            if (not number) and distinct >= _UNIQUE_SHARE * len(filled) and distinct > _HANDFUL:
+                reason = (
+                    f"an identifier: unique per lead ({distinct:,} distinct values over "
+                    f"{len(filled):,} filled rows)"
+                )
+            elif _ORGANISATION.search(str(column)):
+                reason = "an organisation's name (renaming a company must not move a score)"
+            elif not number:
+                once = int(counts[counts == 1].sum())
+                aliases = infer_aliases(values)
+                as_level = {v: normalise_level(v, aliases) for v in counts.index}
+                counts = counts.groupby(counts.index.map(as_level)).sum()
+                counts = counts.sort_values(ascending=False)
+                distinct = len(counts)  # levels as the models see them
+                min_share = _level_min_share(counts, len(leads))
+                frequent = int((counts >= _MIN_LEVEL_LEADS).sum())
+                if not code and once >= _FREE_TEXT_SHARE * len(filled) and distinct > 50:
+                    reason = (
+                        f"free text or a name ({distinct:,} distinct values, {once:,} of "
+                        f"{len(filled):,} filled rows unique)"
+                    )
+                elif min_share is not None and frequent == 0:
+                    what = "an identifier of a group" if code else "free text or a name"
+                    reason = (
+                        f"{what} ({distinct:,} values repeated, the most frequent on "
+                        f"{int(counts.iloc[0]):,} leads; a level needs {_MIN_LEVEL_LEADS} to be "
+                        "learned)"
+                    )
+                elif min_share is not None:
+                    kept.append(
+                        f"{column}: {'a repeated code' if code else 'many levels'} "
+                        f"({distinct:,} levels over {len(filled):,} filled rows): {frequent} "
+                        f"levels on {_MIN_LEVEL_LEADS}+ leads keep their own weight, the rest "
+                        f"read as one (min_share {min_share:g})"
+                    )
         if reason:
             skipped.append(f"{column}: {reason}")
             continue
@@ -97,27 +201,182 @@ def infer_attributes(
         while name in taken:
             name += "_"
         taken.add(name)
-        if _is_number(values, numbers):
+        if number:
             attributes.append(NumericAttribute(name=name, column=str(column)))
         else:
+            grouping = {} if min_share is None else {"min_share": min_share}
             attributes.append(
-                CategoricalAttribute(name=name, column=str(column), aliases=infer_aliases(values))
+                CategoricalAttribute(
+                    name=name,
+                    column=str(column),
+                    aliases=infer_aliases(values) if aliases is None else aliases,
+                    **grouping,
+                )
             )
     return attributes, skipped
 
 
-def _page_segments(activities: pd.DataFrame) -> list[str]:
-    details = activities[schema.DETAIL].dropna().astype(str)
-    paths = details[details.str.startswith("/")]
-    if paths.empty:
-        return []
-    first = paths.str.extract(r"^/([^/?#]+)", expand=False).dropna()
-    shares = first.value_counts(normalize=True)
-    return [s for s, share in shares.items() if share >= _MIN_PAGE_SHARE][:_MAX_PAGE_SIGNALS]
+@dataclass(frozen=True)
+class DetailEvidence:
+    """Why one activity detail (or page section) became its own signal."""
+
+    activity_type: str
+    detail: str  # the signal's glob
+    activities: int
+    share: float  # of the type's activities
+    leads: int
+    sql_rate: float | None = None
+    rest_rate: float | None = None  # leads with the type but never this detail
+    z: float | None = None
+
+    def line(self, name: str) -> str:
+        text = (
+            f"{self.activity_type} '{self.detail}' -> {name}: {self.activities:,} activities "
+            f"({self.share:.1%} of the type), {self.leads:,} leads"
+        )
+        if self.sql_rate is not None:
+            text += (
+                f"; SQL {self.sql_rate:.1%} vs {self.rest_rate:.1%} for the rest of the type "
+                f"(z = {self.z:.1f})"
+            )
+        return text
 
 
-def infer_signals(activities: pd.DataFrame) -> tuple[list[Signal], list[str], list[str]]:
-    """Signals per activity type and per top page section; sales-side types are excluded."""
+def _detail_name(activity_type: str, label: str) -> str:
+    """``fill_out_form_contact_sales`` from the export's own words; a short hash of the detail
+    keeps the name unique where words are lost (non-ASCII text, a long value)."""
+    text = unicodedata.normalize("NFKC", label)
+    words = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
+    lossy = any(not c.isascii() and c.isalnum() for c in text) or len(words) > 40
+    name = f"{snake(activity_type)}_{words[:40].strip('_')}".strip("_")
+    if lossy or not words:
+        name += "_" + hashlib.sha1(label.encode()).hexdigest()[:6]
+    return name
+
+
+def _two_proportions(hits: int, n: int, rest_hits: int, rest_n: int) -> float:
+    pooled = (hits + rest_hits) / (n + rest_n)
+    spread = math.sqrt(pooled * (1 - pooled) * (1 / n + 1 / rest_n))
+    return 0.0 if spread == 0 else (hits / n - rest_hits / rest_n) / spread
+
+
+def _detail_keys(details: pd.Series) -> tuple[pd.Series, bool]:
+    """Each activity's candidate: its page section (``/pricing*``) when the type's details are
+    mostly paths or URLs, else the exact detail value."""
+    sections = details.str.extract(_PATH)
+    if sections[1].notna().mean() >= 0.5:
+        return (sections[0] + sections[1] + "*").dropna(), True
+    return details, False
+
+
+def _detail_signals(
+    activity_type: str,
+    rows: pd.DataFrame,
+    sql_leads: set | None,
+    taken: set[str],
+) -> tuple[list[tuple[Signal, DetailEvidence]], list[str]]:
+    total = len(rows)
+    details = _non_empty(rows[schema.DETAIL])
+    if details.empty:
+        return [], []
+    keys, paths = _detail_keys(details)
+    notes = []
+    dated = set() if paths else {k for k in keys.unique() if _DATED.search(k)}
+    if dated:
+        notes.append(
+            f"{activity_type}: {len(dated):,} detail values name a date (campaign instances "
+            "that never recur in the leads to score), not split"
+        )
+    counts = keys.value_counts()
+    counts = counts[(counts >= _MIN_DETAIL_SHARE * total) & (counts < 0.95 * total)]
+    counts = counts[~counts.index.isin(list(dated))]  # 95%+: the type itself, renamed
+    among = keys.isin(list(counts.index)).to_numpy()
+    lead_sets = (
+        pd.DataFrame({"key": keys[among], "lead": rows.loc[keys.index[among], schema.LEAD_ID]})
+        .groupby("key")["lead"]
+        .agg(set)
+    )
+    type_leads = set(rows[schema.LEAD_ID])
+    all_values = set(details.unique())
+    found: list[tuple[float, Signal, DetailEvidence]] = []
+    for key, count in counts.items():
+        key = str(key)
+        leads = lead_sets[key]
+        if len(leads) < _MIN_DETAIL_LEADS:
+            continue
+        if not paths and "*" in key:
+            pattern = re.compile(glob_to_regex(key))
+            if any(pattern.match(v) for v in all_values - {key}):
+                notes.append(f"{activity_type} '{key}': a '*' in the detail would match others")
+                continue
+        evidence = DetailEvidence(activity_type, key, int(count), count / total, len(leads))
+        rank = float(count)
+        if sql_leads is not None:
+            rest = type_leads - leads
+            if not rest:
+                continue
+            hits, rest_hits = len(leads & sql_leads), len(rest & sql_leads)
+            rate, rest_rate = hits / len(leads), rest_hits / len(rest)
+            z = _two_proportions(hits, len(leads), rest_hits, len(rest))
+            lift = rate / rest_rate if rest_rate else (math.inf if rate else 1.0)
+            if _LIFT_BAND[0] <= lift <= _LIFT_BAND[1] or abs(z) < _MIN_Z:
+                continue
+            evidence = DetailEvidence(
+                activity_type, key, int(count), count / total, len(leads), rate, rest_rate, z
+            )
+            rank = abs(z)
+        found.append((rank, Signal(name="", activity_types=(activity_type,), detail=key),
+                      evidence))  # fmt: skip
+    found.sort(key=lambda item: -item[0])
+    chosen = []
+    for _, signal, evidence in found[:_MAX_DETAIL_SIGNALS]:
+        key = str(signal.detail)
+        label = key.rstrip("*").rsplit("/", 1)[-1] if paths else key
+        name = _detail_name(activity_type, label)
+        if name in taken:
+            name = f"{name}_{hashlib.sha1(key.encode()).hexdigest()[:6]}"
+        taken.add(name)
+        chosen.append((signal.model_copy(update={"name": name}), evidence))
+    return chosen, notes
+
+
+def _sql_leads(activities: pd.DataFrame, outcomes: pd.DataFrame) -> tuple[pd.DataFrame, set]:
+    """Activities up to each lead's SQL moment (what came after cannot explain it), and the
+    set of leads that became SQL."""
+    sql_at = outcomes.set_index(schema.LEAD_ID)[schema.SQL_AT]
+    sql_at = pd.to_datetime(sql_at.where(~sql_at.map(is_empty)), utc=True, errors="coerce")
+    sql_at = sql_at[sql_at.notna()]
+    when = pd.to_datetime(activities[schema.OCCURRED_AT], utc=True, errors="coerce")
+    limit = activities[schema.LEAD_ID].map(sql_at)
+    before = limit.isna() | (when <= limit)
+    return activities[before.to_numpy()], set(sql_at.index)
+
+
+def infer_signals(
+    activities: pd.DataFrame,
+    outcomes: pd.DataFrame | None = None,
+    *,
+    evidence_leads: Collection[object] | None = None,
+) -> tuple[list[Signal], list[str], list[str], list[str]]:
+    """(signals, excluded types, notes on what was left out, evidence lines for detail signals).
+
+    One signal per activity type, sales-side types excluded (they leak the outcome), and one
+    per activity detail of any type that earns it: a form name under ``Fill Out Form``, an
+    email name, an event name, or for URL paths a page section (``/pricing*``). The rule:
+
+    * **support**: at least 0.5% of that type's activities and at least 25 distinct leads;
+    * **a distinct SQL rate**, when ``outcomes`` are given (``lead_id``, ``sql_at``; a lead is
+      SQL when ``sql_at`` is not empty): the leads with the detail against the leads with the
+      type but never that detail, counting only activities up to a lead's SQL moment, must
+      differ by a lift outside [0.67, 1.5] *and* a two-proportion z-test with |z| >= 1.96.
+      The ten with the largest |z| per type are kept;
+    * without outcomes, support alone: the ten most frequent per type.
+
+    ``evidence_leads``, when given, are the only leads whose activities count as evidence for
+    details. A detail that covers (nearly) all of its type is the type itself and is not
+    repeated; detail values that name a date (``webinar-2025-01-10-backup``) are campaign
+    instances that the leads to score will never see, and are not split.
+    """
     types = activities[schema.ACTIVITY_TYPE].dropna().astype(str).value_counts()
     excluded = [t for t in types.index if _SALES_SIDE.search(t)]
     signals = [
@@ -125,6 +384,7 @@ def infer_signals(activities: pd.DataFrame) -> tuple[list[Signal], list[str], li
                stats=("count", "days", "recency", "first"))
     ]  # fmt: skip
     names = {"any_activity"}
+    typed = []
     for activity_type in types.index:
         if activity_type in excluded:
             continue
@@ -132,19 +392,28 @@ def infer_signals(activities: pd.DataFrame) -> tuple[list[Signal], list[str], li
         if name in names:
             continue
         names.add(name)
+        typed.append(activity_type)
         signals.append(Signal(name=name, activity_types=(activity_type,)))
-    page_types = tuple(
-        activities.loc[
-            activities[schema.DETAIL].astype(str).str.startswith("/"), schema.ACTIVITY_TYPE
-        ].astype(str).unique()
-    )  # fmt: skip
-    for segment in _page_segments(activities):
-        name = f"page_{snake(segment)}"
-        if name not in names and page_types:
-            names.add(name)
-            signals.append(Signal(name=name, activity_types=page_types, detail=f"/{segment}*"))
     notes = [f"{t}: sales-side activity (leaks the outcome)" for t in excluded]
-    return signals, excluded, notes
+    evidence_lines: list[str] = []
+    if schema.DETAIL not in activities.columns:
+        return signals, excluded, notes, evidence_lines
+    seen = activities
+    if evidence_leads is not None:
+        seen = seen[seen[schema.LEAD_ID].isin(list(evidence_leads)).to_numpy()]
+    sql_leads = None
+    if outcomes is not None:
+        seen, sql_leads = _sql_leads(seen, outcomes)
+    kinds = seen[schema.ACTIVITY_TYPE].astype(str).to_numpy()
+    for activity_type in typed:
+        found, type_notes = _detail_signals(
+            activity_type, seen[kinds == activity_type], sql_leads, names
+        )
+        notes += type_notes
+        for signal, evidence in found:
+            signals.append(signal)
+            evidence_lines.append(evidence.line(signal.name))
+    return signals, excluded, notes, evidence_lines
 
 
 def _is_number(values: pd.Series, numbers: Collection[str]) -> bool:
@@ -153,25 +422,50 @@ def _is_number(values: pd.Series, numbers: Collection[str]) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def infer_spec(
+def _evidence_leads(leads: pd.DataFrame) -> Collection[object] | None:
+    """The earliest 60% of leads by creation, when there is a creation time: outcomes choose
+    signals only where the default split trains, so the later periods that judge a model
+    never chose its features."""
+    if schema.CREATED_AT not in leads.columns:
+        return None
+    created = pd.to_datetime(leads[schema.CREATED_AT], utc=True, errors="coerce")
+    if created.isna().all():
+        return None
+    return set(leads.loc[(created <= created.quantile(_EVIDENCE_SHARE)).to_numpy(),
+                         schema.LEAD_ID])  # fmt: skip
+
+
+def infer(
     leads: pd.DataFrame,
     activities: pd.DataFrame | None,
     personal_data: tuple[str, ...],
     *,
     exclude: tuple[str, ...] = (),
     numbers: Collection[str] = (),
-) -> tuple[FeatureSpec, list[str]]:
-    """A starter spec and the list of what was left out, with reasons (``numbers``: see
-    :func:`infer_attributes`)."""
-    attributes, skipped = infer_attributes(leads, personal_data, exclude, numbers)
+    outcomes: pd.DataFrame | None = None,
+) -> Inference:
+    """A starter spec, what was left out and why, and the evidence for what was kept.
+
+    ``numbers``: see :func:`infer_attributes`. ``outcomes`` (``lead_id``, ``sql_at``) let
+    activity details earn a signal by their SQL rate (see :func:`infer_signals`); only leads
+    created in the earliest 60% of the export count as evidence.
+    """
+    kept: list[str] = []
+    attributes, skipped = infer_attributes(leads, personal_data, exclude, numbers, kept)
     signals: list[Signal] = []
     excluded: list[str] = []
     engagement: list[Engagement] = []
     ratios: list[Ratio] = []
     if activities is not None and len(activities):
-        signals, excluded, notes = infer_signals(activities)
+        evidence_leads = _evidence_leads(leads) if outcomes is not None else None
+        signals, excluded, notes, evidence = infer_signals(
+            activities, outcomes, evidence_leads=evidence_leads
+        )
+        typed = {s.name for s in signals[1:] if s.detail is None}
         skipped += notes
-        weights = {s.name: 1.0 for s in signals[1:]}
+        kept += evidence
+        # each activity counts once: the type's signal, not again for its detail
+        weights = {s.name: 1.0 for s in signals if s.name in typed}
         if weights:
             engagement = [Engagement(name="all", half_life_days=14, weights=weights)]
         names = {s.name for s in signals}
@@ -188,10 +482,27 @@ def infer_spec(
         exclude_activity_types=tuple(excluded),
         lead_age=schema.CREATED_AT in leads.columns,
     )
-    return spec, skipped
+    return Inference(spec, skipped, kept)
 
 
-def spec_header(skipped: list[str], source: str) -> str:
+def infer_spec(
+    leads: pd.DataFrame,
+    activities: pd.DataFrame | None,
+    personal_data: tuple[str, ...],
+    *,
+    exclude: tuple[str, ...] = (),
+    numbers: Collection[str] = (),
+    outcomes: pd.DataFrame | None = None,
+) -> tuple[FeatureSpec, list[str]]:
+    """A starter spec and the list of what was left out, with reasons (see :func:`infer`,
+    which also gives the evidence for what was kept)."""
+    inference = infer(
+        leads, activities, personal_data, exclude=exclude, numbers=numbers, outcomes=outcomes
+    )
+    return inference.spec, inference.skipped
+
+
+def spec_header(skipped: list[str], source: str, kept: list[str] | None = None) -> str:
     """The YAML comment that explains an inferred spec to the person who will edit it."""
     lines = [
         f"# Feature spec inferred by `leadscore spec infer` from {source}.",
@@ -199,4 +510,10 @@ def spec_header(skipped: list[str], source: str) -> str:
         "# Timestamps without a zone are UTC. Left out on purpose:",
     ]
     lines += [f"#   - {line}" for line in skipped] or ["#   (nothing)"]
+    if kept:
+        lines.append(
+            "# Kept, with the evidence (repeated codes with rare levels grouped; activity "
+            "details that became signals: support, SQL rate vs the rest of their type):"
+        )
+        lines += [f"#   - {line}" for line in kept]
     return "\n".join(lines) + "\n"

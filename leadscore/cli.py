@@ -204,6 +204,13 @@ def spec_infer(
     leads: LeadsOption,
     out: Annotated[Path, typer.Option("--out", help="Where to write the spec (YAML).")],
     activities: ActivitiesOption = None,
+    outcomes: Annotated[
+        Path | None,
+        typer.Option(
+            help="Outcomes file (lead_id, sql_at): an activity detail then becomes its own "
+            "signal only when its SQL rate differs from the rest of its type."
+        ),
+    ] = None,
     label: Annotated[
         str | None, typer.Option(help="Flat mode: the label column, left out of the features.")
     ] = None,
@@ -211,33 +218,36 @@ def spec_infer(
 ) -> None:
     """Write a starter feature spec from an export, for a person to read and edit.
 
-    Attributes become categorical (with aliases for spellings such as 'I.T.' vs 'it') or
-    numeric features; activity types and the top page sections become signals with counts over
-    windows, recency and a decay-weighted engagement score. Personal data, ids, timestamps,
-    free text and sales-side activities are left out, and the YAML's header says why.
+    Attributes become categorical (with aliases for spellings such as 'I.T.' vs 'it', and rare
+    levels of a many-level code grouped) or numeric features; activity types, and the details
+    (form, email or event names, page sections) with enough leads and, given --outcomes, a
+    distinct SQL rate, become signals with counts over windows, recency and a decay-weighted
+    engagement score. Personal data, columns unique per lead, timestamps, free text and
+    sales-side activities are left out; the YAML's header says why, with the evidence.
     """
     from features.contract import ContractError, load_export, load_flat
-    from features.infer import infer_spec, spec_header
+    from features.infer import infer, spec_header
     from features.spec import dump_spec
 
     try:
         _flat_only(label, order_column=order_column)
         if label is not None:
             flat = load_flat(leads, label, order_column=order_column)
-            spec, skipped = infer_spec(
+            inference = infer(
                 flat.leads, None, flat.personal_data, exclude=(label,),
                 numbers=flat.number_columns,
             )  # fmt: skip
         else:
-            export = load_export(leads, activities)
-            spec, skipped = infer_spec(
+            export = load_export(leads, activities, outcomes)
+            inference = infer(
                 export.leads, export.activities if activities else None, export.personal_data,
-                numbers=export.number_columns,
+                numbers=export.number_columns, outcomes=export.outcomes if outcomes else None,
             )  # fmt: skip
     except ContractError as error:
         raise _fail(error) from None
+    spec, skipped = inference.spec, inference.skipped
     out.parent.mkdir(parents=True, exist_ok=True)
-    dump_spec(spec, out, header=spec_header(skipped, leads.name))
+    dump_spec(spec, out, header=spec_header(skipped, leads.name, inference.kept))
     console.print(
         f"wrote {out}: {len(spec.attributes)} attributes, {len(spec.signals)} signals, "
         f"{len(spec.feature_names())} features; left out {len(skipped)} (see its header)"

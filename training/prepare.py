@@ -7,7 +7,7 @@ not ask for may stop a run on it, so:
 * a spec or rulebook named by the user is used as written (its errors do stop the run: the
   user asked for it);
 * the default spec is used only when every attribute column and activity type it names is in
-  the export; otherwise the spec is inferred from the export (:func:`features.infer.infer_spec`);
+  the export; otherwise the spec is inferred from the export (:func:`features.infer.infer`);
 * the default rulebook keeps only the rules whose attributes and activity types exist in the
   export; when none remain, the run starts from no rules, builds its training set with every
   candidate rule compiled in, and bootstraps a rulebook from history
@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from features import schema
-from features.infer import infer_spec
+from features.infer import Inference, infer
 from features.sources import Source
 from features.spec import (
     ANY_TYPE,
@@ -180,10 +180,15 @@ def _frames(source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     )
 
 
-def _inferred(source: Source) -> tuple[FeatureSpec, list[str]]:
+def _inferred(source: Source) -> Inference:
     leads, activities, outcomes = _frames(source)
-    del outcomes  # TODO(merge): pass to infer_spec once it reads outcomes
-    return infer_spec(leads, activities, source.personal_data, numbers=source.number_columns)
+    return infer(
+        leads,
+        activities,
+        source.personal_data,
+        numbers=source.number_columns,
+        outcomes=outcomes,
+    )
 
 
 def starting_point(
@@ -204,13 +209,15 @@ def starting_point(
                 "spec: the default spec (every column and activity it names is in the export)"
             )
         else:
-            base, skipped = _inferred(source)
+            inference = _inferred(source)
+            base = inference.spec
             decisions.append(
                 f"spec: inferred from the export ({len(base.attributes)} attributes, "
                 f"{len(base.signals)} signals), as the default spec's {_few(misfit)} "
                 "are not in it; see spec.yaml beside the training set"
             )
-            decisions += [f"left out {line}" for line in skipped]
+            decisions += [f"left out {line}" for line in inference.skipped]
+            decisions += [f"kept {line}" for line in inference.kept]
     if rulebook is not None:
         book = load_rulebook(rulebook)
         compile_rules(book, base)  # a rulebook the user named that does not fit stops the run

@@ -256,7 +256,25 @@ def fit_logistic(spec: FeatureSpec, c: float, x: pd.DataFrame, y: np.ndarray) ->
     return pipeline
 
 
+# LightGBM's native categorical splits, held to groups a decision can rest on: a level (or a
+# set of levels on one side of a split) needs 50 training rows, level means are shrunk
+# towards the whole (cat_smooth, cat_l2), and an attribute of four levels or fewer is split
+# one level against the rest
+CATEGORICAL_SPLITS = {"min_data_per_group": 50, "cat_smooth": 10.0, "cat_l2": 10.0,
+                      "max_cat_to_onehot": 4}  # fmt: skip
+
+
 def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
+    """LightGBM on the numeric inputs as they are and the categorical ones as LightGBM's own
+    categories (rare levels grouped per attribute first, see :class:`RareLevels`).
+
+    Why native categories: the ordinal codes of a many-level code such as a landing page's id
+    are in alphabetical order, so a split on them as numbers cuts through unrelated pages;
+    LightGBM's categorical split orders the levels by their gradient statistics and can put
+    one good page on its own side. The encoded inputs stay the ordinal codes (the fast
+    encoding and the explanations read them unchanged); a code of -1, a level never seen in
+    training, reads as missing.
+    """
     numeric, categorical = model_columns(spec)
     encode = ColumnTransformer(
         [
@@ -284,6 +302,11 @@ def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
         params = {**params, "interaction_constraints": [
             [j for j, name in enumerate(names) if name not in timed]
         ]}  # fmt: skip
+    if categorical:  # 'categorical_column': the booster's own name for categorical_feature,
+        # which the scikit-learn wrapper would warn about and take only at fit time
+        params = {**CATEGORICAL_SPLITS, **params, "categorical_column": list(
+            range(len(numeric), len(names))
+        )}  # fmt: skip
     model = LGBMClassifier(verbose=-1, n_jobs=2, monotone_constraints=constraints, **params)
     return Pipeline([("encode", encode), ("model", model)])
 
