@@ -659,7 +659,7 @@ def train(
     out.mkdir(parents=True, exist_ok=True)
     try:
         _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
-        flat_shape, mql_per_week = None, None
+        flat_shape, mql_per_week, learned_until = None, None, None
         if label is not None:
             if leads is None:
                 raise typer.BadParameter("flat mode needs --leads with --label")
@@ -679,6 +679,7 @@ def train(
                 )  # fmt: skip
                 profile, decisions = prepared.profile, prepared.decisions
                 mql_per_week = prepared.historical_mql_per_week
+                learned_until = prepared.rules_learned_until
             else:
                 base, book, decisions = recorded_inputs(training_set, spec, rulebook)
                 _print_decisions(decisions)
@@ -690,6 +691,7 @@ def train(
                 training_set, feature_spec, book, out, profile=profile, data_mode=mode,
                 flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
                 decisions=decisions, mql_per_week=mql_per_week,
+                rules_learned_until=learned_until,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError) as error:
         raise _fail(error) from None

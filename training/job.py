@@ -63,6 +63,7 @@ def run_training(
     flat_shape: FlatShape | None = None,
     decisions: Sequence[str] = (),
     mql_per_week: float | None = None,
+    rules_learned_until: pd.Timestamp | None = None,
 ) -> dict:
     """Fit, judge and log the scorer; write ``out/model``; return the figures for the console.
 
@@ -73,6 +74,7 @@ def run_training(
     of the outcomes) is the first policy's volume when the rulebook hands off nobody. The
     returned ``notes`` say in plain words how sure the figures are, which layer shipped and
     how the hand-off volume was chosen; they are logged to MLflow as ``notes.txt``.
+    ``rules_learned_until``: see :func:`training.train.fit_scorer`.
     """
     from training import tracking
 
@@ -104,6 +106,7 @@ def run_training(
         scorer = fit_scorer(
             parts["train"], parts["validation"], spec, rulebook,
             on_candidate=tracking.log_candidate, mql_per_week=mql_per_week,
+            rules_learned_until=rules_learned_until,
         )  # fmt: skip
         notes = [*scorer.metadata["notes"], policy_note(scorer.policy, out / "model")]
         fit_seconds = time.perf_counter() - started

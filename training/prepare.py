@@ -30,6 +30,7 @@ import pandas as pd
 
 from features import schema
 from features.infer import Inference, infer
+from features.offline import CUTOFF_AT
 from features.sources import Source
 from features.spec import (
     ANY_TYPE,
@@ -84,6 +85,7 @@ class Prepared:
     decisions: tuple[str, ...]
     historical_mql_per_week: float | None
     suggestion: Suggestion | None = None
+    rules_learned_until: pd.Timestamp | None = None  # last cutoff a bootstrapped rulebook saw
 
 
 @dataclass(frozen=True)
@@ -284,11 +286,12 @@ def prepare_training_set(
     write_profile(profile, out)
     mql_rate = historical_mql_per_week(source)
     decisions = list(start.decisions)
-    rulebook, suggestion = start.rulebook, None
+    rulebook, suggestion, learned_until = start.rulebook, None, None
     if start.bootstrap:
         step("suggesting a rulebook from history")
         suggestion = bootstrap_from(path, built_with, target_mql_per_week, mql_rate)
         rulebook = suggestion.rulebook
+        learned_until = labelled_periods(path)["train"][CUTOFF_AT].max()
         write_suggestion(suggestion, out / SUGGESTED_FILE, f"the training set {path}")
         decisions.append(
             f"rulebook: suggested from history, {len(rulebook.rules)} rules and "
@@ -301,7 +304,7 @@ def prepare_training_set(
     (out / DECISIONS_FILE).write_text("\n".join(decisions) + "\n")
     return Prepared(
         path, compile_rules(rulebook, start.spec), rulebook, profile, edges, tuple(decisions),
-        mql_rate, suggestion,
+        mql_rate, suggestion, learned_until,
     )  # fmt: skip
 
 

@@ -158,6 +158,7 @@ def fit_scorer(
     logistic_grid: tuple[dict, ...] = LOGISTIC_GRID,
     lightgbm_grid: tuple[dict, ...] = LIGHTGBM_GRID,
     mql_per_week: float | None = None,
+    rules_learned_until: pd.Timestamp | None = None,
 ) -> LeadScorer:
     """The whole scorer, with hyperparameters, combiner and shipped layer chosen on validation.
 
@@ -175,7 +176,10 @@ def fit_scorer(
     folds leave no SQL to judge on, validation alone judges.
 
     ``mql_per_week``: the export's historical MQL hand-offs a week, the first policy's volume
-    when the rulebook hands off nobody (:func:`volume_policy`).
+    when the rulebook hands off nobody (:func:`volume_policy`). ``rules_learned_until``: when
+    the rulebook's points were learnt from this history (a bootstrapped rulebook), the last
+    cutoff they saw; the layers are judged only on later rows, where the rules are as
+    out-of-sample as the models (on earlier rows the rules would win by having seen the label).
     Notes in plain words (few SQLs, the shipped layer) are in ``metadata["notes"]``.
     """
     report = on_candidate or (lambda _: None)
@@ -229,7 +233,11 @@ def fit_scorer(
     draft.logistic_means = np.asarray(
         best_logistic.named_steps["encode"].transform(x_train), float
     ).mean(axis=0)
-    judging = _out_of_fold(pd.concat([train, validation]), spec, rulebook) if few_sqls else None
+    judging = (
+        _out_of_fold(pd.concat([train, validation]), spec, rulebook, rules_learned_until)
+        if few_sqls
+        else None
+    )
     if judging is None:
         judging = (validation, draft.component_logits(validation).to_numpy(), "validation")
     rows, margins, judged_on = judging
@@ -257,10 +265,14 @@ def fit_scorer(
 
 
 def _out_of_fold(
-    rows: pd.DataFrame, spec: FeatureSpec, rulebook: Rulebook
+    rows: pd.DataFrame,
+    spec: FeatureSpec,
+    rulebook: Rulebook,
+    rules_learned_until: pd.Timestamp | None = None,
 ) -> tuple[pd.DataFrame, np.ndarray, str] | None:
     """(rows, margins, description) predicted out of fold by :func:`time_folds`, or None when
-    the folds leave no SQL or no non-SQL to judge on."""
+    the folds leave no SQL or no non-SQL to judge on. Rows the rulebook's points were learnt
+    from (cutoff up to ``rules_learned_until``) are predicted but not judged."""
     rows = rows.reset_index(drop=True)
     label = rows[LABEL].to_numpy(int)
     predicted, margins = [], []
@@ -276,14 +288,15 @@ def _out_of_fold(
         margins.append(fold.component_logits(rows.iloc[block]).to_numpy())
     if not predicted:
         return None
-    at = np.concatenate(predicted)
+    at, margins = np.concatenate(predicted), np.vstack(margins)
+    where = "train + validation"
+    if rules_learned_until is not None:
+        unseen = rows[CUTOFF_AT].to_numpy()[at] > rules_learned_until
+        at, margins = at[unseen], margins[unseen]
+        where = "the rows after those the rulebook was learnt from"
     if len(np.unique(label[at])) < 2:
         return None
-    return (
-        rows.iloc[at],
-        np.vstack(margins),
-        f"out-of-fold over train + validation ({len(at)} rows)",
-    )
+    return rows.iloc[at], margins, f"out-of-fold over {where} ({len(at)} rows)"
 
 
 def shipped_layer_note(shipped: str, aucs: dict[str, float], rules_auc: float, on: str) -> str:
