@@ -54,15 +54,27 @@ def _looks_personal(values: pd.Series) -> bool:
     return bool(emails >= _SHARE or phones >= _SHARE)
 
 
+_FLAG_WORDS = frozenset({"yes", "no", "y", "n", "true", "false", "0", "1", "0.0", "1.0"})
+
+
+def _is_flag(values: pd.Series) -> bool:
+    """A yes/no column: consent flags such as "Do Not Email" are named like personal data
+    but say nothing about the person's identity, and they carry signal."""
+    levels = set(values.dropna().astype(str).str.strip().str.lower()) - {""}
+    return bool(levels) and levels <= _FLAG_WORDS
+
+
 def personal_data_columns(frame: pd.DataFrame, numbers: Collection[str] = ()) -> list[str]:
     """Columns of `frame` that hold personal data, by name or by content, in frame order.
 
     A number column (a numeric type, or one of ``numbers``: text columns read from CSV that
-    hold only numbers) is judged by its name alone: revenue in yen has a phone's digits.
+    hold only numbers) is judged by its name alone: revenue in yen has a phone's digits. A
+    column named like personal data that only holds yes/no flags ("Do Not Email") is not.
     """
     found = []
     for column in frame.columns:
         number = column in numbers or pd.api.types.is_numeric_dtype(frame[column])
-        if is_personal_name(column) or (not number and _looks_personal(frame[column])):
+        named = is_personal_name(column) and not _is_flag(frame[column])
+        if named or (not number and _looks_personal(frame[column])):
             found.append(column)
     return found

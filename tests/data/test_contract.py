@@ -91,6 +91,18 @@ def test_personal_data_hidden_behind_an_innocent_name_is_caught_by_content():
     assert personal_data_columns(frame) == ["contact", "tel_no"]
 
 
+def test_a_consent_flag_named_like_personal_data_stays_a_feature():
+    frame = pd.DataFrame(
+        {
+            "Do Not Email": ["No", "Yes", None, "no"],
+            "Do Not Call": [0, 1, 0, 0],
+            "Email": ["a@x.com", "Yes", "No", "b@y.org"],
+            "phone": [None, None, None, None],
+        }
+    )
+    assert personal_data_columns(frame) == ["Email", "phone"]
+
+
 def test_parquet_and_csv_of_the_same_export_load_alike(tmp_path, leads_csv, activities_csv):
     from_csv = load_export(leads_csv, activities_csv)
     load_export(leads_csv).leads.to_parquet(tmp_path / "leads.parquet")
