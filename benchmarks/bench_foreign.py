@@ -34,13 +34,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from lightgbm import LGBMClassifier  # noqa: E402
-from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.impute import SimpleImputer  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from baselines import baseline_models  # noqa: E402  (benchmarks/baselines.py)
 from sklearn.metrics import roc_auc_score  # noqa: E402
-from sklearn.pipeline import make_pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler  # noqa: E402
 
 from features import schema  # noqa: E402
 from features.dialects import write_dialect  # noqa: E402
@@ -81,26 +76,9 @@ def baselines(rows: pd.DataFrame, numeric: list[str], categorical: list[str]) ->
     """Plain logistic regression and default LightGBM on the train rows, judged on test."""
     train = rows[(rows[SPLIT] == "train") & rows[LABEL].notna()]
     test = rows[(rows[SPLIT] == "test") & rows[LABEL].notna()]
-    fill = SimpleImputer(strategy="constant", fill_value="(missing)")
-    logistic = make_pipeline(
-        ColumnTransformer(
-            [
-                ("n", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-                ("c", make_pipeline(fill, OneHotEncoder(handle_unknown="ignore")), categorical),
-            ]
-        ),
-        LogisticRegression(max_iter=2000),
-    )
-    encode = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
-    lightgbm = make_pipeline(
-        ColumnTransformer(
-            [("n", "passthrough", numeric), ("c", make_pipeline(fill, encode), categorical)]
-        ),
-        LGBMClassifier(verbose=-1),
-    )
     columns = numeric + categorical
     results = {}
-    for name, model in (("plain logistic", logistic), ("default LightGBM", lightgbm)):
+    for name, model in baseline_models(numeric, categorical).items():
         x_train = train[columns].astype({c: object for c in categorical})
         model.fit(x_train, train[LABEL].astype(int))
         x_test = test[columns].astype({c: object for c in categorical})
@@ -173,7 +151,7 @@ def main() -> None:
     print()
     for dialect in dialects:
         f = table[dialect]
-        best = max(f["plain logistic"], f["default LightGBM"])
+        best = max(f["plain logistic regression"], f["default LightGBM"])
         gap = f["true_p_sql"] - f["leadscore combined"]
         calibration = abs(f["mean p / positive rate"] - 1)
         print(

@@ -27,13 +27,8 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from lightgbm import LGBMClassifier  # noqa: E402
-from sklearn.compose import ColumnTransformer  # noqa: E402
-from sklearn.impute import SimpleImputer  # noqa: E402
-from sklearn.linear_model import LogisticRegression  # noqa: E402
+from baselines import baseline_models  # noqa: E402  (benchmarks/baselines.py)
 from sklearn.metrics import roc_auc_score  # noqa: E402
-from sklearn.pipeline import Pipeline, make_pipeline  # noqa: E402
-from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from features.spec import NumericAttribute  # noqa: E402
@@ -64,28 +59,6 @@ def split_by_lead_number(csv: Path, folder: Path) -> tuple[Path, Path]:
     raw[number <= cut].to_csv(train_file, index=False)
     raw[number > cut].to_csv(held_out_file, index=False)
     return train_file, held_out_file
-
-
-def baseline_models(numeric: list[str], categorical: list[str]) -> dict[str, Pipeline]:
-    """Plain logistic regression and default LightGBM with minimal preprocessing."""
-    fill = SimpleImputer(strategy="constant", fill_value="(missing)")
-    logistic = make_pipeline(
-        ColumnTransformer(
-            [
-                ("n", make_pipeline(SimpleImputer(strategy="median"), StandardScaler()), numeric),
-                ("c", make_pipeline(fill, OneHotEncoder(handle_unknown="ignore")), categorical),
-            ]
-        ),
-        LogisticRegression(max_iter=2000),
-    )
-    ordinal = OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=-1)
-    lightgbm = make_pipeline(
-        ColumnTransformer(
-            [("n", "passthrough", numeric), ("c", make_pipeline(fill, ordinal), categorical)]
-        ),
-        LGBMClassifier(verbose=-1),
-    )
-    return {"plain logistic regression": logistic, "default LightGBM": lightgbm}
 
 
 def baselines(
