@@ -4,8 +4,8 @@ Inference is deliberately conservative: it proposes what is safe to use and says
 header comment what it left out and why (personal data, ids, timestamps, free text, sales-side
 activities), and which judgement calls it made with what evidence (columns judged identifiers
 by their uniqueness, repeated codes kept with rare levels grouped, activity details split into
-their own signals, the time zone of the creation weekday and hour), so the reader can change its mind with one edit instead of hunting for a
-column.
+their own signals, the time zone of the creation weekday and hour), so the reader can change
+its mind with one edit instead of hunting for a column.
 """
 
 from __future__ import annotations

@@ -161,10 +161,10 @@ def _finite_number(value: ir.Value) -> ir.FloatingValue:
 def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
     """lead_id, created_at and one column per spec attribute, normalised.
 
-    A ``created`` attribute is read from ``created_at`` (:func:`created_expr`). Categorical levels are normalised once per distinct raw value and joined back: an
+    Categorical levels are normalised once per distinct raw value and joined back: an
     export has a few dozen spellings per column and many thousand leads, and the
     normalisation (a regular expression, a trim, the missing markers, the aliases) is the
-    expensive part.
+    expensive part. A ``created`` attribute is read from ``created_at`` (:func:`created_expr`).
     """
     _require_columns(leads, spec)
     joined = leads

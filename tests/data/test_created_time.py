@@ -110,13 +110,11 @@ _NEAR_SWITCH = st.tuples(
     st.sampled_from(_SWITCHES), st.integers(min_value=-3 * 3600 * 10**6, max_value=3 * 3600 * 10**6)
 ).map(lambda pair: pair[0] + pd.Timedelta(microseconds=pair[1]))
 
+_CREATED = st.one_of(_ANY_INSTANT, _NEAR_SWITCH, st.none())
+
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(
-    created=st.lists(
-        st.one_of(_ANY_INSTANT, _NEAR_SWITCH, st.none()), min_size=1, max_size=12
-    )
-)
+@given(created=st.lists(_CREATED, min_size=1, max_size=12))
 def test_online_creation_levels_equal_offline_and_pandas_in_every_zone(created):
     offline = offline_levels(created)
     assert as_lists(online_levels(created)) == as_lists(offline)
@@ -193,5 +191,5 @@ def test_a_flat_file_without_created_at_refuses_a_spec_that_reads_it(tmp_path):
     spec = infer(export(), None, ()).spec
     leads = export(created=False)
     label = pd.Series([0, 1] * 20)
-    with pytest.raises(SpecError, match="created_weekday.*no 'created_at'"):
+    with pytest.raises(SpecError, match=r"created_weekday.*no 'created_at'"):
         flat_training_set(connect(), leads, label, spec, tmp_path)
