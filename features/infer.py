@@ -4,8 +4,8 @@ Inference is deliberately conservative: it proposes what is safe to use and says
 header comment what it left out and why (personal data, ids, timestamps, free text, sales-side
 activities), and which judgement calls it made with what evidence (columns judged identifiers
 by their uniqueness, repeated codes kept with rare levels grouped, activity details split into
-their own signals), so the reader can change its mind with one edit instead of hunting for a
-column.
+their own signals, the time zone of the creation weekday and hour), so the reader can change
+its mind with one edit instead of hunting for a column.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from features.contract import is_empty
 from features.spec import (
     ANY_TYPE,
     CategoricalAttribute,
+    CreatedAttribute,
     Engagement,
     FeatureSpec,
     NumericAttribute,
@@ -416,6 +417,33 @@ def infer_signals(
     return signals, excluded, notes, evidence_lines
 
 
+def created_attributes(
+    leads: pd.DataFrame, time_zone: str, taken: Collection[str] = ()
+) -> tuple[list[CreatedAttribute], str | None]:
+    """``created_weekday`` and ``created_hour`` on ``time_zone``'s clocks when the leads have a
+    creation time, and the header line that says so; none, and no line, when they have not.
+
+    Why the zone is asked for, not guessed: an export's timestamps are UTC (or say their
+    offset), and where its leads live is not in the data; a Tokyo team's 10:00 is 01:00 UTC.
+    """
+    if schema.CREATED_AT not in leads.columns:
+        return [], None
+    created = pd.to_datetime(leads[schema.CREATED_AT], utc=True, errors="coerce")
+    if created.isna().all():
+        return [], None
+    attributes = [
+        CreatedAttribute(name=name, part=part, time_zone=time_zone)  # type: ignore[arg-type]
+        for name, part in (("created_weekday", "weekday"), ("created_hour", "hour"))
+        if name not in taken
+    ]
+    names = " and ".join(a.name for a in attributes)
+    line = (
+        f"{schema.CREATED_AT}: the weekday and hour a lead was created, on {time_zone} clocks "
+        f"-> {names} (set time_zone to where the leads are, an IANA name such as Asia/Tokyo)"
+    )
+    return attributes, line if attributes else None
+
+
 def _is_number(values: pd.Series, numbers: Collection[str]) -> bool:
     if values.name in numbers:
         return True
@@ -443,15 +471,20 @@ def infer(
     exclude: tuple[str, ...] = (),
     numbers: Collection[str] = (),
     outcomes: pd.DataFrame | None = None,
+    time_zone: str = "UTC",
 ) -> Inference:
     """A starter spec, what was left out and why, and the evidence for what was kept.
 
     ``numbers``: see :func:`infer_attributes`. ``outcomes`` (``lead_id``, ``sql_at``) let
     activity details earn a signal by their SQL rate (see :func:`infer_signals`); only leads
-    created in the earliest 60% of the export count as evidence.
+    created in the earliest 60% of the export count as evidence. With a creation time, the
+    creation weekday and hour on ``time_zone``'s clocks (an IANA name) are attributes too
+    (:func:`created_attributes`).
     """
     kept: list[str] = []
     attributes, skipped = infer_attributes(leads, personal_data, exclude, numbers, kept)
+    created, line = created_attributes(leads, time_zone, {a.name for a in attributes})
+    kept += [line] if line else []
     signals: list[Signal] = []
     excluded: list[str] = []
     engagement: list[Engagement] = []
@@ -475,7 +508,7 @@ def infer(
                       denominator="email_open_count_90d")
             ]  # fmt: skip
     spec = FeatureSpec(
-        attributes=tuple(attributes),
+        attributes=(*attributes, *created),
         signals=tuple(signals),
         engagement=tuple(engagement),
         ratios=tuple(ratios),
@@ -493,11 +526,18 @@ def infer_spec(
     exclude: tuple[str, ...] = (),
     numbers: Collection[str] = (),
     outcomes: pd.DataFrame | None = None,
+    time_zone: str = "UTC",
 ) -> tuple[FeatureSpec, list[str]]:
     """A starter spec and the list of what was left out, with reasons (see :func:`infer`,
     which also gives the evidence for what was kept)."""
     inference = infer(
-        leads, activities, personal_data, exclude=exclude, numbers=numbers, outcomes=outcomes
+        leads,
+        activities,
+        personal_data,
+        exclude=exclude,
+        numbers=numbers,
+        outcomes=outcomes,
+        time_zone=time_zone,
     )
     return inference.spec, inference.skipped
 
@@ -513,7 +553,8 @@ def spec_header(skipped: list[str], source: str, kept: list[str] | None = None) 
     if kept:
         lines.append(
             "# Kept, with the evidence (repeated codes with rare levels grouped; activity "
-            "details that became signals: support, SQL rate vs the rest of their type):"
+            "details that became signals: support, SQL rate vs the rest of their type; the "
+            "creation weekday and hour, with their time zone):"
         )
         lines += [f"#   - {line}" for line in kept]
     return "\n".join(lines) + "\n"

@@ -25,7 +25,9 @@ import pandas as pd
 from features import schema
 from features.spec import (
     MISSING_MARKERS,
+    WEEKDAYS,
     CategoricalAttribute,
+    CreatedAttribute,
     FeatureSpec,
     Signal,
     SpecError,
@@ -110,8 +112,35 @@ def portable_epoch_us(moment: ir.TimestampValue) -> ir.IntegerValue:
     return moment.delta(_EPOCH, unit="microsecond")
 
 
+@ibis.udf.scalar.builtin(name="timezone")
+def _wall_clock(zone: str, moment: dt.timestamp) -> dt.timestamp:  # type: ignore[empty-body]
+    """DuckDB's (and PostgreSQL's) ``timezone(zone, moment)``: the local wall-clock time."""
+
+
+def created_expr(created_at: ir.TimestampValue, attribute: CreatedAttribute) -> ir.StringValue:
+    """SQL twin of :meth:`features.spec.CreatedAttribute.level`: the creation weekday or hour
+    on the attribute's time zone's clocks; NULL when there is no creation time.
+
+    A creation time without a zone is UTC (the data contract), so it is read as one first:
+    ``timezone()`` would read a plain timestamp as the zone's own wall-clock time.
+    """
+    if not created_at.type().is_timestamp() or created_at.type().timezone is None:
+        created_at = created_at.cast(dt.Timestamp(timezone="UTC"))
+    local = _wall_clock(attribute.time_zone, created_at)
+    if attribute.part == "weekday":
+        return local.day_of_week.index().cases(*enumerate(WEEKDAYS))
+    return local.hour().cast("string").lpad(2, "0")
+
+
 def _require_columns(table: ir.Table, spec: FeatureSpec) -> None:
     for attribute in spec.attributes:
+        if isinstance(attribute, CreatedAttribute) and attribute.column not in table.columns:
+            raise SpecError(
+                f"attributes.{attribute.name}: the creation {attribute.part} needs the leads' "
+                f"'{attribute.column}', which this table lacks (columns: "
+                f"{', '.join(table.columns)}); remove the attribute from the spec for an export "
+                "without creation times"
+            )
         if attribute.column not in table.columns:
             raise SpecError(
                 f"attributes.{attribute.name}: column '{attribute.column}' is not in the leads "
@@ -135,7 +164,7 @@ def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
     Categorical levels are normalised once per distinct raw value and joined back: an
     export has a few dozen spellings per column and many thousand leads, and the
     normalisation (a regular expression, a trim, the missing markers, the aliases) is the
-    expensive part.
+    expensive part. A ``created`` attribute is read from ``created_at`` (:func:`created_expr`).
     """
     _require_columns(leads, spec)
     joined = leads
@@ -156,6 +185,8 @@ def attribute_features(leads: ir.Table, spec: FeatureSpec) -> ir.Table:
         value = joined[attribute.column]
         if attribute.name in levels:
             columns[attribute.name] = joined[levels[attribute.name]]
+        elif isinstance(attribute, CreatedAttribute):
+            columns[attribute.name] = created_expr(value, attribute)
         else:
             columns[attribute.name] = _finite_number(value)
     return joined.select(**columns)

@@ -28,6 +28,7 @@ import pandas as pd
 from features import schema
 from features.spec import (
     CategoricalAttribute,
+    CreatedAttribute,
     FeatureSpec,
     glob_to_regex,
     normalise_level,
@@ -111,13 +112,26 @@ def _numeric(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def _created_moment(value: object) -> datetime | None:
+    """A lead's creation time as a UTC datetime (to the microsecond), or None when empty."""
+    if value is None or value is pd.NaT or value is pd.NA or value == "":
+        return None
+    if isinstance(value, float) and value != value:
+        return None
+    return _EPOCH + _to_us(value) * _MICROSECOND
+
+
 def attribute_values(lead: Mapping[str, object], spec: FeatureSpec) -> dict[str, object]:
     """The spec's attribute features of one lead; absent or blank fields are empty (None)."""
     values: dict[str, object] = {}
+    created: datetime | None = None
     for attribute in spec.attributes:
         raw = lead.get(attribute.column)
         if isinstance(attribute, CategoricalAttribute):
             values[attribute.name] = normalise_level(raw, attribute.aliases)
+        elif isinstance(attribute, CreatedAttribute):
+            created = created or _created_moment(raw)
+            values[attribute.name] = None if created is None else attribute.level(created)
         else:
             values[attribute.name] = _numeric(raw)
     return values

@@ -32,7 +32,7 @@ from features.offline import (
     prepare_activities,
     training_cutoffs,
 )
-from features.spec import FeatureSpec
+from features.spec import CreatedAttribute, FeatureSpec, SpecError
 
 SPLIT = "split"
 SPLITS = ("train", "validation", "test")
@@ -337,6 +337,12 @@ def flat_training_set(
 
     frame = leads.copy()
     if schema.CREATED_AT not in frame.columns:
+        created = [a.name for a in spec.attributes if isinstance(a, CreatedAttribute)]
+        if created:  # the stand-in times below would read as real creation times
+            raise SpecError(
+                f"attributes.{created[0]}: the file has no '{schema.CREATED_AT}', so there is "
+                "no creation weekday or hour; remove the created attributes from the spec"
+            )
         # ties keep file order; the stand-in times only need to sort like the leads' creation
         if order is None:
             place = np.arange(len(frame))

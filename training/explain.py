@@ -103,6 +103,7 @@ class Concept:
     none_texts: dict[str, str]
     count: str | None
     labels: dict[str, str] = field(default_factory=dict)  # the concept's name in a rule
+    words: dict[str, dict[str, str]] = field(default_factory=dict)  # per language, level -> word
 
 
 @lru_cache(maxsize=8)
@@ -123,6 +124,7 @@ def parse_catalog(document: dict) -> dict[str, Concept]:
             },
             count=entry.get("key"),
             labels=dict(entry.get("label", {})),
+            words={lang: dict(levels) for lang, levels in entry.get("words", {}).items()},
         )
         for key, entry in raw.items()
     }
@@ -244,6 +246,13 @@ def concept_text(concept: Concept, values: dict, lang: str) -> str:
     count = values.get(concept.count) if concept.count else None
     use_none = concept.count is not None and (count is None or count == 0) and concept.none_texts
     template = (concept.none_texts if use_none else concept.texts).get(lang) or concept.texts["en"]
+    words = concept.words.get(lang)
+    if words:  # a level in the reader's words: 'monday' is 月曜日 in Japanese
+        values = {
+            k: words.get(values[k], values[k]) if isinstance(values[k], str) else values[k]
+            for k in _names_in(template)
+            if k in values
+        }
     text = _render(template, values, lang)
     return singular_en(text) if lang == "en" else text
 

@@ -25,8 +25,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from features.spec import (
     CategoricalAttribute,
+    CreatedAttribute,
     Engagement,
     FeatureSpec,
+    NumericAttribute,
     Signal,
     normalise_level,
 )
@@ -270,7 +272,7 @@ def compile_rules(rulebook: Rulebook, spec: FeatureSpec) -> FeatureSpec:
                 )
             condition = (rule.when or {})[field]
             values = [condition.equals, *(condition.in_ or ())]
-            if isinstance(attributes[field], CategoricalAttribute) and any(
+            if not isinstance(attributes[field], NumericAttribute) and any(
                 isinstance(v, bool) for v in values
             ):
                 raise RulebookError(
@@ -311,13 +313,14 @@ def normalised_conditions(rule: Rule, spec: FeatureSpec) -> dict[str, Condition]
     """The rule's conditions with values normalised like the attribute's data.
 
     A categorical attribute's levels are text, so a number in a rule is compared as the
-    export writes it: ``employee_band: {equals: 50}`` matches the level '50'.
+    export writes it: ``employee_band: {equals: 50}`` matches the level '50'; a creation hour
+    of 9 is the level '09'.
     """
     attributes = {a.name: a for a in spec.attributes}
     conditions = {}
     for field, condition in (rule.when or {}).items():
         attribute = attributes[field]
-        if isinstance(attribute, CategoricalAttribute):
+        if not isinstance(attribute, NumericAttribute):
             update: dict[str, object] = {}
             if condition.equals is not None:
                 update["equals"] = _level(condition.equals, attribute)
@@ -330,12 +333,19 @@ def normalised_conditions(rule: Rule, spec: FeatureSpec) -> dict[str, Condition]
     return conditions
 
 
-def _level(value: str | bool | int | float, attribute: CategoricalAttribute) -> object:
+def _level(
+    value: str | bool | int | float, attribute: CategoricalAttribute | CreatedAttribute
+) -> object:
     """A rule's value as a level of ``attribute``: text normalised, a whole number as an
-    integer ('50', never '50.0'); NaN stays NaN and a missing marker becomes None, both of
-    which ``in`` reads as "missing"."""
+    integer ('50', never '50.0'), a creation hour in two digits ('09'); NaN stays NaN and a
+    missing marker becomes None, both of which ``in`` reads as "missing"."""
     if isinstance(value, float) and value != value:
         return value
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(attribute, CreatedAttribute):
+        level = normalise_level(value, {})
+        if attribute.part == "hour" and level is not None and level.isdigit():
+            return f"{int(level):02d}"
+        return level
     return normalise_level(value, attribute.aliases)

@@ -41,7 +41,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from features.infer import snake
 from features.schema import Activity
-from features.spec import CategoricalAttribute, FeatureSpec
+from features.spec import FeatureSpec, NumericAttribute
 from training.combiner import LinearLogOdds, LogOddsBlend
 from training.encoding import FittedEncoding
 from training.policy import policy_thresholds
@@ -189,7 +189,7 @@ class RareLevels(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
 
 
 def _rare_levels(spec: FeatureSpec) -> RareLevels:
-    shares = {a.name: a.min_share for a in spec.attributes if isinstance(a, CategoricalAttribute)}
+    shares = {a.name: a.min_share for a in spec.attributes if not isinstance(a, NumericAttribute)}
     return RareLevels(tuple(shares[name] for name in model_columns(spec)[1]))
 
 

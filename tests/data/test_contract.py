@@ -400,7 +400,8 @@ def test_csv_codes_and_numbers_reach_features_as_a_posted_lead_brings_them(tmp_p
         export.leads, None, export.personal_data, numbers=export.number_columns
     )
     kinds = {a.name: a.kind for a in inferred.attributes}
-    assert kinds == {"sic": "categorical", "band": "numeric", "employees": "numeric"}
+    assert kinds == {"sic": "categorical", "band": "numeric", "employees": "numeric",
+                     "created_weekday": "created", "created_hour": "created"}  # fmt: skip
 
 
 def test_digit_only_phone_numbers_in_a_csv_are_personal_data(tmp_path):

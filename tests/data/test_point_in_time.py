@@ -284,6 +284,18 @@ _LEAD = st.fixed_dictionaries(
     }
 )
 _CON = connect()
+# the test spec with the creation weekday and hour on two clocks, one with daylight saving
+CLOCKED = SPEC.model_validate(
+    SPEC.model_dump()
+    | {
+        "attributes": [
+            *SPEC.model_dump()["attributes"],
+            {"name": "created_weekday", "kind": "created", "part": "weekday",
+             "time_zone": "America/New_York"},
+            {"name": "created_hour", "kind": "created", "part": "hour", "time_zone": "Asia/Tokyo"},
+        ]
+    }
+)  # fmt: skip
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -312,7 +324,7 @@ def test_online_features_equal_offline_on_random_worlds(world):
         register(_CON, "h_cutoffs", cutoffs),
         register(_CON, "h_leads", leads),
         register(_CON, "h_activities", activities),
-        SPEC,
+        CLOCKED,
     ).execute()
     offline = offline.sort_values([schema.LEAD_ID, CUTOFF_AT]).reset_index(drop=True)
     online = pd.DataFrame(
@@ -325,7 +337,7 @@ def test_online_features_equal_offline_on_random_worlds(world):
                     | {schema.CREATED_AT: leads.loc[lead_id - 1, schema.CREATED_AT]},
                     activities[activities[schema.LEAD_ID] == lead_id],
                     cutoff,
-                    SPEC,
+                    CLOCKED,
                 ),
             }
             for lead_id, cutoff in cutoffs.sort_values([schema.LEAD_ID, CUTOFF_AT]).itertuples(
@@ -334,10 +346,10 @@ def test_online_features_equal_offline_on_random_worlds(world):
         ]
     )
     assert list(offline.columns) == list(online.columns)
-    for column in SPEC.feature_names():
+    for column in CLOCKED.feature_names():
         left, right = offline[column], online[column]
         assert left.isna().tolist() == right.isna().tolist(), column
-        if column in SPEC.categorical_features():
+        if column in CLOCKED.categorical_features():
             assert left.dropna().tolist() == right.dropna().tolist(), column
         else:
             np.testing.assert_allclose(

@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from features import schema
+from features.infer import created_attributes
 from features.offline import CUTOFF_AT, LABEL, connect, feature_table, register
 from features.online import online_features
 from features.sources import from_files
@@ -78,6 +79,9 @@ def test_every_default_feature_and_rule_has_catalog_words_in_both_languages():
     spec = compile_rules(rulebook, load_spec(SPEC_PATH))
     terms = [*spec.feature_names(), "rule_points", "instant_pass"]
     terms += [f"rule:{r.name}" for r in rulebook.rules]
+    # and the creation weekday and hour, which spec inference adds to an export's own spec
+    leads = pd.DataFrame({"lead_id": [1], "created_at": ["2025-01-06T10:00:00Z"]})
+    terms += [a.name for a in created_attributes(leads, "UTC")[0]]
     for term in terms:
         concept = concept_of(term, catalog)
         assert concept is not None, f"{term} has no concept in the reason catalog"
