@@ -66,6 +66,13 @@ RecordedRulebookOption = Annotated[
     Path | None,
     typer.Option(help="Points rulebook; default: the one the training set was built with."),
 ]
+TimeZoneOption = Annotated[
+    str,
+    typer.Option(
+        help="Where the leads are (an IANA name such as Asia/Tokyo): an inferred spec reads "
+        "the creation weekday and hour on this clock."
+    ),
+]
 WarehouseOption = Annotated[
     Path | None,
     typer.Option(
@@ -215,6 +222,7 @@ def spec_infer(
         str | None, typer.Option(help="Flat mode: the label column, left out of the features.")
     ] = None,
     order_column: OrderOption = None,
+    time_zone: TimeZoneOption = "UTC",
 ) -> None:
     """Write a starter feature spec from an export, for a person to read and edit.
 
@@ -235,15 +243,16 @@ def spec_infer(
             flat = load_flat(leads, label, order_column=order_column)
             inference = infer(
                 flat.leads, None, flat.personal_data, exclude=(label,),
-                numbers=flat.number_columns,
+                numbers=flat.number_columns, time_zone=time_zone,
             )  # fmt: skip
         else:
             export = load_export(leads, activities, outcomes)
             inference = infer(
                 export.leads, export.activities if activities else None, export.personal_data,
                 numbers=export.number_columns, outcomes=export.outcomes if outcomes else None,
+                time_zone=time_zone,
             )  # fmt: skip
-    except ContractError as error:
+    except (ContractError, ValueError) as error:
         raise _fail(error) from None
     spec, skipped = inference.spec, inference.skipped
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -265,6 +274,7 @@ def features_build(
     warehouse: WarehouseOption = None,
     spec: FittedSpecOption = None,
     rulebook: FittedRulebookOption = None,
+    time_zone: TimeZoneOption = "UTC",
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -300,7 +310,9 @@ def features_build(
     try:
         plan = SplitPlan(validation_share, test_share)
         source = _source(leads, activities, outcomes, warehouse, threads, memory_limit)
-        prepared = _prepare(source, out, spec, rulebook, plan=plan, as_of=as_of)
+        prepared = _prepare(
+            source, out, spec, rulebook, plan=plan, as_of=as_of, time_zone=time_zone
+        )
     except _USER_ERRORS as error:
         raise _fail(error) from None
     _print_profile(prepared.profile)
@@ -337,13 +349,14 @@ def _prepare(  # type: ignore[no-untyped-def]
     plan=None,
     as_of: str | None = None,
     target_mql_per_week: float | None = None,
+    time_zone: str = "UTC",
 ):
     """Decide the spec and rulebook for the export, print why, and build the training set."""
     from features import schema
     from features.training_set import SplitPlan
     from training.prepare import prepare_training_set, starting_point
 
-    start = starting_point(source, spec=spec, rulebook=rulebook)
+    start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=time_zone)
     _print_decisions(start.decisions)
     with _progress() as progress:
         task = progress.add_task("building", total=None)
@@ -638,6 +651,7 @@ def train(
         ),
     ] = None,
     tracking_uri: TrackingOption = None,
+    time_zone: TimeZoneOption = "UTC",
 ) -> None:
     """Train the lead scorer and log it to MLflow as model `lead-scorer`, alias `challenger`.
 
@@ -666,14 +680,14 @@ def train(
             flat = prepare_flat_training(
                 leads, label, out / "training", id_column=id_column, order_column=order_column,
                 drop=drop or (), spec=load_spec(spec) if spec else None,
-                rulebook=load_rulebook(rulebook) if rulebook else None,
+                rulebook=load_rulebook(rulebook) if rulebook else None, time_zone=time_zone,
             )  # fmt: skip
             training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
             profile, mode, flat_shape, decisions = None, "flat", flat.shape, ()
         else:
             if training_set is None:
                 source = _source(leads, activities, outcomes, warehouse)
-                prepared = _prepare(source, out / "training", spec, rulebook)
+                prepared = _prepare(source, out / "training", spec, rulebook, time_zone=time_zone)
                 training_set, feature_spec, book = (
                     prepared.training_set, prepared.spec, prepared.rulebook
                 )  # fmt: skip

@@ -16,7 +16,8 @@ from features.infer import infer_spec
 from features.offline import connect
 from features.spec import FeatureSpec
 from features.training_set import flat_training_set
-from training.rulebook import Rulebook, compile_rules, parse_rulebook
+from training.rulebook import Rulebook, compile_rules
+from training.suggest import empty_rulebook
 
 
 @dataclass(frozen=True)
@@ -30,13 +31,6 @@ class FlatTraining:
     notes: tuple[str, ...] = ()
 
 
-def no_rules() -> Rulebook:
-    """The rulebook of a flat export without one: no rules, and a threshold no lead reaches."""
-    return parse_rulebook(
-        {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}
-    )
-
-
 def prepare_flat_training(
     leads: Path,
     label: str,
@@ -47,21 +41,24 @@ def prepare_flat_training(
     drop: Sequence[str] = (),
     spec: FeatureSpec | None = None,
     rulebook: Rulebook | None = None,
+    time_zone: str = "UTC",
 ) -> FlatTraining:
     """Load a flat export, infer its spec (unless given), and write its training set under
     ``out``.
 
     ``drop`` columns (filled in after the outcome, say) are left out before the spec is
     inferred; the label never becomes a feature. Without a rulebook the run starts from
-    :func:`no_rules`.
+    :func:`training.suggest.empty_rulebook`. An inferred spec reads the creation weekday and
+    hour on ``time_zone``'s clock.
     """
     flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
     kept = flat.leads.drop(columns=list(drop), errors="ignore")
     if spec is None:
         spec, _ = infer_spec(
-            kept, None, flat.personal_data, exclude=(label,), numbers=flat.number_columns
-        )
-    book = rulebook if rulebook is not None else no_rules()
+            kept, None, flat.personal_data, exclude=(label,), numbers=flat.number_columns,
+            time_zone=time_zone,
+        )  # fmt: skip
+    book = rulebook if rulebook is not None else empty_rulebook()
     feature_spec = compile_rules(book, spec)
     path = flat_training_set(connect(), kept, flat.label, feature_spec, out, order=flat.order)
     return FlatTraining(feature_spec, book, path, flat.shape(drop), flat.notes)

@@ -182,7 +182,7 @@ def _frames(source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     )
 
 
-def _inferred(source: Source) -> Inference:
+def _inferred(source: Source, time_zone: str) -> Inference:
     leads, activities, outcomes = _frames(source)
     return infer(
         leads,
@@ -190,13 +190,19 @@ def _inferred(source: Source) -> Inference:
         source.personal_data,
         numbers=source.number_columns,
         outcomes=outcomes,
+        time_zone=time_zone,
     )
 
 
 def starting_point(
-    source: Source, *, spec: Path | None = None, rulebook: Path | None = None
+    source: Source,
+    *,
+    spec: Path | None = None,
+    rulebook: Path | None = None,
+    time_zone: str = "UTC",
 ) -> StartingPoint:
-    """Decide the spec and rulebook for ``source`` (see the module docstring)."""
+    """Decide the spec and rulebook for ``source`` (see the module docstring); an inferred
+    spec reads the creation weekday and hour on ``time_zone``'s clock."""
     shape = export_shape(source)
     decisions: list[str] = []
     if spec is not None:
@@ -211,7 +217,7 @@ def starting_point(
                 "spec: the default spec (every column and activity it names is in the export)"
             )
         else:
-            inference = _inferred(source)
+            inference = _inferred(source, time_zone)
             base = inference.spec
             decisions.append(
                 f"spec: inferred from the export ({len(base.attributes)} attributes, "

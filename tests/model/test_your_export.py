@@ -185,3 +185,17 @@ def test_a_rulebook_from_nothing_hands_off_a_stated_volume_never_nobody(simulate
     )  # fmt: skip
     assert "historical MQL volume" in with_history.volume_rule
     assert simulated.historical_mql_per_week > 0
+
+
+def test_the_creation_clock_is_the_teams_time_zone_and_a_wrong_zone_is_named(tmp_path):
+    paths = write_dialect(simulate(300, seed=35), "ledger", tmp_path / "export")
+    out = tmp_path / "spec.yaml"
+    invoke("spec", "infer", "--leads", paths["leads"], "--time-zone", "Asia/Tokyo", "--out", out)
+    clocks = {a.name: a.time_zone for a in load_spec(out).attributes if a.kind == "created"}
+    assert clocks == {"created_weekday": "Asia/Tokyo", "created_hour": "Asia/Tokyo"}
+    wrong = runner.invoke(
+        app, ["spec", "infer", "--leads", str(paths["leads"]), "--time-zone", "Tokyo",
+              "--out", str(out)],
+    )  # fmt: skip
+    assert wrong.exit_code == 2 and "Traceback" not in wrong.output
+    assert "Tokyo" in wrong.output and "Asia/Tokyo" in wrong.output
