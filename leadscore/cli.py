@@ -638,6 +638,14 @@ def train(
         ),
     ] = None,
     tracking_uri: TrackingOption = None,
+    no_refit: Annotated[
+        bool,
+        typer.Option(
+            "--no-refit",
+            help="Ship the model fitted on the train period only, instead of the same "
+            "configuration refit on all labelled history after the test period judged it.",
+        ),
+    ] = False,
 ) -> None:
     """Train the lead scorer and log it to MLflow as model `lead-scorer`, alias `challenger`.
 
@@ -689,7 +697,7 @@ def train(
             result = run_training(
                 training_set, feature_spec, book, out, profile=profile, data_mode=mode,
                 flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
-                decisions=decisions, mql_per_week=mql_per_week,
+                decisions=decisions, mql_per_week=mql_per_week, refit=not no_refit,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError) as error:
         raise _fail(error) from None
