@@ -52,6 +52,7 @@ CV_FOLDS = 3  # expanding windows over train + validation when SQLs are few
 FEW_SQL_LOGISTIC = {"C": 0.1}
 FEW_SQL_LIGHTGBM = {"num_leaves": 7, "learning_rate": 0.05, "min_child_samples": 50,
                     "reg_lambda": 5.0, "colsample_bytree": 0.5, "n_estimators": 100}  # fmt: skip
+MIN_COMBINER_SQL_LEADS = 20  # a refit's combiner: the latest period, widened until it has these
 SIMPLER_WITHIN_AUC = 0.01  # with few SQLs, a simpler layer this close to the best ships
 
 
@@ -275,10 +276,18 @@ class OutOfFold:
     def label(self) -> np.ndarray:
         return self.rows[LABEL].to_numpy(int)
 
+    @property
+    def blocks(self) -> int:
+        return len(np.unique(self.fold))
+
+    def since(self, fold: int) -> OutOfFold:
+        """The rows predicted by ``fold`` and every later fold."""
+        kept = self.fold >= fold
+        return OutOfFold(self.rows[kept], self.margins[kept], self.fold[kept])
+
     def latest(self) -> OutOfFold:
         """The rows of the latest predicted block: the most recent period nobody fitted on."""
-        last = self.fold == self.fold.max()
-        return OutOfFold(self.rows[last], self.margins[last], self.fold[last])
+        return self.since(self.fold.max())
 
 
 def _fold_scorer(
@@ -317,12 +326,14 @@ def refit_scorer(
     predicted by models that saw only rows whose label window closed before it). The
     combiner is fitted on the latest predicted block, as the judged one was on validation:
     the period right after its models' history, with the drift a shipped model meets. With
-    fewer than ``MIN_VALIDATION_SQL_LEADS`` SQL leads there, it is fitted on every predicted
-    block instead (early blocks are predicted by models of little history, whose weaker,
-    lagging margins would pull a pooled fit's slope and intercept away from the refit's). The
-    score scale and the first policy's threshold come from the latest block, so a score's
-    percentile and the hand-off volume stay those of leads no model had seen. When the folds
-    leave no SQL to fit on, ``judged`` ships unchanged and a note says so.
+    fewer than ``MIN_COMBINER_SQL_LEADS`` SQL leads there, it is widened back one block at a
+    time until it holds them, or holds every block. Why not every block always: early
+    blocks are predicted by models of little history, whose weaker margins pull a pooled
+    slope and intercept away from the refit's (on a drifting world the pooled fit
+    under-predicted the next period by a quarter). The score scale and the first policy's
+    threshold come from the latest block, so a score's percentile and the hand-off volume
+    stay those of leads no model had seen. When the folds leave no SQL to fit on, ``judged``
+    ships unchanged and a note says so.
     """
     spec, rulebook = judged.spec, judged.rulebook
     rows, _ = _labelled(labelled)
@@ -343,9 +354,11 @@ def refit_scorer(
         return judged
     scorer = _fold_scorer(rows, spec, rulebook, chosen)
     latest = oof.latest()
-    enough = sql_counts(latest.rows).sql_leads >= MIN_VALIDATION_SQL_LEADS
-    combiner_on = "the latest period" if enough else "every out-of-fold period (few SQLs)"
-    fit_on = latest if enough else oof
+    fit_on, blocks = latest, 1
+    while sql_counts(fit_on.rows).sql_leads < MIN_COMBINER_SQL_LEADS and blocks < oof.blocks:
+        blocks += 1
+        fit_on = oof.since(np.unique(oof.fold)[-blocks])
+    combiner_on = "the latest period" if blocks == 1 else f"the latest {blocks} periods"
     scorer.combiner = LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(
         fit_on.margins, fit_on.label
     )
