@@ -652,6 +652,14 @@ def train(
     ] = None,
     tracking_uri: TrackingOption = None,
     time_zone: TimeZoneOption = "UTC",
+    no_refit: Annotated[
+        bool,
+        typer.Option(
+            "--no-refit",
+            help="Ship the model fitted on the train period only, instead of the same "
+            "configuration refit on all labelled history after the test period judged it.",
+        ),
+    ] = False,
 ) -> None:
     """Train the lead scorer and log it to MLflow as model `lead-scorer`, alias `challenger`.
 
@@ -705,7 +713,7 @@ def train(
                 training_set, feature_spec, book, out, profile=profile, data_mode=mode,
                 flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
                 decisions=decisions, mql_per_week=mql_per_week,
-                rules_learned_until=learned_until,
+                rules_learned_until=learned_until, refit=not no_refit,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError) as error:
         raise _fail(error) from None

@@ -17,7 +17,8 @@ from features.spec import FeatureSpec
 from features.training_set import SPLIT
 from training.artifact import save_model
 from training.rulebook import Rulebook
-from training.train import component_probabilities, evaluate, fit_scorer
+from training.scorer import LeadScorer
+from training.train import component_probabilities, evaluate, fit_scorer, refit_scorer
 
 
 def weekly_mql_volume(outcomes: pd.DataFrame) -> float | None:
@@ -51,6 +52,37 @@ def policy_note(policy: dict, model_dir: Path) -> str:
     )
 
 
+def _log_shipped(scorer: LeadScorer) -> None:
+    """MLflow params of what ships: which model, its policy, and for a refit its own settings
+    and its out-of-fold figures on the latest period (never the test figures: it saw test)."""
+    refit = scorer.metadata.get("refit")
+    mlflow.log_params(
+        {
+            "shipped_model": "refit on all labelled history" if refit else "train period only",
+            "policy.kind": scorer.policy["kind"],
+            "policy.threshold": scorer.policy["threshold"],
+            "policy.handoffs_per_week": scorer.policy["handoffs_per_week"],
+        }
+    )
+    if not refit:
+        return
+    mlflow.log_params(
+        {
+            "refit.rows": refit["rows"],
+            "refit.leads": refit["leads"],
+            "refit.window": refit["window"],
+            "refit.latest_period": refit["latest_period"],
+            "refit.method": refit["method"][:500],  # MLflow's limit on a param value
+            "refit.combiner.logistic_weight": round(float(scorer.combiner.coef_[0, 1]), 4),
+            "refit.combiner.lightgbm_weight": round(float(scorer.combiner.coef_[0, 2]), 4),
+        }
+    )
+    mlflow.log_metrics(
+        {f"refit_latest_oof_{name}": v for name, v in refit["latest_out_of_fold"].items()}
+    )
+    mlflow.log_dict(refit, "refit.json")
+
+
 def run_training(
     training_set: Path,
     spec: FeatureSpec,
@@ -64,6 +96,7 @@ def run_training(
     decisions: Sequence[str] = (),
     mql_per_week: float | None = None,
     rules_learned_until: pd.Timestamp | None = None,
+    refit: bool = True,
 ) -> dict:
     """Fit, judge and log the scorer; write ``out/model``; return the figures for the console.
 
@@ -75,6 +108,14 @@ def run_training(
     returned ``notes`` say in plain words how sure the figures are, which layer shipped and
     how the hand-off volume was chosen; they are logged to MLflow as ``notes.txt``.
     ``rules_learned_until``: see :func:`training.train.fit_scorer`.
+
+    ``refit`` (the default): after the test period has judged the scorer fitted on the train
+    period, the same configuration is refit on all labelled history and that is what ships
+    (:func:`training.train.refit_scorer` states the method). The figures, ``test_*`` in
+    MLflow, stay the train-only scorer's: the refit has seen the test period. MLflow records
+    ``shipped_model``, the refit's own settings (``refit.*``) and its out-of-fold figures on
+    the latest period (``refit_latest_oof_*``); the model's ``metadata["refit"]`` says the
+    same. ``refit=False`` ships the train-only scorer.
     """
     from training import tracking
 
@@ -108,7 +149,6 @@ def run_training(
             on_candidate=tracking.log_candidate, mql_per_week=mql_per_week,
             rules_learned_until=rules_learned_until,
         )  # fmt: skip
-        notes = [*scorer.metadata["notes"], policy_note(scorer.policy, out / "model")]
         fit_seconds = time.perf_counter() - started
         logistic = scorer.logistic.named_steps["model"]
         lightgbm = scorer.lightgbm.named_steps["model"]
@@ -121,9 +161,6 @@ def run_training(
                 "lightgbm.n_estimators": lightgbm.best_iteration_ or lightgbm.n_estimators,
                 "combiner.logistic_weight": round(float(scorer.combiner.coef_[0, 1]), 4),
                 "combiner.lightgbm_weight": round(float(scorer.combiner.coef_[0, 2]), 4),
-                "policy.kind": scorer.policy["kind"],
-                "policy.threshold": scorer.policy["threshold"],
-                "policy.handoffs_per_week": scorer.policy["handoffs_per_week"],
                 "shipped_layer": scorer.metadata["shipped_layer"],
                 "layer_judged_on": scorer.metadata["layer_judged_on"],
                 "few_sqls": scorer.metadata["few_sqls"],
@@ -135,12 +172,29 @@ def run_training(
             {f"judged_{layer.replace(' ', '_')}_roc_auc": auc
              for layer, auc in scorer.metadata["judged_roc_auc"].items()}
         )  # fmt: skip
-        mlflow.log_text("\n".join(notes) + "\n", "notes.txt")
         metrics = evaluate(scorer, parts["validation"], parts["test"])
         probabilities = component_probabilities(scorer, parts["test"])
         label = parts["test"][LABEL].to_numpy(int)
+        if refit:
+            refit_started = time.perf_counter()
+            scorer = refit_scorer(scorer, pd.concat(parts.values()), mql_per_week)
+            fit_seconds += time.perf_counter() - refit_started
+        else:
+            scorer.metadata = {
+                **scorer.metadata,
+                "refit": None,
+                "notes": [
+                    *scorer.metadata["notes"],
+                    "Shipped model: fitted on the train period only (refit turned off); it "
+                    "has not learned from the validation and test periods.",
+                ],
+            }
+        _log_shipped(scorer)
+        notes = [*scorer.metadata["notes"], policy_note(scorer.policy, out / "model")]
+        mlflow.log_text("\n".join(notes) + "\n", "notes.txt")
         names = scorer.lightgbm.named_steps["encode"].get_feature_names_out()
-        importance = pd.Series(lightgbm.booster_.feature_importance("gain"), index=names)
+        shipped_gbm = scorer.lightgbm.named_steps["model"].booster_
+        importance = pd.Series(shipped_gbm.feature_importance("gain"), index=names)
         tracking.log_results(metrics, probabilities, label, importance)
         tracking.log_global_explanations(scorer, parts["test"])
         mlflow.log_metric("fit_seconds", fit_seconds)

@@ -31,7 +31,7 @@ from training.policy import CapacityError
 from training.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
 from training.rulebook import Rulebook
 from training.rules import RuleScorer
-from training.scorer import LeadScorer, fit_logistic, lightgbm_pipeline
+from training.scorer import LeadScorer, combined_probability, fit_logistic, lightgbm_pipeline
 
 LOGISTIC_GRID = ({"C": 0.01}, {"C": 0.1}, {"C": 1.0})
 LIGHTGBM_GRID = (
@@ -52,6 +52,7 @@ CV_FOLDS = 3  # expanding windows over train + validation when SQLs are few
 FEW_SQL_LOGISTIC = {"C": 0.1}
 FEW_SQL_LIGHTGBM = {"num_leaves": 7, "learning_rate": 0.05, "min_child_samples": 50,
                     "reg_lambda": 5.0, "colsample_bytree": 0.5, "n_estimators": 100}  # fmt: skip
+MIN_COMBINER_SQL_LEADS = 20  # a refit's combiner: the latest period, widened until it has these
 SIMPLER_WITHIN_AUC = 0.01  # with few SQLs, a simpler layer this close to the best ships
 
 
@@ -192,28 +193,29 @@ def fit_scorer(
     draft = LeadScorer(spec, rulebook, rules, None, None, None, np.zeros(101))  # type: ignore[arg-type]
     x_train, x_valid = draft.model_inputs(train), draft.model_inputs(validation)
 
-    def judged(model: str, params: dict, fitted) -> tuple[float, object]:  # type: ignore[no-untyped-def]
+    def judged(model: str, params: dict, fitted) -> tuple[float, object, dict]:  # type: ignore[no-untyped-def]
         p = fitted.predict_proba(x_valid)[:, 1]
         scores = {
             "log_loss": log_loss(y_valid, p, labels=[0, 1]),
             "roc_auc": roc_auc_score(y_valid, p),
         }
         report(Candidate(model, params, scores))
-        return scores["log_loss"], fitted
+        return scores["log_loss"], fitted, params
 
     if few_sqls:
         best_logistic = fit_logistic(spec, FEW_SQL_LOGISTIC["C"], x_train, y_train)
         best_lightgbm = lightgbm_pipeline(spec, FEW_SQL_LIGHTGBM).fit(x_train, y_train)
         judged("logistic", FEW_SQL_LOGISTIC, best_logistic)
         judged("lightgbm", FEW_SQL_LIGHTGBM, best_lightgbm)
+        chosen = {"logistic": dict(FEW_SQL_LOGISTIC), "lightgbm": dict(FEW_SQL_LIGHTGBM)}
     else:
-        best_logistic = min(
+        _, best_logistic, logistic_params = min(
             (
                 judged("logistic", g, fit_logistic(spec, g["C"], x_train, y_train))
                 for g in logistic_grid
             ),
-            key=lambda pair: pair[0],
-        )[1]
+            key=lambda result: result[0],
+        )
         lightgbm_results = []
         for grid in lightgbm_grid:
             pipeline = lightgbm_pipeline(spec, {**grid, "n_estimators": MAX_TREES})
@@ -227,20 +229,25 @@ def fit_scorer(
             )
             trees = pipeline.named_steps["model"].best_iteration_ or MAX_TREES
             lightgbm_results.append(judged("lightgbm", {**grid, "n_estimators": trees}, pipeline))
-        best_lightgbm = min(lightgbm_results, key=lambda pair: pair[0])[1]
+        _, best_lightgbm, lightgbm_params = min(lightgbm_results, key=lambda result: result[0])
+        chosen = {"logistic": dict(logistic_params), "lightgbm": dict(lightgbm_params)}
 
     draft.logistic, draft.lightgbm = best_logistic, best_lightgbm
     draft.logistic_means = np.asarray(
         best_logistic.named_steps["encode"].transform(x_train), float
     ).mean(axis=0)
-    judging = (
-        _out_of_fold(pd.concat([train, validation]), spec, rulebook, rules_learned_until)
+    oof = (
+        _out_of_fold(pd.concat([train, validation]), spec, rulebook, chosen, rules_learned_until)
         if few_sqls
         else None
     )
-    if judging is None:
-        judging = (validation, draft.component_logits(validation).to_numpy(), "validation")
-    rows, margins, judged_on = judging
+    if oof is None:
+        rows, margins = validation, draft.component_logits(validation).to_numpy()
+        judged_on = "validation"
+    else:
+        rows, margins = oof.rows, oof.margins
+        after = " after the rows the rulebook was learnt from" if rules_learned_until else ""
+        judged_on = f"out-of-fold over train + validation{after} ({len(rows)} rows)"
     label = rows[LABEL].to_numpy(int)
     fitted = layer_aucs(margins, label)
     baseline = RuleScorer(rulebook, spec).fit(rows, label).predict_proba(rows)[:, 1]
@@ -259,44 +266,184 @@ def fit_scorer(
         "judged_roc_auc": {**aucs, "rule baseline": rules_auc},
         "sql_counts": {name: vars(c) for name, c in counts.items()},
         "few_sqls": few_sqls,
+        "rules_learned_until": rules_learned_until,
+        "chosen_params": chosen,
         "notes": notes,
     }
     return draft
+
+
+@dataclass(frozen=True)
+class OutOfFold:
+    """Rows predicted out of fold by :func:`time_folds`: their margins and which fold (0 is the
+    earliest predicted block) predicted each."""
+
+    rows: pd.DataFrame
+    margins: np.ndarray
+    fold: np.ndarray
+
+    @property
+    def label(self) -> np.ndarray:
+        return self.rows[LABEL].to_numpy(int)
+
+    @property
+    def blocks(self) -> int:
+        return len(np.unique(self.fold))
+
+    def since(self, fold: int) -> OutOfFold:
+        """The rows predicted by ``fold`` and every later fold."""
+        kept = self.fold >= fold
+        return OutOfFold(self.rows[kept], self.margins[kept], self.fold[kept])
+
+    def latest(self) -> OutOfFold:
+        """The rows of the latest predicted block: the most recent period nobody fitted on."""
+        return self.since(self.fold.max())
+
+
+def _fold_scorer(
+    rows: pd.DataFrame, spec: FeatureSpec, rulebook: Rulebook, chosen: dict
+) -> LeadScorer:
+    """Rules and both models fitted on ``rows`` with the chosen settings; no combiner yet."""
+    label = rows[LABEL].to_numpy(int)
+    rules = RuleScorer(rulebook, spec).fit(rows)
+    scorer = LeadScorer(spec, rulebook, rules, None, None, None, np.zeros(101))  # type: ignore[arg-type]
+    inputs = scorer.model_inputs(rows)
+    scorer.logistic = fit_logistic(spec, chosen["logistic"]["C"], inputs, label)
+    scorer.lightgbm = lightgbm_pipeline(spec, chosen["lightgbm"]).fit(inputs, label)
+    return scorer
+
+
+REFIT_METHOD = (
+    "refit on all labelled history (train + validation + test) with the hyperparameters, "
+    "tree count and layer chosen on the train and validation periods; combiner (the "
+    "calibration), score scale and first hand-off threshold fitted on out-of-fold predictions "
+    "over time ({folds} expanding windows that keep the {horizon}-day gap and never split a "
+    "lead): the combiner on {combiner_on}, the score scale and threshold on the latest period"
+)
+
+
+def refit_scorer(
+    judged: LeadScorer, labelled: pd.DataFrame, mql_per_week: float | None = None
+) -> LeadScorer:
+    """The scorer that ships: ``judged``'s configuration refit on every labelled row.
+
+    ``judged`` is what :func:`fit_scorer` chose and what the test period judged; its figures
+    stay the evaluation's. This one learns from the latest months too, by a stated method
+    (``REFIT_METHOD``): the rules and both models are refit on all of ``labelled`` with the
+    chosen settings (``metadata["chosen_params"]``; LightGBM keeps its early-stopped tree
+    count), and the shipped layer is kept. What was fitted on validation before is fitted on
+    out-of-fold predictions over time (:func:`time_folds` over all labelled rows, each
+    predicted by models that saw only rows whose label window closed before it). The
+    combiner is fitted on the latest predicted block, as the judged one was on validation:
+    the period right after its models' history, with the drift a shipped model meets. With
+    fewer than ``MIN_COMBINER_SQL_LEADS`` SQL leads there, it is widened back one block at a
+    time until it holds them, or holds every block. Why not every block always: early
+    blocks are predicted by models of little history, whose weaker margins pull a pooled
+    slope and intercept away from the refit's (on a drifting world the pooled fit
+    under-predicted the next period by a quarter). The score scale and the first policy's
+    threshold come from the latest block, so a score's percentile and the hand-off volume
+    stay those of leads no model had seen. When the folds leave no SQL to fit on, ``judged``
+    ships unchanged and a note says so.
+    """
+    spec, rulebook = judged.spec, judged.rulebook
+    rows, _ = _labelled(labelled)
+    rows = rows.sort_values([CUTOFF_AT, schema.LEAD_ID], kind="stable").reset_index(drop=True)
+    chosen = judged.metadata["chosen_params"]
+    shipped = judged.metadata["shipped_layer"]
+    oof = _out_of_fold(rows, spec, rulebook, chosen, judged.metadata.get("rules_learned_until"))
+    if oof is None or len(np.unique(oof.latest().label)) < 2:
+        judged.metadata = {
+            **judged.metadata,
+            "refit": None,
+            "notes": [
+                *judged.metadata["notes"],
+                "Shipped model: fitted on the train period only; the out-of-time folds over "
+                "all history left too few SQLs to refit the combiner honestly.",
+            ],
+        }
+        return judged
+    scorer = _fold_scorer(rows, spec, rulebook, chosen)
+    latest = oof.latest()
+    fit_on, blocks = latest, 1
+    while sql_counts(fit_on.rows).sql_leads < MIN_COMBINER_SQL_LEADS and blocks < oof.blocks:
+        blocks += 1
+        fit_on = oof.since(np.unique(oof.fold)[-blocks])
+    combiner_on = "the latest period" if blocks == 1 else f"the latest {blocks} periods"
+    scorer.combiner = LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(
+        fit_on.margins, fit_on.label
+    )
+    p_latest = combined_probability(scorer.combiner, latest.margins)
+    scorer.rules.fit(latest.rows, latest.label)  # the rule baseline's map, as evaluate() does
+    scorer.logistic_means = np.asarray(
+        scorer.logistic.named_steps["encode"].transform(scorer.model_inputs(rows)), float
+    ).mean(axis=0)
+    scorer.score_scale = np.quantile(p_latest, np.linspace(0, 1, 101))
+    scorer.policy = volume_policy(scorer, latest.rows, scorer.rules, mql_per_week, p_latest)
+    scorer.reason_catalog = judged.reason_catalog
+    method = REFIT_METHOD.format(
+        folds=CV_FOLDS, horizon=spec.sql_within_days, combiner_on=combiner_on
+    )
+    window = f"{rows[CUTOFF_AT].min()} .. {rows[CUTOFF_AT].max()}"
+    latest_window = f"{latest.rows[CUTOFF_AT].min()} .. {latest.rows[CUTOFF_AT].max()}"
+    scorer.metadata = {
+        **judged.metadata,
+        "refit": {
+            "rows": len(rows),
+            "leads": int(rows[schema.LEAD_ID].nunique()),
+            "periods": ["train", "validation", "test"],
+            "window": window,
+            "method": method,
+            "out_of_fold_rows": len(oof.rows),
+            "combiner_fitted_on": combiner_on,
+            "latest_period": latest_window,
+            "latest_period_rows": len(latest.rows),
+            "latest_out_of_fold": {
+                "roc_auc": float(roc_auc_score(latest.label, p_latest)),
+                "log_loss": float(log_loss(latest.label, p_latest, labels=[0, 1])),
+            },
+        },
+        "notes": [
+            *judged.metadata["notes"],
+            f"Shipped model: the chosen configuration refit on all {len(rows)} labelled rows "
+            f"({window}), so it has learned from the latest months; its combiner, score scale "
+            f"and first hand-off threshold come from out-of-fold predictions over time. The "
+            "test figures are those of the same configuration fitted on the train period "
+            "alone: the refit can only be judged on periods it has not seen.",
+        ],
+    }
+    return scorer
 
 
 def _out_of_fold(
     rows: pd.DataFrame,
     spec: FeatureSpec,
     rulebook: Rulebook,
+    chosen: dict,
     rules_learned_until: pd.Timestamp | None = None,
-) -> tuple[pd.DataFrame, np.ndarray, str] | None:
-    """(rows, margins, description) predicted out of fold by :func:`time_folds`, or None when
-    the folds leave no SQL or no non-SQL to judge on. Rows the rulebook's points were learnt
-    from (cutoff up to ``rules_learned_until``) are predicted but not judged."""
+) -> OutOfFold | None:
+    """Margins predicted out of fold by :func:`time_folds` with the ``chosen`` settings
+    (``{"logistic": {"C": ..}, "lightgbm": {..}}``), or None when the folds leave no SQL or no
+    non-SQL to judge on. Rows the rulebook's points were learnt from (cutoff up to
+    ``rules_learned_until``) are predicted but left out: the rules would be judged in-sample."""
     rows = rows.reset_index(drop=True)
     label = rows[LABEL].to_numpy(int)
-    predicted, margins = [], []
-    for fit, block in time_folds(rows, spec.sql_within_days):
+    predicted, margins, folds = [], [], []
+    for k, (fit, block) in enumerate(time_folds(rows, spec.sql_within_days)):
         if len(np.unique(label[fit])) < 2:
             continue
-        fold_rules = RuleScorer(rulebook, spec).fit(rows.iloc[fit])
-        fold = LeadScorer(spec, rulebook, fold_rules, None, None, None, np.zeros(101))  # type: ignore[arg-type]
-        x_fit = fold.model_inputs(rows.iloc[fit])
-        fold.logistic = fit_logistic(spec, FEW_SQL_LOGISTIC["C"], x_fit, label[fit])
-        fold.lightgbm = lightgbm_pipeline(spec, FEW_SQL_LIGHTGBM).fit(x_fit, label[fit])
+        fold = _fold_scorer(rows.iloc[fit], spec, rulebook, chosen)
         predicted.append(block)
         margins.append(fold.component_logits(rows.iloc[block]).to_numpy())
+        folds.append(np.full(len(block), k))
     if not predicted:
         return None
-    at, margins = np.concatenate(predicted), np.vstack(margins)
-    where = "train + validation"
+    at, stacked, fold_of = np.concatenate(predicted), np.vstack(margins), np.concatenate(folds)
     if rules_learned_until is not None:
         unseen = rows[CUTOFF_AT].to_numpy()[at] > rules_learned_until
-        at, margins = at[unseen], margins[unseen]
-        where = "the rows after those the rulebook was learnt from"
+        at, stacked, fold_of = at[unseen], stacked[unseen], fold_of[unseen]
     if len(np.unique(label[at])) < 2:
         return None
-    return rows.iloc[at], margins, f"out-of-fold over {where} ({len(at)} rows)"
+    return OutOfFold(rows.iloc[at], stacked, fold_of)
 
 
 def shipped_layer_note(shipped: str, aucs: dict[str, float], rules_auc: float, on: str) -> str:
@@ -324,6 +471,7 @@ def volume_policy(
     validation: pd.DataFrame,
     rules: RuleScorer,
     mql_per_week: float | None = None,
+    p: np.ndarray | None = None,
 ) -> dict:
     """A first hand-off policy: as many hand-offs as marketing sends today, but the best ones.
 
@@ -337,9 +485,10 @@ def volume_policy(
       week's rows.
 
     Instant passes hand off whatever the volume. The capacity-based policy (``leadscore
-    tune-threshold``) replaces it.
+    tune-threshold``) replaces it. ``p``: the rows' P(SQL) when not the scorer's own (a refit
+    scorer's threshold is set on out-of-fold predictions, see :func:`refit_scorer`).
     """
-    p = scorer.predict_proba(validation)
+    p = scorer.predict_proba(validation) if p is None else p
     passes = rules.instant_passes(validation).any(axis=1).to_numpy()
     volume = int(rules.predict(validation).sum())
     if volume > 0:

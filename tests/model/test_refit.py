@@ -1,0 +1,150 @@
+"""The shipped model learns from the latest history, and the figures stay honest.
+
+A model fitted on the train period alone has never seen the months that matter most when the
+channel mix drifts; the refit on all labelled history has. The evaluation figures are still
+those of the train-only model on a period it never saw.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow
+import numpy as np
+import pandas as pd
+import pytest
+from mlflow.tracking import MlflowClient
+from sklearn.metrics import log_loss, roc_auc_score
+
+from features.offline import LABEL, connect, register
+from features.spec import load_spec
+from features.synthetic import SimulationConfig, simulate
+from features.training_set import SPLIT, SplitPlan, build_training_set
+from training.explain import contributions
+from training.job import run_training
+from training.rulebook import compile_rules, load_rulebook
+from training.train import LIGHTGBM_GRID, LOGISTIC_GRID, fit_scorer, refit_scorer
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
+# No paid social at first, nothing else at the end, and three times the inflow by then: the
+# early history a train-only model learns from is not the world it will score.
+DRIFTING = SimulationConfig(
+    paid_social_share_start=0.0,
+    paid_social_share_end=1.0,
+    lead_volume_growth=2.0,
+    intent_episode_intercept=0.5,
+    hand_raise_intercept=0.5,
+)
+
+
+def training_set(n: int, seed: int, config: SimulationConfig, plan: SplitPlan, out: Path):  # type: ignore[no-untyped-def]
+    world = simulate(n, seed, config)
+    rulebook = load_rulebook()
+    spec = compile_rules(rulebook, load_spec(SPEC_PATH))
+    con = connect()
+    path, _ = build_training_set(
+        con,
+        register(con, "leads", world.leads),
+        register(con, "activities", world.activities),
+        register(con, "outcomes", world.outcomes),
+        spec,
+        out,
+        plan=plan,
+    )
+    return path, spec, rulebook
+
+
+@pytest.fixture(scope="module")
+def drifting(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """(train-only scorer, scorer refit on train + validation, the next period's rows)."""
+    path, spec, rulebook = training_set(
+        3000, 1, DRIFTING, SplitPlan(0.4, 0.3), tmp_path_factory.mktemp("drift")
+    )
+    rows = pd.read_parquet(path)
+    parts = {name: rows[(rows[SPLIT] == name) & rows[LABEL].notna()] for name in
+             ("train", "validation", "test")}  # fmt: skip
+    judged = fit_scorer(
+        parts["train"], parts["validation"], spec, rulebook,
+        logistic_grid=LOGISTIC_GRID[1:2], lightgbm_grid=LIGHTGBM_GRID[:1],
+    )  # fmt: skip
+    refit = refit_scorer(judged, pd.concat([parts["train"], parts["validation"]]))
+    return judged, refit, parts["test"]
+
+
+def test_on_a_drifting_world_the_refit_ranks_the_next_period_better(drifting):
+    """Neither model saw the next period; the refit has learned the new channel mix.
+
+    Figures (3,000 leads, next period = the last 30% of labelled rows), train-only vs refit:
+    seed 1 ROC-AUC 0.749 vs 0.801, log loss 0.0919 vs 0.0885; seed 2 AUC 0.734 vs 0.752, log
+    loss 0.0847 vs 0.0838; seed 3 AUC 0.763 vs 0.764, log loss 0.0873 vs 0.0885 (the refit
+    under-predicted that period's rate). The assertions hold on all three: the refit ranks
+    better and its log loss is no more than 0.002 worse.
+    """
+    judged, refit, future = drifting
+    label = future[LABEL].to_numpy(int)
+    figures = {
+        name: (roc_auc_score(label, p), log_loss(label, p))
+        for name, p in (("train-only", judged.predict_proba(future)),
+                        ("refit", refit.predict_proba(future)))
+    }  # fmt: skip
+    assert figures["refit"][0] > figures["train-only"][0], figures
+    assert figures["refit"][1] < figures["train-only"][1] + 0.002, figures
+
+
+def test_the_refit_keeps_the_chosen_configuration_and_says_how_it_was_fitted(drifting):
+    judged, refit, _ = drifting
+    assert refit.metadata["shipped_layer"] == judged.metadata["shipped_layer"]
+    assert refit.logistic.named_steps["model"].C == judged.logistic.named_steps["model"].C
+    record = refit.metadata["refit"]
+    assert record["rows"] > judged.metadata["sql_counts"]["train"]["rows"]
+    assert "out-of-fold" in record["method"] and "latest period" in record["method"]
+    assert 0.5 < record["latest_out_of_fold"]["roc_auc"] <= 1.0
+    assert any(note.startswith("Shipped model: the chosen configuration refit") for note in
+               refit.metadata["notes"])  # fmt: skip
+    assert refit.policy["handoffs_per_week"] > 0 and len(refit.score_scale) == 101
+
+
+def test_a_refit_model_still_explains_each_score_exactly(drifting):
+    _, refit, future = drifting
+    sample = future.sample(300, random_state=0)
+    p = refit.predict_proba(sample)
+    np.testing.assert_allclose(
+        contributions(refit, sample).sum(axis=1), np.log(p / (1 - p)), atol=1e-6
+    )
+
+
+@pytest.fixture(scope="module")
+def both_ways(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """run_training on one training set, with and without refit, into one MLflow store."""
+    base = tmp_path_factory.mktemp("refit_or_not")
+    path, spec, rulebook = training_set(1500, 5, SimulationConfig(), SplitPlan(), base / "ts")
+    uri = f"sqlite:///{base / 'mlflow.db'}"
+    return {
+        refit: run_training(path, spec, rulebook, base / str(refit), tracking_uri=uri,
+                            refit=refit)
+        for refit in (True, False)
+    }, uri  # fmt: skip
+
+
+def test_evaluation_figures_are_the_same_with_and_without_refit(both_ways):
+    results, _ = both_ways
+    pd.testing.assert_frame_equal(results[True]["metrics"], results[False]["metrics"])
+
+
+def test_the_shipped_model_and_its_mlflow_run_say_it_was_refit(both_ways):
+    from training.artifact import load_model
+
+    results, uri = both_ways
+    refit, plain = (load_model(results[r]["model_dir"]) for r in (True, False))
+    assert refit.metadata["refit"]["periods"] == ["train", "validation", "test"]
+    assert plain.metadata["refit"] is None
+    assert refit.metadata["test_metrics"] == plain.metadata["test_metrics"]
+    mlflow.set_tracking_uri(uri)
+    client = MlflowClient()
+    params = {r: client.get_run(results[r]["run_id"]).data for r in (True, False)}
+    assert params[True].params["shipped_model"] == "refit on all labelled history"
+    assert params[False].params["shipped_model"] == "train period only"
+    assert "refit_latest_oof_roc_auc" in params[True].metrics
+    test_metrics = {k: v for k, v in params[True].metrics.items() if k.startswith("test_")}
+    assert test_metrics == {k: v for k, v in params[False].metrics.items()
+                            if k.startswith("test_")}  # fmt: skip
