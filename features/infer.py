@@ -53,7 +53,9 @@ _MIN_DETAIL_LEADS = 25
 _MAX_DETAIL_SIGNALS = 10
 _LIFT_BAND = (0.67, 1.5)
 _MIN_Z = 1.96
-_EVIDENCE_SHARE = 0.6
+# outcomes choose detail signals only from leads created this early: 80% of the default split's
+# train share (0.6), so that, by creation time, no validation or test lead lends its label
+EVIDENCE_SHARE = 0.48
 _PATH = re.compile(r"^((?:https?://[^/?#]+)?/)([^/?#]+)")
 _DATED = re.compile(r"(?<!\d)(19|20)\d{2}[-_/.]?(0[1-9]|1[0-2])(?!\d)")
 
@@ -243,16 +245,22 @@ class DetailEvidence:
         return text
 
 
-def _detail_name(activity_type: str, label: str) -> str:
-    """``fill_out_form_contact_sales`` from the export's own words; a short hash of the detail
-    keeps the name unique where words are lost (non-ASCII text, a long value)."""
+def name_words(label: str) -> str:
+    """``contact_sales`` from "Contact Sales": a name part in the export's own words, with a
+    short hash of the text where words are lost (non-ASCII text, a long value), so two
+    different values never share a name."""
     text = unicodedata.normalize("NFKC", label)
     words = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
     lossy = any(not c.isascii() and c.isalnum() for c in text) or len(words) > 40
-    name = f"{snake(activity_type)}_{words[:40].strip('_')}".strip("_")
+    words = words[:40].strip("_")
     if lossy or not words:
-        name += "_" + hashlib.sha1(label.encode()).hexdigest()[:6]
-    return name
+        words = f"{words}_{hashlib.sha1(label.encode()).hexdigest()[:6]}".strip("_")
+    return words
+
+
+def _detail_name(activity_type: str, label: str) -> str:
+    """``fill_out_form_contact_sales`` from the export's own words (see :func:`name_words`)."""
+    return f"{snake(activity_type)}_{name_words(label)}".strip("_")
 
 
 def _two_proportions(hits: int, n: int, rest_hits: int, rest_n: int) -> float:
@@ -450,16 +458,16 @@ def _is_number(values: pd.Series, numbers: Collection[str]) -> bool:
     return pd.api.types.is_numeric_dtype(values) and not pd.api.types.is_bool_dtype(values)
 
 
-def _evidence_leads(leads: pd.DataFrame) -> Collection[object] | None:
-    """The earliest 60% of leads by creation, when there is a creation time: outcomes choose
-    signals only where the default split trains, so the later periods that judge a model
-    never chose its features."""
+def _evidence_leads(leads: pd.DataFrame, share: float) -> Collection[object] | None:
+    """The earliest ``share`` of leads by creation, when there is a creation time: outcomes
+    choose signals only where the split trains, so the later periods that judge a model never
+    chose its features."""
     if schema.CREATED_AT not in leads.columns:
         return None
     created = pd.to_datetime(leads[schema.CREATED_AT], utc=True, errors="coerce")
     if created.isna().all():
         return None
-    return set(leads.loc[(created <= created.quantile(_EVIDENCE_SHARE)).to_numpy(),
+    return set(leads.loc[(created <= created.quantile(share)).to_numpy(),
                          schema.LEAD_ID])  # fmt: skip
 
 
@@ -472,14 +480,16 @@ def infer(
     numbers: Collection[str] = (),
     outcomes: pd.DataFrame | None = None,
     time_zone: str = "UTC",
+    evidence_share: float = EVIDENCE_SHARE,
 ) -> Inference:
     """A starter spec, what was left out and why, and the evidence for what was kept.
 
     ``numbers``: see :func:`infer_attributes`. ``outcomes`` (``lead_id``, ``sql_at``) let
     activity details earn a signal by their SQL rate (see :func:`infer_signals`); only leads
-    created in the earliest 60% of the export count as evidence. With a creation time, the
-    creation weekday and hour on ``time_zone``'s clocks (an IANA name) are attributes too
-    (:func:`created_attributes`).
+    created in the earliest ``evidence_share`` of the export count as evidence (pass a share
+    below the split's train share, so no validation or test label chooses a feature). With a
+    creation time, the creation weekday and hour on ``time_zone``'s clocks (an IANA name) are
+    attributes too (:func:`created_attributes`).
     """
     kept: list[str] = []
     attributes, skipped = infer_attributes(leads, personal_data, exclude, numbers, kept)
@@ -490,7 +500,7 @@ def infer(
     engagement: list[Engagement] = []
     ratios: list[Ratio] = []
     if activities is not None and len(activities):
-        evidence_leads = _evidence_leads(leads) if outcomes is not None else None
+        evidence_leads = _evidence_leads(leads, evidence_share) if outcomes is not None else None
         signals, excluded, notes, evidence = infer_signals(
             activities, outcomes, evidence_leads=evidence_leads
         )

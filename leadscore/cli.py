@@ -335,6 +335,11 @@ def _source(  # type: ignore[no-untyped-def]
 
     if warehouse is not None:
         return from_warehouse(warehouse, threads, memory_limit)
+    if leads is not None and outcomes is None:
+        raise typer.BadParameter(
+            "--outcomes is needed to learn from history (lead_id, sql_at); a one-table export "
+            "with a label column trains with `leadscore train --leads F --label COLUMN`"
+        )
     if leads is not None:
         return from_files(leads, activities, outcomes, threads, memory_limit)
     raise typer.BadParameter("give --leads (with --activities, --outcomes) or --warehouse")
@@ -356,12 +361,13 @@ def _prepare(  # type: ignore[no-untyped-def]
     from features.training_set import SplitPlan
     from training.prepare import prepare_training_set, starting_point
 
-    start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=time_zone)
+    plan = plan or SplitPlan()
+    start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=time_zone, plan=plan)
     _print_decisions(start.decisions)
     with _progress() as progress:
         task = progress.add_task("building", total=None)
         prepared = prepare_training_set(
-            source, start, out, plan=plan or SplitPlan(),
+            source, start, out, plan=plan,
             as_of=schema.utc_timestamp(as_of) if as_of else None,
             target_mql_per_week=target_mql_per_week,
             progress=lambda text: progress.update(task, description=text, advance=1),
@@ -422,8 +428,6 @@ def _rule_inputs(  # type: ignore[no-untyped-def]
         base, book = _uncompiled(prepared)
         rows = pd.read_parquet(prepared.training_set)
         return book, base, rows, prepared.historical_mql_per_week
-    if not training_set.exists():
-        raise FileNotFoundError(f"{training_set}: no training set; run `leadscore features build`")
     base, book, decisions = recorded_inputs(training_set, spec, rulebook)
     _print_decisions(decisions)
     return book, base, pd.read_parquet(training_set), None
@@ -715,7 +719,7 @@ def train(
                 decisions=decisions, mql_per_week=mql_per_week,
                 rules_learned_until=learned_until, refit=not no_refit,
             )  # fmt: skip
-    except (ContractError, SpecError, RulebookError, ValueError) as error:
+    except (ContractError, SpecError, RulebookError, ValueError, FileNotFoundError) as error:
         raise _fail(error) from None
     table = Table(title="Out-of-time test period")
     table.caption = "95% interval: bootstrap of roc_auc over test leads, 1,000 resamples"

@@ -30,7 +30,7 @@ import pandas as pd
 
 from features import schema
 from features.infer import Inference, infer
-from features.offline import CUTOFF_AT
+from features.offline import CUTOFF_AT, LABEL
 from features.sources import Source
 from features.spec import (
     ANY_TYPE,
@@ -182,8 +182,9 @@ def _frames(source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
     )
 
 
-def _inferred(source: Source, time_zone: str) -> Inference:
+def _inferred(source: Source, time_zone: str, plan: SplitPlan) -> Inference:
     leads, activities, outcomes = _frames(source)
+    train_share = 1 - plan.validation_share - plan.test_share
     return infer(
         leads,
         activities,
@@ -191,6 +192,7 @@ def _inferred(source: Source, time_zone: str) -> Inference:
         numbers=source.number_columns,
         outcomes=outcomes,
         time_zone=time_zone,
+        evidence_share=0.8 * train_share,  # leads created early enough to be train leads
     )
 
 
@@ -200,6 +202,7 @@ def starting_point(
     spec: Path | None = None,
     rulebook: Path | None = None,
     time_zone: str = "UTC",
+    plan: SplitPlan = SplitPlan(),
 ) -> StartingPoint:
     """Decide the spec and rulebook for ``source`` (see the module docstring); an inferred
     spec reads the creation weekday and hour on ``time_zone``'s clock."""
@@ -217,7 +220,7 @@ def starting_point(
                 "spec: the default spec (every column and activity it names is in the export)"
             )
         else:
-            inference = _inferred(source, time_zone)
+            inference = _inferred(source, time_zone, plan)
             base = inference.spec
             decisions.append(
                 f"spec: inferred from the export ({len(base.attributes)} attributes, "
@@ -324,15 +327,32 @@ def labelled_periods(training_set: Path | pd.DataFrame) -> dict[str, pd.DataFram
     return {name: rows[rows[SPLIT] == name] for name in ("train", "validation", "test")}
 
 
+BOOTSTRAP_TUNING_SHARE = 0.25  # the latest quarter of the train period tunes a bootstrap
+
+
 def bootstrap_from(
     training_set: Path,
     spec: FeatureSpec,
     target_mql_per_week: float | None = None,
     historical_mql_per_week: float | None = None,
 ) -> Suggestion:
-    """A rulebook suggested from an empty one on a training set's history."""
-    return suggest_from(
-        empty_rulebook(), spec, training_set, target_mql_per_week=target_mql_per_week,
+    """A rulebook suggested from an empty one on the train period alone.
+
+    Its points are fitted on the train period's earlier rows and their regularisation and
+    instant passes tuned on its latest ``BOOTSTRAP_TUNING_SHARE``, so the validation period
+    that later chooses the model's layers has not chosen the rules too (judged there, rules
+    tuned on it would look better than they are).
+    """
+    train = labelled_periods(training_set)["train"]
+    cut = train[CUTOFF_AT].quantile(1 - BOOTSTRAP_TUNING_SHARE)
+    early, late = train[train[CUTOFF_AT] <= cut], train[train[CUTOFF_AT] > cut]
+    if early[LABEL].nunique() < 2 or late[LABEL].nunique() < 2:
+        raise ValueError(
+            "the train period has too few SQLs to suggest a rulebook from; export more "
+            "history, or name a rulebook with --rulebook"
+        )
+    return suggest(
+        empty_rulebook(), spec, early, late, target_mql_per_week=target_mql_per_week,
         historical_mql_per_week=historical_mql_per_week,
     )  # fmt: skip
 
@@ -388,12 +408,28 @@ def recorded_inputs(
     training_set: Path, spec: Path | None = None, rulebook: Path | None = None
 ) -> tuple[FeatureSpec, Rulebook, tuple[str, ...]]:
     """The spec and rulebook a training set was built with: those named, else the ones
-    written beside it, else (a set built before they were written) the defaults."""
+    written beside it, else (a set built before they were written) the defaults, said so."""
+    if not Path(training_set).exists():
+        raise FileNotFoundError(
+            f"{training_set}: no training set here; build one with `leadscore features build`"
+        )
     decisions = []
-    spec_path = spec or beside(training_set, SPEC_FILE) or DEFAULT_SPEC
-    rulebook_path = rulebook or beside(training_set, RULEBOOK_FILE) or DEFAULT_RULEBOOK
-    for what, path, given in (("spec", spec_path, spec), ("rulebook", rulebook_path, rulebook)):
-        decisions.append(f"{what}: {path}" + (", as given" if given else ""))
-    base, book = load_spec(spec_path), load_rulebook(rulebook_path)
+    chosen = {}
+    for what, given, name, default in (
+        ("spec", spec, SPEC_FILE, DEFAULT_SPEC),
+        ("rulebook", rulebook, RULEBOOK_FILE, DEFAULT_RULEBOOK),
+    ):
+        recorded = beside(training_set, name)
+        chosen[what] = given or recorded or default
+        if given:
+            decisions.append(f"{what}: {given}, as given")
+        elif recorded:
+            decisions.append(f"{what}: {recorded}, the one the training set was built with")
+        else:
+            decisions.append(
+                f"{what}: the default {what}, as no {name} lies beside the training set; "
+                f"pass --{what} if it was built with another"
+            )
+    base, book = load_spec(chosen["spec"]), load_rulebook(chosen["rulebook"])
     compile_rules(book, base)  # names the rule and field of a rulebook that does not fit
     return base, book, tuple(decisions)

@@ -43,7 +43,13 @@ def handoff_metrics(rows: pd.DataFrame, points: np.ndarray, handoff: np.ndarray)
 
 
 def threshold_for_volume(points: np.ndarray, passes: np.ndarray, volume: int) -> float:
-    """The lowest points threshold that hands off at most ``volume`` rows (passes included)."""
+    """The lowest points threshold that hands off at most ``volume`` rows (passes included).
+
+    When the rows tied at the boundary are the highest points there are (a rulebook of a few
+    attribute rules gives many equal totals), the threshold is that value and hands off a few
+    more than ``volume``: the alternative is a threshold nobody reaches. A tie at zero points
+    or below is not a hand-off.
+    """
     scored = np.sort(np.asarray(points)[~np.asarray(passes, bool)])[::-1]
     room = volume - int(np.asarray(passes, bool).sum())
     if room <= 0 or scored.size == 0:
@@ -53,9 +59,11 @@ def threshold_for_volume(points: np.ndarray, passes: np.ndarray, volume: int) ->
     # ties at the boundary: take the next distinct value up, so volume is never exceeded
     boundary = scored[room - 1]
     above = scored[scored > boundary]
-    return float(
-        boundary if (scored >= boundary).sum() <= room else (above.min() if above.size else np.inf)
-    )
+    if (scored >= boundary).sum() <= room:
+        return float(boundary)
+    if not above.size:  # everyone at the top is tied: hand them off, unless they have no points
+        return float(boundary) if boundary > 0 else float(np.inf)
+    return float(above.min())
 
 
 def top_k_handoff(points: np.ndarray, passes: np.ndarray, k: int, seed: int = 0) -> np.ndarray:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
-import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,6 +19,8 @@ import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from features import schema
+from features.infer import name_words
 from features.offline import LABEL
 from features.spec import ANY_TYPE, CategoricalAttribute, FeatureSpec, Signal
 from training.explain import load_catalog
@@ -84,7 +85,9 @@ def rule_units(rules: list[Rule], spec: FeatureSpec, rows: pd.DataFrame) -> pd.D
 
 
 def _slug(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_") or "blank"
+    """A rule-name part for a level, in its own words where they are ASCII (see
+    :func:`features.infer.name_words`: two levels never share a name)."""
+    return name_words(text) if text.strip() else "blank"
 
 
 def _concept_label(signal: Signal) -> dict[str, str]:
@@ -272,30 +275,46 @@ def _evidence(units: pd.DataFrame, label: np.ndarray) -> pd.DataFrame:
 
 def handoff_volume(
     rows: pd.DataFrame,
-    current_volume: int,
+    current_leads: int,
     *,
     target_mql_per_week: float | None = None,
     historical_mql_per_week: float | None = None,
 ) -> tuple[int, str]:
-    """How many of ``rows`` the suggested threshold hands off, and the rule that said so.
+    """How many leads of ``rows`` the suggested threshold hands off, and the rule that said so.
 
-    In order: the target a person gave; the current rulebook's volume on these rows; the
-    historical MQL volume (from the outcomes' ``mql_at``); else the top
-    ``DEFAULT_HANDOFF_SHARE`` of rows each week. A rulebook that hands off nobody never sets
-    the volume: that would propose a threshold nothing reaches.
+    Volumes are leads, as MQLs are (a lead counts once, however many of its snapshot rows
+    qualify). In order: the target a person gave; the current rulebook's volume on these
+    rows; the historical MQL volume (from the outcomes' ``mql_at``); else the top
+    ``DEFAULT_HANDOFF_SHARE`` of the leads. A rulebook that hands off nobody never sets the
+    volume: that would propose a threshold nothing reaches.
     """
     weeks = weeks_spanned(rows["cutoff_at"])
     if target_mql_per_week:
         return round(target_mql_per_week * weeks), f"the target of {target_mql_per_week:g} a week"
-    if current_volume > 0:
-        return current_volume, "the current rulebook's volume on the validation period"
+    if current_leads > 0:
+        return current_leads, "the current rulebook's volume on the validation period"
     if historical_mql_per_week:
         return (
             round(historical_mql_per_week * weeks),
-            f"the historical MQL volume ({historical_mql_per_week:.1f} a week, from mql_at)",
+            f"the historical MQL volume, {historical_mql_per_week:.1f} leads a week from mql_at",
         )
     share = DEFAULT_HANDOFF_SHARE
-    return round(share * len(rows)), f"the top {share:.0%} of leads a week (no MQL history)"
+    leads = rows[schema.LEAD_ID].nunique()
+    return round(share * leads), f"the top {share:.0%} of leads a week (no MQL history)"
+
+
+def threshold_for_leads(
+    rows: pd.DataFrame, points: np.ndarray, passes: np.ndarray, leads: int
+) -> float:
+    """The points threshold that hands off at most ``leads`` leads of ``rows``: a lead is
+    handed off when any of its rows reaches the threshold or passes, so each lead is judged
+    by its best row."""
+    per_lead = (
+        pd.DataFrame({"lead": rows[schema.LEAD_ID].to_numpy(), "points": points, "passed": passes})
+        .groupby("lead", sort=False)
+        .agg(points=("points", "max"), passed=("passed", "any"))
+    )
+    return threshold_for_volume(per_lead["points"].to_numpy(), per_lead["passed"].to_numpy(), leads)
 
 
 def suggest(
@@ -364,14 +383,15 @@ def suggest(
     )
 
     current = RuleScorer(rulebook, spec).fit(validation)
+    handed_now = current.predict(validation).astype(bool)
     volume, volume_rule = handoff_volume(
         validation,
-        int(current.predict(validation).sum()),
+        validation.loc[handed_now, schema.LEAD_ID].nunique(),
         target_mql_per_week=target_mql_per_week,
         historical_mql_per_week=historical_mql_per_week,
     )
-    threshold = threshold_for_volume(
-        _points(draft, spec, validation), _passes(draft, spec, validation), volume
+    threshold = threshold_for_leads(
+        validation, _points(draft, spec, validation), _passes(draft, spec, validation), volume
     )
     if np.isfinite(threshold):
         threshold = float(np.ceil(threshold))

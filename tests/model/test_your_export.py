@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import pytest
 from mlflow.tracking import MlflowClient
@@ -199,3 +200,73 @@ def test_the_creation_clock_is_the_teams_time_zone_and_a_wrong_zone_is_named(tmp
     )  # fmt: skip
     assert wrong.exit_code == 2 and "Traceback" not in wrong.output
     assert "Tokyo" in wrong.output and "Asia/Tokyo" in wrong.output
+
+
+def test_levels_in_any_script_get_rule_names_of_their_own():
+    from training.rulebook import parse_rulebook
+    from training.suggest import candidate_attribute_rules
+
+    spec = parse_spec_for({"job_title": "categorical"})
+    rows = pd.DataFrame({"job_title": ["部長"] * 40 + ["課長"] * 40 + ["担当"] * 20})
+    rules = candidate_attribute_rules(spec, empty_rulebook(), rows)
+    names = [r.name for r in rules]
+    assert len(names) == len(set(names)) == 3
+    assert all(n.startswith("job_title_") for n in names)
+    parse_rulebook(  # a rulebook holding them all reads back
+        {"mql_threshold": 10, "grades": {"fit": {}, "engagement": {}},
+         "rules": [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in rules]}
+    )  # fmt: skip
+
+
+def parse_spec_for(kinds: dict[str, str]):  # type: ignore[no-untyped-def]
+    from features.spec import parse_spec
+
+    return parse_spec(
+        {"attributes": [{"name": n, "column": n, "kind": k} for n, k in kinds.items()]}
+    )
+
+
+def test_a_threshold_never_hands_off_nobody_because_the_top_is_tied():
+    from training.rule_metrics import threshold_for_volume
+
+    points = np.array([20.0] * 30 + [0.0] * 70)
+    assert threshold_for_volume(points, np.zeros(100, bool), 10) == 20.0
+    assert threshold_for_volume(np.zeros(100), np.zeros(100, bool), 10) == float("inf")
+
+
+def test_hand_off_volumes_count_leads_not_snapshot_rows():
+    from training.suggest import threshold_for_leads
+
+    rows = pd.DataFrame({"lead_id": [1, 1, 1, 2, 2, 3, 4], "cutoff_at": pd.Timestamp("2025-01-01")})
+    points = np.array([5.0, 30.0, 30.0, 25.0, 25.0, 10.0, 1.0])
+    # two leads: lead 1 (best row 30) and lead 2 (25); five rows, but two leads
+    assert threshold_for_leads(rows, points, np.zeros(7, bool), 2) == 25.0
+
+
+def test_a_bootstrapped_rulebook_never_saw_the_periods_that_judge_the_model(simulated, tmp_path):
+    from features.offline import LABEL
+    from features.training_set import SPLIT
+    from training.prepare import bootstrap_from
+
+    rows = pd.read_parquet(simulated.training_set)
+    later = rows[SPLIT].isin(["validation", "test"]) & rows[LABEL].notna()
+    shuffled = rows.copy()
+    shuffled.loc[later, LABEL] = rows.loc[later, LABEL].sample(frac=1, random_state=3).to_numpy()
+    shuffled.to_parquet(tmp_path / "training_set.parquet")
+    before = bootstrap_from(simulated.training_set, simulated.spec).rulebook
+    after = bootstrap_from(tmp_path / "training_set.parquet", simulated.spec).rulebook
+    assert before == after and before.rules
+
+
+def test_event_mode_without_outcomes_or_a_training_set_says_what_is_missing(tmp_path):
+    paths = write_dialect(simulate(200, seed=36), "ledger", tmp_path / "export")
+    result = runner.invoke(
+        app, ["train", "--leads", str(paths["leads"]), "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 2 and "--outcomes" in result.output
+    assert "Traceback" not in result.output
+    missing = tmp_path / "nowhere" / "training_set.parquet"
+    result = runner.invoke(
+        app, ["train", "--training-set", str(missing), "--out", str(tmp_path / "run")]
+    )
+    assert result.exit_code == 2 and "no training set" in result.output
