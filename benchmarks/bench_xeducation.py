@@ -24,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))  # baselines.py, also when imported as a module
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
