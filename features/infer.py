@@ -24,6 +24,7 @@ from features import schema
 from features.contract import is_empty
 from features.spec import (
     ANY_TYPE,
+    DEFAULT_SPEC,
     CategoricalAttribute,
     CreatedAttribute,
     Engagement,
@@ -32,6 +33,7 @@ from features.spec import (
     Ratio,
     Signal,
     glob_to_regex,
+    load_spec,
     normalise_level,
 )
 
@@ -489,7 +491,11 @@ def infer(
     created in the earliest ``evidence_share`` of the export count as evidence (pass a share
     below the split's train share, so no validation or test label chooses a feature). With a
     creation time, the creation weekday and hour on ``time_zone``'s clocks (an IANA name) are
-    attributes too (:func:`created_attributes`).
+    attributes too (:func:`created_attributes`). The cutoff policy is the default spec's
+    (a snapshot every 14 days for a lead's first 12 weeks): with the pydantic defaults (every
+    7 days for 26 weeks) most leads straddled the split edges, the periods kept different
+    kinds of leads, and a model calibrated on validation under-predicted the test period by
+    a fifth on the foreign exports of ``benchmarks/bench_foreign.py``.
     """
     kept: list[str] = []
     attributes, skipped = infer_attributes(leads, personal_data, exclude, numbers, kept)
@@ -518,6 +524,7 @@ def infer(
                       denominator="email_open_count_90d")
             ]  # fmt: skip
     spec = FeatureSpec(
+        cutoffs=load_spec(DEFAULT_SPEC).cutoffs,
         attributes=(*attributes, *created),
         signals=tuple(signals),
         engagement=tuple(engagement),
