@@ -69,8 +69,13 @@ def train_measured(paths: dict[str, Path], out: Path) -> tuple[float, float]:
     code, seconds, peak = measured.stdout.split()
     if code != "0":
         log = subprocess.run(command, capture_output=True, text=True)
-        raise SystemExit(f"train failed on {paths['leads']}:\n{log.stdout[-3000:]}")
+        said = [line for line in log.stdout.splitlines() if line.startswith("error:")]
+        raise TrainRefused(" ".join(said) or log.stdout[-3000:])
     return float(seconds), float(peak)
+
+
+class TrainRefused(RuntimeError):
+    """`leadscore train` ended with its one-line error (the export cannot support a model)."""
 
 
 def baselines(rows: pd.DataFrame, numeric: list[str], categorical: list[str]) -> dict[str, float]:
@@ -115,8 +120,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--dialects", default="marketo,hubspot,ledger")
     parser.add_argument("--small", default="300,1000,3000", help="sizes; empty to skip")
+    parser.add_argument("--small-dialect", default="marketo")
     args = parser.parse_args()
-    dialects = args.dialects.split(",")
+    dialects = [d for d in args.dialects.split(",") if d]
     pd.set_option("display.width", 180)
     world = simulate(args.leads, args.seed)
     table = {}
@@ -130,9 +136,14 @@ def main() -> None:
         small = {}
         for size in [int(s) for s in args.small.split(",") if s]:
             tiny = simulate(size, args.seed)
-            paths = write_dialect(tiny, dialects[0], Path(workdir) / f"small{size}" / "export")
-            run = Path(workdir) / f"small{size}" / "run"
-            seconds, _ = train_measured(paths, run)
+            where = Path(workdir) / f"small{size}"
+            paths = write_dialect(tiny, args.small_dialect, where / "export")
+            run = where / "run"
+            try:
+                seconds, _ = train_measured(paths, run)
+            except TrainRefused as refusal:
+                small[size] = {"refused": str(refusal)}
+                continue
             scorer = load_model(run / "model")
             metrics = scorer.metadata["test_metrics"]
             row = {}
@@ -146,10 +157,11 @@ def main() -> None:
             row["train s"] = round(seconds)
             small[size] = row
     figures = pd.DataFrame(table)
-    print(f"\nOne `leadscore train` per export, {args.leads:,} leads (seed {args.seed}), "
-          "out-of-time test ROC-AUC")  # fmt: skip
-    print(figures.to_string(float_format=lambda v: f"{v:.4f}"))
-    print()
+    if table:
+        print(f"\nOne `leadscore train` per export, {args.leads:,} leads (seed {args.seed}), "
+              "out-of-time test ROC-AUC")  # fmt: skip
+        print(figures.to_string(float_format=lambda v: f"{v:.4f}"))
+        print()
     for dialect in dialects:
         f = table[dialect]
         best = max(f["plain logistic regression"], f["default LightGBM"])
@@ -162,7 +174,7 @@ def main() -> None:
             f"rate: {'met' if calibration <= 0.10 else 'MISSED'} ({calibration:.1%})"
         )
     if small:
-        print(f"\nSmall exports ({dialects[0]}), test ROC-AUC per layer [95% bootstrap interval]")
+        print(f"\nSmall exports ({args.small_dialect}), test ROC-AUC per layer [95% interval]")
         print(pd.DataFrame(small).to_string())
 
 
