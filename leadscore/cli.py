@@ -425,19 +425,12 @@ def _rule_inputs(  # type: ignore[no-untyped-def]
 
     if training_set is None:
         prepared = _prepare(_source(*export), build_dir, spec, rulebook)
-        base, book = _uncompiled(prepared)
+        base, book = prepared.base_spec, prepared.rulebook
         rows = pd.read_parquet(prepared.training_set)
         return book, base, rows, prepared.historical_mql_per_week
     base, book, decisions = recorded_inputs(training_set, spec, rulebook)
     _print_decisions(decisions)
     return book, base, pd.read_parquet(training_set), None
-
-
-def _uncompiled(prepared):  # type: ignore[no-untyped-def]
-    from features.spec import load_spec
-    from training.prepare import SPEC_FILE
-
-    return load_spec(prepared.training_set.parent / SPEC_FILE), prepared.rulebook
 
 
 def _print_metrics(title: str, metrics) -> None:  # type: ignore[no-untyped-def]

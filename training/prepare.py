@@ -20,8 +20,8 @@ MLflow; the spec and rulebook used are written beside the training set so later 
 
 from __future__ import annotations
 
-import fnmatch
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +37,7 @@ from features.spec import (
     DEFAULT_SPEC,
     FeatureSpec,
     dump_spec,
+    glob_to_regex,
     load_spec,
 )
 from features.training_set import (
@@ -78,8 +79,9 @@ class Prepared:
     """A built training set with the spec (rules compiled in) and rulebook a model fits with."""
 
     training_set: Path
-    spec: FeatureSpec
+    spec: FeatureSpec  # with the rulebook's signals compiled in
     rulebook: Rulebook
+    base_spec: FeatureSpec  # without them: what spec.yaml beside the training set holds
     profile: dict
     edges: SplitEdges
     decisions: tuple[str, ...]
@@ -112,14 +114,16 @@ def export_shape(source: Source) -> ExportShape:
 
 
 def _matches(shape: ExportShape, activity_type: str, detail: str | None) -> bool:
+    """Whether the export has the activity (and a detail the spec's glob matches, read as
+    the feature builder reads it: :func:`features.spec.glob_to_regex`)."""
     if activity_type == ANY_TYPE:
         return True
     if activity_type not in shape.details:
         return False
-    return detail is None or any(
-        fnmatch.fnmatchcase(value, detail.replace("[", "[[]"))
-        for value in shape.details[activity_type]
-    )
+    if detail is None:
+        return True
+    pattern = re.compile(glob_to_regex(detail), re.DOTALL)
+    return any(pattern.match(value) for value in shape.details[activity_type])
 
 
 def spec_misfit(spec: FeatureSpec, shape: ExportShape) -> list[str]:
@@ -312,7 +316,8 @@ def prepare_training_set(
     (out / RULEBOOK_FILE).write_text(dump_rulebook(rulebook))
     (out / DECISIONS_FILE).write_text("\n".join(decisions) + "\n")
     return Prepared(
-        path, compile_rules(rulebook, start.spec), rulebook, profile, edges, tuple(decisions),
+        path, compile_rules(rulebook, start.spec), rulebook, start.spec, profile, edges,
+        tuple(decisions),
         mql_rate, suggestion, learned_until,
     )  # fmt: skip
 
