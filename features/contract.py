@@ -28,10 +28,21 @@ import pandas as pd
 
 from features import schema
 from features.personal_data import personal_data_columns
+from features.reading import (
+    ExportFormat,
+    ReadError,
+    read_excel_table,
+    read_text_table,
+    rename_columns,
+)
 from features.spec import MISSING_MARKERS
+from features.timestamps import TimestampError, on_clock, parse_times
 
 _SHOWN_ROWS = 5
-_READERS = {".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
+_READERS = {
+    ".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet",
+    ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
+}  # fmt: skip
 _LABEL_CLASSES = {
     "1": 1, "0": 0, "1.0": 1, "0.0": 0,
     "yes": 1, "no": 0, "y": 1, "n": 0,
@@ -98,6 +109,8 @@ class Table:
     source: str
     csv: bool = False
     numbers: tuple[str, ...] = ()
+    time_zone: str = "UTC"  # the clock of times written without a zone
+    date_format: str | None = None
 
     def error(self, problem: str, **kwargs: object) -> ContractError:
         return ContractError(problem, source=self.source, csv=self.csv, **kwargs)  # type: ignore[arg-type]
@@ -194,50 +207,48 @@ def attribute_columns(
 # ---------------------------------------------------------------------------------------- reading
 
 
-def read_table(path: str | Path) -> Table:
-    """Read a CSV, TSV or Parquet file; CSV cells stay text, typed by the validators and the spec.
+def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "leads") -> Table:
+    """Read a CSV, TSV, Excel or Parquet file as ``kind``'s table (leads, activities,
+    outcomes); CSV and Excel cells stay text, typed by the validators and the spec.
 
+    ``fmt`` says how the export is written (encoding, sheet, clock, date form, its names for
+    the contract's columns, the system it came from); by default the encoding is detected.
     Why not type number-looking CSV columns here: a code such as an industry code '0111'
     would lose its zero, and '50' in a column with gaps would read '50.0', where the service
     gets the text a lead was posted with; the spec says which attributes are numbers.
     """
+    fmt = fmt or ExportFormat()
     path = Path(path)
     source = path.name
-    suffix = "".join(s for s in path.suffixes[-2:] if s != ".gz")[-8:]
-    kind = next((k for ext, k in _READERS.items() if suffix.endswith(ext)), None)
-    if kind is None:
+    suffix = "".join(s for s in path.suffixes[-2:] if s != ".gz")[-8:].lower()
+    kind_of_file = next((k for ext, k in _READERS.items() if suffix.endswith(ext)), None)
+    if kind_of_file is None:
         raise ContractError(
             "unknown file type", source=source,
-            expected="a .csv, .csv.gz, .tsv or .parquet file",
+            expected="a .csv, .csv.gz, .tsv, .xlsx or .parquet file",
         )  # fmt: skip
     if not path.exists():
         raise ContractError("file not found", source=str(path), fix="Check the path")
     if path.stat().st_size == 0:
         raise ContractError("the file is empty", source=source, expected="a header and rows")
-    if kind == "parquet":
-        frame = pd.read_parquet(path)
-    else:
-        try:
-            # only a blank cell is empty here: pandas' default would also read 'NA' (North
-            # America, say) as missing, where the service, which gets the text, keeps it
-            frame = pd.read_csv(
-                path, sep="\t" if kind == "tsv" else ",", dtype=str,
-                keep_default_na=False, na_values=[""],
-            )  # fmt: skip
-        except pd.errors.EmptyDataError:
-            raise ContractError(
-                "the file is empty", source=source, expected="a header and rows"
-            ) from None
-        except pd.errors.ParserError as exc:
-            raise ContractError(
-                f"the file is not valid CSV ({exc})", source=source,
-                fix="Quote fields that contain the separator",
-            ) from None  # fmt: skip
+    try:
+        if kind_of_file == "parquet":
+            frame = pd.read_parquet(path)
+        elif kind_of_file == "excel":
+            frame, _ = read_excel_table(path, fmt)
+        else:
+            frame = read_text_table(path, fmt, tab=kind_of_file == "tsv")
+    except ReadError as error:
+        raise ContractError(error.problem, source=error.source, fix=error.fix) from None
     if frame.empty:
         raise ContractError("the file has a header but no rows", source=source)
-    if kind == "parquet":
-        return Table(frame, source)
-    return Table(frame, source, csv=True, numbers=_number_columns(frame))
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = rename_columns(frame, fmt.columns, schema.CONTRACT_COLUMNS.get(kind, ()))
+    clock = {"time_zone": fmt.time_zone, "date_format": fmt.date_format}
+    if kind_of_file == "parquet":
+        return Table(frame, source, **clock)
+    numbers = _number_columns(frame)
+    return Table(frame, source, csv=kind_of_file != "excel", numbers=numbers, **clock)
 
 
 def is_empty(value: object) -> bool:
@@ -260,7 +271,9 @@ def _number_columns(frame: pd.DataFrame) -> tuple[str, ...]:
     """
     found = []
     for column in frame.columns:
-        values = frame[column].str.strip()
+        if not (frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])):
+            continue  # an Excel date column
+        values = frame[column].astype("string").str.strip()
         if values.str.match(_LEADING_ZERO).fillna(False).any():
             continue
         numbers = pd.to_numeric(values, errors="coerce")
@@ -277,7 +290,12 @@ def _require_columns(table: Table, required: Sequence[str], expected: str | None
     for column in required:
         if column not in table.frame.columns:
             close = difflib.get_close_matches(_squash(column), list(present), n=1, cutoff=0.6)
-            hint = f"Did you mean '{present[close[0]]}'? Rename it to '{column}'" if close else None
+            hint = (
+                f"Did you mean '{present[close[0]]}'? Map it with --column "
+                f"{column}={present[close[0]]}"
+                if close
+                else f"If the export names it otherwise, map it: --column {column}=<its name>"
+            )
             raise table.error(
                 f"missing required column '{column}'",
                 expected=expected or f"columns {', '.join(required)}", fix=hint,
@@ -307,26 +325,24 @@ def _require_values(table: Table, column: str) -> None:
 
 
 def parse_timestamps(table: Table, column: str, *, required: bool) -> pd.Series:
-    """Parse `column` to UTC timestamps; naive values are UTC; bad values name their rows."""
+    """Parse `column` to UTC timestamps, one form for the whole column (see
+    :mod:`features.timestamps`); times without a zone are on the table's clock; bad values
+    name their rows and the forms that are read."""
     values = table.frame[column]
-    if isinstance(values.dtype, pd.DatetimeTZDtype):
-        parsed = values.dt.tz_convert("UTC")
-    elif pd.api.types.is_datetime64_dtype(values):
-        parsed = values.dt.tz_localize("UTC")
+    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+        parsed = on_clock(values, table.time_zone)
     else:
         text = values.astype("string").str.strip()
         text = text.mask(_empty_text(text), pd.NA)
-        parsed = pd.to_datetime(text, utc=True, errors="coerce", format="ISO8601")
-        retry = text.notna() & parsed.isna()
-        if retry.any():
-            parsed[retry] = pd.to_datetime(text[retry], utc=True, errors="coerce", format="mixed")
-        bad = text.notna() & parsed.isna()
-        if bad.any():
+        try:
+            parsed = parse_times(text, time_zone=table.time_zone, date_format=table.date_format)
+        except TimestampError as error:
+            personal = column in personal_data_columns(table.frame[[column]])
+            shown = [] if personal else text[error.bad]
             raise table.error(
-                "unparseable timestamp", column=column, rows=_rows(bad),
-                values=text[bad].head(_SHOWN_ROWS).tolist(),
-                expected="ISO 8601 such as 2025-03-01T09:30:00Z (no zone means UTC)",
-            )  # fmt: skip
+                error.problem, column=column, rows=_rows(error.bad),
+                values=list(shown)[:_SHOWN_ROWS], expected=error.expected, fix=error.fix,
+            ) from None  # fmt: skip
     if required and parsed.isna().any():
         raise table.error(
             "empty timestamp", column=column, rows=_rows(parsed.isna()),
@@ -443,19 +459,21 @@ def load_export(
     leads: str | Path,
     activities: str | Path | None = None,
     outcomes: str | Path | None = None,
+    fmt: ExportFormat | None = None,
 ) -> MAExport:
-    """Load and validate an event-mode export; activities and outcomes are optional files."""
-    lead_table = read_table(leads)
+    """Load and validate an event-mode export; activities and outcomes are optional files,
+    all written as ``fmt`` says (by default: encoding detected, ISO times, UTC)."""
+    lead_table = read_table(leads, fmt, "leads")
     lead_frame, personal = validate_leads(lead_table)
     if activities is None:
         activity_frame = empty_activities(lead_frame[schema.LEAD_ID].dtype)
     else:
-        activity_frame = validate_activities(read_table(activities), lead_frame)
+        activity_frame = validate_activities(read_table(activities, fmt, "activities"), lead_frame)
     notes: tuple[str, ...] = ()
     if outcomes is None:
         outcome_frame = pd.DataFrame(columns=[schema.LEAD_ID, *schema.OUTCOME_TIMESTAMPS])
     else:
-        outcome_frame, notes = validate_outcomes(read_table(outcomes), lead_frame)
+        outcome_frame, notes = validate_outcomes(read_table(outcomes, fmt, "outcomes"), lead_frame)
     return MAExport(lead_frame, activity_frame, outcome_frame, personal, notes, lead_table.numbers)
 
 
@@ -591,7 +609,12 @@ def _with_lead_ids(
 
 
 def load_flat(
-    path: str | Path, label: str, *, id_column: str | None = None, order_column: str | None = None
+    path: str | Path,
+    label: str,
+    *,
+    id_column: str | None = None,
+    order_column: str | None = None,
+    fmt: ExportFormat | None = None,
 ) -> FlatExport:
     """Load a flat export: one row per lead, a label column, attributes, optional created_at.
 
@@ -599,7 +622,7 @@ def load_flat(
     back in the scored output exactly once. ``order_column`` orders the leads in time when
     there is no created_at; it is then left out of the attributes, never a feature.
     """
-    table = read_table(path)
+    table = read_table(path, fmt)
     _require_columns(table, [label] + [c for c in (id_column, order_column) if c is not None])
     if order_column is not None:
         _check_order_column(table, order_column, label)
@@ -628,7 +651,9 @@ def load_flat(
     )  # fmt: skip
 
 
-def load_flat_to_score(path: str | Path, shape: FlatShape, needed: Sequence[str]) -> pd.DataFrame:
+def load_flat_to_score(
+    path: str | Path, shape: FlatShape, needed: Sequence[str], fmt: ExportFormat | None = None
+) -> pd.DataFrame:
     """The next file of a flat model's shape, ready to score: lead_id, attributes, and
     ``created_at`` when the model had it.
 
@@ -636,7 +661,7 @@ def load_flat_to_score(path: str | Path, shape: FlatShape, needed: Sequence[str]
     there or not and is never read; the order column and the dropped columns are ignored too,
     and so is a ``created_at`` the model never had. Ids follow the rule they had in training.
     """
-    table = read_table(path)
+    table = read_table(path, fmt)
     required = [c for c in (shape.id_column,) if c]
     required += [schema.CREATED_AT] * shape.created_at + [c for c in needed if c not in required]
     label = f"; the label '{shape.label_column}' may be left out"

@@ -39,6 +39,13 @@ OUTCOME_REQUIRED: Final = (LEAD_ID, SQL_AT)
 OUTCOME_OPTIONAL: Final = (MQL_AT, FIRST_CONTACT_AT, WON_AT)
 OUTCOME_TIMESTAMPS: Final = (SQL_AT, *OUTCOME_OPTIONAL)
 
+# the contract's own columns of each file, which an export may name in its own words
+CONTRACT_COLUMNS: Final = {
+    "leads": LEAD_REQUIRED,
+    "activities": (*ACTIVITY_REQUIRED, *ACTIVITY_OPTIONAL),
+    "outcomes": (LEAD_ID, *OUTCOME_TIMESTAMPS),
+}
+
 
 class Activity:
     """Activity types of the canonical vocabulary, as the simulator writes them.

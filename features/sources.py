@@ -16,6 +16,7 @@ from features import schema
 from features.contract import ContractError, empty_activities, load_export
 from features.offline import connect, register
 from features.personal_data import personal_data_columns
+from features.reading import ExportFormat
 
 TABLES = ("leads", "activities", "outcomes")
 
@@ -39,9 +40,11 @@ def from_files(
     outcomes: Path | None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    fmt: ExportFormat | None = None,
 ) -> Source:
-    """Validate CSV/Parquet files with the data contract and load them into in-memory DuckDB."""
-    export = load_export(leads, activities, outcomes)
+    """Validate CSV, Excel or Parquet files with the data contract (read as ``fmt`` says)
+    and load them into in-memory DuckDB."""
+    export = load_export(leads, activities, outcomes, fmt)
     con = connect(threads=threads, memory_limit=memory_limit)
     activity_frame = (
         export.activities

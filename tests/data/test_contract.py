@@ -182,7 +182,7 @@ def test_duplicate_outcomes_for_one_lead_are_refused(tmp_path, leads_csv):
 
 
 def test_unknown_file_type_is_named(tmp_path):
-    path = tmp_path / "leads.xlsx"
+    path = tmp_path / "leads.docx"
     path.write_bytes(b"PK")
     with pytest.raises(ContractError, match=r"unknown file type.*\.csv"):
         read_table(path)

@@ -1,0 +1,292 @@
+"""How an export's files are written, and reading them as the data contract's tables.
+
+A Japanese marketing-ops team exports from SATORI, Salesforce or Excel on a Monday morning:
+CP932 CSVs with CRLF line ends and Japanese headers, ``.xlsx`` reports, times on Tokyo's clock
+without a zone, dates written ``2026/04/06 9:29``. :class:`ExportFormat` holds what leadscore
+must know to read such files (encoding, sheet, clock, date form, which of the export's columns
+are the contract's own, the system the export came from); it is small YAML kept beside the
+training set and in the model directory, so the next file of the same export is read the same
+way when it is scored.
+"""
+
+from __future__ import annotations
+
+import codecs
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import ClassVar
+
+import pandas as pd
+import yaml
+
+from features import schema
+from features.timestamps import check_time_zone
+
+# tried in this order when a CSV has no byte-order mark: UTF-8 first (strict UTF-8 almost never
+# decodes text written in another encoding), then the Windows code page Japanese tools write
+DETECTED = ("utf-8", "cp932")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+_CHUNK = 1 << 24
+EXCEL = (".xlsx", ".xlsm")
+_EXCEL_ONLY_OLD = (".xls",)
+
+
+class ReadError(ValueError):
+    """A file that cannot be read as a table, with the file's name and what would fix it."""
+
+    def __init__(self, problem: str, *, source: str, fix: str | None = None) -> None:
+        self.problem, self.source, self.fix = problem, source, fix
+        super().__init__(f"{source}: {problem}" + (f". {fix}" if fix else ""))
+
+
+@dataclass(frozen=True)
+class ExportFormat:
+    """How an export's files are written; the defaults read a UTF-8, ISO 8601, UTC export.
+
+    ``columns`` maps a contract column to the export's name for it (``lead_id: リードID``);
+    ``source`` is a system preset (``hubspot``, ``marketo``, ``salesforce``) whose documented
+    column names fill in what ``columns`` does not say.
+    """
+
+    encoding: str | None = None  # None: detected (UTF-8, UTF-8 or UTF-16 with a BOM, CP932)
+    sheet: str | None = None  # Excel: a sheet's name or 0-based position; None: the first
+    time_zone: str = "UTC"  # the clock of times written without a zone
+    date_format: str | None = None  # strptime form for every time; None: decided per column
+    columns: Mapping[str, str] = field(default_factory=dict)
+    source: str | None = None
+
+    FILE_NAME: ClassVar[str] = "export_format.yaml"
+
+    def __post_init__(self) -> None:
+        check_time_zone(self.time_zone)
+        if self.encoding is not None:
+            try:
+                codecs.lookup(self.encoding)
+            except LookupError:
+                raise ValueError(
+                    f"'{self.encoding}' is not an encoding Python knows; write one such as "
+                    "utf-8, utf-8-sig, cp932 or shift_jis"
+                ) from None
+        known = {c for columns in schema.CONTRACT_COLUMNS.values() for c in columns}
+        unknown = sorted(set(self.columns) - known)
+        if unknown:
+            raise ValueError(
+                f"'{unknown[0]}' is not a contract column; map one of {', '.join(sorted(known))}"
+            )
+        taken = [n for n in self.columns.values() if list(self.columns.values()).count(n) > 1]
+        if taken:
+            raise ValueError(f"column '{taken[0]}' is mapped to two contract columns")
+
+    @property
+    def is_default(self) -> bool:
+        return self == ExportFormat()
+
+    def as_dict(self) -> dict[str, object]:
+        return {**asdict(self), "columns": dict(self.columns)}
+
+    def save(self, folder: Path) -> Path:
+        """Write the format beside a training set or into a model directory."""
+        path = Path(folder) / self.FILE_NAME
+        header = "# how leadscore read this export; `score` reads the next file the same way\n"
+        path.write_text(
+            header + yaml.safe_dump(self.as_dict(), allow_unicode=True, sort_keys=False)
+        )
+        return path
+
+    @classmethod
+    def load(cls, path: Path) -> ExportFormat:
+        """A format from its YAML file (the one :meth:`save` writes, or a hand-written one)."""
+        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        known = set(cls.__dataclass_fields__)
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ValueError(
+                f"{Path(path).name}: unknown key(s) {', '.join(unknown)}; expected "
+                f"{', '.join(sorted(known))}"
+            )
+        return cls(
+            **{**raw, "columns": {str(k): str(v) for k, v in (raw.get("columns") or {}).items()}}
+        )
+
+    @classmethod
+    def beside(cls, folder: Path) -> ExportFormat | None:
+        """The format saved in ``folder``, or None when it has none (a default export)."""
+        path = Path(folder) / cls.FILE_NAME
+        return cls.load(path) if path.exists() else None
+
+    def with_options(self, **options: object) -> ExportFormat:
+        """This format with the options a user gave on the command line (None: not given)."""
+        given = {k: v for k, v in options.items() if v is not None and v != {}}
+        if "columns" in given:
+            given["columns"] = {**self.columns, **given["columns"]}  # type: ignore[dict-item]
+        return replace(self, **given)  # type: ignore[arg-type]
+
+
+def parse_column_options(pairs: Sequence[str]) -> dict[str, str]:
+    """``--column lead_id=リードID`` options as a mapping, or a ValueError naming the bad one."""
+    mapping = {}
+    for pair in pairs:
+        contract, sep, export = pair.partition("=")
+        if not sep or not contract.strip() or not export.strip():
+            raise ValueError(
+                f"--column {pair!r}: expected CONTRACT=EXPORT, such as lead_id=リードID"
+            )
+        mapping[contract.strip()] = export.strip()
+    return mapping
+
+
+def detect_encoding(path: Path) -> str:
+    """The file's text encoding: its byte-order mark, else the first of :data:`DETECTED`
+    that decodes every byte.
+
+    Why not a statistical detector (charset-normalizer, chardet): the candidates here are few,
+    and a strict decode is a proof where a detector's guess on a short file of numbers and
+    ASCII headers is not. The whole file is decoded, in chunks, because a CP932 byte may first
+    appear in row 90,000.
+    """
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    for bom, encoding in _BOMS:
+        if head.startswith(bom):
+            return encoding
+    for encoding in DETECTED:
+        if _decodes(path, encoding):
+            return encoding
+    raise ReadError(
+        "the file is neither UTF-8 nor CP932 (Shift_JIS) text", source=path.name,
+        fix="Give its encoding with --encoding (for example --encoding euc_jp)",
+    )  # fmt: skip
+
+
+def _decodes(path: Path, encoding: str) -> bool:
+    decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
+def sniff_separator(path: Path, encoding: str, default: str) -> str:
+    """The header line's separator: ``default``, or a tab or semicolon when the header has
+    none of it (Excel's 'Unicode text' is tab-separated, European Excel writes semicolons)."""
+    with path.open(encoding=encoding, newline="") as handle:
+        header = handle.readline()
+    if default in header:
+        return default
+    counts = {sep: header.count(sep) for sep in ("\t", ";", ",")}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else default
+
+
+def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> pd.DataFrame:
+    """A CSV or TSV file as text cells (only a blank cell is empty), in its encoding.
+
+    CRLF line ends and a UTF-8 byte-order mark are read by pandas' parser as they are.
+    """
+    encoding = fmt.encoding or detect_encoding(path)
+    separator = sniff_separator(path, encoding, "\t" if tab else ",")
+    try:
+        # only a blank cell is empty here: pandas' default would also read 'NA' (North
+        # America, say) as missing, where the service, which gets the text, keeps it
+        return pd.read_csv(
+            path, sep=separator, dtype=str, keep_default_na=False, na_values=[""],
+            encoding=encoding, encoding_errors="strict",
+        )  # fmt: skip
+    except UnicodeDecodeError as exc:
+        raise ReadError(
+            f"the file is not {encoding} text (byte {exc.start:,} cannot be read)",
+            source=path.name,
+            fix="Give its encoding with --encoding (utf-8, cp932, ...) or leave it out to detect",
+        ) from None
+    except pd.errors.EmptyDataError:
+        raise ReadError(
+            "the file is empty", source=path.name, fix="Export a header and rows"
+        ) from None
+    except pd.errors.ParserError as exc:
+        raise ReadError(
+            f"the file is not valid CSV ({exc})", source=path.name,
+            fix="Quote fields that contain the separator",
+        ) from None  # fmt: skip
+
+
+def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple[str, ...]]:
+    """A sheet of an Excel workbook as the CSV reader gives it: text cells, except columns
+    whose cells are all dates (typed by Excel), which stay times; returns the frame and its
+    time columns.
+
+    Why convert numbers to text: the rest of the contract reads CSV cells as text (a code
+    ``0111`` keeps its zero, the spec says which attributes are numbers), and Excel stores
+    every number as a float, so ``12345`` must read ``12345``, not ``12345.0``.
+    """
+    if path.suffix.lower() in _EXCEL_ONLY_OLD:
+        raise ReadError(
+            "the old Excel format (.xls) is not read", source=path.name,
+            fix="Save the workbook as .xlsx (Excel: File > Save As > Excel Workbook) or as CSV",
+        )  # fmt: skip
+    try:
+        book = pd.ExcelFile(path, engine="openpyxl")
+    except Exception as exc:  # openpyxl raises several types for a damaged or foreign file
+        raise ReadError(
+            f"not a readable .xlsx workbook ({type(exc).__name__})", source=path.name
+        ) from None
+    sheet: str | int = 0
+    if fmt.sheet is not None:
+        sheet = int(fmt.sheet) if str(fmt.sheet).isdigit() else str(fmt.sheet)
+        names = [str(n) for n in book.sheet_names]
+        missing = sheet not in names if isinstance(sheet, str) else sheet >= len(names)
+        if missing:
+            raise ReadError(
+                f"no sheet {fmt.sheet!r}", source=path.name,
+                fix=f"The workbook's sheets are {', '.join(names)}; choose one with --sheet",
+            )  # fmt: skip
+    raw = book.parse(sheet, dtype=object)
+    frame = pd.DataFrame(index=raw.index)
+    times = []
+    for column in raw.columns:
+        values = raw[column]
+        filled = values.dropna()
+        if len(filled) and filled.map(lambda v: isinstance(v, dt.date)).all():
+            frame[str(column)] = pd.to_datetime(values)
+            times.append(str(column))
+        else:
+            frame[str(column)] = values.map(_cell_text).astype("string").astype(object)
+    return frame, tuple(times)
+
+
+def _cell_text(value: object) -> str | None:
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, dt.date):  # a date cell in a column of text: ISO, read as such
+        return value.isoformat()
+    text = str(value)
+    return None if text.strip() == "" else text
+
+
+def rename_columns(
+    frame: pd.DataFrame, columns: Mapping[str, str], wanted: Sequence[str]
+) -> pd.DataFrame:
+    """The export's names for contract columns renamed to the contract's (``wanted`` only).
+
+    A mapped name the file does not have is an error only when the file also lacks the
+    contract's own name: one mapping serves the leads, activities and outcomes files alike,
+    and an activities file need not carry ``created_at``.
+    """
+    renames = {}
+    for contract, export in columns.items():
+        if contract not in wanted or contract in frame.columns:
+            continue
+        if export in frame.columns:
+            renames[export] = contract
+    return frame.rename(columns=renames)
