@@ -111,6 +111,7 @@ class Table:
     numbers: tuple[str, ...] = ()
     time_zone: str = "UTC"  # the clock of times written without a zone
     date_format: str | None = None
+    notes: tuple[str, ...] = ()  # what reading decided (a preset's absent columns, say)
 
     def error(self, problem: str, **kwargs: object) -> ContractError:
         return ContractError(problem, source=self.source, csv=self.csv, **kwargs)  # type: ignore[arg-type]
@@ -244,7 +245,12 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         raise ContractError("the file has a header but no rows", source=source)
     frame.columns = [str(c).strip() for c in frame.columns]
     frame = rename_columns(frame, fmt.columns, schema.CONTRACT_COLUMNS.get(kind, ()))
-    clock = {"time_zone": fmt.time_zone, "date_format": fmt.date_format}
+    notes: tuple[str, ...] = ()
+    if fmt.source is not None:  # after the user's own names, which win
+        from features.presets import apply_preset  # it raises this module's errors
+
+        frame, notes = apply_preset(fmt.source, kind, frame, source)  # type: ignore[arg-type]
+    clock = {"time_zone": fmt.time_zone, "date_format": fmt.date_format, "notes": notes}
     if kind_of_file == "parquet":
         return Table(frame, source, **clock)
     numbers = _number_columns(frame)
@@ -465,16 +471,22 @@ def load_export(
     all written as ``fmt`` says (by default: encoding detected, ISO times, UTC)."""
     lead_table = read_table(leads, fmt, "leads")
     lead_frame, personal = validate_leads(lead_table)
+    notes = list(lead_table.notes)
     if activities is None:
         activity_frame = empty_activities(lead_frame[schema.LEAD_ID].dtype)
     else:
-        activity_frame = validate_activities(read_table(activities, fmt, "activities"), lead_frame)
-    notes: tuple[str, ...] = ()
+        activity_table = read_table(activities, fmt, "activities")
+        activity_frame = validate_activities(activity_table, lead_frame)
+        notes += activity_table.notes
     if outcomes is None:
         outcome_frame = pd.DataFrame(columns=[schema.LEAD_ID, *schema.OUTCOME_TIMESTAMPS])
     else:
-        outcome_frame, notes = validate_outcomes(read_table(outcomes, fmt, "outcomes"), lead_frame)
-    return MAExport(lead_frame, activity_frame, outcome_frame, personal, notes, lead_table.numbers)
+        outcome_table = read_table(outcomes, fmt, "outcomes")
+        outcome_frame, outcome_notes = validate_outcomes(outcome_table, lead_frame)
+        notes += [*outcome_table.notes, *outcome_notes]
+    return MAExport(
+        lead_frame, activity_frame, outcome_frame, personal, tuple(notes), lead_table.numbers
+    )
 
 
 def empty_activities(id_dtype: object = "int64") -> pd.DataFrame:

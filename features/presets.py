@@ -37,11 +37,7 @@ _REQUIRED: dict[str, tuple[str, ...]] = {
     "activities": schema.ACTIVITY_REQUIRED,
     "outcomes": schema.OUTCOME_REQUIRED,
 }
-_CONTRACT: dict[str, tuple[str, ...]] = {
-    "leads": schema.LEAD_REQUIRED,
-    "activities": (*schema.ACTIVITY_REQUIRED, *schema.ACTIVITY_OPTIONAL),
-    "outcomes": (schema.LEAD_ID, *schema.OUTCOME_TIMESTAMPS),
-}
+_CONTRACT = schema.CONTRACT_COLUMNS
 
 
 @dataclass(frozen=True)

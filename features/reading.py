@@ -62,6 +62,7 @@ class ExportFormat:
     source: str | None = None
 
     FILE_NAME: ClassVar[str] = "export_format.yaml"
+    METADATA_KEY: ClassVar[str] = "export_format"  # its key in a model's metadata.json
 
     def __post_init__(self) -> None:
         check_time_zone(self.time_zone)
@@ -102,23 +103,33 @@ class ExportFormat:
     @classmethod
     def load(cls, path: Path) -> ExportFormat:
         """A format from its YAML file (the one :meth:`save` writes, or a hand-written one)."""
-        raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+        path = Path(path)
+        if not path.exists():
+            raise ValueError(f"{path}: export format file not found")
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(raw, Mapping):
+            raise ValueError(f"{path.name}: expected a mapping of options such as encoding: cp932")
+        return cls.from_dict(raw, path.name)
+
+    @classmethod
+    def from_dict(cls, raw: Mapping[str, object], source: str) -> ExportFormat:
         known = set(cls.__dataclass_fields__)
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ValueError(
-                f"{Path(path).name}: unknown key(s) {', '.join(unknown)}; expected "
+                f"{source}: unknown key(s) {', '.join(unknown)}; expected "
                 f"{', '.join(sorted(known))}"
             )
-        return cls(
-            **{**raw, "columns": {str(k): str(v) for k, v in (raw.get("columns") or {}).items()}}
-        )
+        columns = raw.get("columns") or {}
+        if not isinstance(columns, Mapping):
+            raise ValueError(f"{source}: columns must map contract names to the export's names")
+        return cls(**{**raw, "columns": {str(k): str(v) for k, v in columns.items()}})  # type: ignore[arg-type]
 
     @classmethod
-    def beside(cls, folder: Path) -> ExportFormat | None:
-        """The format saved in ``folder``, or None when it has none (a default export)."""
-        path = Path(folder) / cls.FILE_NAME
-        return cls.load(path) if path.exists() else None
+    def from_metadata(cls, metadata: Mapping[str, object]) -> ExportFormat | None:
+        """The format a model's metadata keeps; None for a model of a default export."""
+        stored = metadata.get(cls.METADATA_KEY)
+        return cls.from_dict(stored, "model metadata") if isinstance(stored, Mapping) else None
 
     def with_options(self, **options: object) -> ExportFormat:
         """This format with the options a user gave on the command line (None: not given)."""
@@ -194,8 +205,8 @@ def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> pd.DataFrame:
     CRLF line ends and a UTF-8 byte-order mark are read by pandas' parser as they are.
     """
     encoding = fmt.encoding or detect_encoding(path)
-    separator = sniff_separator(path, encoding, "\t" if tab else ",")
     try:
+        separator = sniff_separator(path, encoding, "\t" if tab else ",")
         # only a blank cell is empty here: pandas' default would also read 'NA' (North
         # America, say) as missing, where the service, which gets the text, keeps it
         return pd.read_csv(
@@ -259,7 +270,7 @@ def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple
             frame[str(column)] = pd.to_datetime(values)
             times.append(str(column))
         else:
-            frame[str(column)] = values.map(_cell_text).astype("string").astype(object)
+            frame[str(column)] = pd.Series(values.map(_cell_text).tolist(), dtype="str")
     return frame, tuple(times)
 
 

@@ -85,6 +85,10 @@ def parse_times(
     filled = text.notna()
     if date_format is not None:
         parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        date_only = date_format.split(" ")[0]  # a date with its time left out reads too
+        retry = filled & parsed.isna()
+        if date_only != date_format and retry.any():
+            parsed[retry] = pd.to_datetime(text[retry], format=date_only, errors="coerce")
         _raise_bad(filled & parsed.isna(), f"values not in the form {date_format!r}", date_format)
         return _on_clock(parsed, time_zone)
     iso = _rewrite(text.str.strip(), filled)

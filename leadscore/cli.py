@@ -66,13 +66,6 @@ RecordedRulebookOption = Annotated[
     Path | None,
     typer.Option(help="Points rulebook; default: the one the training set was built with."),
 ]
-TimeZoneOption = Annotated[
-    str,
-    typer.Option(
-        help="Where the leads are (an IANA name such as Asia/Tokyo): an inferred spec reads "
-        "the creation weekday and hour on this clock."
-    ),
-]
 WarehouseOption = Annotated[
     Path | None,
     typer.Option(
@@ -111,6 +104,124 @@ OutcomesOption = Annotated[
         "first_contact_at, won_at."
     ),
 ]
+
+
+# ------------------------------------------------------------------ how an export's files are read
+
+_READING_OPTIONS: dict[str, tuple[object, object]] = {
+    "encoding": (
+        str | None,
+        typer.Option(
+            help="Text encoding of CSV files (utf-8, cp932, ...); default: detected (UTF-8, "
+            "UTF-8 or UTF-16 with a byte-order mark, CP932/Shift_JIS).",
+            rich_help_panel="Reading the export",
+        ),
+    ),
+    "sheet": (
+        str | None,
+        typer.Option(
+            help="Excel files: the sheet's name or 0-based position; default: the first.",
+            rich_help_panel="Reading the export",
+        ),
+    ),
+    "time_zone": (
+        str | None,
+        typer.Option(
+            "--timezone", "--time-zone",
+            help="The clock of times written without a zone (an IANA name such as "
+            "Asia/Tokyo); an inferred spec reads the creation weekday and hour on it too. "
+            "Default: UTC.",
+            rich_help_panel="Reading the export",
+        ),
+    ),
+    "date_format": (
+        str | None,
+        typer.Option(
+            help="Read every time in this strptime form, such as '%d/%m/%Y %H:%M'; needed "
+            "only when a column's day and month order is not settled by its values.",
+            rich_help_panel="Reading the export",
+        ),
+    ),
+    "column": (
+        list[str] | None,
+        typer.Option(
+            metavar="CONTRACT=EXPORT",
+            help="The export's name for a contract column: --column lead_id=リードID "
+            "--column created_at=作成日時 (repeat).",
+            rich_help_panel="Reading the export",
+        ),
+    ),
+    "source": (
+        str | None,
+        typer.Option(
+            help="The system the export came from (hubspot, marketo, salesforce): its "
+            "documented column names are read as the contract's (see docs/en/presets.md).",
+            rich_help_panel="Reading the export",
+        ),
+    ),
+    "export_format": (
+        Path | None,
+        typer.Option(
+            help="A YAML file with the options above (encoding, sheet, time_zone, "
+            "date_format, columns, source), such as the export_format.yaml a training run "
+            "writes; options given on the command line win.",
+            rich_help_panel="Reading the export",
+        ),
+    ),
+}  # fmt: skip
+
+
+def _reads_exports(command):  # type: ignore[no-untyped-def]
+    """Give a command the options that say how an export is written, as one ``fmt``.
+
+    Why a decorator: seven commands read exports, and spelling seven options on each would
+    let their help and defaults drift. The command declares ``fmt`` (an ExportFormat or
+    None) as its last parameter; None means the user gave none of these options, so a
+    command that has a remembered format (a model's) can use it.
+    """
+    import functools
+    import inspect
+
+    signature = inspect.signature(command, eval_str=True)
+    kept = [p for p in signature.parameters.values() if p.name != "fmt"]
+    added = [
+        inspect.Parameter(
+            name, inspect.Parameter.KEYWORD_ONLY, default=None,
+            annotation=Annotated[kind, option],  # type: ignore[valid-type]
+        )
+        for name, (kind, option) in _READING_OPTIONS.items()
+    ]  # fmt: skip
+
+    @functools.wraps(command)
+    def run(*args, **kwargs):  # type: ignore[no-untyped-def]
+        options = {name: kwargs.pop(name, None) for name in _READING_OPTIONS}
+        try:
+            fmt = _export_format(**options)
+        except ValueError as error:
+            raise _fail(error) from None
+        return command(*args, fmt=fmt, **kwargs)
+
+    run.__signature__ = signature.replace(parameters=kept + added)  # type: ignore[attr-defined]
+    return run
+
+
+def _export_format(  # type: ignore[no-untyped-def]
+    encoding, sheet, time_zone, date_format, column, source, export_format
+):
+    """The ExportFormat the options describe; None when none was given."""
+    from features.presets import preset_names
+    from features.reading import ExportFormat, parse_column_options
+
+    given = (encoding, sheet, time_zone, date_format, column, source, export_format)
+    if all(value is None for value in given):
+        return None
+    if source is not None and source not in preset_names():
+        raise ValueError(f"--source {source!r}: choose one of {', '.join(preset_names())}")
+    base = ExportFormat.load(export_format) if export_format else ExportFormat()
+    return base.with_options(
+        encoding=encoding, sheet=sheet, time_zone=time_zone, date_format=date_format,
+        columns=parse_column_options(column or []), source=source,
+    )  # fmt: skip
 
 
 def _flat_only(label: str | None, **options: object) -> None:
@@ -154,6 +265,7 @@ def simulate(
 
 
 @app.command()
+@_reads_exports
 def validate(
     leads: LeadsOption,
     activities: Annotated[
@@ -175,6 +287,7 @@ def validate(
         str | None, typer.Option(help="Flat mode: the column holding the lead id.")
     ] = None,
     order_column: OrderOption = None,
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Check an export against the data contract and summarise it.
 
@@ -188,14 +301,14 @@ def validate(
     try:
         _flat_only(label, id_column=id_column, order_column=order_column)
         if label is not None:
-            flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
+            flat = load_flat(leads, label, id_column=id_column, order_column=order_column, fmt=fmt)
             console.print(
                 f"flat export OK: {len(flat.leads):,} leads, label '{label}' positive rate "
                 f"{flat.label.mean():.1%}, {len(flat.attribute_columns)} attribute columns"
             )
             personal, notes = flat.personal_data, flat.notes
         else:
-            export = load_export(leads, activities, outcomes)
+            export = load_export(leads, activities, outcomes, fmt)
             _print_world_summary(export.leads, export.activities, export.outcomes)
             personal, notes = export.personal_data, export.notes
     except ContractError as error:
@@ -207,6 +320,7 @@ def validate(
 
 
 @spec_app.command("infer")
+@_reads_exports
 def spec_infer(
     leads: LeadsOption,
     out: Annotated[Path, typer.Option("--out", help="Where to write the spec (YAML).")],
@@ -222,7 +336,7 @@ def spec_infer(
         str | None, typer.Option(help="Flat mode: the label column, left out of the features.")
     ] = None,
     order_column: OrderOption = None,
-    time_zone: TimeZoneOption = "UTC",
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Write a starter feature spec from an export, for a person to read and edit.
 
@@ -240,17 +354,17 @@ def spec_infer(
     try:
         _flat_only(label, order_column=order_column)
         if label is not None:
-            flat = load_flat(leads, label, order_column=order_column)
+            flat = load_flat(leads, label, order_column=order_column, fmt=fmt)
             inference = infer(
                 flat.leads, None, flat.personal_data, exclude=(label,),
-                numbers=flat.number_columns, time_zone=time_zone,
+                numbers=flat.number_columns, time_zone=_clock(fmt),
             )  # fmt: skip
         else:
-            export = load_export(leads, activities, outcomes)
+            export = load_export(leads, activities, outcomes, fmt)
             inference = infer(
                 export.leads, export.activities if activities else None, export.personal_data,
                 numbers=export.number_columns, outcomes=export.outcomes if outcomes else None,
-                time_zone=time_zone,
+                time_zone=_clock(fmt),
             )  # fmt: skip
     except (ContractError, ValueError) as error:
         raise _fail(error) from None
@@ -264,6 +378,7 @@ def spec_infer(
 
 
 @features_app.command("build")
+@_reads_exports
 def features_build(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for training_set.parquet and profile.json.")
@@ -274,7 +389,6 @@ def features_build(
     warehouse: WarehouseOption = None,
     spec: FittedSpecOption = None,
     rulebook: FittedRulebookOption = None,
-    time_zone: TimeZoneOption = "UTC",
     as_of: Annotated[
         str | None,
         typer.Option(
@@ -295,6 +409,7 @@ def features_build(
         str | None,
         typer.Option(help="DuckDB memory limit such as 6GB; beyond it DuckDB spills to disk."),
     ] = None,
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Build a point-in-time training set: cutoffs, features, labels, out-of-time split.
 
@@ -309,10 +424,8 @@ def features_build(
 
     try:
         plan = SplitPlan(validation_share, test_share)
-        source = _source(leads, activities, outcomes, warehouse, threads, memory_limit)
-        prepared = _prepare(
-            source, out, spec, rulebook, plan=plan, as_of=as_of, time_zone=time_zone
-        )
+        source = _source(leads, activities, outcomes, warehouse, threads, memory_limit, fmt)
+        prepared = _prepare(source, out, spec, rulebook, plan=plan, as_of=as_of, fmt=fmt)
     except _USER_ERRORS as error:
         raise _fail(error) from None
     _print_profile(prepared.profile)
@@ -329,8 +442,10 @@ def _source(  # type: ignore[no-untyped-def]
     warehouse: Path | None,
     threads: int | None = None,
     memory_limit: str | None = None,
+    fmt=None,
 ):
-    """The export named by --warehouse or by --leads (with --activities, --outcomes)."""
+    """The export named by --warehouse or by --leads (with --activities, --outcomes), its
+    files read as ``fmt`` (an ExportFormat) says."""
     from features.sources import from_files, from_warehouse
 
     if warehouse is not None:
@@ -341,7 +456,7 @@ def _source(  # type: ignore[no-untyped-def]
             "with a label column trains with `leadscore train --leads F --label COLUMN`"
         )
     if leads is not None:
-        return from_files(leads, activities, outcomes, threads, memory_limit)
+        return from_files(leads, activities, outcomes, threads, memory_limit, fmt)
     raise typer.BadParameter("give --leads (with --activities, --outcomes) or --warehouse")
 
 
@@ -354,15 +469,16 @@ def _prepare(  # type: ignore[no-untyped-def]
     plan=None,
     as_of: str | None = None,
     target_mql_per_week: float | None = None,
-    time_zone: str = "UTC",
+    fmt=None,
 ):
-    """Decide the spec and rulebook for the export, print why, and build the training set."""
+    """Decide the spec and rulebook for the export, print why, and build the training set
+    (with the export's format, ``fmt``, beside it)."""
     from features import schema
     from features.training_set import SplitPlan
     from training.prepare import prepare_training_set, starting_point
 
     plan = plan or SplitPlan()
-    start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=time_zone, plan=plan)
+    start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=_clock(fmt), plan=plan)
     _print_decisions(start.decisions)
     with _progress() as progress:
         task = progress.add_task("building", total=None)
@@ -374,6 +490,11 @@ def _prepare(  # type: ignore[no-untyped-def]
         )  # fmt: skip
     _print_decisions(prepared.decisions[len(start.decisions) :])
     return prepared
+
+
+def _clock(fmt) -> str:  # type: ignore[no-untyped-def]
+    """The export's clock: the format's zone, UTC without one."""
+    return fmt.time_zone if fmt is not None else "UTC"
 
 
 def _print_decisions(decisions: tuple[str, ...] | list[str]) -> None:
@@ -412,6 +533,7 @@ def _rule_inputs(  # type: ignore[no-untyped-def]
     spec: Path | None,
     export: tuple[Path | None, Path | None, Path | None, Path | None],
     build_dir: Path,
+    fmt=None,
 ):
     """(rulebook, spec, rows, historical MQLs a week) from a training set, or from an export
     built into ``build_dir``.
@@ -424,7 +546,7 @@ def _rule_inputs(  # type: ignore[no-untyped-def]
     from training.prepare import recorded_inputs
 
     if training_set is None:
-        prepared = _prepare(_source(*export), build_dir, spec, rulebook)
+        prepared = _prepare(_source(*export, fmt=fmt), build_dir, spec, rulebook, fmt=fmt)
         base, book = prepared.base_spec, prepared.rulebook
         rows = pd.read_parquet(prepared.training_set)
         return book, base, rows, prepared.historical_mql_per_week
@@ -458,6 +580,7 @@ ExportTrainingSetOption = Annotated[
 
 
 @rules_app.command("evaluate")
+@_reads_exports
 def rules_evaluate(
     training_set: ExportTrainingSetOption = None,
     rulebook: RecordedRulebookOption = None,
@@ -473,6 +596,7 @@ def rules_evaluate(
     activities: ActivitiesOption = None,
     outcomes: OutcomesOption = None,
     warehouse: WarehouseOption = None,
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """How the rulebook does over a period: MQL volume, MQL->SQL rate, SQL recall, AUC.
 
@@ -489,8 +613,9 @@ def rules_evaluate(
     try:
         with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
             book, base, rows, _ = _rule_inputs(
-                training_set, rulebook, spec, (leads, activities, outcomes, warehouse), Path(build)
-            )
+                training_set, rulebook, spec, (leads, activities, outcomes, warehouse), Path(build),
+                fmt,
+            )  # fmt: skip
         rows = rows[rows[LABEL].notna()]
         if split != "all":
             rows = rows[rows[SPLIT] == split]
@@ -523,6 +648,7 @@ def _warn_unmatched(names: list[str], where: str) -> None:
 
 
 @rules_app.command("suggest")
+@_reads_exports
 def rules_suggest(
     out: Annotated[Path, typer.Option("--out", help="Where to write the suggested rulebook.")],
     training_set: ExportTrainingSetOption = None,
@@ -548,6 +674,7 @@ def rules_suggest(
     activities: ActivitiesOption = None,
     outcomes: OutcomesOption = None,
     warehouse: WarehouseOption = None,
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Propose points for every rule, new rules and instant passes, from history.
 
@@ -567,7 +694,7 @@ def rules_suggest(
     try:
         with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
             book, base, rows, mql_rate = _rule_inputs(
-                training_set, rulebook, spec, export, Path(build)
+                training_set, rulebook, spec, export, Path(build), fmt
             )
         if from_scratch:
             book = empty_rulebook()
@@ -596,6 +723,7 @@ TrackingOption = Annotated[
 
 
 @app.command()
+@_reads_exports
 def train(
     out: Annotated[
         Path,
@@ -648,7 +776,6 @@ def train(
         ),
     ] = None,
     tracking_uri: TrackingOption = None,
-    time_zone: TimeZoneOption = "UTC",
     no_refit: Annotated[
         bool,
         typer.Option(
@@ -657,6 +784,7 @@ def train(
             "configuration refit on all labelled history after the test period judged it.",
         ),
     ] = False,
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Train the lead scorer and log it to MLflow as model `lead-scorer`, alias `challenger`.
 
@@ -685,14 +813,14 @@ def train(
             flat = prepare_flat_training(
                 leads, label, out / "training", id_column=id_column, order_column=order_column,
                 drop=drop or (), spec=load_spec(spec) if spec else None,
-                rulebook=load_rulebook(rulebook) if rulebook else None, time_zone=time_zone,
+                rulebook=load_rulebook(rulebook) if rulebook else None, fmt=fmt,
             )  # fmt: skip
             training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
             profile, mode, flat_shape, decisions = None, "flat", flat.shape, ()
         else:
             if training_set is None:
-                source = _source(leads, activities, outcomes, warehouse)
-                prepared = _prepare(source, out / "training", spec, rulebook, time_zone=time_zone)
+                source = _source(leads, activities, outcomes, warehouse, fmt=fmt)
+                prepared = _prepare(source, out / "training", spec, rulebook, fmt=fmt)
                 training_set, feature_spec, book = (
                     prepared.training_set, prepared.spec, prepared.rulebook
                 )  # fmt: skip
@@ -710,7 +838,7 @@ def train(
                 training_set, feature_spec, book, out, profile=profile, data_mode=mode,
                 flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
                 decisions=decisions, mql_per_week=mql_per_week,
-                rules_learned_until=learned_until, refit=not no_refit,
+                rules_learned_until=learned_until, refit=not no_refit, export_format=fmt,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError, FileNotFoundError) as error:
         raise _fail(error) from None
@@ -740,6 +868,7 @@ def train(
 
 
 @app.command()
+@_reads_exports
 def score(
     model: Annotated[Path, typer.Option(help="Model directory written by `leadscore train`.")],
     leads: LeadsOption,
@@ -753,6 +882,7 @@ def score(
         ),
     ] = None,
     lang: Annotated[str, typer.Option(help="Language of the reasons: en or ja.")] = "en",
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Score every lead of an export: one output row per input lead, in input order.
 
@@ -775,12 +905,13 @@ def score(
 
     try:
         scorer = load_model(model)
+        fmt = _remembered_format(scorer, fmt)
         shape = FlatShape.from_metadata(scorer.metadata)
         if shape is not None or scorer.metadata.get("data_mode") == "flat":
-            scored = _score_flat_file(scorer, shape, leads, activities, as_of, lang)
+            scored = _score_flat_file(scorer, shape, leads, activities, as_of, lang, fmt)
             moment = scored["as_of"].iloc[0]
         else:
-            source = from_files(leads, activities, None)
+            source = from_files(leads, activities, None, fmt=fmt)
             moment = schema.utc_timestamp(as_of) if as_of else data_end(
                 source.leads, source.activities, source.outcomes
             )  # fmt: skip
@@ -803,8 +934,16 @@ def score(
     )
 
 
+def _remembered_format(scorer, given):  # type: ignore[no-untyped-def]
+    """The options the user gave, else the format the model's export was read with (its
+    next file is written the same way), else the default."""
+    from features.reading import ExportFormat
+
+    return given or ExportFormat.from_metadata(scorer.metadata) or ExportFormat()
+
+
 def _score_flat_file(  # type: ignore[no-untyped-def]
-    scorer, shape, leads: Path, activities: Path | None, as_of: str | None, lang: str
+    scorer, shape, leads: Path, activities: Path | None, as_of: str | None, lang: str, fmt
 ):
     """Scores of a flat model's next file, or a ValueError saying what to change."""
     from features import schema
@@ -821,11 +960,12 @@ def _score_flat_file(  # type: ignore[no-untyped-def]
     if lang not in ("en", "ja"):
         raise ValueError(f"--lang must be en or ja, not {lang!r}")
     needed = [attribute.column for attribute in scorer.spec.attributes]
-    rows = load_flat_to_score(leads, shape, needed)
+    rows = load_flat_to_score(leads, shape, needed, fmt)
     return score_flat(scorer, rows, schema.utc_timestamp(as_of) if as_of else None, lang=lang)
 
 
 @app.command()
+@_reads_exports
 def explain(
     model: Annotated[Path, typer.Option(help="Model directory written by `leadscore train`.")],
     lead_id: Annotated[str, typer.Option(help="The lead to explain.")],
@@ -839,6 +979,7 @@ def explain(
         typer.Option(help="As of this time (ISO 8601); default: the latest in the input."),
     ] = None,
     lang: Annotated[str, typer.Option(help="Language: en or ja.")] = "en",
+    fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Write a lead's hand-off sheet: score, tier, grade, reasons, points, timeline, next step.
 
@@ -859,7 +1000,7 @@ def explain(
         if lang not in ("en", "ja"):
             raise ValueError(f"--lang must be en or ja, not {lang!r}")
         scorer = load_model(model)
-        export = load_export(leads, activities)
+        export = load_export(leads, activities, fmt=_remembered_format(scorer, fmt))
         ids = export.leads[schema.LEAD_ID]
         wanted = (
             int(lead_id) if pd.api.types.is_integer_dtype(ids) and lead_id.isdigit() else lead_id

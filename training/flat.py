@@ -14,6 +14,7 @@ from pathlib import Path
 from features.contract import FlatShape, load_flat
 from features.infer import infer_spec
 from features.offline import connect
+from features.reading import ExportFormat
 from features.spec import FeatureSpec
 from features.training_set import flat_training_set
 from training.rulebook import Rulebook, compile_rules
@@ -41,22 +42,23 @@ def prepare_flat_training(
     drop: Sequence[str] = (),
     spec: FeatureSpec | None = None,
     rulebook: Rulebook | None = None,
-    time_zone: str = "UTC",
+    fmt: ExportFormat | None = None,
 ) -> FlatTraining:
     """Load a flat export, infer its spec (unless given), and write its training set under
     ``out``.
 
     ``drop`` columns (filled in after the outcome, say) are left out before the spec is
     inferred; the label never becomes a feature. Without a rulebook the run starts from
-    :func:`training.suggest.empty_rulebook`. An inferred spec reads the creation weekday and
-    hour on ``time_zone``'s clock.
+    :func:`training.suggest.empty_rulebook`. ``fmt`` says how the file is written; an inferred
+    spec reads the creation weekday and hour on its clock.
     """
-    flat = load_flat(leads, label, id_column=id_column, order_column=order_column)
+    fmt = fmt or ExportFormat()
+    flat = load_flat(leads, label, id_column=id_column, order_column=order_column, fmt=fmt)
     kept = flat.leads.drop(columns=list(drop), errors="ignore")
     if spec is None:
         spec, _ = infer_spec(
             kept, None, flat.personal_data, exclude=(label,), numbers=flat.number_columns,
-            time_zone=time_zone,
+            time_zone=fmt.time_zone,
         )  # fmt: skip
     book = rulebook if rulebook is not None else empty_rulebook()
     feature_spec = compile_rules(book, spec)

@@ -13,6 +13,7 @@ import pandas as pd
 from features import schema
 from features.contract import FlatShape
 from features.offline import LABEL
+from features.reading import ExportFormat
 from features.spec import FeatureSpec
 from features.training_set import SPLIT
 from training.artifact import save_model
@@ -97,8 +98,13 @@ def run_training(
     mql_per_week: float | None = None,
     rules_learned_until: pd.Timestamp | None = None,
     refit: bool = True,
+    export_format: ExportFormat | None = None,
 ) -> dict:
     """Fit, judge and log the scorer; write ``out/model``; return the figures for the console.
+
+    ``export_format``: how the export's files were written (encoding, clock, its names for
+    the contract's columns); kept in the model's metadata and logged to MLflow, so that
+    `leadscore score` reads the next file of that export the same way.
 
     ``flat_shape``: for a flat export, the shape of its file, kept in the model's metadata so
     that `leadscore score` reads the next file of that shape. ``decisions``: what the run
@@ -218,7 +224,12 @@ def run_training(
         }
         if flat_shape is not None:
             scorer.metadata[FlatShape.METADATA_KEY] = flat_shape.as_dict()
+        if export_format is not None:  # column names and settings, never values
+            scorer.metadata[ExportFormat.METADATA_KEY] = export_format.as_dict()
+            mlflow.log_dict(export_format.as_dict(), ExportFormat.FILE_NAME)
         model_dir = save_model(scorer, out / "model")
+        if export_format is not None:
+            export_format.save(model_dir)
         sample = parts["test"][spec.feature_names()].head(50).reset_index(drop=True)
         # counts are never empty, but declaring them double keeps MLflow's schema check from
         # refusing a caller who sends 3.0 for 3

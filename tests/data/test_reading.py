@@ -1,0 +1,238 @@
+"""A Japanese marketing-ops team brings the files their tools write on a Monday morning.
+
+SATORI and a Japanese Salesforce write CP932 with CRLF line ends and Japanese headers; Excel
+"CSV UTF-8" starts with a byte-order mark; a report goes out as .xlsx; times are on Tokyo's
+clock in ``2026/04/06 9:29`` form. Each is the same export and must load to the same tables.
+"""
+
+from __future__ import annotations
+
+import codecs
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features import schema
+from features.contract import ContractError, load_export, load_flat
+from features.reading import ExportFormat, parse_column_options
+from leadscore.cli import app
+
+TOKYO = ExportFormat(
+    time_zone="Asia/Tokyo",
+    columns={
+        schema.LEAD_ID: "リードID", schema.CREATED_AT: "作成日時", schema.OCCURRED_AT: "日時",
+        schema.ACTIVITY_TYPE: "行動", schema.DETAIL: "詳細", schema.SQL_AT: "商談化日時",
+    },
+)  # fmt: skip
+
+LEADS = pd.DataFrame(
+    {
+        "リードID": ["1001", "1002", "1003", "1004"],
+        "作成日時": ["2026/04/01 9:05", "2026/04/02 10:30:15", "2026年4月3日", "2026-04-04"],
+        "役職": ["部長", "課長", "担当者", "ＩＴ部長"],
+        "従業員数": ["120", "4000", "", "35"],
+    }
+)
+ACTIVITIES = pd.DataFrame(
+    {
+        "リードID": ["1001", "1001", "1003"],
+        "日時": ["2026/04/02 13:00", "2026/04/05 09:00", "2026/04/06 18:45:00"],
+        "行動": ["ページ閲覧", "フォーム送信", "メール開封"],
+        "詳細": ["/pricing", "お問い合わせ", "4月号メルマガ"],
+    }
+)
+OUTCOMES = pd.DataFrame({"リードID": ["1001", "1002"], "商談化日時": ["2026/04/07 11:00", ""]})
+
+
+def write(frame: pd.DataFrame, path: Path, encoding: str = "utf-8", line_end: str = "\n") -> Path:
+    frame.to_csv(path, index=False, encoding=encoding, lineterminator=line_end)
+    return path
+
+
+def export_files(folder: Path, encoding: str, line_end: str = "\n") -> list[Path]:
+    folder.mkdir(exist_ok=True)
+    return [
+        write(frame, folder / f"{name}.csv", encoding, line_end)
+        for name, frame in (("leads", LEADS), ("activities", ACTIVITIES), ("outcomes", OUTCOMES))
+    ]
+
+
+@pytest.fixture
+def as_written_in_utf8(tmp_path):
+    return load_export(*export_files(tmp_path / "utf8", "utf-8"), fmt=TOKYO)
+
+
+@pytest.mark.parametrize(
+    ("encoding", "line_end"),
+    [("cp932", "\r\n"), ("utf-8-sig", "\r\n"), ("shift_jis", "\n"), ("utf-16", "\r\n")],
+)
+def test_japanese_files_load_to_the_same_tables_in_any_encoding(
+    tmp_path, as_written_in_utf8, encoding, line_end
+):
+    export = load_export(*export_files(tmp_path / encoding, encoding, line_end), fmt=TOKYO)
+
+    for table in ("leads", "activities", "outcomes"):
+        pd.testing.assert_frame_equal(getattr(export, table), getattr(as_written_in_utf8, table))
+    assert list(export.leads.columns) == [schema.LEAD_ID, schema.CREATED_AT, "役職", "従業員数"]
+    assert export.leads["役職"].tolist() == ["部長", "課長", "担当者", "ＩＴ部長"]
+
+
+def test_an_excel_workbook_loads_to_the_same_tables(tmp_path, as_written_in_utf8):
+    book = tmp_path / "export.xlsx"
+    typed_leads = LEADS.assign(
+        リードID=LEADS["リードID"].astype(int),  # Excel keeps ids and counts as numbers
+        作成日時=pd.to_datetime(["2026-04-01 09:05:00", "2026-04-02 10:30:15",
+                               "2026-04-03 00:00:00", "2026-04-04 00:00:00"]),  # date cells
+        従業員数=pd.to_numeric(LEADS["従業員数"]),
+    )  # fmt: skip
+    with pd.ExcelWriter(book) as writer:
+        pd.DataFrame({"説明": ["このシートは説明です"]}).to_excel(writer, sheet_name="説明", index=False)
+        typed_leads.to_excel(writer, sheet_name="リード", index=False)
+    others = export_files(tmp_path / "csv", "cp932", "\r\n")[1:]
+
+    export = load_export(book, *others, fmt=TOKYO.with_options(sheet="リード"))
+
+    pd.testing.assert_frame_equal(export.leads, as_written_in_utf8.leads)
+    assert load_export(book, *others, fmt=TOKYO.with_options(sheet="1")).leads.equals(
+        export.leads
+    )
+
+
+def test_a_missing_sheet_names_the_sheets_there_are(tmp_path):
+    book = tmp_path / "export.xlsx"
+    LEADS.to_excel(book, sheet_name="リード", index=False)
+    with pytest.raises(ContractError, match=r"export\.xlsx: no sheet 'Leads'.*リード"):
+        load_export(book, fmt=TOKYO.with_options(sheet="Leads"))
+
+
+def test_times_without_a_zone_are_on_the_exports_clock(as_written_in_utf8):
+    created = as_written_in_utf8.leads[schema.CREATED_AT]
+    assert created.iloc[0] == pd.Timestamp("2026-04-01 00:05", tz="UTC")  # 9:05 in Tokyo
+    assert created.iloc[2] == pd.Timestamp("2026-04-02 15:00", tz="UTC")  # 2026年4月3日
+    assert str(created.dtype) == "datetime64[us, UTC]"
+
+
+def test_the_default_clock_is_utc_and_an_offset_is_kept(tmp_path):
+    leads = pd.DataFrame(
+        {"lead_id": [1, 2], "created_at": ["2026/04/01 09:05", "2026-04-01T09:05:00+09:00"]}
+    )
+    export = load_export(write(leads, tmp_path / "leads.csv"))
+    assert export.leads[schema.CREATED_AT].tolist() == [
+        pd.Timestamp("2026-04-01 09:05", tz="UTC"),
+        pd.Timestamp("2026-04-01 00:05", tz="UTC"),
+    ]
+
+
+def test_a_day_first_column_is_read_day_first_on_every_row(tmp_path):
+    # 6 April and 13 April: the second settles the order, and the first follows it
+    leads = pd.DataFrame(
+        {"lead_id": [1, 2, 3], "created_at": ["06/04/2026 09:29", "13/04/2026", "01/05/2026"]}
+    )
+    created = load_export(write(leads, tmp_path / "leads.csv")).leads[schema.CREATED_AT]
+    assert created.dt.strftime("%Y-%m-%d").tolist() == ["2026-04-06", "2026-04-13", "2026-05-01"]
+
+
+def test_a_column_whose_order_nothing_settles_is_refused_with_the_fix(tmp_path):
+    leads = pd.DataFrame({"lead_id": [1, 2], "created_at": ["06/04/2026 09:29", "05/04/2026"]})
+    path = write(leads, tmp_path / "leads.csv")
+
+    with pytest.raises(ContractError) as refused:
+        load_export(path)
+    message = str(refused.value)
+    assert "leads.csv" in message and "'created_at'" in message and "row 1 (line 2)" in message
+    assert "--date-format" in message
+
+    day_first = load_export(path, fmt=ExportFormat(date_format="%d/%m/%Y %H:%M"))
+    assert day_first.leads[schema.CREATED_AT].iloc[0] == pd.Timestamp("2026-04-06 09:29", tz="UTC")
+
+
+def test_day_first_and_month_first_in_one_column_are_refused(tmp_path):
+    leads = pd.DataFrame({"lead_id": [1, 2], "created_at": ["13/04/2026", "04/13/2026"]})
+    with pytest.raises(ContractError, match="day first and dates with the month first"):
+        load_export(write(leads, tmp_path / "leads.csv"))
+
+
+def test_an_unreadable_cell_is_named_by_file_column_row_and_the_forms_read(tmp_path):
+    leads = LEADS.copy()
+    leads.loc[2, "作成日時"] = "先週の火曜"
+    path = write(leads, tmp_path / "leads.csv", "cp932", "\r\n")
+
+    with pytest.raises(ContractError) as refused:
+        load_export(path, fmt=TOKYO)
+    message = str(refused.value)
+    assert message.startswith("leads.csv: unparseable timestamp in column 'created_at'")
+    assert "row 3 (line 4)" in message and "先週の火曜" in message
+    assert "2026/04/06 09:29" in message and "2026年4月6日" in message
+
+
+def test_a_file_in_an_encoding_not_detected_says_how_to_name_it(tmp_path):
+    path = write(LEADS, tmp_path / "leads.csv", "euc_jp")
+    with pytest.raises(ContractError, match=r"leads\.csv: .*neither UTF-8 nor CP932.*--encoding"):
+        load_export(path, fmt=TOKYO)
+    export = load_export(path, fmt=TOKYO.with_options(encoding="euc_jp"))
+    assert export.leads["役職"].iloc[0] == "部長"
+
+
+def test_a_wrong_encoding_given_is_named_not_a_traceback(tmp_path):
+    path = write(LEADS, tmp_path / "leads.csv", "cp932")
+    with pytest.raises(ContractError, match=r"leads\.csv: the file is not utf-8 text"):
+        load_export(path, fmt=TOKYO.with_options(encoding="utf-8"))
+
+
+def test_an_unmapped_japanese_contract_column_says_how_to_map_it(tmp_path):
+    path = write(LEADS, tmp_path / "leads.csv", "cp932")
+    with pytest.raises(ContractError, match=r"missing required column 'lead_id'.*--column lead_id="):
+        load_export(path)
+
+
+def test_a_flat_export_reads_with_the_same_format(tmp_path):
+    flat = LEADS.assign(商談化=["1", "0", "0", "1"])
+    path = write(flat, tmp_path / "flat.csv", "cp932", "\r\n")
+    loaded = load_flat(path, "商談化", fmt=TOKYO)
+    assert loaded.label.tolist() == [1, 0, 0, 1]
+    assert loaded.leads[schema.LEAD_ID].tolist() == [1001, 1002, 1003, 1004]
+
+
+def test_column_options_and_their_mistakes():
+    assert parse_column_options(["lead_id=リードID", " created_at = 作成日時 "]) == {
+        "lead_id": "リードID", "created_at": "作成日時",
+    }  # fmt: skip
+    with pytest.raises(ValueError, match="expected CONTRACT=EXPORT"):
+        parse_column_options(["リードID"])
+    with pytest.raises(ValueError, match="'leadid' is not a contract column"):
+        ExportFormat(columns={"leadid": "リードID"})
+    with pytest.raises(ValueError, match="not an IANA time zone"):
+        ExportFormat(time_zone="JST+9")
+
+
+def test_the_format_round_trips_through_its_yaml(tmp_path):
+    path = TOKYO.with_options(encoding="cp932", source="hubspot").save(tmp_path)
+    assert ExportFormat.load(path) == TOKYO.with_options(encoding="cp932", source="hubspot")
+    assert "リードID" in path.read_text(encoding="utf-8")  # written as a person reads it
+
+
+def test_validate_reads_a_cp932_export_from_the_command_line(tmp_path):
+    leads, activities, outcomes = export_files(tmp_path, "cp932", "\r\n")
+    options = [f"--column={c}={n}" for c, n in TOKYO.columns.items()]
+    result = CliRunner().invoke(app, [
+        "validate", "--leads", str(leads), "--activities", str(activities),
+        "--outcomes", str(outcomes), "--timezone", "Asia/Tokyo", *options,
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "4" in result.output and "Traceback" not in result.output
+
+
+def test_validate_without_the_mapping_is_one_line_not_a_traceback(tmp_path):
+    leads = write(LEADS, tmp_path / "leads.csv", "cp932", "\r\n")
+    result = CliRunner().invoke(app, ["validate", "--leads", str(leads)])
+    assert result.exit_code == 2
+    assert "leads.csv: missing required column 'lead_id'" in result.output
+    assert "Traceback" not in result.output and "codec" not in result.output
+
+
+def test_a_bom_is_not_part_of_the_first_header(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_bytes(codecs.BOM_UTF8 + "lead_id,created_at\r\n1,2026/04/01\r\n".encode())
+    assert list(load_export(path).leads.columns) == [schema.LEAD_ID, schema.CREATED_AT]
