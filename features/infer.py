@@ -40,7 +40,14 @@ from features.spec import (
 # a name that says "code": such a column is never a number, whatever its type
 _CODE_NAME = re.compile(r"(^id$|_id$|^id_|\bid\b|number$|^uuid|guid|code$)", re.IGNORECASE)
 _ORGANISATION = re.compile(r"company|organi[sz]ation|account_?name|employer", re.IGNORECASE)
-_SALES_SIDE = re.compile(r"sales|call|meeting|opportunit|task|deal|sms_sent", re.IGNORECASE)
+# activities sales logs after taking a lead, in English and Japanese (営業 sales, 商談 deal
+# meeting, 架電/電話 calls, 面談/打ち合わせ meetings, アポ appointments, 受注/失注 won/lost);
+# Marketo's "Convert Lead" is sales converting it
+_SALES_SIDE = re.compile(
+    r"sales|call|meeting|opportunit|task|deal|sms_sent|convert"
+    r"|営業|商談|架電|電話|面談|打ち?合わ?せ|アポ|受注|失注",
+    re.IGNORECASE,
+)
 # identifiers: distinct values on at least this share of the non-empty rows, and more than a
 # handful of them (five leads with five sources are not five ids)
 _UNIQUE_SHARE = 0.95
