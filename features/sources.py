@@ -32,6 +32,7 @@ class Source:
     personal_data: tuple[str, ...]
     notes: tuple[str, ...] = ()
     number_columns: tuple[str, ...] = ()  # CSV lead columns holding only numbers (Table.numbers)
+    export_format: ExportFormat | None = None  # how its files were written (None: the default)
 
 
 def from_files(
@@ -59,6 +60,7 @@ def from_files(
         export.personal_data,
         export.notes,
         export.number_columns,
+        None if fmt is None or fmt.is_default else fmt,
     )
 
 

@@ -31,6 +31,7 @@ import pandas as pd
 from features import schema
 from features.infer import Inference, infer
 from features.offline import CUTOFF_AT, LABEL
+from features.reading import ExportFormat
 from features.sources import Source
 from features.spec import (
     ANY_TYPE,
@@ -211,7 +212,9 @@ def starting_point(
     """Decide the spec and rulebook for ``source`` (see the module docstring); an inferred
     spec reads the creation weekday and hour on ``time_zone``'s clock."""
     shape = export_shape(source)
-    decisions: list[str] = []
+    decisions: list[str] = [f"reading: {note}" for note in source.notes]
+    if source.export_format is not None:
+        decisions.append(f"reading: {_described(source.export_format)}")
     if spec is not None:
         base = load_spec(spec)
         decisions.append(f"spec: {spec}, as given")
@@ -271,6 +274,12 @@ def historical_mql_per_week(source: Source) -> float | None:
     return weekly_mql_volume(outcomes)
 
 
+def _described(fmt: ExportFormat) -> str:
+    """The export's format in one line: what was not a default."""
+    given = {k: v for k, v in fmt.as_dict().items() if v not in (None, {}, "UTC")}
+    return "files read with " + ", ".join(f"{k} {v}" for k, v in given.items())
+
+
 def prepare_training_set(
     source: Source,
     start: StartingPoint,
@@ -285,8 +294,9 @@ def prepare_training_set(
 
     A bootstrapped rulebook is proposed on the train period and tuned on validation, like
     ``rules suggest``; its rules read columns the build already made (the candidates were
-    compiled in), so nothing is built twice. Writes the spec, rulebook, decisions and, when
-    bootstrapped, the suggestion with its evidence beside the training set.
+    compiled in), so nothing is built twice. Writes the spec, rulebook, decisions, the export's
+    format (unless the default) and, when bootstrapped, the suggestion with its evidence beside
+    the training set.
     """
     step = progress or (lambda _: None)
     built_with = compile_rules(start.rulebook, start.spec)
@@ -313,6 +323,8 @@ def prepare_training_set(
             f"see {out / SUGGESTED_FILE} and its evidence"
         )
     dump_spec(start.spec, out / SPEC_FILE)
+    if source.export_format is not None:  # for the next file of this export, and for people
+        source.export_format.save(out)
     (out / RULEBOOK_FILE).write_text(dump_rulebook(rulebook))
     (out / DECISIONS_FILE).write_text("\n".join(decisions) + "\n")
     return Prepared(
