@@ -1,0 +1,98 @@
+"""A Japanese team trains on the files their MA tool writes, and scores the next week's file.
+
+The export is CP932 with CRLF line ends, every header in Japanese (the contract's own columns
+too), Japanese levels and activity names, and times on Tokyo's clock without a zone
+(:mod:`features.japanese`). Its English twin is the same world in English, UTF-8 and ISO 8601:
+one command trains each, and they must reach the same model.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from features.japanese import column_options, write_files
+from features.reading import ExportFormat
+from features.spec import load_spec
+from features.synthetic import simulate
+from leadscore.cli import app
+from training.artifact import load_model
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("japanese_export")]
+runner = CliRunner()
+
+
+def train(base: Path, language: str) -> tuple[Path, str]:
+    paths = write_files(simulate(2500, seed=41), base / language / "export", language)
+    mapped = [arg for option in column_options(language) for arg in ("--column", option)]
+    result = runner.invoke(app, [
+        "train", "--leads", str(paths["leads"]), "--activities", str(paths["activities"]),
+        "--outcomes", str(paths["outcomes"]), "--out", str(base / language / "run"),
+        "--timezone", "Asia/Tokyo", "--tracking-uri", f"sqlite:///{base / language / 'm.db'}",
+        *mapped,
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return base / language / "run", result.output
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory) -> dict[str, tuple[Path, str]]:
+    base = tmp_path_factory.mktemp("japanese")
+    return {language: train(base, language) for language in ("ja", "en")}
+
+
+def test_a_cp932_export_with_japanese_headers_trains_with_one_command(runs):
+    run, output = runs["ja"]
+    assert "decided: reading: files read with time_zone Asia/Tokyo" in output
+    assert "left out 営業電話: sales-side activity" in output
+    assert "left out 商談: sales-side activity" in output
+    assert "left out メールアドレス: personal data" in output
+    spec = load_spec(run / "model" / "spec.yaml")
+    columns = {a.column for a in spec.attributes}
+    assert {"役職", "地域", "流入元"} <= columns
+    assert not {"メールアドレス", "電話番号", "姓", "名"} & columns
+
+
+def test_japanese_levels_stay_apart_as_written(runs):
+    spec = load_spec(runs["ja"][0] / "model" / "spec.yaml")
+    level = next(a for a in spec.attributes if a.column == "役職")
+    assert not level.aliases, "no two job levels may be merged"
+    rows = pd.read_parquet(runs["ja"][0] / "training" / "training_set.parquet")
+    assert {"役員", "部長", "課長", "担当者", "学生"} <= set(rows[level.name].dropna())
+
+
+def test_the_japanese_export_and_its_english_twin_reach_the_same_model(runs):
+    auc = {
+        language: load_model(run / "model").metadata["test_metrics"]
+        for language, (run, _) in runs.items()
+    }
+    for layer in ("rules", "logistic", "lightgbm", "combined"):
+        assert auc["ja"][layer]["roc_auc"] == pytest.approx(auc["en"][layer]["roc_auc"], abs=0.01)
+    rows = {
+        language: pd.read_parquet(run / "training" / "training_set.parquet")
+        for language, (run, _) in runs.items()
+    }
+    assert len(rows["ja"]) == len(rows["en"])
+    assert rows["ja"]["label"].sum() == rows["en"]["label"].sum()
+
+
+def test_the_model_remembers_how_to_read_the_next_file(runs, tmp_path):
+    run, _ = runs["ja"]
+    remembered = ExportFormat.load(run / "model" / ExportFormat.FILE_NAME)
+    assert remembered.time_zone == "Asia/Tokyo" and remembered.columns["lead_id"] == "リードID"
+    export = run.parent / "export"
+    result = runner.invoke(app, [
+        "score", "--model", str(run / "model"), "--leads", str(export / "leads.csv"),
+        "--activities", str(export / "activities.csv"), "--output", str(tmp_path / "s.csv"),
+        "--lang", "ja",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scored = pd.read_csv(tmp_path / "s.csv")
+    leads = pd.read_csv(export / "leads.csv", encoding="cp932")
+    assert len(scored) == len(leads) and scored["lead_id"].tolist() == leads["リードID"].tolist()
+    reasons = " ".join(scored["reasons_json"].dropna().head(200).map(json.loads).astype(str))
+    assert "F:" not in reasons and "f_" not in reasons
