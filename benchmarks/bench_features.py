@@ -116,8 +116,8 @@ def _pandas_attributes(leads: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     for attribute in spec.attributes:
         value = leads[attribute.column]
         if isinstance(attribute, CategoricalAttribute):
-            text = value.astype("string").str.replace(r"[ \t\r\n]+", " ", regex=True)
-            text = text.str.strip().str.lower()
+            text = value.astype("string").str.normalize("NFKC").str.casefold()
+            text = text.str.normalize("NFKC").str.replace(r"\s+", " ", regex=True).str.strip(" ")
             text = text.mask(text.isin(MISSING_MARKERS))
             out[attribute.name] = text.replace(attribute.aliases) if attribute.aliases else text
         else:

@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-import unicodedata
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
@@ -32,21 +31,28 @@ from features.spec import (
     NumericAttribute,
     Ratio,
     Signal,
+    feature_name,
+    fold_text,
     glob_to_regex,
     load_spec,
+    name_slug,
     normalise_level,
 )
 
 # a name that says "code": such a column is never a number, whatever its type
-_CODE_NAME = re.compile(r"(^id$|_id$|^id_|\bid\b|number$|^uuid|guid|code$)", re.IGNORECASE)
-_ORGANISATION = re.compile(r"company|organi[sz]ation|account_?name|employer", re.IGNORECASE)
+# names are matched folded (full-width ＩＤ is id), in English and in Japanese
+_CODE_NAME = re.compile(
+    r"(^id$|_id$|^id_|\bid\b|(?<=[^\W\da-z_])id$|number$|^uuid|guid|code$|番号$|コード$)"
+)
+_ORGANISATION = re.compile(
+    r"company|organi[sz]ation|account_?name|employer|会社名|企業名|法人名|勤務先"
+)
 # activities sales logs after taking a lead, in English and Japanese (営業 sales, 商談 deal
 # meeting, 架電/電話 calls, 面談/打ち合わせ meetings, アポ appointments, 受注/失注 won/lost);
 # Marketo's "Convert Lead" is sales converting it
 _SALES_SIDE = re.compile(
     r"sales|call|meeting|opportunit|task|deal|sms_sent|convert"
-    r"|営業|商談|架電|電話|面談|打ち?合わ?せ|アポ|受注|失注",
-    re.IGNORECASE,
+    r"|営業|商談|架電|電話|面談|打ち?合わ?せ|アポ|タスク|受注|失注"
 )
 # identifiers: distinct values on at least this share of the non-empty rows, and more than a
 # handful of them (five leads with five sources are not five ids)
@@ -70,21 +76,29 @@ _DATED = re.compile(r"(?<!\d)(19|20)\d{2}[-_/.]?(0[1-9]|1[0-2])(?!\d)")
 
 
 def snake(text: str) -> str:
-    """A readable lower_snake_case name for a column or a page path segment."""
-    name = re.sub(r"[^a-z0-9]+", "_", str(text).lower()).strip("_")
-    return name if re.match(r"^[a-z]", name) else f"f_{name}"
+    """A readable lower_snake_case name for a column or an activity type, in its own script
+    (``job_title``, ``役職``; see :func:`features.spec.feature_name`)."""
+    return feature_name(str(text))
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[^a-z0-9]", "", text)
+def _fold(name: object) -> str:
+    """A column or activity type name as the name patterns above read it."""
+    return fold_text(str(name))
 
 
 def infer_aliases(values: pd.Series) -> dict[str, str]:
-    """Merge spellings that differ only in punctuation or spacing ("I.T." -> "it")."""
+    """Merge spellings that differ only in punctuation or spacing ("I.T." -> "it").
+
+    Levels are compared by their letters and digits in every script (:func:`name_slug`), so
+    ``部長`` and ``課長`` stay two levels; a level with no letter or digit at all (``-``,
+    ``・``) is merged with nothing.
+    """
     levels = Counter(level for level in (normalise_level(v, {}) for v in values.dropna()) if level)
     by_form: dict[str, list[str]] = {}
     for level in levels:
-        by_form.setdefault(_squash(level), []).append(level)
+        form = name_slug(level).replace("_", "")
+        if form:
+            by_form.setdefault(form, []).append(level)
     aliases = {}
     for variants in by_form.values():
         if len(variants) > 1:
@@ -159,7 +173,7 @@ def infer_attributes(
         aliases: dict[str, str] | None = None
         if column in (schema.LEAD_ID, schema.CREATED_AT, *exclude):
             continue
-        code = bool(_CODE_NAME.search(str(column)))
+        code = bool(_CODE_NAME.search(_fold(column)))
         number = _is_number(values, numbers) and not code
         filled = _non_empty(values) if not pd.api.types.is_datetime64_any_dtype(values) else None
         if column in personal_data:
@@ -176,7 +190,7 @@ def infer_attributes(
                     f"an identifier: unique per lead ({distinct:,} distinct values over "
                     f"{len(filled):,} filled rows)"
                 )
-            elif _ORGANISATION.search(str(column)):
+            elif _ORGANISATION.search(_fold(column)):
                 reason = "an organisation's name (renaming a company must not move a score)"
             elif not number:
                 once = int(counts[counts == 1].sum())
@@ -255,12 +269,12 @@ class DetailEvidence:
 
 
 def name_words(label: str) -> str:
-    """``contact_sales`` from "Contact Sales": a name part in the export's own words, with a
-    short hash of the text where words are lost (non-ASCII text, a long value), so two
+    """``contact_sales`` from "Contact Sales", ``お問い合わせ`` from "お問い合わせ": a name part
+    in the export's own words and script (:func:`features.spec.name_slug`), with a short hash
+    of the text where words are lost (a long value, a value of punctuation only), so two
     different values never share a name."""
-    text = unicodedata.normalize("NFKC", label)
-    words = re.sub(r"[^a-z0-9]+", "_", text.lower()).strip("_")
-    lossy = any(not c.isascii() and c.isalnum() for c in text) or len(words) > 40
+    words = name_slug(label)
+    lossy = len(words) > 40
     words = words[:40].strip("_")
     if lossy or not words:
         words = f"{words}_{hashlib.sha1(label.encode()).hexdigest()[:6]}".strip("_")
@@ -396,7 +410,7 @@ def infer_signals(
     instances that the leads to score will never see, and are not split.
     """
     types = activities[schema.ACTIVITY_TYPE].dropna().astype(str).value_counts()
-    excluded = [t for t in types.index if _SALES_SIDE.search(t)]
+    excluded = [t for t in types.index if _SALES_SIDE.search(_fold(t))]
     signals = [
         Signal(name="any_activity", activity_types=(ANY_TYPE,),
                stats=("count", "days", "recency", "first"))

@@ -14,17 +14,19 @@ when ``cutoff_at - lookback < occurred_at <= cutoff_at``; labels read ``sql_at``
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import ibis
 import ibis.expr.datatypes as dt
 import ibis.expr.types as ir
 import pandas as pd
+from duckdb.sqltypes import VARCHAR
 
 from features import schema
 from features.spec import (
-    MISSING_MARKERS,
     WEEKDAYS,
     CategoricalAttribute,
     CreatedAttribute,
@@ -32,6 +34,7 @@ from features.spec import (
     Signal,
     SpecError,
     glob_to_regex,
+    normalise_level,
     types_of,
 )
 
@@ -39,6 +42,7 @@ CUTOFF_AT = "cutoff_at"
 LABEL = "label"
 DAY_SECONDS = 86_400.0
 _US_PER_DAY = int(DAY_SECONDS) * 1_000_000
+LEVEL_FUNCTION = "leadscore_level"
 
 
 def connect(
@@ -49,9 +53,12 @@ def connect(
     """A DuckDB connection in UTC, so calendar days and timestamps mean the same everywhere.
 
     Insertion order is not preserved: every result here is sorted or keyed explicitly, and
-    DuckDB needs much less memory to write large results without it.
+    DuckDB needs much less memory to write large results without it. The connection knows
+    ``leadscore_level`` (:func:`normalise_expr`), so queries compiled to SQL text and run
+    later find it too.
     """
     con = ibis.duckdb.connect(str(database) if database else ":memory:")
+    _know_levels(con)
     con.raw_sql("SET TimeZone = 'UTC'")
     con.raw_sql("SET preserve_insertion_order = false")
     if threads:
@@ -72,11 +79,45 @@ def register(con: ibis.BaseBackend, name: str, frame: pd.DataFrame) -> ir.Table:
     return con.create_table(name, frame, overwrite=True)
 
 
+def _level(text: str | None) -> str | None:
+    return normalise_level(text, {})
+
+
+def _know_levels(con: ibis.BaseBackend) -> None:
+    """Teach a DuckDB connection ``leadscore_level``, once."""
+    with contextlib.suppress(duckdb.NotImplementedException):  # taught already
+        con.con.create_function(  # type: ignore[attr-defined]
+            LEVEL_FUNCTION, _level, [VARCHAR], VARCHAR, null_handling="special"
+        )
+
+
+@ibis.udf.scalar.builtin(name=LEVEL_FUNCTION)
+def _duckdb_level(text: str) -> str:  # type: ignore[empty-body]
+    """:func:`features.spec.normalise_level` without aliases, as the connection's function."""
+
+
+@ibis.udf.scalar.python
+def _python_level(text: str) -> str:
+    """The same, for a backend that runs Python functions in its queries."""
+    return _level(text)  # type: ignore[return-value]
+
+
 def normalise_expr(column: ir.Value, aliases: dict[str, str]) -> ir.StringValue:
-    """SQL twin of :func:`features.spec.normalise_level`: trim, lower-case, alias, blank->NULL."""
-    text = column.cast("string").re_replace(r"[ \t\r\n]+", " ").strip().lower()
-    text = ibis.ifelse(text.isin(list(MISSING_MARKERS)), ibis.null("string"), text)
-    return text.substitute(aliases) if aliases else text
+    """Twin of :func:`features.spec.normalise_level`: the very function, run by the backend.
+
+    Why not in SQL: levels are folded with Unicode NFKC and case folding (full-width ``ＩＴ``
+    is ``it``), which SQL engines lack (DuckDB has NFC only), and a SQL imitation would
+    drift from the online path. Applied to a column's distinct spellings
+    (:func:`attribute_features`), it runs a few dozen times per column, not once per lead.
+    """
+    text = column.cast("string")
+    backend = ibis.get_backend(column)
+    if backend.name != "duckdb":
+        level = _python_level(text)
+    else:  # a connection opened elsewhere than :func:`connect` learns the function here
+        _know_levels(backend)
+        level = _duckdb_level(text)
+    return level.substitute(aliases) if aliases else level
 
 
 def _days_between(later: ir.TimestampValue, earlier: ir.TimestampValue) -> ir.FloatingValue:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Literal
@@ -50,7 +51,6 @@ SignalStat = Literal["count", "days", "recency", "first"]
 ANY_TYPE = "*"
 # "na" is not here: it is North America in a region column.
 MISSING_MARKERS = ("", "select", "n/a", "none", "null", "nan", "-", "unknown", "(blank)")
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 
@@ -63,7 +63,8 @@ class _Model(BaseModel):
 
 
 class CategoricalAttribute(_Model):
-    """A lead attribute with levels: text is trimmed, lower-cased, and aliases merged.
+    """A lead attribute with levels: text is read as :func:`normalise_level` reads it (one
+    Unicode form, case folded, spaces trimmed) and aliases merged.
 
     Levels rarer than ``min_share`` of training rows are grouped into ``__other__`` and levels
     never seen in training read as ``__other__`` too; both are learned at fit time, not here.
@@ -78,7 +79,7 @@ class CategoricalAttribute(_Model):
     @field_validator("aliases")
     @classmethod
     def _normalised_aliases(cls, value: dict[str, str]) -> dict[str, str]:
-        return {_squeeze(k): _squeeze(v) for k, v in value.items()}
+        return {fold_text(k): fold_text(v) for k, v in value.items()}
 
 
 class NumericAttribute(_Model):
@@ -225,8 +226,11 @@ class FeatureSpec(_Model):
         names = [a.name for a in self.attributes] + [s.name for s in self.signals]
         names += [e.name for e in self.engagement] + [r.name for r in self.ratios]
         for name in names:
-            if not _NAME.match(name):
-                raise ValueError(f"name '{name}' must be lower_snake_case (a-z, 0-9, _)")
+            if not is_feature_name(name):
+                raise ValueError(
+                    f"name '{name}' must be lower_snake_case: letters of any script, digits "
+                    f"and _, starting with a letter (write '{feature_name(name)}')"
+                )
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate names: {', '.join(duplicates)}")
@@ -324,23 +328,69 @@ def dump_spec(spec: FeatureSpec, path: str | Path | None = None, header: str = "
 
 
 def normalise_level(value: object, aliases: dict[str, str]) -> str | None:
-    """A categorical value as the spec sees it: trimmed, lower-case, aliased; None when empty.
+    """A categorical value as the spec sees it: :func:`fold_text`, aliased; None when empty.
 
-    The offline builder does the same in SQL (see :func:`features.offline.normalise_expr`);
-    the property test holds the two to equality.
+    The offline builder runs this very function on each distinct spelling (see
+    :func:`features.offline.normalise_expr`), and the property test holds the two paths to
+    equality.
     """
     if value is None or value is pd.NA or value is pd.NaT:
         return None
     if isinstance(value, float) and value != value:
         return None
-    text = _squeeze(str(value))
+    text = fold_text(str(value))
     if text in MISSING_MARKERS:
         return None
     return aliases.get(text, text)
 
 
-def _squeeze(text: str) -> str:
-    return re.sub(r"[ \t\r\n]+", " ", text).strip(" ").lower()
+def fold_text(text: str) -> str:
+    """Text in one form whatever the keyboard: Unicode NFKC (full-width ``ＩＴ`` is ``IT``,
+    half-width ``ｶﾅ`` is ``カナ``), case folded where a script has case (``Straße`` and
+    ``STRASSE`` meet), runs of white space as one space, trimmed.
+
+    Why never by keeping ``[a-z0-9]``: text from users is data in any script; a Japanese job
+    title is a level, not noise to strip.
+    """
+    folded = unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", text).casefold())
+    return re.sub(r"\s+", " ", folded).strip(" ")
+
+
+def _word_character(character: str) -> bool:
+    """A letter, a mark (the vowel signs of Devanagari, the dakuten of kana) or a digit, of
+    any script."""
+    return unicodedata.category(character)[0] in "LMN"
+
+
+def name_slug(text: str) -> str:
+    """``job_title`` from "Job Title", ``役職`` from "役職", ``it部門`` from "ＩＴ部門": the
+    text folded (:func:`fold_text`) with every run of other characters (spaces, punctuation,
+    symbols) as one ``_``; empty when nothing is left."""
+    folded = fold_text(str(text))
+    pieces = "".join(c if _word_character(c) else " " for c in folded)
+    return "_".join(pieces.split())
+
+
+def feature_name(text: str) -> str:
+    """A feature name from a column or an activity type, keeping the letters of every script
+    (:func:`name_slug`); ``f_`` goes first when it would not start with a letter.
+
+    Why these characters and no others: a feature name is a data frame column, a LightGBM
+    feature name (which refuses JSON's ``"``, ``,``, ``:``, ``[``, ``]``, ``{``, ``}``), an
+    MLflow signature name and a SQL column; letters, marks, digits and ``_`` suit all four.
+    """
+    name = name_slug(text)
+    return name if name[:1].isalpha() else f"f_{name}"
+
+
+def is_feature_name(name: str) -> bool:
+    """Whether ``name`` is lower_snake_case in any script: folded (:func:`fold_text`), a letter
+    first, then letters, marks, digits and ``_``."""
+    return (
+        name[:1].isalpha()
+        and name == fold_text(name)
+        and all(c == "_" or _word_character(c) for c in name)
+    )
 
 
 def glob_to_regex(pattern: str) -> str:

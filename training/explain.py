@@ -179,10 +179,15 @@ def concept_of(term: str, catalog: dict[str, Concept]) -> str | None:
     )
 
 
-def generated_text(term: str, value: object, lang: str) -> str:
-    """Readable text for a term the catalog lacks: words, not a column name."""
+def generated_text(term: str, value: object, lang: str, column: str | None = None) -> str:
+    """Readable text for a term the catalog lacks: words, not a feature name.
+
+    ``column``: the export's column an attribute is read from, shown as written
+    (``役職: 部長``) where the feature's name would read as something else (see
+    :func:`columns_as_written`).
+    """
     words = re.sub(r"_(\d+)d$", r" (last \1 days)", term.removeprefix("rule:"))
-    words = words.replace("_", " ").strip().capitalize()
+    words = column or words.replace("_", " ").strip().capitalize()
     shown = _format_value(value, lang)
     return f"{words}: {shown}" if lang == "en" else f"{words}：{shown}"
 
@@ -194,9 +199,23 @@ def _format_value(value: object, lang: str) -> str:
         return str(int(value))
     if isinstance(value, float):
         return f"{value:.1f}"
-    if (isinstance(value, str) and lang == "en") or (isinstance(value, str) and value.isascii()):
+    if isinstance(value, str) and value.isascii():
         return value.upper() if len(value) <= 3 else value.replace("_", " ").title()
-    return str(value)
+    return str(value)  # a level in another script or mixed ('it部長') is shown as it is
+
+
+def columns_as_written(scorer: LeadScorer) -> dict[str, str]:
+    """Attribute feature -> the export's column, for columns whose name is not plain ASCII.
+
+    Why: a feature's name is folded for the machine (``ＩＴ部門`` becomes ``it部門``); a rep
+    reads the column the export calls it. ASCII columns read well from their feature's name
+    ("Job title"), as they always have.
+    """
+    return {
+        attribute.name: attribute.column
+        for attribute in scorer.spec.attributes
+        if attribute.kind != "created" and not attribute.column.isascii()
+    }
 
 
 class _Values(dict):
@@ -287,6 +306,7 @@ def reasons(
     columns = {c: block[:, j] for j, c in enumerate(present)}
     columns[RULE_POINTS] = scored.total_points
     columns[INSTANT_PASS] = scored.passes
+    written = columns_as_written(scorer)
     out = []
     for i, row_order in enumerate(order):
         row_values = {c: values[i] for c, values in columns.items()}
@@ -300,7 +320,9 @@ def reasons(
                 text = (
                     concept_text(catalog[concept], row_values, lang)
                     if concept in catalog
-                    else generated_text(concept, row_values.get(concept), lang)
+                    else generated_text(
+                        concept, row_values.get(concept), lang, written.get(concept)
+                    )
                 )
                 items[side].append(
                     {"concept": concept, "text": text, "log_odds": round(float(weight), 4)}

@@ -274,10 +274,18 @@ _ACTIVITY = st.fixed_dictionaries(
         schema.DETAIL: st.sampled_from(DETAILS),
     }
 )
+# full-width, half-width, ideographic spaces, scripts with and without case
+_OTHER_FORMS = ("ＩＴ", "ｉｔ", "部長", "部長\u3000", " 部長 ", "ｶﾁｮｳ", "カチョウ", "IT部長",
+                "Ｎ／Ａ", "Straße", "STRASSE", "ΣΟΦΙΑ", "हिन्दी")  # fmt: skip
+_ANY_CHARACTER = st.characters(exclude_categories=("Cs",), exclude_characters="\x00")
 _LEAD = st.fixed_dictionaries(
     {
         schema.CREATED_AT: _TIMES,
-        "department": st.sampled_from(["IT", "  it", "Information  Technology", "Sales", "", None]),
+        "department": st.one_of(
+            st.sampled_from(["IT", "  it", "Information  Technology", "Sales", "", None]),
+            st.sampled_from(_OTHER_FORMS),
+            st.text(_ANY_CHARACTER, max_size=6),
+        ),
         "employees": st.sampled_from([None, 0.0, 12.5, 3000.0]),
         "activities": st.lists(_ACTIVITY, max_size=25),
         "as_of": st.lists(_TIMES, min_size=1, max_size=3),

@@ -11,7 +11,7 @@ import pytest
 from features import schema
 from features.infer import infer, infer_spec, spec_header
 from features.online import attribute_values
-from features.spec import _NAME, CategoricalAttribute, glob_to_regex
+from features.spec import CategoricalAttribute, glob_to_regex, is_feature_name
 
 START = pd.Timestamp("2025-01-01", tz="UTC")
 HOT_PAGE = 417  # the landing page of a campaign that converts
@@ -156,8 +156,8 @@ def test_a_form_name_in_another_script_gets_a_valid_readable_signal_name():
     spec, _ = infer_spec(leads, activities, ())
     by_detail = {s.detail: s.name for s in spec.signals if s.detail is not None}
     assert set(by_detail) == {"資料請求", "Contact Sales", "Webinar * Replay"}
-    assert all(_NAME.match(name) for name in by_detail.values())
-    assert by_detail["資料請求"].startswith("fill_out_form_")
+    assert all(is_feature_name(name) for name in by_detail.values())
+    assert by_detail["資料請求"] == "fill_out_form_資料請求"
     assert by_detail["Webinar * Replay"].startswith("fill_out_form_webinar_replay")
     for detail in by_detail:  # each glob matches its own value and no other
         matched = [f for f in set(forms) if pd.Series([f]).str.match(glob_to_regex(detail))[0]]
