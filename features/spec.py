@@ -226,11 +226,7 @@ class FeatureSpec(_Model):
         names = [a.name for a in self.attributes] + [s.name for s in self.signals]
         names += [e.name for e in self.engagement] + [r.name for r in self.ratios]
         for name in names:
-            if not is_feature_name(name):
-                raise ValueError(
-                    f"name '{name}' must be lower_snake_case: letters of any script, digits "
-                    f"and _, starting with a letter (write '{feature_name(name)}')"
-                )
+            checked_name(name)
         duplicates = sorted({n for n in names if names.count(n) > 1})
         if duplicates:
             raise ValueError(f"duplicate names: {', '.join(duplicates)}")
@@ -381,6 +377,16 @@ def feature_name(text: str) -> str:
     """
     name = name_slug(text)
     return name if name[:1].isalpha() else f"f_{name}"
+
+
+def checked_name(name: str) -> str:
+    """``name`` when :func:`is_feature_name` holds; else an error that says what to write."""
+    if not is_feature_name(name):
+        raise ValueError(
+            f"name '{name}' must be lower_snake_case: letters of any script, digits and _, "
+            f"starting with a letter (write '{feature_name(name)}')"
+        )
+    return name
 
 
 def is_feature_name(name: str) -> bool:

@@ -18,10 +18,17 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from features.spec import (
     CategoricalAttribute,
@@ -30,12 +37,15 @@ from features.spec import (
     FeatureSpec,
     NumericAttribute,
     Signal,
+    checked_name,
     normalise_level,
 )
 
 DEFAULT_RULEBOOK = Path(__file__).resolve().parent / "default_rulebook.yaml"
 FIT_GRADES = ("A", "B", "C", "D")
 ENGAGEMENT_GRADES = ("1", "2", "3", "4")
+# a rule's name names its feature (rule_<name>), so it follows the spec's rule for names
+RuleName = Annotated[str, AfterValidator(checked_name)]
 
 
 class RulebookError(ValueError):
@@ -77,7 +87,7 @@ class ActivityMatch(_Model):
 class Rule(_Model):
     """A points rule: attribute conditions (``when``) or an activity (``activity``), not both."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: RuleName
     label: dict[str, str] = Field(default_factory=dict)  # {"en": ..., "ja": ...}
     when: dict[str, Condition] | None = None
     activity: ActivityMatch | None = None
@@ -105,7 +115,7 @@ class Rule(_Model):
 class InstantPass(_Model):
     """An activity that hands the lead to sales at once, whatever its points."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: RuleName
     label: dict[str, str] = Field(default_factory=dict)
     activity: ActivityMatch
     window_days: int = Field(30, gt=0)

@@ -85,7 +85,7 @@ def rule_units(rules: list[Rule], spec: FeatureSpec, rows: pd.DataFrame) -> pd.D
 
 
 def _slug(text: str) -> str:
-    """A rule-name part for a level, in its own words where they are ASCII (see
+    """A rule-name part for a level, in its own words and script (see
     :func:`features.infer.name_words`: two levels never share a name)."""
     return name_words(text) if text.strip() else "blank"
 

@@ -214,7 +214,7 @@ def test_levels_in_any_script_get_rule_names_of_their_own():
     rules = candidate_attribute_rules(spec, empty_rulebook(), rows)
     names = [r.name for r in rules]
     assert len(names) == len(set(names)) == 3
-    assert all(n.startswith("job_title_") for n in names)
+    assert set(names) == {"job_title_部長", "job_title_課長", "job_title_担当"}
     parse_rulebook(  # a rulebook holding them all reads back
         {"mql_threshold": 10, "grades": {"fit": {}, "engagement": {}},
          "rules": [r.model_dump(mode="json", by_alias=True, exclude_none=True) for r in rules]}
