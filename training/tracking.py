@@ -142,8 +142,26 @@ def _figures(
     return figures
 
 
+# Japanese feature names and levels need a CJK font: matplotlib falls back glyph by glyph
+# through this list to the first font installed (with none of them, boxes in the figures)
+_FONTS = ("DejaVu Sans", "Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic",
+          "Hiragino Sans", "Yu Gothic", "Meiryo", "MS Gothic")  # fmt: skip
+
+
 def log_global_explanations(scorer, rows: pd.DataFrame, sample: int = 2000) -> None:  # type: ignore[no-untyped-def]
     """SHAP summary, dependence plots of the top features, and the reasons of handed-off leads."""
+    import warnings
+
+    from matplotlib import font_manager
+
+    installed = {font.name for font in font_manager.fontManager.ttflist}
+    fonts = [name for name in _FONTS if name in installed]
+    with plt.rc_context({"font.family": fonts}), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+        _log_global_explanations(scorer, rows, sample)
+
+
+def _log_global_explanations(scorer, rows: pd.DataFrame, sample: int) -> None:  # type: ignore[no-untyped-def]
     import shap
 
     from training.explain import reasons
