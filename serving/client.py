@@ -18,7 +18,7 @@ import httpx
 import pandas as pd
 
 from features import schema
-from features.personal_data import is_personal_name
+from features.personal_data import is_personal_value, personal_data_columns
 from serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 
@@ -56,17 +56,20 @@ def lead_payload(
 ) -> dict[str, Any]:
     """The body of ``POST /score`` for one lead of an export and its activity rows.
 
-    Columns named like personal data (email, name, phone, address) are left out: scoring never
-    uses them, so they need not travel.
+    Personal data is left out: columns named like it (email, 氏名, tel_no; not a consent flag
+    or a count such as email_opens, which may be features) and any value with an email's or a
+    phone's form. Scoring never uses them, so they need not travel.
     """
     records = activities.to_dict("records") if isinstance(activities, pd.DataFrame) else activities
+    attributes = {k: v for k, v in lead.items() if k not in (schema.LEAD_ID, schema.CREATED_AT)}
+    personal = set(personal_data_columns(pd.DataFrame([attributes]), by_content=False))
     payload: dict[str, Any] = {
         "lead_id": _json_value(lead[schema.LEAD_ID]),
         "created_at": _json_value(lead[schema.CREATED_AT]),
         "attributes": {
             str(k): _json_value(v)
-            for k, v in lead.items()
-            if k not in (schema.LEAD_ID, schema.CREATED_AT) and not is_personal_name(str(k))
+            for k, v in attributes.items()
+            if k not in personal and not is_personal_value(v)
         },
         "activities": [_activity(a) for a in records],
         "lang": lang,
