@@ -44,8 +44,10 @@ from features.spec import (
 _CODE_NAME = re.compile(
     r"(^id$|_id$|^id_|\bid\b|(?<=[^\W\da-z_])id$|number$|^uuid|guid|code$|番号$|コード$)"
 )
+# an organisation's name, not a fact about it: "company_size" and "company_industry" stay
 _ORGANISATION = re.compile(
-    r"company|organi[sz]ation|account_?name|employer|会社名|企業名|法人名|勤務先"
+    r"^(?:company|organi[sz]ation|employer|account)(?:_?name)?$|(?:company|account)_?name"
+    r"|会社名|企業名|法人名|勤務先"
 )
 # activities sales logs after taking a lead, in English and Japanese (営業 sales, 商談 deal
 # meeting, 架電/電話 calls, 面談/打ち合わせ meetings, アポ appointments, 受注/失注 won/lost);

@@ -4,9 +4,10 @@ Why: most of leadscore's users export from Japanese tools (SATORI, a Japanese Sa
 HubSpot account, Excel): CP932 files with CRLF line ends, Japanese headers (the contract's own
 columns included: ``リードID``, ``作成日時``), Japanese levels and activity names, and times
 on Tokyo's clock written ``2026/04/06 09:29:00`` without a zone. The English twin is the same
-world word for word in English, UTF-8 and ISO 8601 UTC; both share one structure (every
-Japanese word has exactly one English word), so a run on each must reach the same model, which
-is the test that reading Japanese files loses nothing.
+world word for word in English, UTF-8 and ISO 8601 UTC, with headers as an English CRM writes
+them (none is the simulator's, so the default spec and rulebook fit neither); both share one
+structure (every Japanese word has exactly one English word), so a run on each must reach the
+same model, which is the test that reading Japanese files loses nothing.
 """
 
 from __future__ import annotations
@@ -24,14 +25,14 @@ from features.synthetic import SyntheticWorld
 
 # canonical word -> (Japanese, English): one table, so the two exports cannot drift apart
 COLUMNS = {
-    "company": ("会社名", "company"), "email": ("メールアドレス", "email"),
-    "first_name": ("名", "first_name"), "last_name": ("姓", "last_name"),
-    "phone": ("電話番号", "phone"), "account_id": ("企業ID", "account_id"),
-    "job_title": ("役職名", "job_title"), "job_level": ("役職", "job_level"),
-    "department": ("部署", "department"), "industry": ("業種", "industry"),
-    "employee_band": ("従業員規模", "employee_band"), "region": ("地域", "region"),
-    "annual_revenue_musd": ("年間売上（百万ドル）", "annual_revenue_musd"),
-    "source": ("流入元", "source"),
+    "company": ("会社名", "Company"), "email": ("メールアドレス", "Email"),
+    "first_name": ("名", "First Name"), "last_name": ("姓", "Last Name"),
+    "phone": ("電話番号", "Phone"), "account_id": ("企業ID", "Account ID"),
+    "job_title": ("役職名", "Title"), "job_level": ("役職", "Seniority"),
+    "department": ("部署", "Function"), "industry": ("業種", "Sector"),
+    "employee_band": ("従業員規模", "Company Size"), "region": ("地域", "Territory"),
+    "annual_revenue_musd": ("年間売上（百万ドル）", "Revenue (MUSD)"),
+    "source": ("流入元", "Lead Source"),
 }  # fmt: skip
 CONTRACT = {
     schema.LEAD_ID: "リードID", schema.CREATED_AT: "作成日時",
