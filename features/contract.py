@@ -39,6 +39,7 @@ from features.spec import MISSING_MARKERS
 from features.timestamps import TimestampError, on_clock, parse_times
 
 _SHOWN_ROWS = 5
+_SNIFF_ROWS = 200
 _READERS = {
     ".csv": "csv", ".tsv": "tsv", ".txt": "tsv", ".parquet": "parquet", ".pq": "parquet",
     ".xlsx": "excel", ".xlsm": "excel", ".xls": "excel",
@@ -253,7 +254,7 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     clock = {"time_zone": fmt.time_zone, "date_format": fmt.date_format, "notes": notes}
     if kind_of_file == "parquet":
         return Table(frame, source, **clock)
-    numbers = _number_columns(frame)
+    numbers = _number_columns(frame) if kind == "leads" else ()  # judged on leads alone
     return Table(frame, source, csv=kind_of_file != "excel", numbers=numbers, **clock)
 
 
@@ -280,6 +281,9 @@ def _number_columns(frame: pd.DataFrame) -> tuple[str, ...]:
         if not (frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column])):
             continue  # an Excel date column
         values = frame[column].astype("string").str.strip()
+        head = values.dropna().head(_SNIFF_ROWS)  # most text columns fail on their first rows
+        if pd.to_numeric(head[~_empty_text(head)], errors="coerce").isna().any():
+            continue
         if values.str.match(_LEADING_ZERO).fillna(False).any():
             continue
         numbers = pd.to_numeric(values, errors="coerce")

@@ -109,6 +109,9 @@ def levels_of(attribute: CategoricalAttribute, raw: pd.Series) -> set[str]:
     return {level for v in raw if (level := normalise_level(v, attribute.aliases)) is not None}
 
 
+# every job level the export writes, folded: full-width ＩＴ部長 reads it部長, nothing merged
+JOB_LEVELS = {"代表取締役", "役員", "部長", "it部長", "課長", "担当者"}
+
 # ------------------------------------------------------------------------------ inference
 
 
@@ -116,14 +119,7 @@ def test_every_japanese_job_title_stays_a_level_of_its_own(export, inferred):
     leads, _, _ = export
     by_column = {a.column: a for a in inferred.spec.attributes if a.kind == "categorical"}
     title = by_column["役職"]
-    assert levels_of(title, leads["役職"]) == {
-        "代表取締役",
-        "役員",
-        "部長",
-        "it部長",
-        "課長",
-        "担当者",
-    }
+    assert levels_of(title, leads["役職"]) == JOB_LEVELS
     assert normalise_level("代表取締役", title.aliases) == "代表取締役"  # never 学生, never merged
     assert levels_of(by_column["地域"], leads["地域"]) == {
         "関東",
@@ -274,12 +270,5 @@ def test_spec_infer_on_a_utf8_file_keeps_japanese_levels_and_headers(export, tmp
     spec = load_spec(out)
     title = next(a for a in spec.attributes if a.column == "役職")
     assert title.name == "役職" and title.kind == "categorical"
-    assert levels_of(title, leads["役職"]) == {
-        "代表取締役",
-        "役員",
-        "部長",
-        "it部長",
-        "課長",
-        "担当者",
-    }
+    assert levels_of(title, leads["役職"]) == JOB_LEVELS
     assert "tanaka" not in out.read_text(encoding="utf-8")
