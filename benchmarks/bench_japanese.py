@@ -26,16 +26,13 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import pandas as pd
 
-import pandas as pd  # noqa: E402
-
-from features.contract import load_export  # noqa: E402
-from features.japanese import JAPANESE_FILES, column_options, write_files  # noqa: E402
-from features.reading import ExportFormat  # noqa: E402
-from features.synthetic import simulate  # noqa: E402
-from training.artifact import load_model  # noqa: E402
+from leadscore.features.contract import load_export
+from leadscore.features.japanese import JAPANESE_FILES, column_options, write_files
+from leadscore.features.reading import ExportFormat
+from leadscore.features.synthetic import simulate
+from leadscore.training.artifact import load_model
 
 LEADSCORE = str(Path(sys.executable).with_name("leadscore"))
 LANGUAGES = ("ja", "en")

@@ -29,28 +29,24 @@ import asyncio
 import json
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+import aiohttp
+import httpx
+import numpy as np
+import pandas as pd
+import psutil
+from typer.testing import CliRunner
 
-import aiohttp  # noqa: E402
-import httpx  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import psutil  # noqa: E402  (comes with BentoML)
-from typer.testing import CliRunner  # noqa: E402
-
-from features import schema  # noqa: E402
-from features.synthetic import simulate, write_world  # noqa: E402
-from leadscore.cli import app  # noqa: E402
-from serving.client import lead_payload  # noqa: E402
-from serving.scoring import online_rows, score_features  # noqa: E402
-from serving.server import start_server, stop_server, wait_ready  # noqa: E402
-from training.artifact import load_model  # noqa: E402
+from leadscore.cli import app
+from leadscore.features import schema
+from leadscore.features.synthetic import simulate, write_world
+from leadscore.serving.client import lead_payload
+from leadscore.serving.scoring import online_rows, score_features
+from leadscore.serving.server import start_server, stop_server, wait_ready
+from leadscore.training.artifact import load_model
 
 
 def train(workdir: Path, leads: int) -> tuple[Path, Path]:

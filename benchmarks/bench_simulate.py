@@ -12,15 +12,11 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from features.synthetic import simulate, write_world  # noqa: E402
+from leadscore.features.synthetic import simulate, write_world
 
 
 def peak_rss_mb() -> float:

@@ -22,9 +22,10 @@ from pathlib import Path
 import joblib
 import yaml
 
-from features.spec import dump_spec, load_spec
-from training.rulebook import dump_rulebook
-from training.scorer import LeadScorer
+from leadscore.features.spec import dump_spec, load_spec
+from leadscore.training.legacy_names import legacy_module_names
+from leadscore.training.rulebook import dump_rulebook
+from leadscore.training.scorer import LeadScorer
 
 SCORER_FILE = "scorer.joblib"
 REQUIRED = (SCORER_FILE, "spec.yaml", "rulebook.yaml", "policy.json", "metadata.json")
@@ -59,7 +60,8 @@ def load_model(directory: Path) -> LeadScorer:
             f"{directory}: incomplete model directory, missing {', '.join(missing)}"
         )
     try:
-        scorer = joblib.load(directory / SCORER_FILE)
+        with legacy_module_names():  # a model trained before the one import root
+            scorer = joblib.load(directory / SCORER_FILE)
         policy = json.loads((directory / "policy.json").read_text())
         spec = load_spec(directory / "spec.yaml")
     except Exception as exc:  # any unpickling or parsing failure means the same to the user

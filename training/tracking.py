@@ -10,6 +10,8 @@ pyfunc model (the model directory rides along as an artifact) and registered as
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -24,8 +26,8 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from training.evaluation import reliability_curve
-from training.train import Candidate
+from leadscore.training.evaluation import reliability_curve
+from leadscore.training.train import Candidate
 
 MODEL_NAME = "lead-scorer"
 EXPERIMENT = "leadscore"
@@ -48,7 +50,7 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):
     """The pyfunc face of a model directory: feature rows in, p_sql / score / decision out."""
 
     def load_context(self, context) -> None:  # type: ignore[no-untyped-def]
-        from training.artifact import load_model
+        from leadscore.training.artifact import load_model
 
         self.scorer = load_model(Path(context.artifacts["model_dir"]))
 
@@ -164,7 +166,7 @@ def log_global_explanations(scorer, rows: pd.DataFrame, sample: int = 2000) -> N
 def _log_global_explanations(scorer, rows: pd.DataFrame, sample: int) -> None:  # type: ignore[no-untyped-def]
     import shap
 
-    from training.explain import reasons
+    from leadscore.training.explain import reasons
 
     rows = rows.sample(min(sample, len(rows)), random_state=0)
     inputs = scorer.model_inputs(rows)
@@ -198,12 +200,37 @@ def _log_global_explanations(scorer, rows: pd.DataFrame, sample: int) -> None:  
 
 def log_scorer(model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame) -> tuple[str, str]:
     """Log the model directory as one pyfunc, register it, alias it ``challenger``."""
-    root = Path(__file__).resolve().parent.parent
+    with tempfile.TemporaryDirectory(prefix="leadscore-code-") as staging:
+        return _log_scorer(model_dir, sample, output, _runtime_code(Path(staging)))
+
+
+def _runtime_code(staging: Path) -> Path:
+    """The ``leadscore`` package as the model needs it, for MLflow's ``code_paths``: its
+    ``features`` and ``training`` rooms under one root, as they are installed (in the checkout
+    they are top-level folders, so the package is staged rather than copied as it lies)."""
+    import leadscore
+    import leadscore.features
+    import leadscore.training
+
+    package = staging / "leadscore"
+    package.mkdir()
+    (package / "__init__.py").write_text(Path(leadscore.__file__).read_text())
+    for room in (leadscore.features, leadscore.training):
+        shutil.copytree(
+            Path(room.__file__).parent, package / room.__name__.rpartition(".")[2],
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )  # fmt: skip
+    return package
+
+
+def _log_scorer(
+    model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame, code: Path
+) -> tuple[str, str]:
     info = mlflow.pyfunc.log_model(
         name="lead-scorer",
         python_model=LeadScorerModel(),
         artifacts={"model_dir": str(model_dir)},
-        code_paths=[str(root / "features"), str(root / "training")],
+        code_paths=[str(code)],
         signature=infer_signature(sample, output),
         input_example=sample.head(3),
         registered_model_name=MODEL_NAME,

@@ -12,10 +12,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from features import schema
-from features.synthetic import simulate, write_world
 from leadscore.cli import app
-from training.artifact import ModelDirectoryError, load_model
+from leadscore.features import schema
+from leadscore.features.synthetic import simulate, write_world
+from leadscore.training.artifact import ModelDirectoryError, load_model
 
 runner = CliRunner()
 
@@ -260,7 +260,7 @@ def test_a_training_run_starts_under_mlflow_run_whose_run_lives_in_another_store
     tmp_path, monkeypatch
 ):
     """`mlflow run . -e main` sets MLFLOW_RUN_ID for its own store; training must still log."""
-    from training.tracking import training_run
+    from leadscore.training.tracking import training_run
 
     monkeypatch.setenv("MLFLOW_RUN_ID", "0123456789abcdef0123456789abcdef")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -269,3 +269,29 @@ def test_a_training_run_starts_under_mlflow_run_whose_run_lives_in_another_store
     logged = MlflowClient(tracking_uri=uri).get_run(run.info.run_id)
     assert logged.data.metrics["x"] == 1.0
     assert logged.data.tags["leadscore.mlflow_project_run_id"] == "0123456789abcdef" * 2
+
+
+def test_a_model_directory_written_before_the_one_import_root_still_loads(trained, tmp_path):
+    """Before 0.2 the scorer was pickled as `training.scorer.LeadScorer`: such a directory,
+    and the scores it gives, survive the move to `leadscore.training`."""
+    import shutil
+
+    import joblib
+
+    _, run, _ = trained
+    old = tmp_path / "model"
+    shutil.copytree(run / "model", old)
+    joblib.dump(load_model(run / "model"), old / "scorer.joblib", protocol=2)  # names as text
+    pickled = (old / "scorer.joblib").read_bytes()
+    legacy = pickled
+    for room in (b"features", b"training", b"serving"):
+        legacy = legacy.replace(b"cleadscore." + room + b".", b"c" + room + b".")
+    assert legacy != pickled and b"ctraining.scorer\nLeadScorer" in legacy
+    (old / "scorer.joblib").write_bytes(legacy)
+
+    rows = pd.read_parquet(run / "training" / "training_set.parquet").head(50)
+    loaded = load_model(old)
+    pd.testing.assert_frame_equal(loaded.score(rows), load_model(run / "model").score(rows))
+    import sys
+
+    assert "training" not in sys.modules and "training.scorer" not in sys.modules
