@@ -173,7 +173,8 @@ def _log_global_explanations(scorer, rows: pd.DataFrame, sample: int) -> None:  
     encode = scorer.lightgbm.named_steps["encode"]
     encoded = pd.DataFrame(encode.transform(inputs), columns=encode.get_feature_names_out())
     values = scorer.lightgbm.named_steps["model"].predict(encoded, pred_contrib=True)[:, :-1]
-    shap.summary_plot(values, encoded, show=False, max_display=20)
+    # its own generator: without one, shap seeds NumPy's global one (a FutureWarning)
+    shap.summary_plot(values, encoded, show=False, max_display=20, rng=np.random.default_rng(0))
     mlflow.log_figure(plt.gcf(), "explanations/shap_summary.png")
     plt.close("all")
     top = np.argsort(-np.abs(values).mean(axis=0))[:3]
@@ -231,7 +232,7 @@ def _log_scorer(
         python_model=LeadScorerModel(),
         artifacts={"model_dir": str(model_dir)},
         code_paths=[str(code)],
-        signature=infer_signature(sample, output),
+        signature=infer_signature(sample, _declared(output)),
         input_example=sample.head(3),
         registered_model_name=MODEL_NAME,
         pip_requirements=_requirements(),
@@ -239,6 +240,12 @@ def _log_scorer(
     version = str(info.registered_model_version)
     MlflowClient().set_registered_model_alias(MODEL_NAME, "challenger", version)
     return info.model_uri, version
+
+
+def _declared(output: pd.DataFrame) -> pd.DataFrame:
+    """Scores as the signature declares them: whole numbers as doubles, so MLflow's schema is
+    stated (no integer-schema hint) and a caller's client never meets an int/float mismatch."""
+    return output.astype({c: "float64" for c in output.select_dtypes("integer").columns})
 
 
 def _requirements() -> list[str]:
