@@ -4,7 +4,7 @@
 
 1. Batch: score and top-5 reasons for every lead of a world (features already built), leads/s,
    against a naive loop on a sample in the same run: one pandas row at a time through the
-   scorer's predict_proba and a shap.TreeExplainer per row. The ratio is printed.
+   scorer's probability and a shap.TreeExplainer per row. The ratio is printed.
 2. One lead in-process, as the service does it: online features from its posted activities,
    score and reasons in one pass (:func:`serving.scoring.score_features`); median and p99
    latency, and the same lead as a one-row DataFrame (how a file's rows reach the scorer)
@@ -78,7 +78,7 @@ def main() -> None:
     started = time.perf_counter()
     for index in sample.index:
         row = sample.loc[[index]]
-        scorer.predict_proba(row)
+        scorer.probability(row)
         explainer.shap_values(encode.transform(scorer.model_inputs(row)))
     naive_s = time.perf_counter() - started
 

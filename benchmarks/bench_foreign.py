@@ -105,7 +105,7 @@ def judge(run: Path, truth: pd.DataFrame) -> dict[str, object]:
     figures |= baselines(rows, numeric, categorical)
     true_p = truth.set_index(schema.LEAD_ID)["true_p_sql"].loc[test[schema.LEAD_ID]]
     figures["true_p_sql"] = roc_auc_score(test[LABEL], true_p.to_numpy())
-    p = scorer.predict_proba(test)
+    p = scorer.probability(test)
     figures["mean p / positive rate"] = float(np.mean(p) / test[LABEL].mean())
     figures["test rows"] = len(test)
     figures["test SQLs"] = int(test[LABEL].sum())

@@ -347,7 +347,7 @@ def tune_threshold(
     valid = rows[rows[SPLIT] == "validation"].reset_index(drop=True)
     test = rows[rows[SPLIT] == "test"].reset_index(drop=True)
     capacity.teams(valid)  # a segment the model lacks, or levels without capacity, fail here
-    p_valid, p_test = scorer.predict_proba(valid), scorer.predict_proba(test)
+    p_valid, p_test = scorer.probability(valid), scorer.probability(test)
     passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
     passes_test = scorer.rules.instant_passes(test).any(axis=1).to_numpy()
     policy = tune_policy(

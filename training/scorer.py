@@ -473,7 +473,9 @@ class LeadScorer:
         index = FeatureRows.of(rows).index
         return pd.DataFrame(margins, columns=list(COMBINER_INPUTS), index=index)
 
-    def predict_proba(self, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
+    def probability(self, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
+        """P(SQL) per row, one dimension: a name of its own, because scikit-learn's
+        ``predict_proba`` returns one column per class."""
         return self.run(rows).p
 
     def scores(self, p_sql: np.ndarray) -> np.ndarray:

@@ -261,7 +261,7 @@ def fit_scorer(
     shipped = choose_layer(aucs, rules_auc, few_sqls)
     draft.combiner = fitted[shipped][1]
     notes.append(shipped_layer_note(shipped, aucs, rules_auc, judged_on))
-    p_valid = draft.predict_proba(validation)
+    p_valid = draft.probability(validation)
     draft.score_scale = np.quantile(p_valid, np.linspace(0, 1, 101))
     draft.policy = volume_policy(draft, validation, rules, mql_per_week)
     draft.reason_catalog = yaml.safe_load(CATALOG.read_text())
@@ -493,7 +493,7 @@ def volume_policy(
     tune-threshold``) replaces it. ``p``: the rows' P(SQL) when not the scorer's own (a refit
     scorer's threshold is set on out-of-fold predictions, see :func:`refit_scorer`).
     """
-    p = scorer.predict_proba(validation) if p is None else p
+    p = scorer.probability(validation) if p is None else p
     passes = rules.instant_passes(validation).any(axis=1).to_numpy()
     volume = int(rules.predict(validation).sum())
     if volume > 0:
@@ -542,7 +542,7 @@ def component_probabilities(scorer: LeadScorer, rows: pd.DataFrame) -> dict[str,
         "rules": scorer.rules.predict_proba(rows)[:, 1],
         "logistic": scorer.logistic.predict_proba(inputs)[:, 1],
         "lightgbm": scorer.lightgbm.predict_proba(inputs)[:, 1],
-        "combined": scorer.predict_proba(rows),
+        "combined": scorer.probability(rows),
     }
 
 

@@ -36,8 +36,8 @@ def test_the_lint_rule_bans_the_bare_names(tmp_path):
     offender = tmp_path / "offender.py"
     offender.write_text("from training.scorer import LeadScorer\nimport features.spec\n")
     done = subprocess.run(
-        [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"), "--select", "TID251",
-         str(offender)],
+        [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"),
+         "--select", "TID251", str(offender)],
         capture_output=True, text=True,
     )  # fmt: skip
     assert done.returncode == 1 and done.stdout.count("TID251") == 2, done.stdout

@@ -63,7 +63,7 @@ def validation(model_dir: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
     rows = pd.read_parquet(scorer.metadata["training_set"])
     rows = rows[(rows[SPLIT] == "validation") & rows[LABEL].notna()].reset_index(drop=True)
     passes = scorer.rules.instant_passes(rows).any(axis=1).to_numpy()
-    return rows, scorer.predict_proba(rows), passes
+    return rows, scorer.probability(rows), passes
 
 
 def weekly_passes(rows: pd.DataFrame, passes: np.ndarray) -> float:

@@ -83,7 +83,7 @@ def test_a_lead_from_a_tokyo_office_morning_outranks_the_same_lead_on_a_saturday
     night = lead_at(fitted, "2026-01-10T14:30:00Z")
     assert office[["created_weekday", "created_hour"]].iloc[0].tolist() == ["tuesday", "10"]
     assert night[["created_weekday", "created_hour"]].iloc[0].tolist() == ["saturday", "23"]
-    p_office, p_night = fitted.predict_proba(office)[0], fitted.predict_proba(night)[0]
+    p_office, p_night = fitted.probability(office)[0], fitted.probability(night)[0]
     assert p_office > 2 * p_night, (p_office, p_night)
     for model in (fitted.logistic, fitted.lightgbm):  # each model, not only their blend
         inputs = fitted.model_inputs(pd.concat([office, night], ignore_index=True))

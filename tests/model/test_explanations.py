@@ -68,7 +68,7 @@ def test_contributions_add_up_to_the_logit_for_random_leads(fitted):
     _, scorer, rows = fitted
     sample = rows.sample(400, random_state=1)
     terms = contributions(scorer, sample)
-    p = scorer.predict_proba(sample)
+    p = scorer.probability(sample)
     np.testing.assert_allclose(terms.sum(axis=1), np.log(p / (1 - p)), atol=1e-6)
     assert BASE in terms.columns and any(c.startswith("rule:") for c in terms.columns)
 
@@ -157,7 +157,7 @@ def test_renaming_the_company_or_changing_the_email_does_not_move_the_reasons(fi
     changed = dict(lead, company="Totally Different KK", email="someone.else@example.org")
     renamed = pd.DataFrame([online_features(changed, history, as_of, scorer.spec)])
     assert reasons(scorer, original) == reasons(scorer, renamed)
-    assert scorer.predict_proba(original) == pytest.approx(scorer.predict_proba(renamed))
+    assert scorer.probability(original) == pytest.approx(scorer.probability(renamed))
 
 
 def test_reasons_read_in_japanese_and_english_with_the_leads_own_values(fitted):

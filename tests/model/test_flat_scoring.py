@@ -127,7 +127,7 @@ def test_a_report_with_the_label_still_there_scores_as_the_training_rows_did(crm
     rows = pd.read_parquet(base / "run" / "training" / "training_set.parquet")
     rows = rows.set_index(schema.LEAD_ID).loc[report["Prospect ID"]]
     np.testing.assert_allclose(
-        scores["p_sql"].to_numpy(float), scorer.predict_proba(rows), rtol=1e-12
+        scores["p_sql"].to_numpy(float), scorer.probability(rows), rtol=1e-12
     )
     assert rows[LABEL].notna().all()  # the training rows the comparison is made on
 

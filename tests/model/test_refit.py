@@ -84,8 +84,8 @@ def test_on_a_drifting_world_the_refit_ranks_the_next_period_better(drifting):
     label = future[LABEL].to_numpy(int)
     figures = {
         name: (roc_auc_score(label, p), log_loss(label, p))
-        for name, p in (("train-only", judged.predict_proba(future)),
-                        ("refit", refit.predict_proba(future)))
+        for name, p in (("train-only", judged.probability(future)),
+                        ("refit", refit.probability(future)))
     }  # fmt: skip
     assert figures["refit"][0] > figures["train-only"][0], figures
     assert figures["refit"][1] < figures["train-only"][1] + 0.002, figures
@@ -107,7 +107,7 @@ def test_the_refit_keeps_the_chosen_configuration_and_says_how_it_was_fitted(dri
 def test_a_refit_model_still_explains_each_score_exactly(drifting):
     _, refit, future = drifting
     sample = future.sample(300, random_state=0)
-    p = refit.predict_proba(sample)
+    p = refit.probability(sample)
     np.testing.assert_allclose(
         contributions(refit, sample).sum(axis=1), np.log(p / (1 - p)), atol=1e-6
     )

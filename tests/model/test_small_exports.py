@@ -82,7 +82,7 @@ def test_a_shipped_simpler_layer_still_explains_each_score_exactly(small_export)
         assert all(w == 0.0 for layer, w in weights.items() if layer != shipped)
     rows = pd.read_parquet(run / "training" / "training_set.parquet").sample(200, random_state=0)
     terms = contributions(scorer, rows)
-    p = scorer.predict_proba(rows)
+    p = scorer.probability(rows)
     np.testing.assert_allclose(terms.sum(axis=1), np.log(p / (1 - p)), atol=1e-6)
 
 

@@ -240,7 +240,7 @@ def test_a_value_far_outside_training_scores_as_the_largest_value_training_saw(t
         largest = leads.assign(**{column: train[column].max()})
         typed_wrong = leads.assign(**{column: train[column].max() * 1e6})
         np.testing.assert_allclose(
-            scorer.predict_proba(typed_wrong), scorer.predict_proba(largest), rtol=1e-12,
+            scorer.probability(typed_wrong), scorer.probability(largest), rtol=1e-12,
             err_msg=column,
         )  # fmt: skip
 
