@@ -992,8 +992,8 @@ def explain(
 
     from leadscore.features import schema
     from leadscore.features.contract import ContractError, empty_activities, load_export
-    from leadscore.features.online import online_features
     from leadscore.serving.handoff import handoff_sheet, render_html
+    from leadscore.serving.scoring import online_rows
     from leadscore.training.artifact import ModelDirectoryError, load_model
 
     try:
@@ -1016,7 +1016,7 @@ def explain(
             [export.leads[schema.CREATED_AT].max(), export.activities[schema.OCCURRED_AT].max()]
             if len(export.activities) else [export.leads[schema.CREATED_AT].max()]
         ))  # fmt: skip
-        features = pd.DataFrame([online_features(lead, history, moment, scorer.spec)])
+        features = online_rows(scorer, [lead], [history], [moment])
         sheet = handoff_sheet(scorer, features, lead, history, moment, lang=lang)
     except (ContractError, ModelDirectoryError, ValueError) as error:
         raise _fail(error) from None

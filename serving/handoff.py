@@ -16,8 +16,8 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.contract import is_empty
-from leadscore.training.explain import reasons
-from leadscore.training.rules import format_breakdown
+from leadscore.serving.scoring import score_features
+from leadscore.training.rows import FeatureRows
 from leadscore.training.scorer import LeadScorer
 
 _BANT = {
@@ -86,7 +86,7 @@ def unknowns(lead: dict, lang: str) -> list[str]:
 
 def handoff_sheet(
     scorer: LeadScorer,
-    features: pd.DataFrame,
+    features: pd.DataFrame | FeatureRows,
     lead: dict,
     activities: pd.DataFrame,
     as_of: pd.Timestamp,
@@ -95,10 +95,10 @@ def handoff_sheet(
 ) -> dict:
     """The sheet of one lead (``features`` is its single feature row) as a JSON-ready dict."""
     text = _TEXT[lang]
-    one_pass = scorer.run(features)
-    scored = scorer.score(features, one_pass).iloc[0]
-    explained = reasons(scorer, features, lang=lang, top=3, scored=one_pass)[0]
-    breakdown = format_breakdown(scorer.rules.breakdown(features, lang=lang)[0])
+    result = score_features(scorer, features, lang=lang)
+    scored = result.table.iloc[0]
+    explained, _ = result.reasons_of(0)
+    breakdown = result.breakdown_text(0)
     if scored["decision"] == "hand off":
         step = text["call"]
     elif scored["tier"] in ("A", "B") and explained["positive"]:

@@ -1,4 +1,5 @@
-"""One scoring path for batch files and HTTP calls: feature rows in, what sales reads out.
+"""One scoring path for batch files, HTTP calls, `explain` and the hand-off sheet: feature rows
+in, what sales reads out.
 
 `leadscore score` builds its feature rows with the offline builder (one cutoff per lead); the
 service builds them with the online path from what an MA system posts (a property test holds the
@@ -20,6 +21,7 @@ from leadscore.features import schema
 from leadscore.features.online import ActivityColumns, online_features
 from leadscore.training.explain import LANGUAGES, TOP_REASONS, reason_text, reasons
 from leadscore.training.rows import FeatureRows
+from leadscore.training.rules import format_breakdown
 from leadscore.training.scorer import LeadScorer
 
 
@@ -31,6 +33,15 @@ class Scored:
     columns: dict[str, np.ndarray]
     reasons: list[dict]  # per row: {"positive": [...], "negative": [...]}
     breakdown: list[list[tuple[str, float]]]  # per row: (rule text, points), summing to the total
+
+    def reasons_of(self, i: int, top: int = TOP_REASONS) -> tuple[dict, str]:
+        """Row ``i``'s reasons, at most ``top`` a side, and the one line a rep reads."""
+        kept = {side: items[:top] for side, items in self.reasons[i].items()}
+        return kept, reason_text(kept)
+
+    def breakdown_text(self, i: int) -> str:
+        """Row ``i``'s points as a rep reads them: 'Attended a seminar +50, ...'."""
+        return format_breakdown(self.breakdown[i])
 
     @property
     def table(self) -> pd.DataFrame:
@@ -73,7 +84,7 @@ def score_features(
 def online_rows(
     scorer: LeadScorer,
     leads: Sequence[Mapping[str, object]],
-    activities: Sequence[Sequence[Mapping[str, object]] | ActivityColumns],
+    activities: Sequence[Sequence[Mapping[str, object]] | ActivityColumns | pd.DataFrame],
     as_of: Sequence[object],
 ) -> FeatureRows:
     """Feature rows of posted leads (attributes with ``created_at``, activities, as-of time).

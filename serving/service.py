@@ -44,7 +44,6 @@ from leadscore.serving.auth import AuthMiddleware
 from leadscore.serving.coalesce import Coalescer
 from leadscore.serving.model_source import ModelHandle
 from leadscore.serving.scoring import Scored, online_rows, score_features
-from leadscore.training.explain import reason_text
 
 # BentoML keeps an OpenTelemetry span per request in memory even when no tracing exporter is
 # configured: about two thousand live spans per worker under load, which make every full garbage
@@ -194,7 +193,7 @@ class LeadScoring:
         self, scored: Scored, i: int, lead: ScoreRequest, now: datetime, policy: dict
     ) -> ScoreResponse:
         row = {name: values[i] for name, values in scored.columns.items()}
-        reasons = {side: items[: lead.top] for side, items in scored.reasons[i].items()}
+        reasons, reasons_text = scored.reasons_of(i, lead.top)
         self.metrics["decisions"].labels(str(row["decision"]), str(row["tier"])).inc()
         self.metrics["scores"].observe(int(row["score"]))
         return ScoreResponse(
@@ -211,7 +210,7 @@ class LeadScoring:
             rule_points=float(row["rule_points"]),
             rule_breakdown=[RulePoints(rule=r, points=p) for r, p in scored.breakdown[i]],
             reasons=Reasons(**reasons),
-            reasons_text=reason_text(reasons),
+            reasons_text=reasons_text,
             lang=lead.lang,
             model_version=self.handle.model_version,
         )

@@ -196,3 +196,24 @@ def test_the_hand_off_sheet_has_what_a_rep_needs_and_escapes_lead_input(fitted):
     html = render_html(sheet, "ja")
     assert "<script>alert" not in html and "&lt;script&gt;" in html
     assert lead["email"] not in html
+
+
+def test_the_sheet_and_a_scored_file_tell_a_rep_the_same_about_a_lead(fitted):
+    """One assembly (`score_features`) serves the file, the service, `explain` and the sheet:
+    the same lead reads the same score, tier, reasons and points on each."""
+    from leadscore.serving.scoring import online_rows, score_features
+
+    world, scorer, _rows = fitted
+    lead = world.leads.iloc[11].to_dict()
+    history = world.activities[world.activities[schema.LEAD_ID] == lead[schema.LEAD_ID]]
+    as_of = history[schema.OCCURRED_AT].max()
+    rows = online_rows(scorer, [lead], [history], [as_of])
+    sheet = handoff_sheet(scorer, rows, lead, history, as_of, lang="en")
+    filed = score_features(scorer, rows, lang="en").as_columns("en").iloc[0]
+    assert (sheet["score"], sheet["tier"], sheet["decision"]) == (
+        int(filed["score"]), filed["tier"], filed["decision"],
+    )  # fmt: skip
+    assert json.loads(filed["reasons_json"]) == sheet["reasons"]
+    points = json.loads(filed["rule_breakdown"])
+    written = ", ".join(f"{r['rule']} {r['points']:+g}" for r in points) or "no points"
+    assert sheet["rule_breakdown"] == written
