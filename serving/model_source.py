@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.artifact import ModelDirectoryError, load_model
-from training.policy import POLICY_FILE, Policy, PolicyError, read_policy
-from training.scorer import LeadScorer
+from leadscore.training.artifact import ModelDirectoryError, load_model
+from leadscore.training.policy import POLICY_FILE, Policy, PolicyError, read_policy
+from leadscore.training.scorer import LeadScorer
 
 REGISTRY_PREFIX = "models:/"
 log = logging.getLogger(__name__)

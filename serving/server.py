@@ -15,7 +15,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from serving.model_source import ModelHandle
+from leadscore.serving.model_source import ModelHandle
 
 SERVICE = "serving.service:LeadScoring"
 ROOT = Path(__file__).resolve().parent.parent

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
-from training.rows import FeatureRows
+from leadscore.training.rows import FeatureRows
 
 EMPTY = "(empty)"
 REST = "*"

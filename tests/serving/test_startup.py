@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from serving.server import start_server, stop_server
+from leadscore.serving.server import start_server, stop_server
 
 from .conftest import free_port
 
