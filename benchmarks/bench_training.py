@@ -146,7 +146,7 @@ def main() -> None:
           f"{metrics.loc['combined', 'roc_auc'] - true_auc:+.4f}")  # fmt: skip
     print(f"  training set build {build_s:.1f} s; training with MLflow logging {train_s:.1f} s;"
           f" model fit {result['fit_seconds']:.1f} s")  # fmt: skip
-    print(json.dumps({"policy": result["policy"]}, default=str))
+    print(json.dumps({"policy": result["policy"].as_dict()}))
     print(
         f"\nObservable world: the same rows relabelled from features/observable_truth.py"
         f" (seed {args.seed}); out-of-time test {len(observable_test):,} rows,"

@@ -1138,16 +1138,16 @@ def tune_threshold(
     except (CapacityError, ResponseDelayError, ContractError, FileNotFoundError) as error:
         raise _fail(error) from None
     policy = result["policy"]
-    expected = policy["expected"]
-    half_life = policy["response_delay"]["half_life_hours"]
+    expected = policy.expected
+    half_life = policy.response_delay["half_life_hours"]
     console.print(
-        f"policy v{policy['version']} ({policy['objective']}): thresholds "
-        + ", ".join(f"{k}={v:.4g}" for k, v in policy["thresholds"].items())
+        f"policy v{policy.version} ({policy.objective}): thresholds "
+        + ", ".join(f"{k}={v:.4g}" for k, v in policy.thresholds.items())
         + f"; expected {expected['handoffs_per_week']:.0f} hand-offs, "
         f"{expected['sqls_per_week']:.1f} SQLs and {expected['sla_breaches_per_week']:.1f} SLA "
         f"breaches a week; response half-life "
         + (f"{half_life:.0f} h" if half_life else "none")
-        + f" ({policy['response_delay']['source']})"
+        + f" ({policy.response_delay['source']})"
     )
     valued = "pipeline_value_per_week" in result["backtest"].columns
     backtest = Table(title="Out-of-time backtest, per week, through the sales queue")

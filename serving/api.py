@@ -240,6 +240,11 @@ class ServiceMetadata(BaseModel):
     rulebook_fingerprint: str | None
     sql_within_days: int
     policy: dict[str, Any] = Field(description="The hand-off policy in force (thresholds, tiers).")
+    policy_refused: str | None = Field(
+        None,
+        description="Why the model directory's newest policy.json is not in force (it failed the "
+        "checks; the policy above stays), or null when it is.",
+    )
 
 
 REQUEST_PROBLEM_SCHEMA: dict[str, Any] = {

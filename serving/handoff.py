@@ -105,7 +105,8 @@ def handoff_sheet(
         step = text["sdr"].format(reason=explained["positive"][0]["text"])
     else:
         step = text["nurture"]
-    hours = scorer.policy.get("sla_hours", 24)
+    policy = scorer.in_force()
+    hours = policy.sla_hours
     deadline = as_of + pd.Timedelta(hours=hours) if scored["decision"] == "hand off" else None
     recent = activities[activities[schema.OCCURRED_AT] <= as_of].sort_values(schema.OCCURRED_AT)
     timeline = [
@@ -123,7 +124,7 @@ def handoff_sheet(
         "p_sql_label": text["p_sql"].format(h=scorer.spec.sql_within_days),
         "score": int(scored["score"]),
         "tier": str(scored["tier"]),
-        "tier_meaning": scorer.policy.get("tiers", {}).get(scored["tier"], {}).get("meaning", ""),
+        "tier_meaning": policy.tiers[scored["tier"]].meaning,
         "grade": str(scored["grade"]),
         "decision": str(scored["decision"]),
         "reasons": explained,

@@ -4,23 +4,28 @@ The scorer comes from a model directory (what `leadscore train` writes) or from 
 registry (``models:/lead-scorer@champion``), whose registered pyfunc carries the same directory
 as an artifact. Marketing ops re-tune thresholds with `leadscore tune-threshold`, which rewrites
 the directory's ``policy.json``; the handle notices the change within ``reload_seconds`` and
-swaps the policy in without a restart or a retrain.
+swaps the policy in without a restart or a retrain. A new file is checked like the first one
+was at start-up (:func:`training.policy.read_policy`); one that fails never replaces the policy
+in force: the handle logs why, once per version of the file, and tells ``on_refused`` (the
+service counts it in ``/metrics``), and keeps trying the file, so that a fixed one gets in.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from leadscore.training.artifact import ModelDirectoryError, load_model
+from leadscore.training.policy import POLICY_FILE, Policy, PolicyError, read_policy
 from leadscore.training.scorer import LeadScorer
 
 REGISTRY_PREFIX = "models:/"
-POLICY_FILE = "policy.json"
+log = logging.getLogger(__name__)
 
 
 def resolve_model_directory(location: str, *, tracking_uri: str | None = None) -> Path:
@@ -60,15 +65,19 @@ class ModelHandle:
     directory: Path
     scorer: LeadScorer
     reload_seconds: float = 2.0
+    on_refused: Callable[[PolicyError], None] | None = None
+    refused: str | None = None  # why the newest policy.json is not in force, while it is not
     _policy_stamp: int = 0
+    _refused_stamp: int | None = None
     _checked_at: float = field(default_factory=time.monotonic)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
     def open(cls, location: str, *, reload_seconds: float = 2.0,
-             tracking_uri: str | None = None) -> ModelHandle:  # fmt: skip
+             tracking_uri: str | None = None,
+             on_refused: Callable[[PolicyError], None] | None = None) -> ModelHandle:  # fmt: skip
         directory = resolve_model_directory(location, tracking_uri=tracking_uri)
-        handle = cls(directory, load_model(directory), reload_seconds)
+        handle = cls(directory, load_model(directory), reload_seconds, on_refused)
         handle._policy_stamp = handle._stamp()
         return handle
 
@@ -90,13 +99,32 @@ class ModelHandle:
         return self.scorer
 
     def _reload_policy(self, stamp: int) -> None:
+        """Swap in the file's policy if it passes the checks; else keep the one in force."""
+        in_force = self.scorer.in_force()
         try:
-            policy = json.loads((self.directory / POLICY_FILE).read_text())
-        except (OSError, ValueError):
-            return  # half-written or removed: keep serving the last good policy, try again later
-        if isinstance(policy, dict) and "threshold" in policy:
-            self.scorer.policy = policy
-            self._policy_stamp = stamp
+            policy = read_policy(self.directory / POLICY_FILE)
+        except PolicyError as error:
+            if stamp != self._refused_stamp:  # once per version of the file, not every check
+                self._refused_stamp = stamp
+                self.refused = str(error)
+                log.warning(
+                    "hand-off policy refused, v%d stays in force: %s", in_force.version, error
+                )
+                if self.on_refused is not None:
+                    self.on_refused(error)
+            return
+        self.scorer.policy = policy
+        self._policy_stamp = stamp
+        self.refused = None
+        log.info("hand-off policy v%d in force (was v%d)", policy.version, in_force.version)
+
+    def ready(self) -> bool:
+        """Whether the policy in force passes the checks a policy file must pass to get in."""
+        try:
+            Policy.model_validate(self.scorer.in_force().model_dump())
+        except (RuntimeError, ValueError):
+            return False
+        return True
 
     @property
     def model_version(self) -> str:
@@ -114,5 +142,6 @@ class ModelHandle:
             "spec_fingerprint": scorer.spec.fingerprint(),
             "rulebook_fingerprint": meta.get("rulebook_fingerprint"),
             "sql_within_days": scorer.spec.sql_within_days,
-            "policy": {k: v for k, v in scorer.policy.items() if k != "backtest"},
+            "policy": {k: v for k, v in scorer.in_force().as_dict().items() if k != "backtest"},
+            "policy_refused": self.refused,
         }

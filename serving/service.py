@@ -44,6 +44,7 @@ from leadscore.serving.auth import AuthMiddleware
 from leadscore.serving.coalesce import Coalescer
 from leadscore.serving.model_source import ModelHandle
 from leadscore.serving.scoring import Scored, online_rows, score_features
+from leadscore.training.policy import Policy
 
 # BentoML keeps an OpenTelemetry span per request in memory even when no tracing exporter is
 # configured: about two thousand live spans per worker under load, which make every full garbage
@@ -67,6 +68,10 @@ def _metrics() -> dict:
         ),
         "rejected": prometheus.Counter(
             "leadscore_rejected_leads", "Leads of a batch refused for invalid input"
+        ),
+        "policy_refused": prometheus.Counter(
+            "leadscore_policy_refused",
+            "Versions of policy.json refused on reload; the policy in force stayed",
         ),
     }
 
@@ -104,13 +109,14 @@ class LeadScoring:
     """Scores leads posted by MA systems; one scorer per worker, loaded at start-up."""
 
     def __init__(self) -> None:
+        self.metrics = _metrics()
         self.handle = ModelHandle.open(
             os.environ.get("LEADSCORE_MODEL", ""),
             reload_seconds=float(os.environ.get("LEADSCORE_POLICY_RELOAD_SECONDS", 2)),
             tracking_uri=os.environ.get("MLFLOW_TRACKING_URI"),
+            on_refused=lambda _: self.metrics["policy_refused"].inc(),
         )
         self.max_batch = int(os.environ.get("LEADSCORE_MAX_BATCH", DEFAULT_MAX_BATCH))
-        self.metrics = _metrics()
         self.coalescer: Coalescer[ScoreRequest, ScoreResponse] = Coalescer(self._score_now)
         # the scorer's objects live as long as the worker: keep them out of every garbage
         # collection, so a full collection does not stall calls for tens of milliseconds
@@ -123,7 +129,7 @@ class LeadScoring:
         gc.set_threshold(young, middle, FULL_COLLECTION_EVERY)
 
     def __is_ready__(self) -> bool:
-        return self.handle is not None
+        return self.handle is not None and self.handle.ready()
 
     @bentoml.api(route="/score")
     async def score(self, lead: ScoreRequest, /) -> ScoreResponse:
@@ -186,11 +192,11 @@ class LeadScoring:
             )
             scored = score_features(scorer, rows, lang=lang, top=max(g.top for g in group))
             for position, (i, lead) in enumerate(zip(chosen, group, strict=True)):
-                out[i] = self._response(scored, position, lead, now, scorer.policy)
+                out[i] = self._response(scored, position, lead, now, scorer.in_force())
         return [r for r in out if r is not None]
 
     def _response(
-        self, scored: Scored, i: int, lead: ScoreRequest, now: datetime, policy: dict
+        self, scored: Scored, i: int, lead: ScoreRequest, now: datetime, policy: Policy
     ) -> ScoreResponse:
         row = {name: values[i] for name, values in scored.columns.items()}
         reasons, reasons_text = scored.reasons_of(i, lead.top)
@@ -206,7 +212,7 @@ class LeadScoring:
             decision=str(row["decision"]),
             instant_pass=bool(row["instant_pass"]),
             threshold=float(row["threshold"]),
-            policy_version=int(policy.get("version", 0)),
+            policy_version=policy.version,
             rule_points=float(row["rule_points"]),
             rule_breakdown=[RulePoints(rule=r, points=p) for r, p in scored.breakdown[i]],
             reasons=Reasons(**reasons),

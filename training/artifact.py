@@ -5,13 +5,14 @@ Layout (one version of the scorer, everything it needs):
     scorer.joblib     the fitted LeadScorer (rules, models, combiner, score scale)
     spec.yaml         the feature spec, with the rulebook's signals compiled in
     rulebook.yaml     the points rulebook as trained
-    policy.json       the current hand-off policy (thresholds), read at start-up
+    policy.json       the current hand-off policy (thresholds), checked on every read
     policies/         earlier policies, kept as history
     metadata.json     versions, hashes, data window, metrics
     reason_catalog.yaml  the words of the reasons, as trained
 
 joblib is scikit-learn's own persistence; the YAML and JSON copies are there for people and for
-checks: loading refuses a directory whose spec no longer matches the scorer inside it.
+checks: loading refuses a directory whose spec no longer matches the scorer inside it, or
+whose policy is not a usable one (:func:`training.policy.read_policy`).
 """
 
 from __future__ import annotations
@@ -24,11 +25,12 @@ import yaml
 
 from leadscore.features.spec import dump_spec, load_spec
 from leadscore.training.legacy_names import legacy_module_names
+from leadscore.training.policy import POLICY_FILE, PolicyError, read_policy, store_policy
 from leadscore.training.rulebook import dump_rulebook
 from leadscore.training.scorer import LeadScorer
 
 SCORER_FILE = "scorer.joblib"
-REQUIRED = (SCORER_FILE, "spec.yaml", "rulebook.yaml", "policy.json", "metadata.json")
+REQUIRED = (SCORER_FILE, "spec.yaml", "rulebook.yaml", POLICY_FILE, "metadata.json")
 
 
 class ModelDirectoryError(RuntimeError):
@@ -40,7 +42,7 @@ def save_model(scorer: LeadScorer, directory: Path) -> Path:
     joblib.dump(scorer, directory / SCORER_FILE)
     dump_spec(scorer.spec, directory / "spec.yaml")
     (directory / "rulebook.yaml").write_text(dump_rulebook(scorer.rulebook))
-    (directory / "policy.json").write_text(json.dumps(scorer.policy, indent=2))
+    store_policy(scorer.in_force(), directory / POLICY_FILE)
     (directory / "metadata.json").write_text(json.dumps(scorer.metadata, indent=2, default=str))
     if scorer.reason_catalog:
         (directory / "reason_catalog.yaml").write_text(
@@ -62,7 +64,6 @@ def load_model(directory: Path) -> LeadScorer:
     try:
         with legacy_module_names():  # a model trained before the one import root
             scorer = joblib.load(directory / SCORER_FILE)
-        policy = json.loads((directory / "policy.json").read_text())
         spec = load_spec(directory / "spec.yaml")
     except Exception as exc:  # any unpickling or parsing failure means the same to the user
         raise ModelDirectoryError(
@@ -72,5 +73,8 @@ def load_model(directory: Path) -> LeadScorer:
         raise ModelDirectoryError(f"{directory}/{SCORER_FILE} does not hold a LeadScorer")
     if spec.fingerprint() != scorer.spec.fingerprint():
         raise ModelDirectoryError(f"{directory}: spec.yaml does not match the scorer it ships with")
-    scorer.policy = policy
+    try:
+        scorer.policy = read_policy(directory / POLICY_FILE)
+    except PolicyError as error:
+        raise ModelDirectoryError(str(error)) from None
     return scorer

@@ -15,7 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -24,12 +24,17 @@ import pandas as pd
 from leadscore.features import schema
 from leadscore.features.offline import CUTOFF_AT, LABEL
 from leadscore.training.policy import (
+    DEFAULT_TIERS,
+    POLICY_FILE,
+    POLICY_HISTORY,
     REST,
     CapacityError,
     DealValue,
     Policy,
+    Tier,
     levels_of,
     policy_thresholds,
+    store_policy,
 )
 from leadscore.training.response_delay import ResponseDelay, queue_waits
 
@@ -194,7 +199,7 @@ def tune_policy(
     capacity: Capacity,
     *,
     version: int,
-    tiers: dict,
+    tiers: dict[str, Tier] = DEFAULT_TIERS,
     instant_pass_hands_off: bool = True,
     delay: ResponseDelay | None = None,
     deal_value: DealValue | None = None,
@@ -233,16 +238,23 @@ def tune_policy(
                 best_threshold, best_gain = threshold, expected["sqls_per_week"]
         thresholds[team] = best_threshold
     policy = Policy(
-        version, capacity.per_week, capacity.sla_hours, thresholds, capacity.segment, {}, tiers,
-        instant_pass_hands_off,
+        version=version,
+        kind="capacity",
         objective="expected SQLs" if deal_value is None else "expected pipeline value",
-        response_delay=delay.as_dict(),
-        deal_value=None if deal_value is None else asdict(deal_value),
+        threshold=thresholds.get(REST, min(thresholds.values())),
+        thresholds=thresholds,
+        segment=capacity.segment,
+        instant_pass_hands_off=instant_pass_hands_off,
+        tiers=tiers,
+        sla_hours=capacity.sla_hours,
+        capacity_per_week=capacity.per_week,
         capacity_per_segment=dict(capacity.per_segment),
-    )  # fmt: skip
-    handoff = passes | (p >= policy_thresholds(policy.as_dict(), rows))
-    policy.expected = handoff_outcomes(rows, handoff, capacity, delay, p, value)
-    return policy
+        deal_value=deal_value,
+        response_delay=delay.as_dict(),
+    )
+    handoff = passes | (p >= policy_thresholds(policy, rows))
+    expected = handoff_outcomes(rows, handoff, capacity, delay, p, value)
+    return policy.amended(expected=expected)
 
 
 def replay(
@@ -304,16 +316,19 @@ def capacity_curve(
     return pd.DataFrame(out)
 
 
-def write_policy(model_dir: Path, policy: dict) -> Path:
-    """Make ``policy`` current, keeping the one it replaces under ``policies/``."""
-    current = model_dir / "policy.json"
-    history = model_dir / "policies"
+def write_policy(model_dir: Path, policy: Policy) -> Path:
+    """Make ``policy`` current, keeping the file it replaces, as it was, under ``policies/``."""
+    current = model_dir / POLICY_FILE
+    history = model_dir / POLICY_HISTORY
     history.mkdir(exist_ok=True)
     if current.exists():
-        old = json.loads(current.read_text())
-        (history / f"policy-v{old.get('version', 0)}.json").write_text(json.dumps(old, indent=2))
-    current.write_text(json.dumps(policy, indent=2))
-    return current
+        old = current.read_text(encoding="utf-8")
+        try:
+            version = json.loads(old).get("version", 0)
+        except (ValueError, AttributeError):  # a broken file is kept too, for the record
+            version = "unreadable"
+        (history / f"policy-v{version}.json").write_text(old, encoding="utf-8")
+    return store_policy(policy, current)
 
 
 def tune_threshold(
@@ -352,19 +367,18 @@ def tune_threshold(
     passes_test = scorer.rules.instant_passes(test).any(axis=1).to_numpy()
     policy = tune_policy(
         valid, p_valid, passes_valid, capacity,
-        version=int(scorer.policy.get("version", 0)) + 1,
-        tiers=scorer.policy.get("tiers", {}),
+        version=scorer.in_force().version + 1,
+        tiers=scorer.in_force().tiers,
         instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
         delay=delay, deal_value=deal_value,
     )  # fmt: skip
-    policy_dict = policy.as_dict()
-    fitted_value = DealValue(**policy.deal_value) if policy.deal_value else None
+    fitted_value = policy.deal_value
     value_test = fitted_value.of(test) if fitted_value else None
     key_test = p_test if value_test is None else p_test * value_test
     rulebook_handoff = scorer.rules.predict(test).astype(bool)
     backtest = {
         "policy": replay(
-            test, passes_test | (p_test >= policy_thresholds(policy_dict, test)), capacity,
+            test, passes_test | (p_test >= policy_thresholds(policy, test)), capacity,
             delay, value_test,
         ),
         "rulebook threshold": replay(test, rulebook_handoff, capacity, delay, value_test),
@@ -388,13 +402,13 @@ def tune_threshold(
         sorted({round(capacity.per_week * f, 1) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2)}),
         fitted_value.of(valid) if fitted_value else None,
     )  # fmt: skip
-    policy_dict["backtest"] = backtest
-    write_policy(Path(model_dir), policy_dict)
+    policy = policy.amended(backtest=backtest)
+    write_policy(Path(model_dir), policy)
     uri, run_id = scorer.metadata.get("tracking_uri"), scorer.metadata.get("run_id")
     if uri and run_id:
         mlflow.set_tracking_uri(uri)
         with mlflow.start_run(run_id=run_id):
-            mlflow.log_dict(policy_dict, f"policies/policy-v{policy.version}.json")
+            mlflow.log_dict(policy.as_dict(), f"policies/policy-v{policy.version}.json")
             mlflow.log_dict(
                 json.loads(curve.to_json(orient="records")),
                 f"policies/capacity-curve-v{policy.version}.json",
@@ -403,7 +417,7 @@ def tune_threshold(
                 _curve_figure(curve, capacity.per_week),
                 f"policies/capacity-curve-v{policy.version}.png",
             )
-    return {"policy": policy_dict, "backtest": pd.DataFrame(backtest).T, "curve": curve}
+    return {"policy": policy, "backtest": pd.DataFrame(backtest).T, "curve": curve}
 
 
 def _curve_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]

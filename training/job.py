@@ -17,6 +17,7 @@ from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import SPLIT
 from leadscore.training.artifact import save_model
+from leadscore.training.policy import Policy
 from leadscore.training.rulebook import Rulebook
 from leadscore.training.scorer import LeadScorer
 from leadscore.training.train import component_probabilities, evaluate, fit_scorer, refit_scorer
@@ -38,16 +39,16 @@ def weekly_mql_volume(outcomes: pd.DataFrame) -> float | None:
     return float(leads / weeks)
 
 
-def policy_note(policy: dict, model_dir: Path) -> str:
+def policy_note(policy: Policy, model_dir: Path) -> str:
     """Plain words on the first hand-off policy: its volume, which rule chose it, how to change."""
     why = {
         "rulebook volume": "what the rulebook handed off on validation",
         "historical MQL volume": "no rule handed off anyone, so the export's own MQL history",
         "top 10% a week": "no rule handed off anyone and the outcomes have no mql_at, so the "
         "top 10% of each week's leads",
-    }[policy["kind"]]
+    }[policy.kind]
     return (
-        f"Hand-off volume: about {policy['handoffs_per_week']:g} leads a week ({policy['kind']}: "
+        f"Hand-off volume: about {policy.handoffs_per_week:g} leads a week ({policy.kind}: "
         f"{why}). Set it from sales capacity with `leadscore tune-threshold --model {model_dir} "
         "--capacity N/week`."
     )
@@ -60,9 +61,9 @@ def _log_shipped(scorer: LeadScorer) -> None:
     mlflow.log_params(
         {
             "shipped_model": "refit on all labelled history" if refit else "train period only",
-            "policy.kind": scorer.policy["kind"],
-            "policy.threshold": scorer.policy["threshold"],
-            "policy.handoffs_per_week": scorer.policy["handoffs_per_week"],
+            "policy.kind": scorer.in_force().kind,
+            "policy.threshold": scorer.in_force().threshold,
+            "policy.handoffs_per_week": scorer.in_force().handoffs_per_week,
         }
     )
     if not refit:
@@ -196,7 +197,7 @@ def run_training(
                 ],
             }
         _log_shipped(scorer)
-        notes = [*scorer.metadata["notes"], policy_note(scorer.policy, out / "model")]
+        notes = [*scorer.metadata["notes"], policy_note(scorer.in_force(), out / "model")]
         mlflow.log_text("\n".join(notes) + "\n", "notes.txt")
         names = scorer.lightgbm.named_steps["encode"].get_feature_names_out()
         shipped_gbm = scorer.lightgbm.named_steps["model"].booster_

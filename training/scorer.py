@@ -44,7 +44,7 @@ from leadscore.features.schema import Activity
 from leadscore.features.spec import FeatureSpec, NumericAttribute
 from leadscore.training.combiner import LinearLogOdds, LogOddsBlend
 from leadscore.training.encoding import FittedEncoding
-from leadscore.training.policy import policy_thresholds
+from leadscore.training.policy import Policy, policy_thresholds
 from leadscore.training.rows import FeatureRows
 from leadscore.training.rulebook import Rulebook
 from leadscore.training.rules import RuleScorer
@@ -364,7 +364,7 @@ class LeadScorer:
     lightgbm: Pipeline
     combiner: LogOddsBlend
     score_scale: np.ndarray  # 101 quantiles of validation p_sql: score = its percentile
-    policy: dict = field(default_factory=dict)
+    policy: Policy | None = None  # set once the scorer is fitted, and on every load
     metadata: dict = field(default_factory=dict)
     logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
     reason_catalog: dict | None = None  # the catalog trained with, so reasons travel with the model
@@ -484,17 +484,22 @@ class LeadScorer:
 
     def thresholds(self, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
         """Each row's hand-off threshold: its segment's, divided by deal value if valued."""
-        return policy_thresholds(self.policy, rows)
+        return policy_thresholds(self.in_force(), rows)
 
-    def tiers(self, scores: np.ndarray, handoff: np.ndarray) -> np.ndarray:
-        """A-D from the policy's score floors; every hand-off is tier A."""
-        bands = sorted(
-            self.policy.get("tiers", {"A": {"min_score": 0}}).items(),
-            key=lambda item: -item[1]["min_score"],
-        )
+    def in_force(self) -> Policy:
+        """The hand-off policy this scorer applies; a scorer still being fitted has none."""
+        if self.policy is None:
+            raise RuntimeError("this scorer has no hand-off policy yet: fit it, or load a model")
+        return self.policy
+
+    def tiers(
+        self, scores: np.ndarray, handoff: np.ndarray, policy: Policy | None = None
+    ) -> np.ndarray:
+        """A-D from the policy's score floors (listed from the top); every hand-off is tier A."""
+        bands = list((policy or self.in_force()).tiers.items())
         tier = np.full(len(scores), bands[-1][0], dtype=object)
         for name, band in reversed(bands):
-            tier[scores >= band["min_score"]] = name
+            tier[scores >= band.min_score] = name
         tier[handoff] = bands[0][0]
         return tier
 
@@ -506,13 +511,14 @@ class LeadScorer:
         scored = scored or self.run(rows)
         p = scored.p
         passes = scored.passes
-        thresholds = self.thresholds(rows)
-        handoff = (p >= thresholds) | (passes & self.policy.get("instant_pass_hands_off", True))
+        policy = self.in_force()  # one policy for the whole call, even if a new one comes in
+        thresholds = policy_thresholds(policy, rows)
+        handoff = (p >= thresholds) | (passes & policy.instant_pass_hands_off)
         scores = self.scores(p)
         return {
             "p_sql": p,
             "score": scores,
-            "tier": self.tiers(scores, handoff),
+            "tier": self.tiers(scores, handoff, policy),
             "decision": np.where(handoff, "hand off", "nurture"),
             "instant_pass": passes,
             "rule_points": scored.total_points,

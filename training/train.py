@@ -27,7 +27,7 @@ from leadscore.training.capacity import WEEK, fill_threshold
 from leadscore.training.combiner import LAYERS, LogOddsBlend
 from leadscore.training.evaluation import probability_metrics
 from leadscore.training.explain import CATALOG
-from leadscore.training.policy import CapacityError
+from leadscore.training.policy import DEFAULT_TIERS, CapacityError, Policy
 from leadscore.training.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
 from leadscore.training.rulebook import Rulebook
 from leadscore.training.rules import RuleScorer
@@ -477,7 +477,7 @@ def volume_policy(
     rules: RuleScorer,
     mql_per_week: float | None = None,
     p: np.ndarray | None = None,
-) -> dict:
+) -> Policy:
     """A first hand-off policy: as many hand-offs as marketing sends today, but the best ones.
 
     The volume, by the first rule that applies (``kind`` records which):
@@ -517,22 +517,15 @@ def volume_policy(
     threshold = float(p[scored].min()) if scored.any() else 1.0
     weeks = max((validation[CUTOFF_AT].max() - validation[CUTOFF_AT].min()) / WEEK, 1.0)
     handed = validation.loc[passes | (p >= threshold), schema.LEAD_ID].nunique()
-    return {
-        "version": 1,
-        "kind": kind,
-        "threshold": threshold,
-        "instant_pass_hands_off": scorer.rulebook.instant_pass_hands_off,
-        "validation_handoffs": int(chosen.sum()),
-        "handoffs_per_week": round(float(handed / weeks), 1),  # leads, each at its first
-        # tiers by score (the share of validation leads beaten); A also holds every hand-off
-        "tiers": {
-            "A": {"min_score": 90, "meaning": "hand off now: call within the SLA"},
-            "B": {"min_score": 70, "meaning": "warm: sales development follow-up"},
-            "C": {"min_score": 40, "meaning": "nurture with targeted content"},
-            "D": {"min_score": 0, "meaning": "general nurture"},
-        },
-        "sla_hours": 24,
-    }
+    return Policy(
+        version=1,
+        kind=kind,
+        threshold=threshold,
+        instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
+        validation_handoffs=int(chosen.sum()),
+        handoffs_per_week=round(float(handed / weeks), 1),  # leads, each at its first
+        tiers=DEFAULT_TIERS,
+    )
 
 
 def component_probabilities(scorer: LeadScorer, rows: pd.DataFrame) -> dict[str, np.ndarray]:

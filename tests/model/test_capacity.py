@@ -154,14 +154,12 @@ def test_an_export_without_contact_times_asks_for_a_half_life(export_world):
 def test_the_policy_fills_capacity_with_the_best_leads(model_dir):
     rows, p, passes = validation(model_dir)
     capacity = max(20.0, round(weekly_passes(rows, passes) * 3))
-    policy = tune_policy(
-        rows, p, passes, Capacity(capacity), version=2, tiers={}, delay=NO_COST_OF_WAITING
-    )
+    policy = tune_policy(rows, p, passes, Capacity(capacity), version=2, delay=NO_COST_OF_WAITING)
     assert policy.expected["handoffs_per_week"] <= capacity + 1e-9
     assert policy.expected["handoffs_per_week"] > 0.8 * capacity
     # more capacity never means a stricter threshold, and hands off more
     wider = tune_policy(
-        rows, p, passes, Capacity(capacity * 2), version=2, tiers={}, delay=NO_COST_OF_WAITING
+        rows, p, passes, Capacity(capacity * 2), version=2, delay=NO_COST_OF_WAITING
     )
     assert wider.thresholds["*"] <= policy.thresholds["*"]
     assert wider.expected["handoffs_per_week"] >= policy.expected["handoffs_per_week"]
@@ -170,8 +168,8 @@ def test_the_policy_fills_capacity_with_the_best_leads(model_dir):
 def test_when_waiting_costs_the_policy_leaves_room_for_bursts(model_dir):
     rows, p, passes = validation(model_dir)
     capacity = Capacity(max(20.0, round(weekly_passes(rows, passes) * 3)))
-    free = tune_policy(rows, p, passes, capacity, version=2, tiers={}, delay=NO_COST_OF_WAITING)
-    costly = tune_policy(rows, p, passes, capacity, version=2, tiers={}, delay=ResponseDelay(12))
+    free = tune_policy(rows, p, passes, capacity, version=2, delay=NO_COST_OF_WAITING)
+    costly = tune_policy(rows, p, passes, capacity, version=2, delay=ResponseDelay(12))
     assert costly.expected["handoffs_per_week"] <= free.expected["handoffs_per_week"]
     assert costly.expected["sla_breaches_per_week"] <= free.expected["sla_breaches_per_week"]
     assert costly.response_delay["half_life_hours"] == 12
@@ -198,14 +196,14 @@ def test_capacity_far_below_demand_breaches_the_sla_and_wastes_handoffs(model_di
 def test_instant_passes_use_capacity_first_and_too_little_capacity_is_named(model_dir):
     rows, p, passes = validation(model_dir)
     with pytest.raises(CapacityError, match="instant passes alone need"):
-        tune_policy(rows, p, passes, Capacity(0.01), version=2, tiers={})
+        tune_policy(rows, p, passes, Capacity(0.01), version=2)
     levels = rows["region"].astype(object)
     busiest = levels[passes].value_counts().index[0]
     with pytest.raises(CapacityError, match=f"region={busiest}: instant passes alone"):
         tune_policy(
             rows, p, passes,
             Capacity(100.01, segment="region", per_segment={busiest: 0.01, "*": 100}),
-            version=2, tiers={},
+            version=2,
         )  # fmt: skip
 
 
@@ -214,10 +212,10 @@ def test_segment_capacities_must_cover_every_segment(model_dir):
     with pytest.raises(CapacityError, match="do not cover every region"):
         tune_policy(
             rows, p, passes, Capacity(100, segment="region", per_segment={"kanto": 100}),
-            version=2, tiers={},
+            version=2,
         )  # fmt: skip
     rest = Capacity(100, segment="region", per_segment={"kanto": 60, "*": 40})
-    policy = tune_policy(rows, p, passes, rest, version=2, tiers={})
+    policy = tune_policy(rows, p, passes, rest, version=2)
     assert set(policy.thresholds) == {"kanto", "*"}
 
 
@@ -227,7 +225,7 @@ def test_a_segmented_policy_gives_each_segment_its_own_threshold(model_dir):
     shares = levels.value_counts(normalize=True)
     per_segment = {level: max(5.0, round(200 * share, 1)) for level, share in shares.items()}
     capacity = Capacity(sum(per_segment.values()), segment="region", per_segment=per_segment)
-    policy = tune_policy(rows, p, passes, capacity, version=2, tiers={})
+    policy = tune_policy(rows, p, passes, capacity, version=2)
     assert set(policy.thresholds) == set(per_segment)
 
 
@@ -239,9 +237,9 @@ def test_deal_value_sends_the_leads_worth_more(model_dir):
         chosen = passes | (p >= load_policy_thresholds(policy, rows))
         return first_handoffs(rows, chosen)
 
-    by_sqls = tune_policy(rows, p, passes, capacity, version=2, tiers={})
+    by_sqls = tune_policy(rows, p, passes, capacity, version=2)
     emea_pays = DealValue("region", {"emea": 10.0, "*": 1.0})
-    by_value = tune_policy(rows, p, passes, capacity, version=2, tiers={}, deal_value=emea_pays)
+    by_value = tune_policy(rows, p, passes, capacity, version=2, deal_value=emea_pays)
     assert by_value.objective == "expected pipeline value"
     emea_share = {
         name: (handed(policy)["region"] == "emea").mean()
@@ -249,15 +247,15 @@ def test_deal_value_sends_the_leads_worth_more(model_dir):
     }
     assert emea_share["value"] > emea_share["sqls"] + 0.1
     revenue = DealValue("annual_revenue_musd")
-    by_revenue = tune_policy(rows, p, passes, capacity, version=2, tiers={}, deal_value=revenue)
-    assert by_revenue.deal_value["missing"] > 0  # a lead without revenue counts as typical
+    by_revenue = tune_policy(rows, p, passes, capacity, version=2, deal_value=revenue)
+    assert by_revenue.deal_value.missing > 0  # a lead without revenue counts as typical
     assert (
         handed(by_revenue)["annual_revenue_musd"].median()
         > handed(by_sqls)["annual_revenue_musd"].median()
     )
     with pytest.raises(CapacityError, match="do not cover every region"):
         tune_policy(
-            rows, p, passes, capacity, version=2, tiers={},
+            rows, p, passes, capacity, version=2,
             deal_value=DealValue("region", {"emea": 10.0}),
         )  # fmt: skip
 
@@ -266,7 +264,7 @@ def load_policy_thresholds(policy, rows: pd.DataFrame) -> np.ndarray:
     """The thresholds the scorer applies when this policy is current."""
     from leadscore.training.policy import policy_thresholds
 
-    return policy_thresholds(policy.as_dict(), rows)
+    return policy_thresholds(policy, rows)
 
 
 def test_retuning_writes_a_new_policy_keeps_history_and_the_scorer_reads_it(model_dir):
@@ -275,7 +273,7 @@ def test_retuning_writes_a_new_policy_keeps_history_and_the_scorer_reads_it(mode
     after = json.loads((model_dir / "policy.json").read_text())
     assert after["version"] == before["version"] + 1
     assert (model_dir / "policies" / f"policy-v{before['version']}.json").exists()
-    assert load_model(model_dir).policy["threshold"] == after["threshold"]
+    assert load_model(model_dir).policy.threshold == after["threshold"]
     assert after["response_delay"]["half_life_hours"] == 72
     assert after["response_delay"]["source"] == "assumed"
     backtest = result["backtest"]
@@ -298,10 +296,10 @@ def test_a_value_policy_is_applied_by_the_scorer_as_tuned(model_dir):
     value = DealValue("region", {"emea": 10.0, "*": 1.0})
     result = tune_threshold(model_dir, Capacity(40), delay=ResponseDelay(48), deal_value=value)
     policy = result["policy"]
-    assert policy["objective"] == "expected pipeline value"
+    assert policy.objective == "expected pipeline value"
     assert "pipeline_value_per_week" in result["backtest"].columns
     scorer = load_model(model_dir)
-    tuned = passes | (p * value.of(rows) >= policy["thresholds"]["*"])
+    tuned = passes | (p * value.of(rows) >= policy.thresholds["*"])
     served = scorer.score(rows)["decision"].to_numpy() == "hand off"
     assert (served != tuned).sum() <= 1  # at most a lead exactly on the threshold
 

@@ -101,7 +101,7 @@ def test_the_refit_keeps_the_chosen_configuration_and_says_how_it_was_fitted(dri
     assert 0.5 < record["latest_out_of_fold"]["roc_auc"] <= 1.0
     assert any(note.startswith("Shipped model: the chosen configuration refit") for note in
                refit.metadata["notes"])  # fmt: skip
-    assert refit.policy["handoffs_per_week"] > 0 and len(refit.score_scale) == 101
+    assert refit.policy.handoffs_per_week > 0 and len(refit.score_scale) == 101
 
 
 def test_a_refit_model_still_explains_each_score_exactly(drifting):

@@ -133,9 +133,9 @@ def test_without_a_usable_rulebook_the_model_still_hands_off_and_says_why(
     )
     decisions = scorer.score(part["validation"])["decision"]
     assert (decisions == "hand off").sum() > 0
-    assert scorer.policy["handoffs_per_week"] > 0
+    assert scorer.policy.handoffs_per_week > 0
     expected = "historical MQL volume" if with_mql_history else "top 10% a week"
-    assert scorer.policy["kind"] == expected
+    assert scorer.policy.kind == expected
 
 
 def test_weekly_mql_volume_counts_leads_with_an_mql_and_needs_mql_at():

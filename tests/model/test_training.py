@@ -253,7 +253,7 @@ def test_an_instant_pass_is_always_handed_off_whatever_the_probability(trained):
     scored = scorer.score(rows[passes])
     assert len(scored) > 0
     assert (scored["decision"] == "hand off").all()
-    assert (scored["p_sql"] < scorer.policy["threshold"]).any()  # the guarantee is doing work
+    assert (scored["p_sql"] < scorer.policy.threshold).any()  # the guarantee is doing work
 
 
 def test_a_training_run_starts_under_mlflow_run_whose_run_lives_in_another_store(

@@ -229,7 +229,7 @@ def test_probes_metrics_and_metadata_answer(world, server):
     scorer = load_model(world.model)
     assert metadata["spec_fingerprint"] == scorer.spec.fingerprint()
     assert metadata["model_version"] == scorer.metadata["model_version"]
-    assert metadata["policy"]["version"] == scorer.policy["version"]
+    assert metadata["policy"]["version"] == scorer.policy.version
 
 
 def test_the_openapi_schema_has_examples_and_holds_under_schemathesis(server, tmp_path):
@@ -302,3 +302,55 @@ def test_a_retuned_policy_reaches_the_running_service_without_a_restart(world, s
     assert scored["policy_version"] == policy["version"]
     assert scored["threshold"] == pytest.approx(policy["threshold"])
     assert np.isfinite(scored["p_sql"])
+
+
+def refused_policies(server) -> float:
+    """The service's count of policy.json versions it refused (0 before the first)."""
+    metrics = httpx.get(f"{server.url}/metrics").text
+    found = re.search(r"^leadscore_policy_refused_total (\S+)$", metrics, re.MULTILINE)
+    return float(found.group(1)) if found else 0.0
+
+
+def test_a_broken_policy_file_never_replaces_the_policy_in_force(world, secured_server):
+    """Someone saves policy.json with a bad value: every call keeps the policy in force, and the
+    service says, in its log, /metadata and /metrics, that it refused the file and why."""
+    client = secured_server.client(api_key=API_KEY)
+    path = secured_server.model / "policy.json"
+    good = path.read_text()
+    in_force = client.metadata()["policy"]
+    lead = payload(world, busiest(world, 1)[0])
+    before = client.score(lead)
+    breakages = [
+        ("threshold", "abc"),
+        ("threshold", None),
+        ("threshold", float("nan")),
+        ("threshold", -1),
+        ("tiers", {}),
+    ]
+    counted = refused_policies(secured_server)
+    try:
+        for field, value in breakages:
+            path.write_text(json.dumps({**json.loads(good), field: value}))
+            counted += 1
+            deadline = time.monotonic() + 15
+            while refused_policies(secured_server) < counted:  # the file is checked on a call
+                assert time.monotonic() < deadline, f"{field}={value!r} was not refused"
+                client.metadata()
+                time.sleep(0.2)
+            refused = client.metadata()
+            assert refused["policy"] == in_force
+            assert refused["policy_refused"].startswith(str(path))
+            assert f"{field}:" in refused["policy_refused"]
+            scored = client.score(lead)
+            assert scored["policy_version"] == before["policy_version"]
+            assert scored["threshold"] == before["threshold"]
+            assert scored["decision"] == before["decision"] and scored["tier"] == before["tier"]
+            assert httpx.get(f"{secured_server.url}/readyz").status_code == 200
+        log = secured_server.log.read_text(errors="replace")
+        assert log.count(f"hand-off policy refused, v{in_force['version']} stays in force") >= 5
+    finally:
+        path.write_text(good)
+    deadline = time.monotonic() + 15
+    while client.metadata()["policy_refused"] is not None:
+        assert time.monotonic() < deadline, "the restored policy was not taken back"
+        time.sleep(0.2)
