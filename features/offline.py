@@ -84,8 +84,12 @@ def _level(text: str | None) -> str | None:
 
 
 def _know_levels(con: ibis.BaseBackend) -> None:
-    """Teach a DuckDB connection ``leadscore_level``, once."""
-    with contextlib.suppress(duckdb.NotImplementedException):  # taught already
+    """Teach a DuckDB connection ``leadscore_level``, once.
+
+    Taught already: this connection (NotImplementedException), or another connection of this
+    process to the same database file, which DuckDB shares (CatalogException).
+    """
+    with contextlib.suppress(duckdb.NotImplementedException, duckdb.CatalogException):
         con.con.create_function(  # type: ignore[attr-defined]
             LEVEL_FUNCTION, _level, [VARCHAR], VARCHAR, null_handling="special"
         )

@@ -532,3 +532,13 @@ def test_a_spec_whose_only_window_is_the_lookback_builds_the_online_features(wor
     online = online_rows(leads, activities, offline, spec)
     assert offline["web_visit_count_30d"].sum() > 0
     assert_same_features(offline[spec.feature_names()], online[spec.feature_names()])
+
+
+def test_two_connections_to_one_warehouse_file_both_read_levels(tmp_path):
+    """A notebook, or `features build` then `rules evaluate` in one process, opens the same
+    warehouse twice; DuckDB shares the file's catalog, and the level function with it."""
+    from leadscore.features.offline import LEVEL_FUNCTION, connect
+
+    first, second = connect(tmp_path / "w.duckdb"), connect(tmp_path / "w.duckdb")
+    for con in (first, second):
+        assert con.raw_sql(f"SELECT {LEVEL_FUNCTION}(' ＩＴ ')").fetchone() == ("it",)
