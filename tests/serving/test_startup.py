@@ -1,11 +1,20 @@
-"""The service refuses to start on a missing or corrupt model, and says why."""
+"""The service refuses to start on a missing or corrupt model, and says why; `leadscore serve`
+works from any folder, ends with the reason when the server cannot start, and takes the server
+and its workers down with it when systemd, Docker or Ctrl+C stops it."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 from typer.testing import CliRunner
 
@@ -48,3 +57,144 @@ def test_bentoml_serve_on_a_corrupt_model_never_gets_ready_and_logs_why(world, t
         assert ready != 200
     finally:
         stop_server(process)
+
+
+# ------------------------------------------------- `leadscore serve` as systemd or Docker runs it
+
+
+def leadscore_serve(cwd: Path, *args: str, **env: str) -> subprocess.Popen:
+    """`leadscore serve ARGS` started in ``cwd``, its output in files there."""
+    with (cwd / "stdout.txt").open("w") as out, (cwd / "stderr.txt").open("w") as err:
+        return subprocess.Popen(
+            [sys.executable, "-m", "leadscore.cli", "serve", *args],
+            cwd=cwd,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p), **env},
+            stdout=out,
+            stderr=err,
+        )
+
+
+def printed(cwd: Path) -> tuple[str, str]:
+    return (cwd / "stdout.txt").read_text(), (cwd / "stderr.txt").read_text()
+
+
+def alive(process: psutil.Process) -> bool:
+    try:
+        return process.is_running() and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def serving(model: Path) -> list[psutil.Process]:
+    """Every live process serving ``model``: the BentoML server and its workers."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.environ().get("LEADSCORE_MODEL") == str(model) and alive(process):
+                found.append(process)
+        except (psutil.AccessDenied, psutil.NoSuchProcess, psutil.ZombieProcess):
+            continue
+    return found
+
+
+def port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+        return True
+
+
+def ready(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
+
+
+def finish(serve: subprocess.Popen, model: Path) -> None:
+    """Leave nothing running, whatever the test found."""
+    if serve.poll() is None:
+        serve.kill()
+        serve.wait()
+    for process in serving(model):
+        process.kill()
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "Ctrl+C"])
+def test_leadscore_serve_from_any_folder_answers_and_a_stop_signal_takes_its_workers_down(
+    world, tmp_path, stop
+):
+    shutil.copytree(world.model, tmp_path / "m" / "model")
+    model, port = (tmp_path / "m" / "model").resolve(), free_port()
+    serve = leadscore_serve(tmp_path, "--model", "m/model", "--port", str(port))
+    try:
+        deadline = time.monotonic() + 120
+        while not ready(port):
+            assert serve.poll() is None, printed(tmp_path)
+            assert time.monotonic() < deadline, printed(tmp_path)
+            time.sleep(0.5)
+        assert len(serving(model)) >= 2  # the BentoML server and its worker
+        assert f"from {model} on http://127.0.0.1:{port}" in " ".join(printed(tmp_path)[0].split())
+
+        serve.send_signal(stop)
+        assert serve.wait(timeout=60) == -stop  # ended as by the signal: a clean stop to systemd
+        deadline = time.monotonic() + 15
+        while serving(model) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert serving(model) == []
+        assert port_is_free(port)
+        assert printed(tmp_path)[0].rstrip().endswith("server stopped")
+    finally:
+        finish(serve, model)
+
+
+def test_leadscore_serve_refuses_a_broken_model_before_starting_with_one_line_why(world, tmp_path):
+    shutil.copytree(world.model, tmp_path / "model")
+    (tmp_path / "model" / "scorer.joblib").unlink()
+    serve = leadscore_serve(tmp_path, "--model", "model", "--port", str(free_port()))
+    try:
+        assert serve.wait(timeout=60) == 2
+        out, err = printed(tmp_path)
+        assert "serving" not in out
+        assert err.strip().splitlines() == [
+            f"error: {(tmp_path / 'model').resolve()}: incomplete model directory, "
+            "missing scorer.joblib"
+        ]
+    finally:
+        finish(serve, (tmp_path / "model").resolve())
+
+
+def test_leadscore_serve_ends_with_the_reason_when_its_workers_die_at_start(world, tmp_path):
+    model, port = Path(shutil.copytree(world.model, tmp_path / "model")).resolve(), free_port()
+    serve = leadscore_serve(tmp_path, "--model", "model", "--port", str(port),
+                            LEADSCORE_MAX_BATCH="lots")  # fmt: skip
+    try:
+        assert serve.wait(timeout=90) == 1  # rather than restarting the worker for ever
+        out, err = printed(tmp_path)
+        assert "serving" not in out
+        last = err.strip().splitlines()[-1]
+        assert last.startswith("error: the server did not start: a worker died while starting")
+        assert "ValueError: invalid literal for int()" in last and "'lots'" in last
+        assert port_is_free(port)
+        assert serving(model) == []
+    finally:
+        finish(serve, model)
+
+
+def test_leadscore_serve_on_a_port_in_use_ends_with_the_reason(world, tmp_path):
+    model = Path(shutil.copytree(world.model, tmp_path / "model")).resolve()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        serve = leadscore_serve(tmp_path, "--model", "model", "--port", str(port))
+        try:
+            assert serve.wait(timeout=90) == 1
+            last = printed(tmp_path)[1].strip().splitlines()[-1]
+            assert last.startswith("error: the server did not start")
+            assert "Address already in use" in last
+        finally:
+            finish(serve, model)
