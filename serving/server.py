@@ -61,9 +61,9 @@ def tracking_location(uri: str | None) -> str | None:
     if uri.startswith("file:"):
         folder = uri.removeprefix("file:")
         return uri if folder.startswith("/") else Path(folder).expanduser().resolve().as_uri()
-    if "://" not in uri and ":" not in uri.split("/")[0]:
-        return str(Path(uri).expanduser().resolve())
-    return uri
+    if "://" in uri or uri.startswith("databricks"):
+        return uri
+    return str(Path(uri).expanduser().resolve())  # a bare path is a folder of runs to MLflow
 
 
 def check_model(location: str, tracking_uri: str | None = None) -> ModelHandle:

@@ -19,11 +19,31 @@ import pytest
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from serving.server import start_server, stop_server
+from serving.server import (
+    model_location,
+    server_environment,
+    start_server,
+    stop_server,
+    tracking_location,
+)
 
 from .conftest import free_port
 
 pytestmark = pytest.mark.xdist_group("served")
+
+
+def test_paths_reach_the_server_absolute_so_it_finds_them_from_its_own_folder(
+    monkeypatch, tmp_path
+):
+    monkeypatch.chdir(tmp_path)
+    env = server_environment("m/model", tracking_uri="sqlite:///runs/mlflow.db")
+    assert env["LEADSCORE_MODEL"] == str(tmp_path.resolve() / "m" / "model")
+    assert env["MLFLOW_TRACKING_URI"] == f"sqlite:///{tmp_path.resolve() / 'runs' / 'mlflow.db'}"
+    assert model_location("models:/lead-scorer@champion") == "models:/lead-scorer@champion"
+    for unchanged in ("sqlite:////srv/mlflow.db", "http://mlflow:5000", "databricks"):
+        assert tracking_location(unchanged) == unchanged
+    assert tracking_location("mlruns") == str(tmp_path.resolve() / "mlruns")
+    assert tracking_location("file:mlruns") == (tmp_path.resolve() / "mlruns").as_uri()
 
 
 def test_leadscore_serve_refuses_a_missing_model_with_the_reason(tmp_path):
@@ -132,12 +152,13 @@ def test_leadscore_serve_from_any_folder_answers_and_a_stop_signal_takes_its_wor
     serve = leadscore_serve(tmp_path, "--model", "m/model", "--port", str(port))
     try:
         deadline = time.monotonic() + 120
-        while not ready(port):
+        while "serving model version" not in printed(tmp_path)[0]:  # said once /readyz answers
             assert serve.poll() is None, printed(tmp_path)
             assert time.monotonic() < deadline, printed(tmp_path)
             time.sleep(0.5)
-        assert len(serving(model)) >= 2  # the BentoML server and its worker
         assert f"from {model} on http://127.0.0.1:{port}" in " ".join(printed(tmp_path)[0].split())
+        assert ready(port)
+        assert len(serving(model)) >= 2  # the BentoML server and its worker
 
         serve.send_signal(stop)
         assert serve.wait(timeout=60) == -stop  # ended as by the signal: a clean stop to systemd
@@ -198,3 +219,28 @@ def test_leadscore_serve_on_a_port_in_use_ends_with_the_reason(world, tmp_path):
             assert "Address already in use" in last
         finally:
             finish(serve, model)
+
+
+def test_the_demo_off_a_terminal_scores_one_lead_then_says_the_server_stopped(world, tmp_path):
+    model = Path(shutil.copytree(world.model, tmp_path / "model")).resolve()
+    export = world.export["leads"].parent
+    scored = CliRunner().invoke(
+        app,
+        ["score", "--model", str(model), "--leads", str(world.export["leads"]),
+         "--activities", str(world.export["activities"]), "--output", str(tmp_path / "scores.csv")],
+    )  # fmt: skip
+    assert scored.exit_code == 0, scored.output
+    tail = (
+        "from pathlib import Path\nfrom leadscore.cli import _serve_demo\n"
+        f"_serve_demo(Path('.'), Path({str(export)!r}), Path('scores.csv'), {free_port()})"
+    )
+    demo = subprocess.run(
+        [sys.executable, "-c", tail], cwd=tmp_path, stdin=subprocess.DEVNULL,
+        capture_output=True, text=True, timeout=240,
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(p for p in sys.path if p)},
+    )  # fmt: skip
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    said = " ".join(demo.stdout.split())
+    assert "/score for lead" in said and "server stopped" in said
+    assert "API docs" not in said
+    assert serving(model) == []
