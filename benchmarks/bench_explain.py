@@ -26,15 +26,15 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import shap  # noqa: E402
 
-from features import schema  # noqa: E402
-from features.offline import CUTOFF_AT, LABEL, connect, feature_table, register  # noqa: E402
-from features.spec import load_spec  # noqa: E402
-from features.synthetic import simulate  # noqa: E402
-from features.training_set import SPLIT, build_training_set  # noqa: E402
-from serving.scoring import online_rows, score_features  # noqa: E402
-from training.explain import reasons  # noqa: E402
-from training.rulebook import compile_rules, load_rulebook  # noqa: E402
-from training.train import fit_scorer  # noqa: E402
+from leadscore.features import schema  # noqa: E402
+from leadscore.features.offline import CUTOFF_AT, LABEL, connect, feature_table, register  # noqa: E402
+from leadscore.features.spec import load_spec  # noqa: E402
+from leadscore.features.synthetic import simulate  # noqa: E402
+from leadscore.features.training_set import SPLIT, build_training_set  # noqa: E402
+from leadscore.serving.scoring import online_rows, score_features  # noqa: E402
+from leadscore.training.explain import reasons  # noqa: E402
+from leadscore.training.rulebook import compile_rules, load_rulebook  # noqa: E402
+from leadscore.training.train import fit_scorer  # noqa: E402
 
 
 def main() -> None:

@@ -40,8 +40,8 @@ import pandas as pd
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from features import schema  # noqa: E402
-from features.offline import (  # noqa: E402
+from leadscore.features import schema  # noqa: E402
+from leadscore.features.offline import (  # noqa: E402
     CUTOFF_AT,
     _packed_sums,  # how many sums the counts take: the floor's aggregate count
     connect,
@@ -50,8 +50,8 @@ from features.offline import (  # noqa: E402
     register,
     training_cutoffs,
 )
-from features.online import ActivityColumns, online_features  # noqa: E402
-from features.spec import (  # noqa: E402
+from leadscore.features.online import ActivityColumns, online_features  # noqa: E402
+from leadscore.features.spec import (  # noqa: E402
     MISSING_MARKERS,
     CategoricalAttribute,
     FeatureSpec,
@@ -59,7 +59,7 @@ from features.spec import (  # noqa: E402
     load_spec,
     types_of,
 )
-from features.synthetic import SyntheticWorld, simulate, write_world  # noqa: E402
+from leadscore.features.synthetic import SyntheticWorld, simulate, write_world  # noqa: E402
 
 DEFAULT_SPEC = ROOT / "features" / "default_spec.yaml"
 
@@ -71,9 +71,9 @@ def full_scale(leads: int, seed: int, workdir: Path) -> dict:
     code = (
         "import json, resource, sys, time\n"
         "from pathlib import Path\n"
-        "from features.sources import from_warehouse\n"
-        "from features.spec import load_spec\n"
-        "from features.training_set import build_training_set\n"
+        "from leadscore.features.sources import from_warehouse\n"
+        "from leadscore.features.spec import load_spec\n"
+        "from leadscore.features.training_set import build_training_set\n"
         "import duckdb\n"
         "t = time.perf_counter()\n"
         f"source = from_warehouse(Path({str(paths['warehouse'])!r}), memory_limit='6GB')\n"

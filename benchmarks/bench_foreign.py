@@ -38,12 +38,12 @@ import pandas as pd  # noqa: E402
 from baselines import baseline_models  # noqa: E402  (benchmarks/baselines.py)
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from features import schema  # noqa: E402
-from features.dialects import write_dialect  # noqa: E402
-from features.offline import LABEL  # noqa: E402
-from features.synthetic import simulate  # noqa: E402
-from features.training_set import SPLIT  # noqa: E402
-from training.artifact import load_model  # noqa: E402
+from leadscore.features import schema  # noqa: E402
+from leadscore.features.dialects import write_dialect  # noqa: E402
+from leadscore.features.offline import LABEL  # noqa: E402
+from leadscore.features.synthetic import simulate  # noqa: E402
+from leadscore.features.training_set import SPLIT  # noqa: E402
+from leadscore.training.artifact import load_model  # noqa: E402
 
 _MEASURED = """
 import resource, subprocess, sys, time

@@ -31,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 import pandas as pd  # noqa: E402
 
-from features.contract import load_export  # noqa: E402
-from features.japanese import JAPANESE_FILES, column_options, write_files  # noqa: E402
-from features.reading import ExportFormat  # noqa: E402
-from features.synthetic import simulate  # noqa: E402
-from training.artifact import load_model  # noqa: E402
+from leadscore.features.contract import load_export  # noqa: E402
+from leadscore.features.japanese import JAPANESE_FILES, column_options, write_files  # noqa: E402
+from leadscore.features.reading import ExportFormat  # noqa: E402
+from leadscore.features.synthetic import simulate  # noqa: E402
+from leadscore.training.artifact import load_model  # noqa: E402
 
 LEADSCORE = str(Path(sys.executable).with_name("leadscore"))
 LANGUAGES = ("ja", "en")

@@ -44,13 +44,13 @@ import pandas as pd  # noqa: E402
 import psutil  # noqa: E402  (comes with BentoML)
 from typer.testing import CliRunner  # noqa: E402
 
-from features import schema  # noqa: E402
-from features.synthetic import simulate, write_world  # noqa: E402
 from leadscore.cli import app  # noqa: E402
-from serving.client import lead_payload  # noqa: E402
-from serving.scoring import online_rows, score_features  # noqa: E402
-from serving.server import start_server, stop_server, wait_ready  # noqa: E402
-from training.artifact import load_model  # noqa: E402
+from leadscore.features import schema  # noqa: E402
+from leadscore.features.synthetic import simulate, write_world  # noqa: E402
+from leadscore.serving.client import lead_payload  # noqa: E402
+from leadscore.serving.scoring import online_rows, score_features  # noqa: E402
+from leadscore.serving.server import start_server, stop_server, wait_ready  # noqa: E402
+from leadscore.training.artifact import load_model  # noqa: E402
 
 
 def train(workdir: Path, leads: int) -> tuple[Path, Path]:

@@ -20,7 +20,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from features.synthetic import simulate, write_world  # noqa: E402
+from leadscore.features.synthetic import simulate, write_world  # noqa: E402
 
 
 def peak_rss_mb() -> float:

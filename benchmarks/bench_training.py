@@ -34,16 +34,16 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 
-from features import schema  # noqa: E402
-from features.observable_truth import TRUE_P, relabel  # noqa: E402
-from features.offline import CUTOFF_AT, LABEL  # noqa: E402
-from features.sources import from_warehouse  # noqa: E402
-from features.spec import FeatureSpec, load_spec  # noqa: E402
-from features.synthetic import simulate, write_world  # noqa: E402
-from features.training_set import SPLIT, build_training_set, profile_training_set  # noqa: E402
-from training.evaluation import probability_metrics  # noqa: E402
-from training.job import run_training  # noqa: E402
-from training.rulebook import Rulebook, compile_rules, load_rulebook  # noqa: E402
+from leadscore.features import schema  # noqa: E402
+from leadscore.features.observable_truth import TRUE_P, relabel  # noqa: E402
+from leadscore.features.offline import CUTOFF_AT, LABEL  # noqa: E402
+from leadscore.features.sources import from_warehouse  # noqa: E402
+from leadscore.features.spec import FeatureSpec, load_spec  # noqa: E402
+from leadscore.features.synthetic import simulate, write_world  # noqa: E402
+from leadscore.features.training_set import SPLIT, build_training_set, profile_training_set  # noqa: E402
+from leadscore.training.evaluation import probability_metrics  # noqa: E402
+from leadscore.training.job import run_training  # noqa: E402
+from leadscore.training.rulebook import Rulebook, compile_rules, load_rulebook  # noqa: E402
 
 
 def sharp_oracle(rows: pd.DataFrame, truth: pd.DataFrame, horizon_days: int) -> np.ndarray:

@@ -26,17 +26,17 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from features import schema
-from features.personal_data import personal_data_columns
-from features.reading import (
+from leadscore.features import schema
+from leadscore.features.personal_data import personal_data_columns
+from leadscore.features.reading import (
     ExportFormat,
     ReadError,
     read_excel_table,
     read_text_table,
     rename_columns,
 )
-from features.spec import MISSING_MARKERS
-from features.timestamps import TimestampError, on_clock, parse_times
+from leadscore.features.spec import MISSING_MARKERS
+from leadscore.features.timestamps import TimestampError, on_clock, parse_times
 
 _SHOWN_ROWS = 5
 _SNIFF_ROWS = 200
@@ -248,7 +248,7 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     frame = rename_columns(frame, fmt.columns, schema.CONTRACT_COLUMNS.get(kind, ()))
     notes: tuple[str, ...] = ()
     if fmt.source is not None:  # after the user's own names, which win
-        from features.presets import apply_preset  # it raises this module's errors
+        from leadscore.features.presets import apply_preset  # it raises this module's errors
 
         frame, notes = apply_preset(fmt.source, kind, frame, source)  # type: ignore[arg-type]
     clock = {"time_zone": fmt.time_zone, "date_format": fmt.date_format, "notes": notes}

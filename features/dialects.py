@@ -24,9 +24,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import schema
-from features.schema import Activity
-from features.synthetic import SyntheticWorld, write_world
+from leadscore.features import schema
+from leadscore.features.schema import Activity
+from leadscore.features.synthetic import SyntheticWorld, write_world
 
 DetailMap = Callable[[str | None], str | None]
 

@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 
 import pandas as pd
 
-from features import schema
-from features.contract import is_empty
-from features.spec import (
+from leadscore.features import schema
+from leadscore.features.contract import is_empty
+from leadscore.features.spec import (
     ANY_TYPE,
     DEFAULT_SPEC,
     CategoricalAttribute,

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import schema
-from features.dialects import DetailMap, Dialect, rewrite
-from features.schema import Activity
-from features.synthetic import SyntheticWorld
+from leadscore.features import schema
+from leadscore.features.dialects import DetailMap, Dialect, rewrite
+from leadscore.features.schema import Activity
+from leadscore.features.synthetic import SyntheticWorld
 
 # canonical word -> (Japanese, English): one table, so the two exports cannot drift apart
 COLUMNS = {

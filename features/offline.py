@@ -25,8 +25,8 @@ import ibis.expr.types as ir
 import pandas as pd
 from duckdb.sqltypes import VARCHAR
 
-from features import schema
-from features.spec import (
+from leadscore.features import schema
+from leadscore.features.spec import (
     WEEKDAYS,
     CategoricalAttribute,
     CreatedAttribute,

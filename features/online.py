@@ -25,8 +25,8 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from features import schema
-from features.spec import (
+from leadscore.features import schema
+from leadscore.features.spec import (
     CategoricalAttribute,
     CreatedAttribute,
     FeatureSpec,

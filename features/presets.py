@@ -24,8 +24,8 @@ from typing import Literal
 import pandas as pd
 import yaml
 
-from features import schema
-from features.contract import ContractError
+from leadscore.features import schema
+from leadscore.features.contract import ContractError
 
 PRESETS_FILE = Path(__file__).with_name("presets.yaml")
 

@@ -21,8 +21,8 @@ from typing import ClassVar
 import pandas as pd
 import yaml
 
-from features import schema
-from features.timestamps import check_time_zone
+from leadscore.features import schema
+from leadscore.features.timestamps import check_time_zone
 
 # tried in this order when a CSV has no byte-order mark: UTF-8 first (strict UTF-8 almost never
 # decodes text written in another encoding), then the Windows code page Japanese tools write

@@ -12,11 +12,11 @@ from pathlib import Path
 import ibis
 import ibis.expr.types as ir
 
-from features import schema
-from features.contract import ContractError, empty_activities, load_export
-from features.offline import connect, register
-from features.personal_data import personal_data_columns
-from features.reading import ExportFormat
+from leadscore.features import schema
+from leadscore.features.contract import ContractError, empty_activities, load_export
+from leadscore.features.offline import connect, register
+from leadscore.features.personal_data import personal_data_columns
+from leadscore.features.reading import ExportFormat
 
 TABLES = ("leads", "activities", "outcomes")
 

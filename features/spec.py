@@ -44,7 +44,7 @@ from pydantic import (
     model_validator,
 )
 
-from features import schema
+from leadscore.features import schema
 
 DEFAULT_SPEC = Path(__file__).resolve().parent / "default_spec.yaml"
 SignalStat = Literal["count", "days", "recency", "first"]

@@ -60,8 +60,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import schema
-from features.schema import Activity
+from leadscore.features import schema
+from leadscore.features.schema import Activity
 
 __all__ = ["SimulationConfig", "SyntheticWorld", "simulate", "write_world"]
 

@@ -20,8 +20,8 @@ import ibis.expr.types as ir
 import numpy as np
 import pandas as pd
 
-from features import schema
-from features.offline import (
+from leadscore.features import schema
+from leadscore.features.offline import (
     CUTOFF_AT,
     LABEL,
     PreparedActivities,
@@ -32,7 +32,7 @@ from features.offline import (
     prepare_activities,
     training_cutoffs,
 )
-from features.spec import CreatedAttribute, FeatureSpec, SpecError
+from leadscore.features.spec import CreatedAttribute, FeatureSpec, SpecError
 
 SPLIT = "split"
 SPLITS = ("train", "validation", "test")
@@ -333,7 +333,7 @@ def flat_training_set(
     number, say, aligned with ``leads``) stands in for time, or else the file's row order
     does (many CRM exports list leads in creation order), so the test rows are the latest.
     """
-    from features.offline import flat_feature_rows
+    from leadscore.features.offline import flat_feature_rows
 
     frame = leads.copy()
     if schema.CREATED_AT not in frame.columns:

@@ -37,8 +37,8 @@ rules_app = typer.Typer(
     help="Evaluate the points rulebook and suggest points from history.", no_args_is_help=True
 )
 app.add_typer(rules_app, name="rules")
-DEFAULT_SPEC = Path(str(resources.files("features") / "default_spec.yaml"))
-DEFAULT_RULEBOOK = Path(str(resources.files("training") / "default_rulebook.yaml"))
+DEFAULT_SPEC = Path(str(resources.files("leadscore.features") / "default_spec.yaml"))
+DEFAULT_RULEBOOK = Path(str(resources.files("leadscore.training") / "default_rulebook.yaml"))
 SpecOption = Annotated[Path, typer.Option(help="Feature spec (YAML).")]
 RulebookOption = Annotated[
     Path,
@@ -209,8 +209,8 @@ def _export_format(  # type: ignore[no-untyped-def]
     encoding, sheet, time_zone, date_format, column, source, export_format
 ):
     """The ExportFormat the options describe; None when none was given."""
-    from features.presets import preset_names
-    from features.reading import ExportFormat, parse_column_options
+    from leadscore.features.presets import preset_names
+    from leadscore.features.reading import ExportFormat, parse_column_options
 
     given = (encoding, sheet, time_zone, date_format, column, source, export_format)
     if all(value is None for value in given):
@@ -253,8 +253,8 @@ def simulate(
     as Parquet, the hidden truth (true conversion probability) as truth.parquet, and all tables
     in an embedded DuckDB file world.duckdb.
     """
-    from features.synthetic import simulate as run_simulation
-    from features.synthetic import write_world
+    from leadscore.features.synthetic import simulate as run_simulation
+    from leadscore.features.synthetic import write_world
 
     with console.status(f"Simulating {leads:,} leads (seed {seed})"):
         world = run_simulation(leads, seed)
@@ -296,7 +296,7 @@ def validate(
     reported with its file, column and rows. Timestamps without a time zone are read as UTC.
     Columns recognised as personal data are listed by name only: they never become features.
     """
-    from features.contract import ContractError, load_export, load_flat
+    from leadscore.features.contract import ContractError, load_export, load_flat
 
     try:
         _flat_only(label, id_column=id_column, order_column=order_column)
@@ -347,9 +347,9 @@ def spec_infer(
     engagement score. Personal data, columns unique per lead, timestamps, free text and
     sales-side activities are left out; the YAML's header says why, with the evidence.
     """
-    from features.contract import ContractError, load_export, load_flat
-    from features.infer import infer, spec_header
-    from features.spec import dump_spec
+    from leadscore.features.contract import ContractError, load_export, load_flat
+    from leadscore.features.infer import infer, spec_header
+    from leadscore.features.spec import dump_spec
 
     try:
         _flat_only(label, order_column=order_column)
@@ -420,7 +420,7 @@ def features_build(
     two splits. Writes training_set.parquet, profile.json (rows and label rate per split,
     null rates, top categories), and the spec, rulebook and decisions it was built with.
     """
-    from features.training_set import SplitPlan
+    from leadscore.features.training_set import SplitPlan
 
     try:
         plan = SplitPlan(validation_share, test_share)
@@ -446,7 +446,7 @@ def _source(  # type: ignore[no-untyped-def]
 ):
     """The export named by --warehouse or by --leads (with --activities, --outcomes), its
     files read as ``fmt`` (an ExportFormat) says."""
-    from features.sources import from_files, from_warehouse
+    from leadscore.features.sources import from_files, from_warehouse
 
     if warehouse is not None:
         return from_warehouse(warehouse, threads, memory_limit)
@@ -473,9 +473,9 @@ def _prepare(  # type: ignore[no-untyped-def]
 ):
     """Decide the spec and rulebook for the export, print why, and build the training set
     (with the export's format, ``fmt``, beside it)."""
-    from features import schema
-    from features.training_set import SplitPlan
-    from training.prepare import prepare_training_set, starting_point
+    from leadscore.features import schema
+    from leadscore.features.training_set import SplitPlan
+    from leadscore.training.prepare import prepare_training_set, starting_point
 
     plan = plan or SplitPlan()
     start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=_clock(fmt), plan=plan)
@@ -543,7 +543,7 @@ def _rule_inputs(  # type: ignore[no-untyped-def]
     """
     import pandas as pd
 
-    from training.prepare import recorded_inputs
+    from leadscore.training.prepare import recorded_inputs
 
     if training_set is None:
         prepared = _prepare(_source(*export, fmt=fmt), build_dir, spec, rulebook, fmt=fmt)
@@ -605,10 +605,10 @@ def rules_evaluate(
     """
     import pandas as pd
 
-    from features.offline import CUTOFF_AT, LABEL
-    from features.training_set import SPLIT
-    from training.rule_metrics import handoff_metrics
-    from training.rules import RuleScorer
+    from leadscore.features.offline import CUTOFF_AT, LABEL
+    from leadscore.features.training_set import SPLIT
+    from leadscore.training.rule_metrics import handoff_metrics
+    from leadscore.training.rules import RuleScorer
 
     try:
         with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
@@ -686,9 +686,9 @@ def rules_suggest(
     per rule (how often it fires, SQL rate when it fires and when not, lift) as CSV, and a
     diff against the current rulebook.
     """
-    from training.prepare import suggest_from, write_suggestion
-    from training.rules import RuleScorer
-    from training.suggest import empty_rulebook
+    from leadscore.training.prepare import suggest_from, write_suggestion
+    from leadscore.training.rules import RuleScorer
+    from leadscore.training.suggest import empty_rulebook
 
     export = (leads, activities, outcomes, warehouse)
     try:
@@ -795,13 +795,13 @@ def train(
     validation, the combiner is fitted on validation, and all figures come from the
     untouched test period.
     """
-    from features.contract import ContractError
-    from features.spec import SpecError, load_spec
-    from training.flat import prepare_flat_training
-    from training.job import run_training
-    from training.prepare import read_profile, recorded_inputs
-    from training.rulebook import RulebookError, compile_rules, load_rulebook
-    from training.tracking import default_tracking_uri
+    from leadscore.features.contract import ContractError
+    from leadscore.features.spec import SpecError, load_spec
+    from leadscore.training.flat import prepare_flat_training
+    from leadscore.training.job import run_training
+    from leadscore.training.prepare import read_profile, recorded_inputs
+    from leadscore.training.rulebook import RulebookError, compile_rules, load_rulebook
+    from leadscore.training.tracking import default_tracking_uri
 
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -896,12 +896,12 @@ def score(
     numbers), the label column there or not (never read), created_at only if it had one, no
     --activities. Without created_at, as_of is the time of scoring.
     """
-    from features import schema
-    from features.contract import ContractError, FlatShape
-    from features.sources import from_files
-    from features.training_set import data_end
-    from serving.batch import score_source
-    from training.artifact import ModelDirectoryError, load_model
+    from leadscore.features import schema
+    from leadscore.features.contract import ContractError, FlatShape
+    from leadscore.features.sources import from_files
+    from leadscore.features.training_set import data_end
+    from leadscore.serving.batch import score_source
+    from leadscore.training.artifact import ModelDirectoryError, load_model
 
     try:
         scorer = load_model(model)
@@ -937,7 +937,7 @@ def score(
 def _remembered_format(scorer, given):  # type: ignore[no-untyped-def]
     """The options the user gave, else the format the model's export was read with (its
     next file is written the same way), else the default."""
-    from features.reading import ExportFormat
+    from leadscore.features.reading import ExportFormat
 
     return given or ExportFormat.from_metadata(scorer.metadata) or ExportFormat()
 
@@ -946,9 +946,9 @@ def _score_flat_file(  # type: ignore[no-untyped-def]
     scorer, shape, leads: Path, activities: Path | None, as_of: str | None, lang: str, fmt
 ):
     """Scores of a flat model's next file, or a ValueError saying what to change."""
-    from features import schema
-    from features.contract import load_flat_to_score
-    from serving.batch import score_flat
+    from leadscore.features import schema
+    from leadscore.features.contract import load_flat_to_score
+    from leadscore.serving.batch import score_flat
 
     if shape is None:
         raise ValueError(
@@ -990,11 +990,11 @@ def explain(
     """
     import pandas as pd
 
-    from features import schema
-    from features.contract import ContractError, empty_activities, load_export
-    from features.online import online_features
-    from serving.handoff import handoff_sheet, render_html
-    from training.artifact import ModelDirectoryError, load_model
+    from leadscore.features import schema
+    from leadscore.features.contract import ContractError, empty_activities, load_export
+    from leadscore.features.online import online_features
+    from leadscore.serving.handoff import handoff_sheet, render_html
+    from leadscore.training.artifact import ModelDirectoryError, load_model
 
     try:
         if lang not in ("en", "ja"):
@@ -1090,10 +1090,10 @@ def tune_threshold(
     delay model it used, is written into the model directory (earlier ones kept under
     policies/) and to the MLflow run.
     """
-    from features.contract import ContractError
-    from training.capacity import Capacity, CapacityError, DealValue, parse_capacity
-    from training.capacity import tune_threshold as tune
-    from training.response_delay import (
+    from leadscore.features.contract import ContractError
+    from leadscore.training.capacity import Capacity, CapacityError, DealValue, parse_capacity
+    from leadscore.training.capacity import tune_threshold as tune
+    from leadscore.training.response_delay import (
         ResponseDelay,
         ResponseDelayError,
         estimate_response_delay,
@@ -1199,7 +1199,7 @@ def promote(
     """Move the `champion` alias of the registered model `lead-scorer` (serving loads it)."""
     from mlflow.exceptions import MlflowException
 
-    from training.tracking import promote as move_alias
+    from leadscore.training.tracking import promote as move_alias
 
     try:
         chosen = move_alias(tracking_uri, version, alias)
@@ -1238,7 +1238,7 @@ def serve(
     within seconds, without a restart. Stop with Ctrl+C or SIGTERM (systemd, `docker stop`):
     the server and its workers stop with it.
     """
-    from serving.server import (
+    from leadscore.serving.server import (
         ServerFailed,
         StopSignals,
         check_model,
@@ -1251,7 +1251,7 @@ def serve(
         tracking_location,
         wait_ready,
     )
-    from training.artifact import ModelDirectoryError
+    from leadscore.training.artifact import ModelDirectoryError
 
     errors = Console(stderr=True, width=None if sys.stderr.isatty() else 110)
 
@@ -1375,9 +1375,9 @@ def _serve_demo(out: Path, export: Path, scores: Path, port: int) -> None:
     terminal, keep serving until Ctrl+C (or SIGTERM), otherwise stop and say so."""
     import pandas as pd
 
-    from features.schema import LEAD_ID
-    from serving.client import ScoringClient, lead_payload
-    from serving.server import (
+    from leadscore.features.schema import LEAD_ID
+    from leadscore.serving.client import ScoringClient, lead_payload
+    from leadscore.serving.server import (
         ServerFailed,
         StopSignals,
         serve_until_stopped,
@@ -1444,7 +1444,7 @@ def _print_top_leads(scores: Path, count: int = 10) -> None:
 
 
 def _print_world_summary(leads, activities, outcomes) -> None:  # type: ignore[no-untyped-def]
-    from features import schema
+    from leadscore.features import schema
 
     table = Table(title="Export", show_header=True)
     for column in ("leads", "activities", "SQL leads", "SQL rate", "first lead", "last lead"):

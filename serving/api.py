@@ -15,8 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from serving.scoring import TOP_REASONS
-from training.explain import LANGUAGES
+from leadscore.serving.scoring import TOP_REASONS
+from leadscore.training.explain import LANGUAGES
 
 Lang = Literal[LANGUAGES]  # type: ignore[valid-type]  # the reason catalog's languages
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import ibis
 import pandas as pd
 
-from features import schema
-from features.offline import CUTOFF_AT, connect, feature_table, flat_feature_rows
-from features.sources import Source
-from serving.scoring import TOP_REASONS, score_features
-from training.scorer import LeadScorer
+from leadscore.features import schema
+from leadscore.features.offline import CUTOFF_AT, connect, feature_table, flat_feature_rows
+from leadscore.features.sources import Source
+from leadscore.serving.scoring import TOP_REASONS, score_features
+from leadscore.training.scorer import LeadScorer
 
 
 def score_source(

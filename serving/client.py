@@ -17,9 +17,9 @@ from typing import Any
 import httpx
 import pandas as pd
 
-from features import schema
-from features.personal_data import is_personal_value, personal_data_columns
-from serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from leadscore.features import schema
+from leadscore.features.personal_data import is_personal_value, personal_data_columns
+from leadscore.serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 
 
 def _json_value(value: object) -> object:

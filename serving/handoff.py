@@ -14,11 +14,11 @@ import re
 import jinja2
 import pandas as pd
 
-from features import schema
-from features.contract import is_empty
-from training.explain import reasons
-from training.rules import format_breakdown
-from training.scorer import LeadScorer
+from leadscore.features import schema
+from leadscore.features.contract import is_empty
+from leadscore.training.explain import reasons
+from leadscore.training.rules import format_breakdown
+from leadscore.training.scorer import LeadScorer
 
 _BANT = {
     "budget": r"budget",

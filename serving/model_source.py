@@ -16,8 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from training.artifact import ModelDirectoryError, load_model
-from training.scorer import LeadScorer
+from leadscore.training.artifact import ModelDirectoryError, load_model
+from leadscore.training.scorer import LeadScorer
 
 REGISTRY_PREFIX = "models:/"
 POLICY_FILE = "policy.json"

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from features import schema
-from features.online import ActivityColumns, online_features
-from training.explain import LANGUAGES, TOP_REASONS, reason_text, reasons
-from training.rows import FeatureRows
-from training.scorer import LeadScorer
+from leadscore.features import schema
+from leadscore.features.online import ActivityColumns, online_features
+from leadscore.training.explain import LANGUAGES, TOP_REASONS, reason_text, reasons
+from leadscore.training.rows import FeatureRows
+from leadscore.training.scorer import LeadScorer
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,7 @@ from typing import IO
 
 import psutil
 
-from serving.model_source import REGISTRY_PREFIX, ModelHandle
+from leadscore.serving.model_source import REGISTRY_PREFIX, ModelHandle
 
 SERVICE = "serving.service:LeadScoring"
 ROOT = Path(__file__).resolve().parent.parent

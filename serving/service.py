@@ -25,8 +25,8 @@ import bentoml
 from fastapi import FastAPI
 from pydantic import ValidationError
 
-from features.online import ActivityColumns
-from serving.api import (
+from leadscore.features.online import ActivityColumns
+from leadscore.serving.api import (
     DEFAULT_MAX_BATCH,
     REQUEST_PROBLEM_SCHEMA,
     BatchItem,
@@ -40,11 +40,11 @@ from serving.api import (
     field_error,
     lead_error,
 )
-from serving.auth import AuthMiddleware
-from serving.coalesce import Coalescer
-from serving.model_source import ModelHandle
-from serving.scoring import Scored, online_rows, score_features
-from training.explain import reason_text
+from leadscore.serving.auth import AuthMiddleware
+from leadscore.serving.coalesce import Coalescer
+from leadscore.serving.model_source import ModelHandle
+from leadscore.serving.scoring import Scored, online_rows, score_features
+from leadscore.training.explain import reason_text
 
 # BentoML keeps an OpenTelemetry span per request in memory even when no tracing exporter is
 # configured: about two thousand live spans per worker under load, which make every full garbage

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.spec import parse_spec
+from leadscore.features.spec import parse_spec
 
 START = pd.Timestamp("2025-01-01", tz="UTC")
 TYPES = ["page_view", "email_open", "email_click", "demo_request", "webinar_attended", "sales_call"]

@@ -22,9 +22,9 @@ from pathlib import Path
 import joblib
 import yaml
 
-from features.spec import dump_spec, load_spec
-from training.rulebook import dump_rulebook
-from training.scorer import LeadScorer
+from leadscore.features.spec import dump_spec, load_spec
+from leadscore.training.rulebook import dump_rulebook
+from leadscore.training.scorer import LeadScorer
 
 SCORER_FILE = "scorer.joblib"
 REQUIRED = (SCORER_FILE, "spec.yaml", "rulebook.yaml", "policy.json", "metadata.json")

@@ -21,9 +21,9 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import schema
-from features.offline import CUTOFF_AT, LABEL
-from training.policy import (
+from leadscore.features import schema
+from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.training.policy import (
     REST,
     CapacityError,
     DealValue,
@@ -31,7 +31,7 @@ from training.policy import (
     levels_of,
     policy_thresholds,
 )
-from training.response_delay import ResponseDelay, queue_waits
+from leadscore.training.response_delay import ResponseDelay, queue_waits
 
 WEEK = pd.Timedelta(days=7)
 _FILL_SHARES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
@@ -334,8 +334,8 @@ def tune_threshold(
     """
     import mlflow
 
-    from features.training_set import SPLIT
-    from training.artifact import load_model
+    from leadscore.features.training_set import SPLIT
+    from leadscore.training.artifact import load_model
 
     delay = delay or ResponseDelay()
     scorer = load_model(model_dir)

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from training.rows import FeatureRows
-from training.scorer import (
+from leadscore.training.rows import FeatureRows
+from leadscore.training.scorer import (
     INSTANT_PASS,
     RULE_POINTS,
     LeadScorer,

@@ -11,14 +11,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from features.contract import FlatShape, load_flat
-from features.infer import infer_spec
-from features.offline import connect
-from features.reading import ExportFormat
-from features.spec import FeatureSpec
-from features.training_set import flat_training_set
-from training.rulebook import Rulebook, compile_rules
-from training.suggest import empty_rulebook
+from leadscore.features.contract import FlatShape, load_flat
+from leadscore.features.infer import infer_spec
+from leadscore.features.offline import connect
+from leadscore.features.reading import ExportFormat
+from leadscore.features.spec import FeatureSpec
+from leadscore.features.training_set import flat_training_set
+from leadscore.training.rulebook import Rulebook, compile_rules
+from leadscore.training.suggest import empty_rulebook
 
 
 @dataclass(frozen=True)

@@ -10,16 +10,16 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
-from features import schema
-from features.contract import FlatShape
-from features.offline import LABEL
-from features.reading import ExportFormat
-from features.spec import FeatureSpec
-from features.training_set import SPLIT
-from training.artifact import save_model
-from training.rulebook import Rulebook
-from training.scorer import LeadScorer
-from training.train import component_probabilities, evaluate, fit_scorer, refit_scorer
+from leadscore.features import schema
+from leadscore.features.contract import FlatShape
+from leadscore.features.offline import LABEL
+from leadscore.features.reading import ExportFormat
+from leadscore.features.spec import FeatureSpec
+from leadscore.features.training_set import SPLIT
+from leadscore.training.artifact import save_model
+from leadscore.training.rulebook import Rulebook
+from leadscore.training.scorer import LeadScorer
+from leadscore.training.train import component_probabilities, evaluate, fit_scorer, refit_scorer
 
 
 def weekly_mql_volume(outcomes: pd.DataFrame) -> float | None:
@@ -123,7 +123,7 @@ def run_training(
     the latest period (``refit_latest_oof_*``); the model's ``metadata["refit"]`` says the
     same. ``refit=False`` ships the train-only scorer.
     """
-    from training import tracking
+    from leadscore.training import tracking
 
     rows = pd.read_parquet(training_set)
     parts = {

@@ -12,7 +12,7 @@ from dataclasses import asdict, dataclass, field, replace
 import numpy as np
 import pandas as pd
 
-from training.rows import FeatureRows
+from leadscore.training.rows import FeatureRows
 
 EMPTY = "(empty)"
 REST = "*"

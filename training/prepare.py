@@ -28,12 +28,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from features import schema
-from features.infer import Inference, infer
-from features.offline import CUTOFF_AT, LABEL
-from features.reading import ExportFormat
-from features.sources import Source
-from features.spec import (
+from leadscore.features import schema
+from leadscore.features.infer import Inference, infer
+from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.reading import ExportFormat
+from leadscore.features.sources import Source
+from leadscore.features.spec import (
     ANY_TYPE,
     DEFAULT_SPEC,
     FeatureSpec,
@@ -41,14 +41,14 @@ from features.spec import (
     glob_to_regex,
     load_spec,
 )
-from features.training_set import (
+from leadscore.features.training_set import (
     SplitEdges,
     SplitPlan,
     build_training_set,
     profile_training_set,
     write_profile,
 )
-from training.rulebook import (
+from leadscore.training.rulebook import (
     DEFAULT_RULEBOOK,
     Rule,
     Rulebook,
@@ -56,7 +56,7 @@ from training.rulebook import (
     dump_rulebook,
     load_rulebook,
 )
-from training.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
+from leadscore.training.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
 
 SPEC_FILE = "spec.yaml"  # beside training_set.parquet: the spec it was built with
 RULEBOOK_FILE = "rulebook.yaml"  # beside it: the rulebook, after any bootstrap
@@ -266,7 +266,7 @@ def _few(items: list[str], shown: int = 4) -> str:
 
 def historical_mql_per_week(source: Source) -> float | None:
     """:func:`training.job.weekly_mql_volume` of the export's outcomes (one row per lead)."""
-    from training.job import weekly_mql_volume
+    from leadscore.training.job import weekly_mql_volume
 
     if schema.MQL_AT not in source.outcomes.columns:
         return None
@@ -336,8 +336,8 @@ def prepare_training_set(
 
 def labelled_periods(training_set: Path | pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The labelled rows of the train, validation and test periods."""
-    from features.offline import LABEL
-    from features.training_set import SPLIT
+    from leadscore.features.offline import LABEL
+    from leadscore.features.training_set import SPLIT
 
     rows = pd.read_parquet(training_set) if isinstance(training_set, Path) else training_set
     rows = rows[rows[LABEL].notna()]

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features import schema
+from leadscore.features import schema
 
 HOURS_PER_WEEK = 168.0
 DEFAULT_HALF_LIFE_HOURS = 72.0
@@ -125,7 +125,7 @@ def queue_waits(handed_at: pd.Series, per_week: float) -> np.ndarray:
 
 def read_outcome_times(path: Path) -> pd.DataFrame:
     """The outcome timestamps of an export file (CSV or Parquet) that the estimate needs."""
-    from features.contract import parse_timestamps, read_table
+    from leadscore.features.contract import parse_timestamps, read_table
 
     table = read_table(path)
     present = [c for c in schema.OUTCOME_TIMESTAMPS if c in table.frame.columns]

@@ -30,7 +30,7 @@ from pydantic import (
     model_validator,
 )
 
-from features.spec import (
+from leadscore.features.spec import (
     CategoricalAttribute,
     CreatedAttribute,
     Engagement,

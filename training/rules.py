@@ -21,9 +21,9 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
-from features.spec import FeatureSpec
-from training.rows import FeatureRows
-from training.rulebook import (
+from leadscore.features.spec import FeatureSpec
+from leadscore.training.rows import FeatureRows
+from leadscore.training.rulebook import (
     ENGAGEMENT_GRADES,
     FIT_GRADES,
     Condition,

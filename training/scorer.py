@@ -39,15 +39,15 @@ from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from features.infer import snake
-from features.schema import Activity
-from features.spec import FeatureSpec, NumericAttribute
-from training.combiner import LinearLogOdds, LogOddsBlend
-from training.encoding import FittedEncoding
-from training.policy import policy_thresholds
-from training.rows import FeatureRows
-from training.rulebook import Rulebook
-from training.rules import RuleScorer
+from leadscore.features.infer import snake
+from leadscore.features.schema import Activity
+from leadscore.features.spec import FeatureSpec, NumericAttribute
+from leadscore.training.combiner import LinearLogOdds, LogOddsBlend
+from leadscore.training.encoding import FittedEncoding
+from leadscore.training.policy import policy_thresholds
+from leadscore.training.rows import FeatureRows
+from leadscore.training.rulebook import Rulebook
+from leadscore.training.rules import RuleScorer
 
 RULE_POINTS = "rule_points"
 INSTANT_PASS = "instant_pass"

@@ -24,8 +24,8 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from training.evaluation import reliability_curve
-from training.train import Candidate
+from leadscore.training.evaluation import reliability_curve
+from leadscore.training.train import Candidate
 
 MODEL_NAME = "lead-scorer"
 EXPERIMENT = "leadscore"
@@ -48,7 +48,7 @@ class LeadScorerModel(mlflow.pyfunc.PythonModel):
     """The pyfunc face of a model directory: feature rows in, p_sql / score / decision out."""
 
     def load_context(self, context) -> None:  # type: ignore[no-untyped-def]
-        from training.artifact import load_model
+        from leadscore.training.artifact import load_model
 
         self.scorer = load_model(Path(context.artifacts["model_dir"]))
 
@@ -164,7 +164,7 @@ def log_global_explanations(scorer, rows: pd.DataFrame, sample: int = 2000) -> N
 def _log_global_explanations(scorer, rows: pd.DataFrame, sample: int) -> None:  # type: ignore[no-untyped-def]
     import shap
 
-    from training.explain import reasons
+    from leadscore.training.explain import reasons
 
     rows = rows.sample(min(sample, len(rows)), random_state=0)
     inputs = scorer.model_inputs(rows)

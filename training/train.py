@@ -20,18 +20,23 @@ import pandas as pd
 import yaml
 from sklearn.metrics import log_loss, roc_auc_score
 
-from features import schema
-from features.offline import CUTOFF_AT, LABEL
-from features.spec import FeatureSpec
-from training.capacity import WEEK, fill_threshold
-from training.combiner import LAYERS, LogOddsBlend
-from training.evaluation import probability_metrics
-from training.explain import CATALOG
-from training.policy import CapacityError
-from training.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
-from training.rulebook import Rulebook
-from training.rules import RuleScorer
-from training.scorer import LeadScorer, combined_probability, fit_logistic, lightgbm_pipeline
+from leadscore.features import schema
+from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.spec import FeatureSpec
+from leadscore.training.capacity import WEEK, fill_threshold
+from leadscore.training.combiner import LAYERS, LogOddsBlend
+from leadscore.training.evaluation import probability_metrics
+from leadscore.training.explain import CATALOG
+from leadscore.training.policy import CapacityError
+from leadscore.training.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
+from leadscore.training.rulebook import Rulebook
+from leadscore.training.rules import RuleScorer
+from leadscore.training.scorer import (
+    LeadScorer,
+    combined_probability,
+    fit_logistic,
+    lightgbm_pipeline,
+)
 
 LOGISTIC_GRID = ({"C": 0.01}, {"C": 0.1}, {"C": 1.0})
 LIGHTGBM_GRID = (

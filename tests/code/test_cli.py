@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.spec import load_spec
 from leadscore.cli import app
+from leadscore.features.spec import load_spec
 
 runner = CliRunner()
 

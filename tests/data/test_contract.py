@@ -8,9 +8,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema
-from features.contract import ContractError, load_export, load_flat, read_table
-from features.personal_data import personal_data_columns
+from leadscore.features import schema
+from leadscore.features.contract import ContractError, load_export, load_flat, read_table
+from leadscore.features.personal_data import personal_data_columns
 
 
 def write_csv(path: Path, text: str) -> Path:
@@ -300,9 +300,9 @@ def test_lead_ids_that_order_the_leads_stay_the_ids(tmp_path):
 
 def test_the_flat_split_follows_the_order_whatever_the_row_order_of_the_leads(tmp_path):
     """The order is matched to the leads by their index, so a caller may sort or filter them."""
-    from features.infer import infer_spec
-    from features.offline import connect
-    from features.training_set import flat_training_set
+    from leadscore.features.infer import infer_spec
+    from leadscore.features.offline import connect
+    from leadscore.features.training_set import flat_training_set
 
     n = 50
     numbers = 1000 - np.arange(n)  # newest first
@@ -342,7 +342,7 @@ def test_a_csv_keeps_na_as_text_where_the_service_would(tmp_path):
     assert flat.leads["region"].tolist() == ["NA", "EMEA", "#N/A"]
     assert "employees" in flat.number_columns and "region" not in flat.number_columns
     table = read_table(path)
-    from features.contract import parse_timestamps
+    from leadscore.features.contract import parse_timestamps
 
     assert parse_timestamps(table, "sql_at", required=False).isna().tolist() == [True, False, True]
 
@@ -361,10 +361,10 @@ def test_csv_codes_and_numbers_reach_features_as_a_posted_lead_brings_them(tmp_p
     """An industry code '0111' keeps its zero and a band '50' in a column with gaps stays '50':
     the levels a model learns from a CSV export are the ones the service gets in a posted
     lead. The spec, not the file, says which columns are numbers."""
-    from features.infer import infer_spec
-    from features.offline import attribute_features, connect, register
-    from features.online import attribute_values
-    from features.spec import CategoricalAttribute, FeatureSpec, NumericAttribute
+    from leadscore.features.infer import infer_spec
+    from leadscore.features.offline import attribute_features, connect, register
+    from leadscore.features.online import attribute_values
+    from leadscore.features.spec import CategoricalAttribute, FeatureSpec, NumericAttribute
 
     path = write_csv(
         tmp_path / "leads.csv",
@@ -445,7 +445,7 @@ def test_a_flat_id_column_of_numbers_with_an_na_gap_names_the_row(tmp_path):
 
 
 def test_a_bant_field_written_na_is_still_unknown_on_the_handoff_sheet():
-    from serving.handoff import unknowns
+    from leadscore.serving.handoff import unknowns
 
     lead = {"budget_usd": "NA", "timeline_months": " null ", "authority": "CFO"}
     assert unknowns(lead, "en") == ["budget: budget_usd", "timing: timeline_months"]

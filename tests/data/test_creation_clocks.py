@@ -14,12 +14,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import schema
-from features.infer import infer, spec_header
-from features.offline import attribute_features, connect, register
-from features.online import attribute_values
-from features.spec import SpecError, dump_spec, load_spec, parse_spec
-from features.training_set import flat_training_set
+from leadscore.features import schema
+from leadscore.features.infer import infer, spec_header
+from leadscore.features.offline import attribute_features, connect, register
+from leadscore.features.online import attribute_values
+from leadscore.features.spec import SpecError, dump_spec, load_spec, parse_spec
+from leadscore.features.training_set import flat_training_set
 
 ZONES = ("UTC", "Asia/Tokyo", "America/New_York", "Europe/London", "Australia/Lord_Howe",
          "Asia/Kolkata")  # fmt: skip

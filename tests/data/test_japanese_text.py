@@ -16,11 +16,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import schema
-from features.infer import infer, infer_attributes
-from features.offline import LABEL, attribute_features, connect, register
-from features.online import attribute_values
-from features.spec import (
+from leadscore.cli import app
+from leadscore.features import schema
+from leadscore.features.infer import infer, infer_attributes
+from leadscore.features.offline import LABEL, attribute_features, connect, register
+from leadscore.features.online import attribute_values
+from leadscore.features.spec import (
     CategoricalAttribute,
     dump_spec,
     is_feature_name,
@@ -28,11 +29,10 @@ from features.spec import (
     normalise_level,
     parse_spec,
 )
-from features.training_set import SPLIT, SplitPlan, build_training_set
-from leadscore.cli import app
-from training.explain import reasons
-from training.rulebook import parse_rulebook
-from training.train import fit_scorer
+from leadscore.features.training_set import SPLIT, SplitPlan, build_training_set
+from leadscore.training.explain import reasons
+from leadscore.training.rulebook import parse_rulebook
+from leadscore.training.train import fit_scorer
 
 START = pd.Timestamp("2024-04-01", tz="UTC")
 # title -> how much likelier to become SQL; the spellings as people type them

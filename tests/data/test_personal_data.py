@@ -11,7 +11,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from features.personal_data import is_personal_name, personal_data_columns
+from leadscore.features.personal_data import is_personal_name, personal_data_columns
 
 
 @pytest.mark.parametrize(
@@ -126,7 +126,7 @@ def test_an_empty_column_named_like_personal_data_is_still_personal():
 
 
 def test_a_lead_posted_to_the_service_carries_no_personal_data_but_keeps_its_features():
-    from serving.client import lead_payload
+    from leadscore.serving.client import lead_payload
 
     lead = {
         "lead_id": 7, "created_at": pd.Timestamp("2025-01-01", tz="UTC"),

@@ -8,10 +8,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from features import schema
-from features.offline import CUTOFF_AT, LABEL, connect, feature_table, label_table, register
-from features.online import online_features
-from features.training_set import SPLIT, SplitPlan, build_training_set
+from leadscore.features import schema
+from leadscore.features.offline import (
+    CUTOFF_AT,
+    LABEL,
+    connect,
+    feature_table,
+    label_table,
+    register,
+)
+from leadscore.features.online import online_features
+from leadscore.features.training_set import SPLIT, SplitPlan, build_training_set
 from tests.worlds import DETAILS, START, TEST_SPEC, TYPES, small_world
 
 SPEC = TEST_SPEC
@@ -366,7 +373,7 @@ def test_online_features_equal_offline_on_random_worlds(world):
 
 
 def test_cutoffs_at_activity_events_follow_the_same_open_lead_rules(world):
-    from features.offline import training_cutoffs
+    from leadscore.features.offline import training_cutoffs
 
     leads, activities, outcomes = world
     spec = SPEC.model_copy(
@@ -467,7 +474,7 @@ def test_a_numeric_attribute_reads_the_same_online_and_offline_whatever_its_form
 
 def test_the_portable_clock_reads_the_same_microseconds_as_duckdbs_own():
     """Window arithmetic runs on DuckDB's epoch_us; a warehouse gets the portable form."""
-    from features.offline import epoch_us, portable_epoch_us
+    from leadscore.features.offline import epoch_us, portable_epoch_us
 
     moments = pd.DataFrame(
         {
@@ -505,7 +512,7 @@ def test_a_cutoff_passed_twice_is_one_row_with_the_counts_of_one(world):
 
 
 def test_a_spec_whose_only_window_is_the_lookback_builds_the_online_features(world):
-    from features.spec import parse_spec
+    from leadscore.features.spec import parse_spec
 
     spec = parse_spec(
         {

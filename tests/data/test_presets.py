@@ -11,9 +11,9 @@ import contextlib
 import pandas as pd
 import pytest
 
-from features import schema
-from features.contract import ContractError
-from features.presets import apply_preset, column_key, load_presets, preset_names
+from leadscore.features import schema
+from leadscore.features.contract import ContractError
+from leadscore.features.presets import apply_preset, column_key, load_presets, preset_names
 
 
 @pytest.fixture

@@ -14,10 +14,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import schema
-from features.contract import ContractError, load_export, load_flat
-from features.reading import ExportFormat, parse_column_options
 from leadscore.cli import app
+from leadscore.features import schema
+from leadscore.features.contract import ContractError, load_export, load_flat
+from leadscore.features.reading import ExportFormat, parse_column_options
 
 TOKYO = ExportFormat(
     time_zone="Asia/Tokyo",

@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features import schema
-from features.contract import load_export
-from features.schema import Activity
-from features.synthetic import SimulationConfig, SyntheticWorld, simulate, write_world
+from leadscore.features import schema
+from leadscore.features.contract import load_export
+from leadscore.features.schema import Activity
+from leadscore.features.synthetic import SimulationConfig, SyntheticWorld, simulate, write_world
 
 DEPARTMENT_VARIANTS = {"it", " IT ", "I.T.", "Information Technology"}
 

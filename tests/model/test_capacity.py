@@ -11,13 +11,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import schema
-from features.offline import CUTOFF_AT, LABEL
-from features.synthetic import SimulationConfig, simulate, write_world
-from features.training_set import SPLIT
 from leadscore.cli import app
-from training.artifact import load_model
-from training.capacity import (
+from leadscore.features import schema
+from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.synthetic import SimulationConfig, simulate, write_world
+from leadscore.features.training_set import SPLIT
+from leadscore.training.artifact import load_model
+from leadscore.training.capacity import (
     Capacity,
     CapacityError,
     DealValue,
@@ -29,7 +29,7 @@ from training.capacity import (
     tune_policy,
     tune_threshold,
 )
-from training.response_delay import (
+from leadscore.training.response_delay import (
     ResponseDelay,
     ResponseDelayError,
     estimate_response_delay,
@@ -264,7 +264,7 @@ def test_deal_value_sends_the_leads_worth_more(model_dir):
 
 def load_policy_thresholds(policy, rows: pd.DataFrame) -> np.ndarray:
     """The thresholds the scorer applies when this policy is current."""
-    from training.policy import policy_thresholds
+    from leadscore.training.policy import policy_thresholds
 
     return policy_thresholds(policy.as_dict(), rows)
 

@@ -12,14 +12,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from features import schema
-from features.infer import infer_spec
-from features.offline import LABEL, connect, flat_feature_rows
-from features.training_set import SPLIT
-from training.explain import reasons
-from training.flat import prepare_flat_training
-from training.rulebook import normalised_conditions, parse_rulebook
-from training.train import fit_scorer
+from leadscore.features import schema
+from leadscore.features.infer import infer_spec
+from leadscore.features.offline import LABEL, connect, flat_feature_rows
+from leadscore.features.training_set import SPLIT
+from leadscore.training.explain import reasons
+from leadscore.training.flat import prepare_flat_training
+from leadscore.training.rulebook import normalised_conditions, parse_rulebook
+from leadscore.training.train import fit_scorer
 
 ZONE = "Asia/Tokyo"
 

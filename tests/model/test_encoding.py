@@ -9,10 +9,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
 
-from features.spec import CategoricalAttribute
+from leadscore.features.spec import CategoricalAttribute
+from leadscore.training.encoding import FittedEncoding
+from leadscore.training.scorer import lightgbm_pipeline, logistic_pipeline, model_columns
 from tests.worlds import TEST_SPEC
-from training.encoding import FittedEncoding
-from training.scorer import lightgbm_pipeline, logistic_pipeline, model_columns
 
 # two categoricals with their own rare-level thresholds: 'some' (5% of rows) is a level of
 # its own in department and grouped with the rare levels in region

@@ -12,18 +12,18 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import schema
-from features.infer import created_attributes
-from features.offline import CUTOFF_AT, LABEL, connect, feature_table, register
-from features.online import online_features
-from features.sources import from_files
-from features.spec import load_spec
-from features.synthetic import simulate, write_world
-from features.training_set import SPLIT, build_training_set
 from leadscore.cli import app
-from serving.handoff import handoff_sheet, render_html
-from training.artifact import load_model
-from training.explain import (
+from leadscore.features import schema
+from leadscore.features.infer import created_attributes
+from leadscore.features.offline import CUTOFF_AT, LABEL, connect, feature_table, register
+from leadscore.features.online import online_features
+from leadscore.features.sources import from_files
+from leadscore.features.spec import load_spec
+from leadscore.features.synthetic import simulate, write_world
+from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.serving.handoff import handoff_sheet, render_html
+from leadscore.training.artifact import load_model
+from leadscore.training.explain import (
     BASE,
     LANGUAGES,
     concept_of,
@@ -32,9 +32,9 @@ from training.explain import (
     load_catalog,
     reasons,
 )
-from training.rulebook import compile_rules, load_rulebook
-from training.scorer import hand_raise_inputs
-from training.train import fit_scorer
+from leadscore.training.rulebook import compile_rules, load_rulebook
+from leadscore.training.scorer import hand_raise_inputs
+from leadscore.training.train import fit_scorer
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 

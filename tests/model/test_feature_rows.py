@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from training.rows import FeatureRows
-from training.rulebook import Condition
-from training.rules import condition_mask
+from leadscore.training.rows import FeatureRows
+from leadscore.training.rulebook import Condition
+from leadscore.training.rules import condition_mask
 
 NAMES = ["department", "employees", "visits", "ratio"]
 cell = st.one_of(

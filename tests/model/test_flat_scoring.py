@@ -14,11 +14,11 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import schema
-from features.contract import FlatShape
-from features.offline import LABEL
 from leadscore.cli import app
-from training.artifact import load_model
+from leadscore.features import schema
+from leadscore.features.contract import FlatShape
+from leadscore.features.offline import LABEL
+from leadscore.training.artifact import load_model
 
 runner = CliRunner()
 SOURCES = ["Google", "Referral", "Olark Chat", "Direct Traffic"]

@@ -15,12 +15,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.japanese import column_options, write_files
-from features.reading import ExportFormat
-from features.spec import load_spec
-from features.synthetic import simulate
 from leadscore.cli import app
-from training.artifact import load_model
+from leadscore.features.japanese import column_options, write_files
+from leadscore.features.reading import ExportFormat
+from leadscore.features.spec import load_spec
+from leadscore.features.synthetic import simulate
+from leadscore.training.artifact import load_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("japanese_export")]
 runner = CliRunner()

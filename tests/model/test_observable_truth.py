@@ -15,14 +15,14 @@ import pandas as pd
 import pytest
 from sklearn.metrics import roc_auc_score
 
-from features.observable_truth import BASE_RATE, TRUE_P, relabel, true_probability
-from features.offline import LABEL
-from features.sources import from_warehouse
-from features.spec import FeatureSpec, load_spec
-from features.synthetic import simulate, write_world
-from features.training_set import SPLIT, build_training_set
-from training.rulebook import compile_rules, load_rulebook
-from training.train import LIGHTGBM_GRID, LOGISTIC_GRID, evaluate, fit_scorer
+from leadscore.features.observable_truth import BASE_RATE, TRUE_P, relabel, true_probability
+from leadscore.features.offline import LABEL
+from leadscore.features.sources import from_warehouse
+from leadscore.features.spec import FeatureSpec, load_spec
+from leadscore.features.synthetic import simulate, write_world
+from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.training.rulebook import compile_rules, load_rulebook
+from leadscore.training.train import LIGHTGBM_GRID, LOGISTIC_GRID, evaluate, fit_scorer
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_RATE_HERE = 0.05  # more positives than the usual few percent: a small world, a steady AUC

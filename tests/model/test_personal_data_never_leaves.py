@@ -25,8 +25,8 @@ import pandas as pd
 import pyarrow.parquet as pq
 import pytest
 
-from features.dialects import rewrite
-from features.synthetic import simulate
+from leadscore.features.dialects import rewrite
+from leadscore.features.synthetic import simulate
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("personal_data")]
 

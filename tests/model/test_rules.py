@@ -9,21 +9,21 @@ import pandas as pd
 import pytest
 import yaml
 
-from features import schema
-from features.offline import CUTOFF_AT, LABEL, connect, register
-from features.online import online_features
-from features.spec import load_spec
-from features.synthetic import simulate
-from features.training_set import SPLIT, build_training_set
-from training.rulebook import (
+from leadscore.features import schema
+from leadscore.features.offline import CUTOFF_AT, LABEL, connect, register
+from leadscore.features.online import online_features
+from leadscore.features.spec import load_spec
+from leadscore.features.synthetic import simulate
+from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.training.rulebook import (
     DEFAULT_RULEBOOK,
     RulebookError,
     compile_rules,
     load_rulebook,
     parse_rulebook,
 )
-from training.rules import RuleScorer, format_breakdown
-from training.suggest import suggest
+from leadscore.training.rules import RuleScorer, format_breakdown
+from leadscore.training.suggest import suggest
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 
@@ -157,7 +157,7 @@ def test_suggested_points_beat_the_default_rulebook_out_of_time(setting, tmp_pat
     assert {"kept", "new"} <= set(result.evidence["status"])
     assert "+mql_threshold" in result.diff
     # the proposal is a valid rulebook that a person can load and edit, read as a file is
-    from training.rulebook import dump_rulebook
+    from leadscore.training.rulebook import dump_rulebook
 
     (tmp_path / "suggested.yaml").write_text(dump_rulebook(result.rulebook))
     assert load_rulebook(tmp_path / "suggested.yaml") == result.rulebook
@@ -216,7 +216,7 @@ def test_a_missing_threshold_is_refused():
 def test_a_rule_written_with_a_number_matches_the_level_the_export_writes():
     """Marketing ops writes `employee_band: {equals: 50}`; the export's level is the text '50'.
     The rule fires, as it reads; before, YAML's integer never equalled the text level."""
-    from features.spec import CategoricalAttribute, FeatureSpec
+    from leadscore.features.spec import CategoricalAttribute, FeatureSpec
 
     spec = FeatureSpec(
         attributes=(CategoricalAttribute(name="employee_band", column="employee_band"),),
@@ -239,7 +239,7 @@ rules:
 def test_a_yes_no_level_written_bare_is_refused_with_the_fix():
     """YAML reads `equals: yes` as true: the rule would compare a truth value with the text
     level 'yes' and never fire, so it is refused, saying how to write it."""
-    from features.spec import CategoricalAttribute, FeatureSpec
+    from leadscore.features.spec import CategoricalAttribute, FeatureSpec
 
     spec = FeatureSpec(
         attributes=(CategoricalAttribute(name="opted_in", column="opted_in"),), signals=()
@@ -265,7 +265,7 @@ def compile_rules_checked(raw: dict, spec):  # type: ignore[no-untyped-def]
 def test_a_code_written_bare_in_the_rulebook_file_keeps_its_zeros(tmp_path):
     """YAML would read `equals: 0111` as the octal number 73; marketing ops means the
     industry code '0111'. And `equals: Unknown` means a lead whose industry is unknown."""
-    from features.spec import CategoricalAttribute, FeatureSpec
+    from leadscore.features.spec import CategoricalAttribute, FeatureSpec
 
     spec = FeatureSpec(
         attributes=(CategoricalAttribute(name="industry", column="industry"),), signals=()

@@ -15,18 +15,18 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
-from features.offline import LABEL, connect, register
-from features.spec import load_spec
-from features.synthetic import simulate, write_world
-from features.training_set import SPLIT, build_training_set
 from leadscore.cli import app
-from training.artifact import load_model
-from training.combiner import LogOddsBlend
-from training.evaluation import bootstrap_auc_interval
-from training.explain import contributions
-from training.job import weekly_mql_volume
-from training.rulebook import compile_rules, parse_rulebook
-from training.train import choose_layer, fit_scorer
+from leadscore.features.offline import LABEL, connect, register
+from leadscore.features.spec import load_spec
+from leadscore.features.synthetic import simulate, write_world
+from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.training.artifact import load_model
+from leadscore.training.combiner import LogOddsBlend
+from leadscore.training.evaluation import bootstrap_auc_interval
+from leadscore.training.explain import contributions
+from leadscore.training.job import weekly_mql_volume
+from leadscore.training.rulebook import compile_rules, parse_rulebook
+from leadscore.training.train import choose_layer, fit_scorer
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 EMPTY_RULEBOOK = {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}

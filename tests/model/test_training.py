@@ -12,10 +12,10 @@ import pytest
 from mlflow.tracking import MlflowClient
 from typer.testing import CliRunner
 
-from features import schema
-from features.synthetic import simulate, write_world
 from leadscore.cli import app
-from training.artifact import ModelDirectoryError, load_model
+from leadscore.features import schema
+from leadscore.features.synthetic import simulate, write_world
+from leadscore.training.artifact import ModelDirectoryError, load_model
 
 runner = CliRunner()
 
@@ -260,7 +260,7 @@ def test_a_training_run_starts_under_mlflow_run_whose_run_lives_in_another_store
     tmp_path, monkeypatch
 ):
     """`mlflow run . -e main` sets MLFLOW_RUN_ID for its own store; training must still log."""
-    from training.tracking import training_run
+    from leadscore.training.tracking import training_run
 
     monkeypatch.setenv("MLFLOW_RUN_ID", "0123456789abcdef0123456789abcdef")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

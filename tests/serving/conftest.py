@@ -16,10 +16,10 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features.synthetic import simulate, write_world
 from leadscore.cli import app
-from serving.client import ScoringClient
-from serving.server import start_server, stop_server, wait_ready
+from leadscore.features.synthetic import simulate, write_world
+from leadscore.serving.client import ScoringClient
+from leadscore.serving.server import start_server, stop_server, wait_ready
 
 API_KEY = "test-key-3f9a"
 WEBHOOK_SECRET = "test-webhook-secret"

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from serving.coalesce import Coalescer
+from leadscore.serving.coalesce import Coalescer
 
 
 def test_waiting_calls_share_one_pass_and_each_gets_its_own_answer():

@@ -18,13 +18,13 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from features import schema
-from features.sources import from_files
 from leadscore.cli import app
-from serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from serving.batch import score_source
-from serving.client import lead_payload
-from training.artifact import load_model
+from leadscore.features import schema
+from leadscore.features.sources import from_files
+from leadscore.serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from leadscore.serving.batch import score_source
+from leadscore.serving.client import lead_payload
+from leadscore.training.artifact import load_model
 
 from .conftest import API_KEY, MAX_BATCH, WEBHOOK_SECRET
 

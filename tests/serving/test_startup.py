@@ -19,7 +19,7 @@ import pytest
 from typer.testing import CliRunner
 
 from leadscore.cli import app
-from serving.server import (
+from leadscore.serving.server import (
     model_location,
     server_environment,
     start_server,
