@@ -1223,33 +1223,70 @@ def serve(
     tracking_uri: Annotated[
         str | None, typer.Option(help="MLflow tracking URI, for a models:/ URI.")
     ] = None,
+    start_timeout: Annotated[
+        float,
+        typer.Option(min=1, help="Seconds to wait for the server to answer /readyz at start."),
+    ] = 120.0,
 ) -> None:
     """Serve scores over HTTP for MA systems (BentoML): POST /score and /score_batch.
 
     Checks the model first and refuses to start, with the reason, when it is missing or
-    corrupt. Set LEADSCORE_API_KEY to require `Authorization: Bearer <key>`, and
+    corrupt; a server that cannot start (port in use, workers failing) ends with the reason
+    and a non-zero exit. Set LEADSCORE_API_KEY to require `Authorization: Bearer <key>`, and
     LEADSCORE_WEBHOOK_SECRET to accept HMAC-SHA256 signed webhooks; LEADSCORE_MAX_BATCH caps
     /score_batch (default 1,000). A policy re-tuned with `leadscore tune-threshold` is picked up
-    within seconds, without a restart. Stop with Ctrl+C.
+    within seconds, without a restart. Stop with Ctrl+C or SIGTERM (systemd, `docker stop`):
+    the server and its workers stop with it.
     """
-    import subprocess
-
-    from leadscore.serving.server import check_model, server_command, server_environment
+    from leadscore.serving.server import (
+        ServerFailed,
+        StopSignals,
+        check_model,
+        exit_as_stopped_by,
+        local_url,
+        model_location,
+        serve_until_stopped,
+        start_server,
+        stop_server,
+        tracking_location,
+        wait_ready,
+    )
     from leadscore.training.artifact import ModelDirectoryError
 
+    errors = Console(stderr=True, width=None if sys.stderr.isatty() else 110)
+
+    def refuse(message: str, code: int) -> typer.Exit:
+        errors.print("[bold red]error:[/]", end=" ")
+        errors.print(message, markup=False, highlight=False, soft_wrap=True)
+        return typer.Exit(code=code)
+
+    tracking_uri = tracking_location(tracking_uri)
     try:
-        handle = check_model(model, tracking_uri)
+        handle = check_model(model_location(model), tracking_uri)
     except ModelDirectoryError as error:
-        raise _fail(error) from None
-    console.print(
-        f"serving model version {handle.model_version} from {handle.directory} on "
-        f"http://{host}:{port} (docs at /, scores at POST /score)"
-    )
-    env = server_environment(str(handle.directory), workers=workers, tracking_uri=tracking_uri)
-    try:
-        raise typer.Exit(subprocess.call(server_command(port, host), env=env))
-    except KeyboardInterrupt:
-        raise typer.Exit(0) from None
+        raise refuse(str(error), 2) from None
+    with StopSignals() as stops:
+        server = start_server(
+            str(handle.directory), port=port, host=host, workers=workers,
+            tracking_uri=tracking_uri, echo=sys.stderr.buffer,
+        )  # fmt: skip
+        stops.attach(server)
+        try:
+            wait_ready(local_url(host, port), server, timeout=start_timeout)
+        except ServerFailed as failure:
+            stop_server(server)
+            if stops.received is None:
+                raise refuse(f"the server did not start: {failure}", 1) from None
+        if stops.received is None:
+            console.print(
+                f"serving model version {handle.model_version} from {handle.directory} on "
+                f"{local_url(host, port)} (docs at /, scores at POST /score)"
+            )
+        code = serve_until_stopped(server, stops)
+    if stops.received is not None:
+        console.print("server stopped")
+        exit_as_stopped_by(stops.received)
+    raise refuse(f"the server stopped by itself with code {code}", code if code > 0 else 1)
 
 
 @app.command()
@@ -1334,40 +1371,60 @@ def demo(
 
 
 def _serve_demo(out: Path, export: Path, scores: Path, port: int) -> None:
-    """Start the service, score the top lead over HTTP as an MA webhook would, keep serving."""
+    """Start the service and score the top lead over HTTP as an MA webhook would; in a
+    terminal, keep serving until Ctrl+C (or SIGTERM), otherwise stop and say so."""
     import pandas as pd
 
     from leadscore.features.schema import LEAD_ID
     from leadscore.serving.client import ScoringClient, lead_payload
-    from leadscore.serving.server import start_server, stop_server, wait_ready
+    from leadscore.serving.server import (
+        ServerFailed,
+        StopSignals,
+        serve_until_stopped,
+        start_server,
+        stop_server,
+        wait_ready,
+    )
 
-    url = f"http://127.0.0.1:{port}"
-    server = start_server(str(out / "model"), port=port, log=out / "server.log")
-    try:
-        wait_ready(url, server, timeout=180)
-        top = pd.read_csv(scores).sort_values("p_sql", ascending=False).iloc[0]
-        leads = pd.read_parquet(export / "leads.parquet")
-        activities = pd.read_parquet(export / "activities.parquet")
-        body = lead_payload(
-            leads[leads[LEAD_ID] == top[LEAD_ID]].iloc[0].to_dict(),
-            activities[activities[LEAD_ID] == top[LEAD_ID]],
-            as_of=top["as_of"], lang="ja",
-        )  # fmt: skip
-        answer = ScoringClient(url).score(body)
-        console.print(
-            f"POST {url}/score for lead {answer['lead_id']}: score {answer['score']}, "
-            f"tier {answer['tier']}, {answer['decision']} (p_sql {answer['p_sql']:.1%})"
-        )
-        for reason in answer["reasons"]["positive"]:
-            console.print(f"  + {reason['text']}", highlight=False)
-        console.print(f"API docs: {url}/   metadata: {url}/metadata   log: {out / 'server.log'}")
-        if sys.stdin.isatty():
-            console.print("serving; Ctrl+C stops it")
-            server.wait()
-    except KeyboardInterrupt:
-        pass
-    finally:
-        stop_server(server)
+    url, log = f"http://127.0.0.1:{port}", out / "server.log"
+    with StopSignals() as stops:
+        server = start_server(str(out / "model"), port=port, log=log)
+        stops.attach(server)
+        try:
+            wait_ready(url, server, timeout=180)
+            top = pd.read_csv(scores).sort_values("p_sql", ascending=False).iloc[0]
+            leads = pd.read_parquet(export / "leads.parquet")
+            activities = pd.read_parquet(export / "activities.parquet")
+            body = lead_payload(
+                leads[leads[LEAD_ID] == top[LEAD_ID]].iloc[0].to_dict(),
+                activities[activities[LEAD_ID] == top[LEAD_ID]],
+                as_of=top["as_of"], lang="ja",
+            )  # fmt: skip
+            answer = ScoringClient(url).score(body)
+            console.print(
+                f"POST {url}/score for lead {answer['lead_id']}: score {answer['score']}, "
+                f"tier {answer['tier']}, {answer['decision']} (p_sql {answer['p_sql']:.1%})"
+            )
+            for reason in answer["reasons"]["positive"]:
+                console.print(f"  + {reason['text']}", highlight=False)
+            if sys.stdin.isatty() and stops.received is None:
+                console.print(f"API docs: {url}/   metadata: {url}/metadata   log: {log}")
+                console.print("serving; Ctrl+C stops it")
+                serve_until_stopped(server, stops)
+        except ServerFailed as failure:
+            if stops.received is None:
+                console.print("[bold red]error:[/]", end=" ")
+                console.print(f"the scoring service did not start: {failure}", markup=False)
+                raise typer.Exit(code=1) from None
+        except Exception:
+            if stops.received is None:
+                raise  # a stop request cuts the call short; anything else is a fault
+        finally:
+            stop_server(server)
+    console.print(
+        f"server stopped; serve the model again with `leadscore serve --model {out / 'model'}` "
+        f"(its log: {log})"
+    )
 
 
 def _print_top_leads(scores: Path, count: int = 10) -> None:
