@@ -222,7 +222,7 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     fmt = fmt or ExportFormat()
     path = Path(path)
     source = path.name
-    suffix = "".join(s for s in path.suffixes[-2:] if s != ".gz")[-8:].lower()
+    suffix = "".join(s for s in path.suffixes[-2:] if s.lower() != ".gz")[-8:].lower()
     kind_of_file = next((k for ext, k in _READERS.items() if suffix.endswith(ext)), None)
     if kind_of_file is None:
         raise ContractError(
@@ -245,7 +245,10 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     if frame.empty:
         raise ContractError("the file has a header but no rows", source=source)
     frame.columns = [str(c).strip() for c in frame.columns]
-    frame = rename_columns(frame, fmt.columns, schema.CONTRACT_COLUMNS.get(kind, ()))
+    try:
+        frame = rename_columns(frame, fmt.columns, schema.CONTRACT_COLUMNS.get(kind, ()))
+    except ValueError as error:
+        raise ContractError(str(error), source=source) from None
     notes: tuple[str, ...] = ()
     if fmt.source is not None:  # after the user's own names, which win
         from leadscore.features.presets import apply_preset  # it raises this module's errors

@@ -12,7 +12,10 @@ way when it is scored.
 from __future__ import annotations
 
 import codecs
+import csv
 import datetime as dt
+import gzip
+import io
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -96,7 +99,8 @@ class ExportFormat:
         path = Path(folder) / self.FILE_NAME
         header = "# how leadscore read this export; `score` reads the next file the same way\n"
         path.write_text(
-            header + yaml.safe_dump(self.as_dict(), allow_unicode=True, sort_keys=False)
+            header + yaml.safe_dump(self.as_dict(), allow_unicode=True, sort_keys=False),
+            encoding="utf-8",
         )
         return path
 
@@ -106,7 +110,10 @@ class ExportFormat:
         path = Path(path)
         if not path.exists():
             raise ValueError(f"{path}: export format file not found")
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except (yaml.YAMLError, UnicodeDecodeError) as error:
+            raise ValueError(f"{path.name}: not readable YAML ({type(error).__name__})") from None
         if not isinstance(raw, Mapping):
             raise ValueError(f"{path.name}: expected a mapping of options such as encoding: cp932")
         return cls.from_dict(raw, path.name)
@@ -123,6 +130,12 @@ class ExportFormat:
         columns = raw.get("columns") or {}
         if not isinstance(columns, Mapping):
             raise ValueError(f"{source}: columns must map contract names to the export's names")
+        for key in ("encoding", "sheet", "date_format", "source", "time_zone"):
+            value = raw.get(key)
+            if value is not None and not isinstance(value, str | int if key == "sheet" else str):
+                raise ValueError(f"{source}: {key} must be text, not {value!r}")
+        if "time_zone" in raw and raw["time_zone"] is None:
+            raise ValueError(f"{source}: time_zone is empty; write one such as Asia/Tokyo or UTC")
         return cls(**{**raw, "columns": {str(k): str(v) for k, v in columns.items()}})  # type: ignore[arg-type]
 
     @classmethod
@@ -152,6 +165,11 @@ def parse_column_options(pairs: Sequence[str]) -> dict[str, str]:
     return mapping
 
 
+def _open_bytes(path: Path):  # type: ignore[no-untyped-def]
+    """The file's bytes, decompressed when its name ends in .gz (as pandas reads it)."""
+    return gzip.open(path, "rb") if path.name.lower().endswith(".gz") else path.open("rb")
+
+
 def detect_encoding(path: Path) -> str:
     """The file's text encoding: its byte-order mark, else the first of :data:`DETECTED`
     that decodes every byte.
@@ -161,7 +179,7 @@ def detect_encoding(path: Path) -> str:
     ASCII headers is not. The whole file is decoded, in chunks, because a CP932 byte may first
     appear in row 90,000.
     """
-    with path.open("rb") as handle:
+    with _open_bytes(path) as handle:
         head = handle.read(4)
     for bom, encoding in _BOMS:
         if head.startswith(bom):
@@ -178,7 +196,7 @@ def detect_encoding(path: Path) -> str:
 def _decodes(path: Path, encoding: str) -> bool:
     decoder = codecs.getincrementaldecoder(encoding)(errors="strict")
     try:
-        with path.open("rb") as handle:
+        with _open_bytes(path) as handle:
             while chunk := handle.read(_CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
@@ -188,15 +206,16 @@ def _decodes(path: Path, encoding: str) -> bool:
 
 
 def sniff_separator(path: Path, encoding: str, default: str) -> str:
-    """The header line's separator: ``default``, or a tab or semicolon when the header has
-    none of it (Excel's 'Unicode text' is tab-separated, European Excel writes semicolons)."""
-    with path.open(encoding=encoding, newline="") as handle:
-        header = handle.readline()
-    if default in header:
-        return default
-    counts = {sep: header.count(sep) for sep in ("\t", ";", ",")}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] else default
+    """The header line's separator: ``default``, or a tab or semicolon when that splits the
+    header into more fields (Excel's 'Unicode text' is tab-separated, European Excel writes
+    semicolons); quoted names are read as the CSV reader reads them."""
+    with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
+        header = text.readline()
+    fields = {
+        sep: len(next(csv.reader([header], delimiter=sep), [])) for sep in (default, "\t", ";", ",")
+    }
+    best = max(fields, key=lambda sep: (fields[sep], sep == default))
+    return best if fields[best] > fields[default] else default
 
 
 def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> pd.DataFrame:
@@ -296,8 +315,12 @@ def rename_columns(
     """
     renames = {}
     for contract, export in columns.items():
-        if contract not in wanted or contract in frame.columns:
+        if contract not in wanted or export not in frame.columns or export == contract:
             continue
-        if export in frame.columns:
-            renames[export] = contract
+        if contract in frame.columns:
+            raise ValueError(
+                f"both '{contract}' and '{export}', mapped to it by --column, are in the file; "
+                f"drop or rename one of them"
+            )
+        renames[export] = contract
     return frame.rename(columns=renames)

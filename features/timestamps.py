@@ -15,6 +15,7 @@ offset keeps it. Every result is UTC.
 
 from __future__ import annotations
 
+import contextlib
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ _PLAIN_ISO = (
     r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 )
 _MONTH_NAME = r"[A-Za-z]{3,}"
+_WEEKDAY_WORD = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.IGNORECASE)
 _WEEKDAY_TAG = re.compile(r"\s*[(（][^)）]*[)）]")  # 2026/04/06(月), a Japanese calendar habit
 
 
@@ -87,13 +89,16 @@ def parse_times(
     text = text.astype("string[pyarrow]")
     filled = text.notna()
     if date_format is not None:
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce")
+        zoned = "%z" in date_format or "%Z" in date_format  # offsets written: kept, as UTC
+        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=zoned)
         date_only = date_format.split(" ")[0]  # a date with its time left out reads too
         retry = filled & parsed.isna()
         if date_only != date_format and retry.any():
-            parsed[retry] = pd.to_datetime(text[retry], format=date_only, errors="coerce")
+            parsed[retry] = pd.to_datetime(
+                text[retry], format=date_only, errors="coerce", utc=zoned
+            )
         _raise_bad(filled & parsed.isna(), f"values not in the form {date_format!r}", date_format)
-        return _on_clock(parsed, time_zone)
+        return _utc(parsed) if zoned else _on_clock(parsed, time_zone)
     text = text.str.strip()
     parsed = pd.Series(pd.NaT, index=text.index, dtype="datetime64[us, UTC]")
     slashed = _slash_times(text, filled)
@@ -103,7 +108,11 @@ def parse_times(
     rest = filled & ~fast
     plain = text.str.match(_PLAIN_ISO).fillna(False)
     iso = _rewrite(text, rest & ~plain)
-    order = date_order(iso[rest & ~plain])
+    try:
+        order = date_order(iso[rest & ~plain])
+    except TimestampError as error:  # its rows are among those it read: name them in the column
+        error.bad = error.bad.reindex(text.index, fill_value=False)
+        raise
     if order.day_first is not None:
         iso = iso.where(~rest, iso.map(lambda v: _year_last(v, order), na_action="ignore"))
     aware = rest & iso.str.contains(_OFFSET).fillna(False)
@@ -114,15 +123,28 @@ def parse_times(
     naive = rest & ~aware
     if naive.any():
         local = pd.to_datetime(iso[naive], errors="coerce", format="ISO8601")
-        worded = local.isna() & iso[naive].str.contains(_MONTH_NAME).fillna(False)
+        parsed[naive] = _on_clock(local, time_zone)
+        worded = naive & parsed.isna() & iso.str.contains(_MONTH_NAME).fillna(False)
         if worded.any():  # '3 Mar 2026': a month written as a word has only one reading
-            local[worded] = pd.to_datetime(iso[naive][worded], errors="coerce", format="mixed")
-        if isinstance(local.dtype, pd.DatetimeTZDtype):  # 'mixed' may find a zone word
-            parsed[naive] = _utc(local)
-        else:
-            parsed[naive] = _on_clock(local, time_zone)
+            parsed[worded] = _worded(iso[worded], time_zone)
     _raise_bad(filled & parsed.isna(), "unparseable timestamp", FORMS)
     return parsed
+
+
+def _worded(values: pd.Series, time_zone: str) -> pd.Series:
+    """Times whose month is a word, on the clock; one that names a zone is left unread (NaT,
+    then a named error): 'GMT+9' means +9 to a person and -9 to the parser that reads it."""
+    read = pd.Series(pd.NaT, index=values.index, dtype="datetime64[us, UTC]")
+    zoned = values.str.contains(r"(?i)(?:gmt|utc)\s*[+-]|[+-]\d{2}:?\d{2}$").fillna(False)
+    for index, value in values[~zoned].items():
+        with contextlib.suppress(ValueError, TypeError, OverflowError):
+            moment = pd.Timestamp(pd.to_datetime(value, format="mixed"))
+            read[index] = (
+                moment.tz_convert("UTC") if moment.tzinfo else _on_clock(
+                    pd.Series([moment]), time_zone
+                ).iloc[0]
+            )  # fmt: skip
+    return read
 
 
 def on_clock(values: pd.Series, time_zone: str) -> pd.Series:
@@ -190,7 +212,7 @@ def _normalise(value: str) -> str:
         y, mo, d, h, mi, s = japanese.groups()
         clock = f" {int(h):02d}:{int(mi):02d}:{int(s or 0):02d}" if h is not None else ""
         return f"{y}-{int(mo):02d}-{int(d):02d}{clock}"
-    text = _WEEKDAY_TAG.sub("", text)
+    text = _WEEKDAY_TAG.sub("", _WEEKDAY_WORD.sub("", text))
     year_first = _YEAR_FIRST.match(text)
     if year_first:
         y, mo, d, rest = year_first.groups()

@@ -829,6 +829,7 @@ def train(
                 learned_until = prepared.rules_learned_until
             else:
                 base, book, decisions = recorded_inputs(training_set, spec, rulebook)
+                fmt = fmt or _format_beside(training_set)
                 _print_decisions(decisions)
                 feature_spec = compile_rules(book, base)
                 profile = read_profile(training_set)
@@ -934,12 +935,26 @@ def score(
     )
 
 
-def _remembered_format(scorer, given):  # type: ignore[no-untyped-def]
-    """The options the user gave, else the format the model's export was read with (its
-    next file is written the same way), else the default."""
+def _format_beside(training_set: Path):  # type: ignore[no-untyped-def]
+    """The export format `features build` wrote beside a training set, or None."""
     from leadscore.features.reading import ExportFormat
 
-    return given or ExportFormat.from_metadata(scorer.metadata) or ExportFormat()
+    path = Path(training_set).parent / ExportFormat.FILE_NAME
+    return ExportFormat.load(path) if path.exists() else None
+
+
+def _remembered_format(scorer, given):  # type: ignore[no-untyped-def]
+    """The format the model's export was read with (its next file is written the same way),
+    with the options the user gave on top of it; the default for a model of a default
+    export."""
+    from leadscore.features.reading import ExportFormat
+
+    remembered = ExportFormat.from_metadata(scorer.metadata)
+    if given is None or remembered is None:
+        return given or remembered or ExportFormat()
+    default = ExportFormat().as_dict()
+    changed = {k: v for k, v in given.as_dict().items() if v != default[k]}
+    return remembered.with_options(**changed)
 
 
 def _score_flat_file(  # type: ignore[no-untyped-def]

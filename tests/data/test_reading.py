@@ -235,3 +235,78 @@ def test_a_bom_is_not_part_of_the_first_header(tmp_path):
     path = tmp_path / "leads.csv"
     path.write_bytes(codecs.BOM_UTF8 + b"lead_id,created_at\r\n1,2026/04/01\r\n")
     assert list(load_export(path).leads.columns) == [schema.LEAD_ID, schema.CREATED_AT]
+
+
+# ------------------------------------------------------------- what a second reader tried
+
+
+def test_a_gzipped_cp932_export_reads_as_the_plain_one(tmp_path, as_written_in_utf8):
+    folder = tmp_path / "gz"
+    folder.mkdir()
+    leads = folder / "leads.csv.gz"
+    LEADS.to_csv(leads, index=False, encoding="cp932", lineterminator="\r\n")
+    others = export_files(tmp_path / "csv", "cp932", "\r\n")[1:]
+    pd.testing.assert_frame_equal(
+        load_export(leads, *others, fmt=TOKYO).leads, as_written_in_utf8.leads
+    )
+
+
+def test_a_semicolon_file_with_a_comma_in_a_quoted_header(tmp_path):
+    path = tmp_path / "leads.csv"
+    path.write_text('lead_id;"Umsatz (EUR, netto)";created_at\n1;5;2026-04-01\n')
+    assert list(load_export(path).leads.columns) == [
+        schema.LEAD_ID, "Umsatz (EUR, netto)", schema.CREATED_AT,
+    ]  # fmt: skip
+
+
+def test_a_mapped_column_beside_the_contracts_own_is_refused_not_ignored(tmp_path):
+    leads = pd.DataFrame({"lead_id": [1], "created_at": ["2026-04-01"], "登録日": ["2026-04-02"]})
+    with pytest.raises(ContractError, match="both 'created_at' and '登録日'"):
+        load_export(write(leads, tmp_path / "leads.csv"), fmt=ExportFormat(
+            columns={schema.CREATED_AT: "登録日"}
+        ))  # fmt: skip
+
+
+def test_a_weekday_before_a_day_first_date_follows_the_columns_order(tmp_path):
+    leads = pd.DataFrame({"lead_id": [1, 2], "created_at": ["Mon 06/04/2026", "13/04/2026"]})
+    created = load_export(write(leads, tmp_path / "leads.csv")).leads[schema.CREATED_AT]
+    assert created.dt.strftime("%Y-%m-%d").tolist() == ["2026-04-06", "2026-04-13"]
+
+
+def test_an_unsettled_order_beside_blank_and_iso_cells_names_its_rows(tmp_path):
+    leads = pd.DataFrame(
+        {"lead_id": [1, 2, 3, 4], "created_at": ["2026-04-06", "06/04/2026", "", "07/05/2026"]}
+    )
+    rows = r"at row 2 \(line 3\), row 4 \(line 5\);.*--date-format"
+    with pytest.raises(ContractError, match=rows):
+        load_export(write(leads, tmp_path / "leads.csv"))
+
+
+def test_a_date_format_with_offsets_keeps_them(tmp_path):
+    leads = pd.DataFrame(
+        {"lead_id": [1, 2], "created_at": ["06/04/2026 10:00 +0900", "07/04/2026 10:00 +0000"]}
+    )
+    fmt = ExportFormat(date_format="%d/%m/%Y %H:%M %z")
+    created = load_export(write(leads, tmp_path / "leads.csv"), fmt=fmt).leads[schema.CREATED_AT]
+    assert created.tolist() == [
+        pd.Timestamp("2026-04-06 01:00", tz="UTC"), pd.Timestamp("2026-04-07 10:00", tz="UTC"),
+    ]  # fmt: skip
+
+
+def test_a_worded_time_with_a_gmt_offset_is_refused_not_guessed(tmp_path):
+    # 'GMT+9' means nine hours ahead to a person, and nine behind to POSIX parsers
+    leads = pd.DataFrame(
+        {"lead_id": [1, 2], "created_at": ["Apr 6 2026 10:00 GMT+9", "2026-04-06 10:00"]}
+    )
+    with pytest.raises(ContractError, match=r"unparseable timestamp.*row 1 \(line 2\)"):
+        load_export(write(leads, tmp_path / "leads.csv"))
+
+
+def test_a_broken_export_format_file_is_one_clear_error(tmp_path):
+    path = tmp_path / "export_format.yaml"
+    path.write_text("columns: [lead_id\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"export_format\.yaml: not readable YAML"):
+        ExportFormat.load(path)
+    path.write_text("time_zone:\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="time_zone is empty"):
+        ExportFormat.load(path)

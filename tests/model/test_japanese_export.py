@@ -96,3 +96,25 @@ def test_the_model_remembers_how_to_read_the_next_file(runs, tmp_path):
     assert len(scored) == len(leads) and scored["lead_id"].tolist() == leads["リードID"].tolist()
     reasons = " ".join(scored["reasons_json"].dropna().head(200).map(json.loads).astype(str))
     assert "F:" not in reasons and "f_" not in reasons
+
+
+def test_one_option_given_to_score_keeps_the_rest_of_what_the_model_remembers(runs, tmp_path):
+    """The next week's file came as UTF-8: saying so must not forget Tokyo's clock or the
+    Japanese headers the model learnt to read."""
+    run, _ = runs["ja"]
+    export = run.parent / "export"
+    for name in ("leads", "activities"):
+        frame = pd.read_csv(export / f"{name}.csv", encoding="cp932", dtype=str)
+        frame.to_csv(tmp_path / f"{name}.csv", index=False, encoding="utf-8")
+    result = runner.invoke(app, [
+        "score", "--model", str(run / "model"), "--leads", str(tmp_path / "leads.csv"),
+        "--activities", str(tmp_path / "activities.csv"), "--output", str(tmp_path / "s.csv"),
+        "--encoding", "utf-8",
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    as_remembered = runner.invoke(app, [
+        "score", "--model", str(run / "model"), "--leads", str(export / "leads.csv"),
+        "--activities", str(export / "activities.csv"), "--output", str(tmp_path / "r.csv"),
+    ])  # fmt: skip
+    assert as_remembered.exit_code == 0, as_remembered.output
+    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s.csv"), pd.read_csv(tmp_path / "r.csv"))
