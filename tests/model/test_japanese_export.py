@@ -85,13 +85,7 @@ def test_the_model_remembers_how_to_read_the_next_file(runs, tmp_path):
     remembered = ExportFormat.load(run / "model" / ExportFormat.FILE_NAME)
     assert remembered.time_zone == "Asia/Tokyo" and remembered.columns["lead_id"] == "リードID"
     export = run.parent / "export"
-    result = runner.invoke(app, [
-        "score", "--model", str(run / "model"), "--leads", str(export / "leads.csv"),
-        "--activities", str(export / "activities.csv"), "--output", str(tmp_path / "s.csv"),
-        "--lang", "ja",
-    ])  # fmt: skip
-    assert result.exit_code == 0, result.output
-    scored = pd.read_csv(tmp_path / "s.csv")
+    scored = score(run, export, tmp_path / "s.csv", "--lang", "ja")
     leads = pd.read_csv(export / "leads.csv", encoding="cp932")
     assert len(scored) == len(leads) and scored["lead_id"].tolist() == leads["リードID"].tolist()
     reasons = " ".join(scored["reasons_json"].dropna().head(200).map(json.loads).astype(str))
@@ -106,15 +100,15 @@ def test_one_option_given_to_score_keeps_the_rest_of_what_the_model_remembers(ru
     for name in ("leads", "activities"):
         frame = pd.read_csv(export / f"{name}.csv", encoding="cp932", dtype=str)
         frame.to_csv(tmp_path / f"{name}.csv", index=False, encoding="utf-8")
+    told = score(run, tmp_path, tmp_path / "s.csv", "--encoding", "utf-8")
+    pd.testing.assert_frame_equal(told, score(run, export, tmp_path / "r.csv"))
+
+
+def score(run: Path, export: Path, output: Path, *options: str) -> pd.DataFrame:
+    """`leadscore score` of an export's leads.csv and activities.csv with the run's model."""
     result = runner.invoke(app, [
-        "score", "--model", str(run / "model"), "--leads", str(tmp_path / "leads.csv"),
-        "--activities", str(tmp_path / "activities.csv"), "--output", str(tmp_path / "s.csv"),
-        "--encoding", "utf-8",
+        "score", "--model", str(run / "model"), "--leads", str(export / "leads.csv"),
+        "--activities", str(export / "activities.csv"), "--output", str(output), *options,
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
-    as_remembered = runner.invoke(app, [
-        "score", "--model", str(run / "model"), "--leads", str(export / "leads.csv"),
-        "--activities", str(export / "activities.csv"), "--output", str(tmp_path / "r.csv"),
-    ])  # fmt: skip
-    assert as_remembered.exit_code == 0, as_remembered.output
-    pd.testing.assert_frame_equal(pd.read_csv(tmp_path / "s.csv"), pd.read_csv(tmp_path / "r.csv"))
+    return pd.read_csv(output)
