@@ -330,14 +330,18 @@ def test_a_broken_policy_file_never_replaces_the_policy_in_force(world, secured_
     counted = refused_policies(secured_server)
     try:
         for field, value in breakages:
-            path.write_text(json.dumps({**json.loads(good), field: value}))
-            counted += 1
+            written = path.with_suffix(".writing")  # whole, as the service's own writer does
+            written.write_text(json.dumps({**json.loads(good), field: value}))
+            written.replace(path)
             deadline = time.monotonic() + 15
-            while refused_policies(secured_server) < counted:  # the file is checked on a call
+            refused = client.metadata()  # the file is checked on a call
+            while refused_policies(secured_server) <= counted or f"{field}:" not in (
+                refused["policy_refused"] or ""
+            ):
                 assert time.monotonic() < deadline, f"{field}={value!r} was not refused"
-                client.metadata()
                 time.sleep(0.2)
-            refused = client.metadata()
+                refused = client.metadata()
+            counted = refused_policies(secured_server)
             assert refused["policy"] == in_force
             assert refused["policy_refused"].startswith(str(path))
             assert f"{field}:" in refused["policy_refused"]
