@@ -30,9 +30,9 @@ from leadscore.features.spec import load_spec  # noqa: E402
 from leadscore.features.synthetic import simulate  # noqa: E402
 from leadscore.features.training_set import SPLIT, build_training_set  # noqa: E402
 from leadscore.serving.scoring import online_rows, score_features  # noqa: E402
-from leadscore.training.explain import reasons  # noqa: E402
-from leadscore.training.rulebook import compile_rules, load_rulebook  # noqa: E402
-from leadscore.training.train import fit_scorer  # noqa: E402
+from leadscore.training.job.train import fit_scorer  # noqa: E402
+from leadscore.training.model.explain import reasons  # noqa: E402
+from leadscore.training.model.rulebook import compile_rules, load_rulebook  # noqa: E402
 
 
 def main() -> None:

@@ -42,7 +42,7 @@ from leadscore.features.dialects import write_dialect  # noqa: E402
 from leadscore.features.offline import LABEL  # noqa: E402
 from leadscore.features.synthetic import simulate  # noqa: E402
 from leadscore.features.training_set import SPLIT  # noqa: E402
-from leadscore.training.artifact import load_model  # noqa: E402
+from leadscore.training.model.artifact import load_model  # noqa: E402
 
 _MEASURED = """
 import resource, subprocess, sys, time

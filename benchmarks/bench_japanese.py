@@ -32,7 +32,7 @@ from leadscore.features.contract import load_export
 from leadscore.features.japanese import JAPANESE_FILES, column_options, write_files
 from leadscore.features.reading import ExportFormat
 from leadscore.features.synthetic import simulate
-from leadscore.training.artifact import load_model
+from leadscore.training.model.artifact import load_model
 
 LEADSCORE = str(Path(sys.executable).with_name("leadscore"))
 LANGUAGES = ("ja", "en")

@@ -46,7 +46,7 @@ from leadscore.features.synthetic import simulate, write_world
 from leadscore.serving.client import lead_payload
 from leadscore.serving.scoring import online_rows, score_features
 from leadscore.serving.server import start_server, stop_server, wait_ready
-from leadscore.training.artifact import load_model
+from leadscore.training.model.artifact import load_model
 
 
 def train(workdir: Path, leads: int) -> tuple[Path, Path]:

@@ -39,9 +39,9 @@ from leadscore.features.sources import from_warehouse  # noqa: E402
 from leadscore.features.spec import FeatureSpec, load_spec  # noqa: E402
 from leadscore.features.synthetic import simulate, write_world  # noqa: E402
 from leadscore.features.training_set import SPLIT, build_training_set, profile_training_set  # noqa: E402
-from leadscore.training.evaluation import probability_metrics  # noqa: E402
-from leadscore.training.job import run_training  # noqa: E402
-from leadscore.training.rulebook import Rulebook, compile_rules, load_rulebook  # noqa: E402
+from leadscore.training.job.evaluation import probability_metrics  # noqa: E402
+from leadscore.training.job.run import run_training  # noqa: E402
+from leadscore.training.model.rulebook import Rulebook, compile_rules, load_rulebook  # noqa: E402
 
 
 def sharp_oracle(rows: pd.DataFrame, truth: pd.DataFrame, horizon_days: int) -> np.ndarray:

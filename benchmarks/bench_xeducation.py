@@ -32,7 +32,7 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
 from leadscore.features.spec import NumericAttribute  # noqa: E402
-from leadscore.training.artifact import load_model  # noqa: E402
+from leadscore.training.model.artifact import load_model  # noqa: E402
 
 DEFAULT_CSV = ROOT.parent / "shared" / "data" / "x-education" / "Leads.csv"
 LABEL_COLUMN = "Converted"

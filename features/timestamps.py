@@ -42,9 +42,7 @@ _CLOCK = re.compile(
 _OFFSET = r"(?i)(?:Z|[+-]\d{2}:?\d{2}|\s(?:UTC|GMT))$"
 _SLASHED = r"^\d{4}/\d{1,2}/\d{1,2}(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
 _SLASH_FORMS = ("%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y/%m/%d")
-_PLAIN_ISO = (
-    r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
-)
+_PLAIN_ISO = r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)?(?:Z|[+-]\d{2}:?\d{2})?$"
 _MONTH_NAME = r"[A-Za-z]{3,}"
 _WEEKDAY_WORD = re.compile(r"^(?:mon|tue|wed|thu|fri|sat|sun)[a-z]*\.?,?\s+", re.IGNORECASE)
 _WEEKDAY_TAG = re.compile(r"\s*[(（][^)）]*[)）]")  # 2026/04/06(月), a Japanese calendar habit

@@ -38,7 +38,7 @@ rules_app = typer.Typer(
 )
 app.add_typer(rules_app, name="rules")
 DEFAULT_SPEC = Path(str(resources.files("leadscore.features") / "default_spec.yaml"))
-DEFAULT_RULEBOOK = Path(str(resources.files("leadscore.training") / "default_rulebook.yaml"))
+DEFAULT_RULEBOOK = Path(str(resources.files("leadscore.training.model") / "default_rulebook.yaml"))
 SpecOption = Annotated[Path, typer.Option(help="Feature spec (YAML).")]
 RulebookOption = Annotated[
     Path,
@@ -475,7 +475,7 @@ def _prepare(  # type: ignore[no-untyped-def]
     (with the export's format, ``fmt``, beside it)."""
     from leadscore.features import schema
     from leadscore.features.training_set import SplitPlan
-    from leadscore.training.prepare import prepare_training_set, starting_point
+    from leadscore.training.job.prepare import prepare_training_set, starting_point
 
     plan = plan or SplitPlan()
     start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=_clock(fmt), plan=plan)
@@ -543,7 +543,7 @@ def _rule_inputs(  # type: ignore[no-untyped-def]
     """
     import pandas as pd
 
-    from leadscore.training.prepare import recorded_inputs
+    from leadscore.training.job.prepare import recorded_inputs
 
     if training_set is None:
         prepared = _prepare(_source(*export, fmt=fmt), build_dir, spec, rulebook, fmt=fmt)
@@ -607,8 +607,8 @@ def rules_evaluate(
 
     from leadscore.features.offline import CUTOFF_AT, LABEL
     from leadscore.features.training_set import SPLIT
-    from leadscore.training.rule_metrics import handoff_metrics
-    from leadscore.training.rules import RuleScorer
+    from leadscore.training.job.rule_metrics import handoff_metrics
+    from leadscore.training.model.rules import RuleScorer
 
     try:
         with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
@@ -686,9 +686,9 @@ def rules_suggest(
     per rule (how often it fires, SQL rate when it fires and when not, lift) as CSV, and a
     diff against the current rulebook.
     """
-    from leadscore.training.prepare import suggest_from, write_suggestion
-    from leadscore.training.rules import RuleScorer
-    from leadscore.training.suggest import empty_rulebook
+    from leadscore.training.job.prepare import suggest_from, write_suggestion
+    from leadscore.training.job.suggest import empty_rulebook
+    from leadscore.training.model.rules import RuleScorer
 
     export = (leads, activities, outcomes, warehouse)
     try:
@@ -797,11 +797,11 @@ def train(
     """
     from leadscore.features.contract import ContractError
     from leadscore.features.spec import SpecError, load_spec
-    from leadscore.training.flat import prepare_flat_training
-    from leadscore.training.job import run_training
-    from leadscore.training.prepare import read_profile, recorded_inputs
-    from leadscore.training.rulebook import RulebookError, compile_rules, load_rulebook
-    from leadscore.training.tracking import default_tracking_uri
+    from leadscore.training.job.flat import prepare_flat_training
+    from leadscore.training.job.prepare import read_profile, recorded_inputs
+    from leadscore.training.job.run import run_training
+    from leadscore.training.job.tracking import default_tracking_uri
+    from leadscore.training.model.rulebook import RulebookError, compile_rules, load_rulebook
 
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -902,7 +902,7 @@ def score(
     from leadscore.features.sources import from_files
     from leadscore.features.training_set import data_end
     from leadscore.serving.batch import score_source
-    from leadscore.training.artifact import ModelDirectoryError, load_model
+    from leadscore.training.model.artifact import ModelDirectoryError, load_model
 
     try:
         scorer = load_model(model)
@@ -1009,7 +1009,7 @@ def explain(
     from leadscore.features.contract import ContractError, empty_activities, load_export
     from leadscore.serving.handoff import handoff_sheet, render_html
     from leadscore.serving.scoring import online_rows
-    from leadscore.training.artifact import ModelDirectoryError, load_model
+    from leadscore.training.model.artifact import ModelDirectoryError, load_model
 
     try:
         if lang not in ("en", "ja"):
@@ -1106,9 +1106,9 @@ def tune_threshold(
     policies/) and to the MLflow run.
     """
     from leadscore.features.contract import ContractError
-    from leadscore.training.capacity import Capacity, CapacityError, DealValue, parse_capacity
-    from leadscore.training.capacity import tune_threshold as tune
-    from leadscore.training.response_delay import (
+    from leadscore.training.job.capacity import Capacity, CapacityError, DealValue, parse_capacity
+    from leadscore.training.job.capacity import tune_threshold as tune
+    from leadscore.training.job.response_delay import (
         ResponseDelay,
         ResponseDelayError,
         estimate_response_delay,
@@ -1214,7 +1214,7 @@ def promote(
     """Move the `champion` alias of the registered model `lead-scorer` (serving loads it)."""
     from mlflow.exceptions import MlflowException
 
-    from leadscore.training.tracking import promote as move_alias
+    from leadscore.training.job.tracking import promote as move_alias
 
     try:
         chosen = move_alias(tracking_uri, version, alias)
@@ -1266,7 +1266,7 @@ def serve(
         tracking_location,
         wait_ready,
     )
-    from leadscore.training.artifact import ModelDirectoryError
+    from leadscore.training.model.artifact import ModelDirectoryError
 
     errors = Console(stderr=True, width=None if sys.stderr.isatty() else 110)
 

@@ -15,7 +15,7 @@ from leadscore.features import schema
 from leadscore.features.offline import CUTOFF_AT, connect, feature_table, flat_feature_rows
 from leadscore.features.sources import Source
 from leadscore.serving.scoring import TOP_REASONS, score_features
-from leadscore.training.scorer import LeadScorer
+from leadscore.training.model.scorer import LeadScorer
 
 
 def score_source(

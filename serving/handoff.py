@@ -17,8 +17,8 @@ import pandas as pd
 from leadscore.features import schema
 from leadscore.features.contract import is_empty
 from leadscore.serving.scoring import score_features
-from leadscore.training.rows import FeatureRows
-from leadscore.training.scorer import LeadScorer
+from leadscore.training.model.rows import FeatureRows
+from leadscore.training.model.scorer import LeadScorer
 
 _BANT = {
     "budget": r"budget",

@@ -5,8 +5,8 @@ registry (``models:/lead-scorer@champion``), whose registered pyfunc carries the
 as an artifact. Marketing ops re-tune thresholds with `leadscore tune-threshold`, which rewrites
 the directory's ``policy.json``; the handle notices the change within ``reload_seconds`` and
 swaps the policy in without a restart or a retrain. A new file is checked like the first one
-was at start-up (:func:`training.policy.read_policy`); one that fails never replaces the policy
-in force: the handle logs why, once per version of the file, and tells ``on_refused`` (the
+was at start-up (:func:`training.model.policy.read_policy`); one that fails never replaces the
+policy in force: the handle logs why, once per version of the file, and tells ``on_refused`` (the
 service counts it in ``/metrics``), and keeps trying the file, so that a fixed one gets in.
 """
 
@@ -20,9 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from leadscore.training.artifact import ModelDirectoryError, load_model
-from leadscore.training.policy import POLICY_FILE, Policy, PolicyError, read_policy
-from leadscore.training.scorer import LeadScorer
+from leadscore.training.model.artifact import ModelDirectoryError, load_model
+from leadscore.training.model.policy import POLICY_FILE, Policy, PolicyError, read_policy
+from leadscore.training.model.scorer import LeadScorer
 
 REGISTRY_PREFIX = "models:/"
 log = logging.getLogger(__name__)

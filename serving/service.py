@@ -44,7 +44,7 @@ from leadscore.serving.auth import AuthMiddleware
 from leadscore.serving.coalesce import Coalescer
 from leadscore.serving.model_source import ModelHandle
 from leadscore.serving.scoring import Scored, online_rows, score_features
-from leadscore.training.policy import Policy
+from leadscore.training.model.policy import Policy
 
 # BentoML keeps an OpenTelemetry span per request in memory even when no tracing exporter is
 # configured: about two thousand live spans per worker under load, which make every full garbage

@@ -86,7 +86,7 @@ def test_links_between_guides_resolve(guide):
     ids=lambda p: p.relative_to(ROOT).as_posix(),
 )  # fmt: skip
 def test_the_rulebook_fields_the_guides_explain_are_the_real_ones(guide):
-    from leadscore.training.rulebook import Grades, InstantPass, Rule, Rulebook
+    from leadscore.training.model.rulebook import Grades, InstantPass, Rule, Rulebook
 
     models = (Rule, InstantPass, Rulebook, Grades)
     fields = {name for model in models for name in model.model_fields} | {"in"}

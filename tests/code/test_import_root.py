@@ -20,7 +20,7 @@ def run_elsewhere(code: str, tmp_path: Path) -> subprocess.CompletedProcess[str]
 
 def test_the_rooms_import_under_leadscore_from_any_folder(tmp_path):
     done = run_elsewhere(
-        "import leadscore.features.spec, leadscore.training.scorer, leadscore.serving.batch",
+        "import leadscore.features.spec, leadscore.training.model.scorer, leadscore.serving.batch",
         tmp_path,
     )
     assert done.returncode == 0, done.stderr
@@ -34,7 +34,7 @@ def test_the_bare_names_are_not_installed(tmp_path):
 
 def test_the_lint_rule_bans_the_bare_names(tmp_path):
     offender = tmp_path / "offender.py"
-    offender.write_text("from training.scorer import LeadScorer\nimport features.spec\n")
+    offender.write_text("from training.model.scorer import LeadScorer\nimport features.spec\n")
     done = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "--config", str(ROOT / "pyproject.toml"),
          "--select", "TID251", str(offender)],

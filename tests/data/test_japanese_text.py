@@ -30,9 +30,9 @@ from leadscore.features.spec import (
     parse_spec,
 )
 from leadscore.features.training_set import SPLIT, SplitPlan, build_training_set
-from leadscore.training.explain import reasons
-from leadscore.training.rulebook import parse_rulebook
-from leadscore.training.train import fit_scorer
+from leadscore.training.job.train import fit_scorer
+from leadscore.training.model.explain import reasons
+from leadscore.training.model.rulebook import parse_rulebook
 
 START = pd.Timestamp("2024-04-01", tz="UTC")
 # title -> how much likelier to become SQL; the spellings as people type them

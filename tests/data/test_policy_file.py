@@ -12,7 +12,13 @@ import math
 
 import pytest
 
-from leadscore.training.policy import DEFAULT_TIERS, POLICY_FILE, Policy, PolicyError, read_policy
+from leadscore.training.model.policy import (
+    DEFAULT_TIERS,
+    POLICY_FILE,
+    Policy,
+    PolicyError,
+    read_policy,
+)
 
 TIERS = {
     "A": {"min_score": 90, "meaning": "hand off now: call within the SLA"},

@@ -96,7 +96,7 @@ def test_a_repeated_id_code_stays_a_categorical_with_rare_levels_grouped(export)
 def test_a_frequent_landing_page_keeps_its_learned_effect_in_the_logistic_model():
     """A flat export where leads from landing page 417 convert at 40% and others at 5%: the
     inferred spec keeps the page, and the fitted model scores its leads clearly higher."""
-    from leadscore.training.scorer import INSTANT_PASS, RULE_POINTS, fit_logistic
+    from leadscore.training.model.scorer import INSTANT_PASS, RULE_POINTS, fit_logistic
 
     rng = np.random.default_rng(3)
     leads = leads_table(rng, 4000).drop(columns=[schema.CREATED_AT])
@@ -178,7 +178,7 @@ def test_the_header_names_identifiers_and_detail_signals_with_their_evidence(exp
 def test_lightgbm_sets_apart_every_converting_landing_page_whatever_its_code():
     """Pages that convert are grouped by how they convert, not by where their code falls in
     the order: one split of one tree puts each converting page above each other page."""
-    from leadscore.training.scorer import INSTANT_PASS, RULE_POINTS, lightgbm_pipeline
+    from leadscore.training.model.scorer import INSTANT_PASS, RULE_POINTS, lightgbm_pipeline
 
     rng = np.random.default_rng(11)
     pages = rng.integers(101, 111, 4000)  # ten pages, about 400 leads each

@@ -16,8 +16,7 @@ from leadscore.features import schema
 from leadscore.features.offline import CUTOFF_AT, LABEL
 from leadscore.features.synthetic import SimulationConfig, simulate, write_world
 from leadscore.features.training_set import SPLIT
-from leadscore.training.artifact import load_model
-from leadscore.training.capacity import (
+from leadscore.training.job.capacity import (
     Capacity,
     CapacityError,
     DealValue,
@@ -29,12 +28,13 @@ from leadscore.training.capacity import (
     tune_policy,
     tune_threshold,
 )
-from leadscore.training.response_delay import (
+from leadscore.training.job.response_delay import (
     ResponseDelay,
     ResponseDelayError,
     estimate_response_delay,
     queue_waits,
 )
+from leadscore.training.model.artifact import load_model
 
 runner = CliRunner()
 NO_COST_OF_WAITING = ResponseDelay(math.inf, "configured")
@@ -262,7 +262,7 @@ def test_deal_value_sends_the_leads_worth_more(model_dir):
 
 def load_policy_thresholds(policy, rows: pd.DataFrame) -> np.ndarray:
     """The thresholds the scorer applies when this policy is current."""
-    from leadscore.training.policy import policy_thresholds
+    from leadscore.training.model.policy import policy_thresholds
 
     return policy_thresholds(policy, rows)
 

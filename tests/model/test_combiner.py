@@ -8,7 +8,7 @@ import numpy as np
 from scipy.special import expit
 from sklearn.linear_model import LogisticRegression
 
-from leadscore.training.combiner import LogOddsBlend
+from leadscore.training.model.combiner import LogOddsBlend
 
 
 def validation_period(seed: int, n: int = 8000) -> tuple[np.ndarray, np.ndarray]:

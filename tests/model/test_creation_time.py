@@ -16,10 +16,10 @@ from leadscore.features import schema
 from leadscore.features.infer import infer_spec
 from leadscore.features.offline import LABEL, connect, flat_feature_rows
 from leadscore.features.training_set import SPLIT
-from leadscore.training.explain import reasons
-from leadscore.training.flat import prepare_flat_training
-from leadscore.training.rulebook import normalised_conditions, parse_rulebook
-from leadscore.training.train import fit_scorer
+from leadscore.training.job.flat import prepare_flat_training
+from leadscore.training.job.train import fit_scorer
+from leadscore.training.model.explain import reasons
+from leadscore.training.model.rulebook import normalised_conditions, parse_rulebook
 
 ZONE = "Asia/Tokyo"
 

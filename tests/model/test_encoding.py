@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from sklearn.compose import ColumnTransformer
 
 from leadscore.features.spec import CategoricalAttribute
-from leadscore.training.encoding import FittedEncoding
-from leadscore.training.scorer import lightgbm_pipeline, logistic_pipeline, model_columns
+from leadscore.training.model.encoding import FittedEncoding
+from leadscore.training.model.scorer import lightgbm_pipeline, logistic_pipeline, model_columns
 from tests.worlds import TEST_SPEC
 
 # two categoricals with their own rare-level thresholds: 'some' (5% of rows) is a level of

@@ -22,8 +22,9 @@ from leadscore.features.spec import load_spec
 from leadscore.features.synthetic import simulate, write_world
 from leadscore.features.training_set import SPLIT, build_training_set
 from leadscore.serving.handoff import handoff_sheet, render_html
-from leadscore.training.artifact import load_model
-from leadscore.training.explain import (
+from leadscore.training.job.train import fit_scorer
+from leadscore.training.model.artifact import load_model
+from leadscore.training.model.explain import (
     BASE,
     LANGUAGES,
     concept_of,
@@ -32,9 +33,8 @@ from leadscore.training.explain import (
     load_catalog,
     reasons,
 )
-from leadscore.training.rulebook import compile_rules, load_rulebook
-from leadscore.training.scorer import hand_raise_inputs
-from leadscore.training.train import fit_scorer
+from leadscore.training.model.rulebook import compile_rules, load_rulebook
+from leadscore.training.model.scorer import hand_raise_inputs
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 

@@ -1,7 +1,7 @@
 """A lead posted to the service is read exactly as the same lead in a file's table.
 
 The service scores one object block per call, files are DataFrames; both go through
-:class:`training.rows.FeatureRows` and the rules' array conditions. These properties hold the
+:class:`training.model.rows.FeatureRows` and the rules' array conditions. These properties hold the
 block reads equal to the DataFrame reads, and the conditions equal to pandas' own comparisons.
 """
 
@@ -13,9 +13,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from leadscore.training.rows import FeatureRows
-from leadscore.training.rulebook import Condition
-from leadscore.training.rules import condition_mask
+from leadscore.training.model.rows import FeatureRows
+from leadscore.training.model.rulebook import Condition
+from leadscore.training.model.rules import condition_mask
 
 NAMES = ["department", "employees", "visits", "ratio"]
 cell = st.one_of(

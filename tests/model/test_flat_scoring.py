@@ -18,7 +18,7 @@ from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.contract import FlatShape
 from leadscore.features.offline import LABEL
-from leadscore.training.artifact import load_model
+from leadscore.training.model.artifact import load_model
 
 runner = CliRunner()
 SOURCES = ["Google", "Referral", "Olark Chat", "Direct Traffic"]

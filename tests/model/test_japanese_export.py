@@ -20,7 +20,7 @@ from leadscore.features.japanese import column_options, write_files
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import load_spec
 from leadscore.features.synthetic import simulate
-from leadscore.training.artifact import load_model
+from leadscore.training.model.artifact import load_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("japanese_export")]
 runner = CliRunner()

@@ -21,8 +21,8 @@ from leadscore.features.sources import from_warehouse
 from leadscore.features.spec import FeatureSpec, load_spec
 from leadscore.features.synthetic import simulate, write_world
 from leadscore.features.training_set import SPLIT, build_training_set
-from leadscore.training.rulebook import compile_rules, load_rulebook
-from leadscore.training.train import LIGHTGBM_GRID, LOGISTIC_GRID, evaluate, fit_scorer
+from leadscore.training.job.train import LIGHTGBM_GRID, LOGISTIC_GRID, evaluate, fit_scorer
+from leadscore.training.model.rulebook import compile_rules, load_rulebook
 
 ROOT = Path(__file__).resolve().parents[2]
 BASE_RATE_HERE = 0.05  # more positives than the usual few percent: a small world, a steady AUC

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadscore.training.explain import concept_text, load_catalog
+from leadscore.training.model.explain import concept_text, load_catalog
 
 
 @pytest.mark.parametrize(

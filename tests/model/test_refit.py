@@ -20,10 +20,10 @@ from leadscore.features.offline import LABEL, connect, register
 from leadscore.features.spec import load_spec
 from leadscore.features.synthetic import SimulationConfig, simulate
 from leadscore.features.training_set import SPLIT, SplitPlan, build_training_set
-from leadscore.training.explain import contributions
-from leadscore.training.job import run_training
-from leadscore.training.rulebook import compile_rules, load_rulebook
-from leadscore.training.train import LIGHTGBM_GRID, LOGISTIC_GRID, fit_scorer, refit_scorer
+from leadscore.training.job.run import run_training
+from leadscore.training.job.train import LIGHTGBM_GRID, LOGISTIC_GRID, fit_scorer, refit_scorer
+from leadscore.training.model.explain import contributions
+from leadscore.training.model.rulebook import compile_rules, load_rulebook
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 # No paid social at first, nothing else at the end, and three times the inflow by then: the
@@ -132,7 +132,7 @@ def test_evaluation_figures_are_the_same_with_and_without_refit(both_ways):
 
 
 def test_the_shipped_model_and_its_mlflow_run_say_it_was_refit(both_ways):
-    from leadscore.training.artifact import load_model
+    from leadscore.training.model.artifact import load_model
 
     results, uri = both_ways
     refit, plain = (load_model(results[r]["model_dir"]) for r in (True, False))

@@ -15,15 +15,15 @@ from leadscore.features.online import online_features
 from leadscore.features.spec import load_spec
 from leadscore.features.synthetic import simulate
 from leadscore.features.training_set import SPLIT, build_training_set
-from leadscore.training.rulebook import (
+from leadscore.training.job.suggest import suggest
+from leadscore.training.model.rulebook import (
     DEFAULT_RULEBOOK,
     RulebookError,
     compile_rules,
     load_rulebook,
     parse_rulebook,
 )
-from leadscore.training.rules import RuleScorer, format_breakdown
-from leadscore.training.suggest import suggest
+from leadscore.training.model.rules import RuleScorer, format_breakdown
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 
@@ -157,7 +157,7 @@ def test_suggested_points_beat_the_default_rulebook_out_of_time(setting, tmp_pat
     assert {"kept", "new"} <= set(result.evidence["status"])
     assert "+mql_threshold" in result.diff
     # the proposal is a valid rulebook that a person can load and edit, read as a file is
-    from leadscore.training.rulebook import dump_rulebook
+    from leadscore.training.model.rulebook import dump_rulebook
 
     (tmp_path / "suggested.yaml").write_text(dump_rulebook(result.rulebook))
     assert load_rulebook(tmp_path / "suggested.yaml") == result.rulebook

@@ -20,13 +20,13 @@ from leadscore.features.offline import LABEL, connect, register
 from leadscore.features.spec import load_spec
 from leadscore.features.synthetic import simulate, write_world
 from leadscore.features.training_set import SPLIT, build_training_set
-from leadscore.training.artifact import load_model
-from leadscore.training.combiner import LogOddsBlend
-from leadscore.training.evaluation import bootstrap_auc_interval
-from leadscore.training.explain import contributions
-from leadscore.training.job import weekly_mql_volume
-from leadscore.training.rulebook import compile_rules, parse_rulebook
-from leadscore.training.train import choose_layer, fit_scorer
+from leadscore.training.job.evaluation import bootstrap_auc_interval
+from leadscore.training.job.run import weekly_mql_volume
+from leadscore.training.job.train import choose_layer, fit_scorer
+from leadscore.training.model.artifact import load_model
+from leadscore.training.model.combiner import LogOddsBlend
+from leadscore.training.model.explain import contributions
+from leadscore.training.model.rulebook import compile_rules, parse_rulebook
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 EMPTY_RULEBOOK = {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}

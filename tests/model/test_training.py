@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.synthetic import simulate, write_world
-from leadscore.training.artifact import ModelDirectoryError, load_model
+from leadscore.training.model.artifact import ModelDirectoryError, load_model
 
 runner = CliRunner()
 
@@ -260,7 +260,7 @@ def test_a_training_run_starts_under_mlflow_run_whose_run_lives_in_another_store
     tmp_path, monkeypatch
 ):
     """`mlflow run . -e main` sets MLFLOW_RUN_ID for its own store; training must still log."""
-    from leadscore.training.tracking import training_run
+    from leadscore.training.job.tracking import training_run
 
     monkeypatch.setenv("MLFLOW_RUN_ID", "0123456789abcdef0123456789abcdef")
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -271,10 +271,16 @@ def test_a_training_run_starts_under_mlflow_run_whose_run_lives_in_another_store
     assert logged.data.tags["leadscore.mlflow_project_run_id"] == "0123456789abcdef" * 2
 
 
-def test_a_model_directory_written_before_the_one_import_root_still_loads(trained, tmp_path):
-    """Before 0.2 the scorer was pickled as `training.scorer.LeadScorer`: such a directory,
-    and the scores it gives, survive the move to `leadscore.training`."""
+@pytest.mark.parametrize(
+    "old_root",
+    [pytest.param("", id="before 0.2"), pytest.param("leadscore.", id="early 0.2")],
+)
+def test_a_model_directory_written_before_the_rooms_moved_still_loads(trained, tmp_path, old_root):
+    """Before 0.2 the scorer was pickled as `training.scorer.LeadScorer`, in early 0.2 as
+    `leadscore.training.scorer.LeadScorer`: such a directory, and the scores it gives, survive
+    the move to `leadscore.training.model`."""
     import shutil
+    import sys
 
     import joblib
 
@@ -284,14 +290,17 @@ def test_a_model_directory_written_before_the_one_import_root_still_loads(traine
     joblib.dump(load_model(run / "model"), old / "scorer.joblib", protocol=2)  # names as text
     pickled = (old / "scorer.joblib").read_bytes()
     legacy = pickled
-    for room in (b"features", b"training", b"serving"):
-        legacy = legacy.replace(b"cleadscore." + room + b".", b"c" + room + b".")
-    assert legacy != pickled and b"ctraining.scorer\nLeadScorer" in legacy
+    for room in (b"training.model.", b"training.job."):
+        legacy = legacy.replace(b"cleadscore." + room, b"c" + old_root.encode() + b"training.")
+    if not old_root:
+        for room in (b"features", b"serving"):
+            legacy = legacy.replace(b"cleadscore." + room + b".", b"c" + room + b".")
+    assert b"cleadscore.training.model" not in legacy
+    assert f"c{old_root}training.scorer\nLeadScorer".encode() in legacy
     (old / "scorer.joblib").write_bytes(legacy)
 
     rows = pd.read_parquet(run / "training" / "training_set.parquet").head(50)
     loaded = load_model(old)
     pd.testing.assert_frame_equal(loaded.score(rows), load_model(run / "model").score(rows))
-    import sys
-
     assert "training" not in sys.modules and "training.scorer" not in sys.modules
+    assert "leadscore.training.scorer" not in sys.modules

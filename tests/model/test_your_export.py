@@ -21,7 +21,7 @@ from leadscore.features.dialects import write_dialect
 from leadscore.features.sources import from_files
 from leadscore.features.spec import DEFAULT_SPEC, load_spec
 from leadscore.features.synthetic import simulate, write_world
-from leadscore.training.prepare import (
+from leadscore.training.job.prepare import (
     DECISIONS_FILE,
     RULEBOOK_FILE,
     SPEC_FILE,
@@ -32,9 +32,9 @@ from leadscore.training.prepare import (
     spec_misfit,
     starting_point,
 )
-from leadscore.training.rulebook import DEFAULT_RULEBOOK, load_rulebook
-from leadscore.training.rules import RuleScorer
-from leadscore.training.suggest import empty_rulebook, signal_label, suggest
+from leadscore.training.job.suggest import empty_rulebook, signal_label, suggest
+from leadscore.training.model.rulebook import DEFAULT_RULEBOOK, load_rulebook
+from leadscore.training.model.rules import RuleScorer
 
 runner = CliRunner()
 
@@ -206,8 +206,8 @@ def test_the_creation_clock_is_the_teams_time_zone_and_a_wrong_zone_is_named(tmp
 
 
 def test_levels_in_any_script_get_rule_names_of_their_own():
-    from leadscore.training.rulebook import parse_rulebook
-    from leadscore.training.suggest import candidate_attribute_rules
+    from leadscore.training.job.suggest import candidate_attribute_rules
+    from leadscore.training.model.rulebook import parse_rulebook
 
     spec = parse_spec_for({"job_title": "categorical"})
     rows = pd.DataFrame({"job_title": ["部長"] * 40 + ["課長"] * 40 + ["担当"] * 20})
@@ -230,7 +230,7 @@ def parse_spec_for(kinds: dict[str, str]):  # type: ignore[no-untyped-def]
 
 
 def test_a_threshold_never_hands_off_nobody_because_the_top_is_tied():
-    from leadscore.training.rule_metrics import threshold_for_volume
+    from leadscore.training.job.rule_metrics import threshold_for_volume
 
     points = np.array([20.0] * 30 + [0.0] * 70)
     assert threshold_for_volume(points, np.zeros(100, bool), 10) == 20.0
@@ -238,7 +238,7 @@ def test_a_threshold_never_hands_off_nobody_because_the_top_is_tied():
 
 
 def test_hand_off_volumes_count_leads_not_snapshot_rows():
-    from leadscore.training.suggest import threshold_for_leads
+    from leadscore.training.job.suggest import threshold_for_leads
 
     rows = pd.DataFrame({"lead_id": [1, 1, 1, 2, 2, 3, 4], "cutoff_at": pd.Timestamp("2025-01-01")})
     points = np.array([5.0, 30.0, 30.0, 25.0, 25.0, 10.0, 1.0])
@@ -249,7 +249,7 @@ def test_hand_off_volumes_count_leads_not_snapshot_rows():
 def test_a_bootstrapped_rulebook_never_saw_the_periods_that_judge_the_model(simulated, tmp_path):
     from leadscore.features.offline import LABEL
     from leadscore.features.training_set import SPLIT
-    from leadscore.training.prepare import bootstrap_from
+    from leadscore.training.job.prepare import bootstrap_from
 
     rows = pd.read_parquet(simulated.training_set)
     later = rows[SPLIT].isin(["validation", "test"]) & rows[LABEL].notna()

@@ -13,7 +13,7 @@ import os
 from dataclasses import dataclass
 
 from leadscore.serving.model_source import ModelHandle
-from leadscore.training.policy import POLICY_FILE, Policy, PolicyError, store_policy
+from leadscore.training.model.policy import POLICY_FILE, Policy, PolicyError, store_policy
 
 IN_FORCE = Policy(version=3, kind="capacity", threshold=0.25, thresholds={"*": 0.25})
 

@@ -24,7 +24,7 @@ from leadscore.features.sources import from_files
 from leadscore.serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from leadscore.serving.batch import score_source
 from leadscore.serving.client import lead_payload
-from leadscore.training.artifact import load_model
+from leadscore.training.model.artifact import load_model
 
 from .conftest import API_KEY, MAX_BATCH, WEBHOOK_SECRET
 

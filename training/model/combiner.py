@@ -16,7 +16,7 @@ LightGBM log-odds) and exposes ``coef_`` over them, with 0 for the rule points.
 A **layer** other than the combination can ship instead (``layer``): the rule points alone, or
 one model alone, each calibrated by its own slope and intercept, and the other inputs weighted
 0. Training picks it when the combination ranks below the rules on validation, or, with few
-SQLs, when it is as good and simpler (see :func:`training.train.choose_layer`); serving and
+SQLs, when it is as good and simpler (see :func:`training.job.train.choose_layer`); serving and
 explanations read ``coef_`` and need no change. No weight may turn negative: a model that ranks
 leads upside down on the fitting period is not turned over to fit it; it gets weight 0 there
 and is judged for it.
@@ -39,7 +39,7 @@ _ALONE = {"rules": _POINTS, "logistic": _LOGISTIC, "lightgbm": _LIGHTGBM}
 class LinearLogOdds:
     """``predict_proba`` and ``predict`` for a binary classifier whose log-odds are linear.
 
-    Shared by the combiner and :class:`training.scorer.SignConstrainedLogistic`; a subclass
+    Shared by the combiner and :class:`training.model.scorer.SignConstrainedLogistic`; a subclass
     gives ``decision_function`` and ``classes_``.
     """
 

@@ -1,7 +1,7 @@
 """Fit the lead scorer honestly: choose on validation, judge on the untouched test period.
 
 Hyperparameters of each model are searched on the train period and chosen by validation log
-loss; the combiner (:mod:`training.combiner`) is fitted on validation; the test period only
+loss; the combiner (:mod:`training.model.combiner`) is fitted on validation; the test period only
 ever produces the figures.
 Each candidate is reported through ``on_candidate`` (the MLflow layer logs them as nested runs).
 
@@ -23,15 +23,15 @@ from sklearn.metrics import log_loss, roc_auc_score
 from leadscore.features import schema
 from leadscore.features.offline import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
-from leadscore.training.capacity import WEEK, fill_threshold
-from leadscore.training.combiner import LAYERS, LogOddsBlend
-from leadscore.training.evaluation import probability_metrics
-from leadscore.training.explain import CATALOG
-from leadscore.training.policy import DEFAULT_TIERS, CapacityError, Policy
-from leadscore.training.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
-from leadscore.training.rulebook import Rulebook
-from leadscore.training.rules import RuleScorer
-from leadscore.training.scorer import (
+from leadscore.training.job.capacity import WEEK, fill_threshold
+from leadscore.training.job.evaluation import probability_metrics
+from leadscore.training.job.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
+from leadscore.training.model.combiner import LAYERS, LogOddsBlend
+from leadscore.training.model.explain import CATALOG
+from leadscore.training.model.policy import DEFAULT_TIERS, CapacityError, Policy
+from leadscore.training.model.rulebook import Rulebook
+from leadscore.training.model.rules import RuleScorer
+from leadscore.training.model.scorer import (
     LeadScorer,
     combined_probability,
     fit_logistic,
@@ -47,7 +47,9 @@ LIGHTGBM_GRID = (
      "colsample_bytree": 0.5},
 )  # fmt: skip
 MAX_TREES = 600
-COMBINER_PRIOR_STRENGTH = 100.0  # see training.combiner: how firmly the two models weigh equal
+COMBINER_PRIOR_STRENGTH = (
+    100.0  # see training.model.combiner: how firmly the two models weigh equal
+)
 
 # Few SQLs: below either minimum (distinct leads with an SQL row), the figures of one validation
 # period are mostly noise (Dynamics asks for 40 conversions, Einstein for 120).
@@ -484,7 +486,7 @@ def volume_policy(
 
     * ``rulebook volume``: what the rulebook handed off on validation, when it handed off any;
     * ``historical MQL volume``: without a usable rulebook, the export's MQLs a week
-      (``mql_per_week``, :func:`training.job.weekly_mql_volume`), counted as leads handed off
+      (``mql_per_week``, :func:`training.job.run.weekly_mql_volume`), counted as leads handed off
       the first time;
     * ``top 10% a week``: without either, the top ``DEFAULT_HANDOFF_SHARE`` of each validation
       week's rows.

@@ -1,6 +1,6 @@
 """The hand-off policy as serving applies it: thresholds per team, on P(SQL) or on value.
 
-Kept apart from the tuning (training/capacity.py) so that the scorer can apply a stored policy
+Kept apart from the tuning (training/job/capacity.py) so that the scorer can apply a stored policy
 without loading the training stack. The policy is one typed object, :class:`Policy`, from the
 moment training or `leadscore tune-threshold` makes it to the moment a rep reads a tier. It is
 JSON only in the model directory's :data:`POLICY_FILE`, and it is checked every time it is read
@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
-from leadscore.training.rows import FeatureRows
+from leadscore.training.model.rows import FeatureRows
 
 EMPTY = "(empty)"
 REST = "*"

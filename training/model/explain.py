@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 import yaml
 
-from leadscore.training.rows import FeatureRows
-from leadscore.training.scorer import (
+from leadscore.training.model.rows import FeatureRows
+from leadscore.training.model.scorer import (
     INSTANT_PASS,
     RULE_POINTS,
     LeadScorer,

@@ -26,10 +26,15 @@ from mlflow.models import infer_signature
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import precision_recall_curve, roc_curve
 
-from leadscore.training.evaluation import reliability_curve
-from leadscore.training.train import Candidate
+from leadscore.training.job.evaluation import reliability_curve
+from leadscore.training.job.train import Candidate
+from leadscore.training.model.pyfunc import (
+    CHALLENGER,
+    CHAMPION,
+    REGISTERED_MODEL_NAME,
+    LeadScorerModel,
+)
 
-MODEL_NAME = "lead-scorer"
 EXPERIMENT = "leadscore"
 
 
@@ -44,18 +49,6 @@ def use_tracking(uri: str, artifacts: Path) -> str:
     if experiment is None:
         return mlflow.create_experiment(EXPERIMENT, artifact_location=artifacts.resolve().as_uri())
     return experiment.experiment_id
-
-
-class LeadScorerModel(mlflow.pyfunc.PythonModel):
-    """The pyfunc face of a model directory: feature rows in, p_sql / score / decision out."""
-
-    def load_context(self, context) -> None:  # type: ignore[no-untyped-def]
-        from leadscore.training.artifact import load_model
-
-        self.scorer = load_model(Path(context.artifacts["model_dir"]))
-
-    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:  # type: ignore[no-untyped-def]
-        return self.scorer.score(model_input).reset_index(drop=True)
 
 
 @contextmanager
@@ -166,7 +159,7 @@ def log_global_explanations(scorer, rows: pd.DataFrame, sample: int = 2000) -> N
 def _log_global_explanations(scorer, rows: pd.DataFrame, sample: int) -> None:  # type: ignore[no-untyped-def]
     import shap
 
-    from leadscore.training.explain import reasons
+    from leadscore.training.model.explain import reasons
 
     rows = rows.sample(min(sample, len(rows)), random_state=0)
     inputs = scorer.model_inputs(rows)
@@ -206,21 +199,28 @@ def log_scorer(model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame) -> t
 
 
 def _runtime_code(staging: Path) -> Path:
-    """The ``leadscore`` package as the model needs it, for MLflow's ``code_paths``: its
-    ``features`` and ``training`` rooms under one root, as they are installed (in the checkout
-    they are top-level folders, so the package is staged rather than copied as it lies)."""
+    """The ``leadscore`` package as the model needs it, for MLflow's ``code_paths``: ``features``
+    and the runtime model room under one root, as they are installed (in the checkout they are
+    top-level folders, so the package is staged rather than copied as it lies). The training job
+    stays behind: a registered model that needed it would not be one the service can run."""
     import leadscore
     import leadscore.features
     import leadscore.training
+    import leadscore.training.model
 
     package = staging / "leadscore"
-    package.mkdir()
-    (package / "__init__.py").write_text(Path(leadscore.__file__).read_text())
-    for room in (leadscore.features, leadscore.training):
-        shutil.copytree(
-            Path(room.__file__).parent, package / room.__name__.rpartition(".")[2],
-            ignore=shutil.ignore_patterns("__pycache__"),
-        )  # fmt: skip
+    (package / "training").mkdir(parents=True)
+    for module, inside in (
+        (leadscore, "__init__.py"),
+        (leadscore.training, "training/__init__.py"),
+    ):
+        (package / inside).write_text(Path(module.__file__).read_text())
+    for room, inside in (
+        (leadscore.features, "features"),
+        (leadscore.training.model, "training/model"),
+    ):
+        skip = shutil.ignore_patterns("__pycache__")
+        shutil.copytree(Path(room.__file__).parent, package / inside, ignore=skip)
     return package
 
 
@@ -228,17 +228,17 @@ def _log_scorer(
     model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame, code: Path
 ) -> tuple[str, str]:
     info = mlflow.pyfunc.log_model(
-        name="lead-scorer",
+        name=REGISTERED_MODEL_NAME,
         python_model=LeadScorerModel(),
         artifacts={"model_dir": str(model_dir)},
         code_paths=[str(code)],
         signature=infer_signature(sample, _declared(output)),
         input_example=sample.head(3),
-        registered_model_name=MODEL_NAME,
+        registered_model_name=REGISTERED_MODEL_NAME,
         pip_requirements=_requirements(),
     )
     version = str(info.registered_model_version)
-    MlflowClient().set_registered_model_alias(MODEL_NAME, "challenger", version)
+    MlflowClient().set_registered_model_alias(REGISTERED_MODEL_NAME, CHALLENGER, version)
     return info.model_uri, version
 
 
@@ -256,11 +256,11 @@ def _requirements() -> list[str]:
     return [f"{name}=={version(name)}" for name in names]
 
 
-def promote(uri: str, version: str | None = None, alias: str = "champion") -> str:
+def promote(uri: str, version: str | None = None, alias: str = CHAMPION) -> str:
     """Point ``alias`` at a model version (default: the current challenger)."""
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     if version is None:
-        version = client.get_model_version_by_alias(MODEL_NAME, "challenger").version
-    client.set_registered_model_alias(MODEL_NAME, alias, str(version))
+        version = client.get_model_version_by_alias(REGISTERED_MODEL_NAME, CHALLENGER).version
+    client.set_registered_model_alias(REGISTERED_MODEL_NAME, alias, str(version))
     return str(version)

@@ -16,7 +16,7 @@ The layers:
   request weeks ago from a lead still not SQL is a worse bet than a fresh one, but that
   staleness is read from the lead's other, timed activity, so a request never reads as a
   reason against the lead (see :func:`hand_raise_inputs`);
-* the **combiner** (:class:`training.combiner.LogOddsBlend`) averages the two models' log-odds
+* the **combiner** (:class:`training.model.combiner.LogOddsBlend`) averages the two models' log-odds
   with weights pulled towards equal and gives the final probability; its slope and intercept,
   fitted on the held-out validation period, are the calibration step. No class weights
   anywhere, so the probabilities keep the real base rate.
@@ -42,12 +42,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from leadscore.features.infer import snake
 from leadscore.features.schema import Activity
 from leadscore.features.spec import FeatureSpec, NumericAttribute
-from leadscore.training.combiner import LinearLogOdds, LogOddsBlend
-from leadscore.training.encoding import FittedEncoding
-from leadscore.training.policy import Policy, policy_thresholds
-from leadscore.training.rows import FeatureRows
-from leadscore.training.rulebook import Rulebook
-from leadscore.training.rules import RuleScorer
+from leadscore.training.model.combiner import LinearLogOdds, LogOddsBlend
+from leadscore.training.model.encoding import FittedEncoding
+from leadscore.training.model.policy import Policy, policy_thresholds
+from leadscore.training.model.rows import FeatureRows
+from leadscore.training.model.rulebook import Rulebook
+from leadscore.training.model.rules import RuleScorer
 
 RULE_POINTS = "rule_points"
 INSTANT_PASS = "instant_pass"
@@ -353,8 +353,8 @@ class LeadScorer:
     """Everything needed to turn feature rows into p_sql, a 0-100 score and a decision.
 
     Every method takes feature rows as a DataFrame (files, training) or as
-    :class:`training.rows.FeatureRows` (the service's posted leads) and runs the same array code
-    on both.
+    :class:`training.model.rows.FeatureRows` (the service's posted leads) and runs the same
+    array code on both.
     """
 
     spec: FeatureSpec

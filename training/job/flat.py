@@ -17,13 +17,13 @@ from leadscore.features.offline import connect
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import flat_training_set
-from leadscore.training.rulebook import Rulebook, compile_rules
-from leadscore.training.suggest import empty_rulebook
+from leadscore.training.job.suggest import empty_rulebook
+from leadscore.training.model.rulebook import Rulebook, compile_rules
 
 
 @dataclass(frozen=True)
 class FlatTraining:
-    """What :func:`training.job.run_training` needs for a flat export, and the file's shape."""
+    """What :func:`training.job.run.run_training` needs for a flat export, and the file's shape."""
 
     spec: FeatureSpec  # with the rulebook's signals compiled in
     rulebook: Rulebook
@@ -49,7 +49,7 @@ def prepare_flat_training(
 
     ``drop`` columns (filled in after the outcome, say) are left out before the spec is
     inferred; the label never becomes a feature. Without a rulebook the run starts from
-    :func:`training.suggest.empty_rulebook`. ``fmt`` says how the file is written; an inferred
+    :func:`training.job.suggest.empty_rulebook`. ``fmt`` says how the file is written; an inferred
     spec reads the creation weekday and hour on its clock.
     """
     fmt = fmt or ExportFormat()

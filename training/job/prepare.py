@@ -11,7 +11,7 @@ not ask for may stop a run on it, so:
 * the default rulebook keeps only the rules whose attributes and activity types exist in the
   export; when none remain, the run starts from no rules, builds its training set with every
   candidate rule compiled in, and bootstraps a rulebook from history
-  (:func:`training.suggest.suggest`) before fitting.
+  (:func:`training.job.suggest.suggest`) before fitting.
 
 Every decision is a line of plain text, which the CLI prints and the training job logs to
 MLflow; the spec and rulebook used are written beside the training set so later commands
@@ -48,7 +48,8 @@ from leadscore.features.training_set import (
     profile_training_set,
     write_profile,
 )
-from leadscore.training.rulebook import (
+from leadscore.training.job.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
+from leadscore.training.model.rulebook import (
     DEFAULT_RULEBOOK,
     Rule,
     Rulebook,
@@ -56,7 +57,6 @@ from leadscore.training.rulebook import (
     dump_rulebook,
     load_rulebook,
 )
-from leadscore.training.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
 
 SPEC_FILE = "spec.yaml"  # beside training_set.parquet: the spec it was built with
 RULEBOOK_FILE = "rulebook.yaml"  # beside it: the rulebook, after any bootstrap
@@ -265,8 +265,8 @@ def _few(items: list[str], shown: int = 4) -> str:
 
 
 def historical_mql_per_week(source: Source) -> float | None:
-    """:func:`training.job.weekly_mql_volume` of the export's outcomes (one row per lead)."""
-    from leadscore.training.job import weekly_mql_volume
+    """:func:`training.job.run.weekly_mql_volume` of the export's outcomes (one row per lead)."""
+    from leadscore.training.job.run import weekly_mql_volume
 
     if schema.MQL_AT not in source.outcomes.columns:
         return None
@@ -383,7 +383,7 @@ def suggest_from(
     historical_mql_per_week: float | None = None,
     max_new_rules: int = 8,
 ) -> Suggestion:
-    """:func:`training.suggest.suggest` on a training set's train, validation and test."""
+    """:func:`training.job.suggest.suggest` on a training set's train, validation and test."""
     parts = labelled_periods(training_set)
     if parts["train"].empty or parts["validation"].empty:
         raise ValueError(

@@ -12,7 +12,7 @@ Layout (one version of the scorer, everything it needs):
 
 joblib is scikit-learn's own persistence; the YAML and JSON copies are there for people and for
 checks: loading refuses a directory whose spec no longer matches the scorer inside it, or
-whose policy is not a usable one (:func:`training.policy.read_policy`).
+whose policy is not a usable one (:func:`training.model.policy.read_policy`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,10 @@ import joblib
 import yaml
 
 from leadscore.features.spec import dump_spec, load_spec
-from leadscore.training.legacy_names import legacy_module_names
-from leadscore.training.policy import POLICY_FILE, PolicyError, read_policy, store_policy
-from leadscore.training.rulebook import dump_rulebook
-from leadscore.training.scorer import LeadScorer
+from leadscore.training.model.legacy_names import legacy_module_names
+from leadscore.training.model.policy import POLICY_FILE, PolicyError, read_policy, store_policy
+from leadscore.training.model.rulebook import dump_rulebook
+from leadscore.training.model.scorer import LeadScorer
 
 SCORER_FILE = "scorer.joblib"
 REQUIRED = (SCORER_FILE, "spec.yaml", "rulebook.yaml", POLICY_FILE, "metadata.json")

@@ -16,11 +16,11 @@ from leadscore.features.offline import LABEL
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import SPLIT
-from leadscore.training.artifact import save_model
-from leadscore.training.policy import Policy
-from leadscore.training.rulebook import Rulebook
-from leadscore.training.scorer import LeadScorer
-from leadscore.training.train import component_probabilities, evaluate, fit_scorer, refit_scorer
+from leadscore.training.job.train import component_probabilities, evaluate, fit_scorer, refit_scorer
+from leadscore.training.model.artifact import save_model
+from leadscore.training.model.policy import Policy
+from leadscore.training.model.rulebook import Rulebook
+from leadscore.training.model.scorer import LeadScorer
 
 
 def weekly_mql_volume(outcomes: pd.DataFrame) -> float | None:
@@ -114,17 +114,17 @@ def run_training(
     of the outcomes) is the first policy's volume when the rulebook hands off nobody. The
     returned ``notes`` say in plain words how sure the figures are, which layer shipped and
     how the hand-off volume was chosen; they are logged to MLflow as ``notes.txt``.
-    ``rules_learned_until``: see :func:`training.train.fit_scorer`.
+    ``rules_learned_until``: see :func:`training.job.train.fit_scorer`.
 
     ``refit`` (the default): after the test period has judged the scorer fitted on the train
     period, the same configuration is refit on all labelled history and that is what ships
-    (:func:`training.train.refit_scorer` states the method). The figures, ``test_*`` in
+    (:func:`training.job.train.refit_scorer` states the method). The figures, ``test_*`` in
     MLflow, stay the train-only scorer's: the refit has seen the test period. MLflow records
     ``shipped_model``, the refit's own settings (``refit.*``) and its out-of-fold figures on
     the latest period (``refit_latest_oof_*``); the model's ``metadata["refit"]`` says the
     same. ``refit=False`` ships the train-only scorer.
     """
-    from leadscore.training import tracking
+    from leadscore.training.job import tracking
 
     rows = pd.read_parquet(training_set)
     parts = {

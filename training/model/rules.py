@@ -1,12 +1,12 @@
 """The rule baseline as a scikit-learn estimator: points, grades and a breakdown that adds up.
 
 ``RuleScorer`` reads feature rows (offline training-set rows, or the online path's rows)
-produced with the spec that :func:`training.rulebook.compile_rules` extended, so rule points
+produced with the spec that :func:`training.model.rulebook.compile_rules` extended, so rule points
 never re-read activities. ``fit`` learns nothing about the points (marketing ops own them); with
 labels it fits a one-feature logistic map from points to a probability, so calibration,
 pipelines and the combiner can treat the rulebook like any other model.
 
-Points, passes and grades are computed as arrays over :class:`training.rows.FeatureRows`, the
+Points, passes and grades are computed as arrays over :class:`training.model.rows.FeatureRows`, the
 same code for a file of millions of rows and for the one lead a webhook posts; the DataFrame
 methods (``rule_points``, ``instant_passes``, ``grades``) wrap those arrays for readers.
 """
@@ -22,8 +22,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.utils.validation import check_is_fitted
 
 from leadscore.features.spec import FeatureSpec
-from leadscore.training.rows import FeatureRows
-from leadscore.training.rulebook import (
+from leadscore.training.model.rows import FeatureRows
+from leadscore.training.model.rulebook import (
     ENGAGEMENT_GRADES,
     FIT_GRADES,
     Condition,

@@ -23,15 +23,15 @@ from leadscore.features import schema
 from leadscore.features.infer import name_words
 from leadscore.features.offline import LABEL
 from leadscore.features.spec import ANY_TYPE, CategoricalAttribute, FeatureSpec, Signal
-from leadscore.training.explain import load_catalog
-from leadscore.training.rule_metrics import (
+from leadscore.training.job.rule_metrics import (
     DEFAULT_HANDOFF_SHARE,
     handoff_metrics,
     threshold_for_volume,
     top_k_handoff,
     weeks_spanned,
 )
-from leadscore.training.rulebook import (
+from leadscore.training.model.explain import load_catalog
+from leadscore.training.model.rulebook import (
     ActivityMatch,
     Condition,
     Grades,
@@ -41,7 +41,7 @@ from leadscore.training.rulebook import (
     dump_rulebook,
     normalised_conditions,
 )
-from leadscore.training.rules import behaviour_units, capped_points, condition_mask
+from leadscore.training.model.rules import behaviour_units, capped_points, condition_mask
 
 _CANDIDATE_OCCURRENCES = 3
 _CANDIDATE_WINDOW = 30
@@ -333,7 +333,7 @@ def suggest(
     Works from an empty rulebook too: then every rule is new, points take the range
     ``DEFAULT_POINT_RANGE`` and the hand-off volume follows :func:`handoff_volume`.
     """
-    from leadscore.training.rules import RuleScorer
+    from leadscore.training.model.rules import RuleScorer
 
     candidates = candidate_rules(spec, rulebook, train)
     rules = [*rulebook.rules, *candidates]

@@ -3,7 +3,7 @@
 A lead is handed off at the first snapshot where it qualifies (an instant pass, or a calibrated
 P(SQL) - times its deal value when value is known - at or above its segment's threshold); after
 that it is with sales and is not counted again. Hand-offs queue for a fixed number of follow-ups
-a week (training/response_delay.py), and every hour a lead waits beyond its usual follow-up
+a week (training/job/response_delay.py), and every hour a lead waits beyond its usual follow-up
 costs conversions. So each segment's threshold is chosen on the validation period, among those
 that keep its weekly hand-offs (instant passes first) within its capacity, to maximise expected
 SQLs - or expected pipeline value - after the queue's delay. The backtest replays the
@@ -23,7 +23,8 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.offline import CUTOFF_AT, LABEL
-from leadscore.training.policy import (
+from leadscore.training.job.response_delay import ResponseDelay, queue_waits
+from leadscore.training.model.policy import (
     DEFAULT_TIERS,
     POLICY_FILE,
     POLICY_HISTORY,
@@ -36,7 +37,6 @@ from leadscore.training.policy import (
     policy_thresholds,
     store_policy,
 )
-from leadscore.training.response_delay import ResponseDelay, queue_waits
 
 WEEK = pd.Timedelta(days=7)
 _FILL_SHARES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
@@ -350,7 +350,7 @@ def tune_threshold(
     import mlflow
 
     from leadscore.features.training_set import SPLIT
-    from leadscore.training.artifact import load_model
+    from leadscore.training.model.artifact import load_model
 
     delay = delay or ResponseDelay()
     scorer = load_model(model_dir)
