@@ -8,7 +8,7 @@ DEMO_LEADS ?= 20000
 SEED ?= 7
 CAPACITY ?= 100/week
 
-.PHONY: demo test lint bench mlflow-ui clean
+.PHONY: demo test lint bench mlflow-ui docs-figures clean
 
 $(BIN)/python:
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "Python 3.11 is required (set PYTHON=/path/to/python3.11)"; exit 1; }
@@ -33,8 +33,12 @@ lint: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/bench_simulate.py
 
+## docs-figures: run the README's tour under tour/ and rewrite its example outputs from that run
+docs-figures: $(STAMP)
+	$(BIN)/python docs/readme_figures.py
+
 mlflow-ui: $(STAMP)
 	$(BIN)/mlflow ui --backend-store-uri sqlite:///$(DEMO_DIR)/mlflow.db --port 5000
 
 clean:
-	rm -rf $(DEMO_DIR) .pytest_cache .ruff_cache
+	rm -rf $(DEMO_DIR) tour .pytest_cache .ruff_cache

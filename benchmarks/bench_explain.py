@@ -25,10 +25,15 @@ import pandas as pd  # noqa: E402
 import shap  # noqa: E402
 
 from leadscore.features import schema  # noqa: E402
-from leadscore.features.offline import CUTOFF_AT, LABEL, connect, feature_table, register  # noqa: E402
+from leadscore.features.offline import connect, feature_table, register  # noqa: E402
+from leadscore.features.schema import (  # noqa: E402
+    CUTOFF_AT,
+    LABEL,
+    SPLIT,
+)
 from leadscore.features.spec import load_spec  # noqa: E402
 from leadscore.features.synthetic import simulate  # noqa: E402
-from leadscore.features.training_set import SPLIT, build_training_set  # noqa: E402
+from leadscore.features.training_set import build_training_set  # noqa: E402
 from leadscore.serving.scoring import online_rows, score_features  # noqa: E402
 from leadscore.training.job.train import fit_scorer  # noqa: E402
 from leadscore.training.model.explain import reasons  # noqa: E402

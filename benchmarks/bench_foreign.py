@@ -39,9 +39,8 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from leadscore.features import schema  # noqa: E402
 from leadscore.features.dialects import write_dialect  # noqa: E402
-from leadscore.features.offline import LABEL  # noqa: E402
+from leadscore.features.schema import LABEL, SPLIT  # noqa: E402
 from leadscore.features.synthetic import simulate  # noqa: E402
-from leadscore.features.training_set import SPLIT  # noqa: E402
 from leadscore.training.model.artifact import load_model  # noqa: E402
 
 _MEASURED = """

@@ -34,11 +34,15 @@ from sklearn.metrics import roc_auc_score  # noqa: E402
 
 from leadscore.features import schema  # noqa: E402
 from leadscore.features.observable_truth import TRUE_P, relabel  # noqa: E402
-from leadscore.features.offline import CUTOFF_AT, LABEL  # noqa: E402
+from leadscore.features.schema import (  # noqa: E402
+    CUTOFF_AT,
+    LABEL,
+    SPLIT,
+)
 from leadscore.features.sources import from_warehouse  # noqa: E402
 from leadscore.features.spec import FeatureSpec, load_spec  # noqa: E402
 from leadscore.features.synthetic import simulate, write_world  # noqa: E402
-from leadscore.features.training_set import SPLIT, build_training_set, profile_training_set  # noqa: E402
+from leadscore.features.training_set import build_training_set, profile_training_set  # noqa: E402
 from leadscore.training.job.evaluation import probability_metrics  # noqa: E402
 from leadscore.training.job.run import run_training  # noqa: E402
 from leadscore.training.model.rulebook import Rulebook, compile_rules, load_rulebook  # noqa: E402

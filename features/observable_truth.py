@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.optimize import brentq
 from scipy.special import expit
 
-from leadscore.features.offline import LABEL
+from leadscore.features.schema import LABEL
 
 TRUE_P = "true_p_observable"
 BASE_RATE = 0.03

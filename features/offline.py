@@ -26,6 +26,7 @@ import pandas as pd
 from duckdb.sqltypes import VARCHAR
 
 from leadscore.features import schema
+from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import (
     WEEKDAYS,
     CategoricalAttribute,
@@ -38,8 +39,6 @@ from leadscore.features.spec import (
     types_of,
 )
 
-CUTOFF_AT = "cutoff_at"
-LABEL = "label"
 DAY_SECONDS = 86_400.0
 _US_PER_DAY = int(DAY_SECONDS) * 1_000_000
 LEVEL_FUNCTION = "leadscore_level"

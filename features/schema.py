@@ -39,6 +39,13 @@ OUTCOME_REQUIRED: Final = (LEAD_ID, SQL_AT)
 OUTCOME_OPTIONAL: Final = (MQL_AT, FIRST_CONTACT_AT, WON_AT)
 OUTCOME_TIMESTAMPS: Final = (SQL_AT, *OUTCOME_OPTIONAL)
 
+# the training set: one row per lead and cutoff (the moment a score would have been asked for),
+# its features as of that moment, and whether the lead became an SQL within the spec's horizon
+CUTOFF_AT: Final = "cutoff_at"
+LABEL: Final = "label"
+SPLIT: Final = "split"
+SPLITS: Final = ("train", "validation", "test")  # in time order: the test period is the latest
+
 # the contract's own columns of each file, which an export may name in its own words
 CONTRACT_COLUMNS: Final = {
     "leads": LEAD_REQUIRED,

@@ -22,8 +22,6 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.offline import (
-    CUTOFF_AT,
-    LABEL,
     PreparedActivities,
     activity_kinds,
     feature_table,
@@ -32,10 +30,11 @@ from leadscore.features.offline import (
     prepare_activities,
     training_cutoffs,
 )
+from leadscore.features.schema import CUTOFF_AT, LABEL, SPLIT, SPLITS
 from leadscore.features.spec import CreatedAttribute, FeatureSpec, SpecError
 
-SPLIT = "split"
-SPLITS = ("train", "validation", "test")
+TRAINING_SET_FILE = "training_set.parquet"
+PROFILE_FILE = "profile.json"  # what the build saw: rows, labels, split edges, decisions
 _TOP_CATEGORIES = 5
 
 
@@ -253,7 +252,7 @@ def build_training_set(
     staged = con.read_parquet(parts / "*.parquet")
     step("out-of-time split")
     edges = split_edges(staged, spec, plan, as_of)
-    path = out / "training_set.parquet"
+    path = out / TRAINING_SET_FILE
     step("writing Parquet")
     con.to_parquet(assign_splits(staged, spec, edges).order_by([CUTOFF_AT, schema.LEAD_ID]), path)
     shutil.rmtree(parts)
@@ -312,7 +311,7 @@ def profile_training_set(
 
 
 def write_profile(profile: dict, out: Path) -> Path:
-    path = out / "profile.json"
+    path = out / PROFILE_FILE
     path.write_text(json.dumps(profile, indent=2, ensure_ascii=False))
     return path
 
@@ -363,6 +362,6 @@ def flat_training_set(
         labels=list(SPLITS),
     ).astype(str)
     out.mkdir(parents=True, exist_ok=True)
-    path = out / "training_set.parquet"
+    path = out / TRAINING_SET_FILE
     rows.to_parquet(path, index=False)
     return path

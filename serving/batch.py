@@ -12,7 +12,8 @@ import ibis
 import pandas as pd
 
 from leadscore.features import schema
-from leadscore.features.offline import CUTOFF_AT, connect, feature_table, flat_feature_rows
+from leadscore.features.offline import connect, feature_table, flat_feature_rows
+from leadscore.features.schema import CUTOFF_AT
 from leadscore.features.sources import Source
 from leadscore.serving.scoring import TOP_REASONS, score_features
 from leadscore.training.model.scorer import LeadScorer

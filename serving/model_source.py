@@ -17,7 +17,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from leadscore.training.model.artifact import ModelDirectoryError, load_model
@@ -113,7 +113,7 @@ class ModelHandle:
                 if self.on_refused is not None:
                     self.on_refused(error)
             return
-        self.scorer.policy = policy
+        self.scorer = replace(self.scorer, policy=policy)  # calls in flight keep the old one
         self._policy_stamp = stamp
         self.refused = None
         log.info("hand-off policy v%d in force (was v%d)", policy.version, in_force.version)

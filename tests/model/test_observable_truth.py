@@ -65,7 +65,7 @@ def relabelled_world(tmp_path_factory) -> tuple[pd.DataFrame, pd.DataFrame]:
         part["train"], part["validation"], spec, rulebook,
         logistic_grid=LOGISTIC_GRID[-1:], lightgbm_grid=LIGHTGBM_GRID[:1],
     )  # fmt: skip
-    return part["test"], evaluate(scorer, part["validation"], part["test"])
+    return part["test"], evaluate(scorer, part["test"])
 
 
 def test_relabelling_keeps_the_split_the_unlabelled_rows_and_the_base_rate():

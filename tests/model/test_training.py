@@ -304,3 +304,31 @@ def test_a_model_directory_written_before_the_rooms_moved_still_loads(trained, t
     pd.testing.assert_frame_equal(loaded.score(rows), load_model(run / "model").score(rows))
     assert "training" not in sys.modules and "training.scorer" not in sys.modules
     assert "leadscore.training.scorer" not in sys.modules
+
+
+def test_a_trained_scorer_is_complete_and_judging_it_changes_nothing(trained):
+    """A scorer comes out of training whole (every fitted part, a policy, a score scale) and
+    stays as it was built: judging it on the test period reads it, and a new policy is a new
+    scorer, never an edit of the one serving is using."""
+    import dataclasses
+    import pickle
+
+    from leadscore.features.schema import SPLIT
+    from leadscore.training.job.train import evaluate
+
+    _, run, _ = trained
+    scorer = load_model(run / "model")
+    assert all(
+        getattr(scorer, name) is not None
+        for name in ("logistic", "lightgbm", "combiner", "policy", "logistic_means")
+    )
+    assert scorer.rules.calibration_ is not None  # the rule baseline's map, fitted in training
+    rows = pd.read_parquet(run / "training" / "training_set.parquet")
+    test = rows[(rows[SPLIT] == "test") & rows["label"].notna()]
+    fitted = {name: pickle.dumps(getattr(scorer, name)) for name in ("rules", "combiner")}
+    before = scorer.score(test)
+    evaluate(scorer, test)
+    assert {name: pickle.dumps(getattr(scorer, name)) for name in fitted} == fitted
+    pd.testing.assert_frame_equal(scorer.score(test), before)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        scorer.policy = scorer.policy  # type: ignore[misc]

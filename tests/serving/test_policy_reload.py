@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from leadscore.serving.model_source import ModelHandle
 from leadscore.training.model.policy import POLICY_FILE, Policy, PolicyError, store_policy
@@ -78,5 +78,6 @@ def test_a_half_written_file_is_read_again_until_it_is_whole(tmp_path):
 
 def test_the_service_is_not_ready_with_a_policy_that_skipped_the_checks(tmp_path):
     handle, _ = serving(tmp_path)
-    handle.scorer.policy = Policy.model_construct(**{**IN_FORCE.model_dump(), "tiers": {}})
+    skipped = Policy.model_construct(**{**IN_FORCE.model_dump(), "tiers": {}})
+    handle.scorer = replace(handle.scorer, policy=skipped)
     assert not handle.ready()

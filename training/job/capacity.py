@@ -22,9 +22,11 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features import schema
-from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.schema import CUTOFF_AT, LABEL
+from leadscore.features.training_set import TRAINING_SET_FILE
 from leadscore.training.job.response_delay import ResponseDelay, queue_waits
 from leadscore.training.model.policy import (
+    DEFAULT_SLA_HOURS,
     DEFAULT_TIERS,
     POLICY_FILE,
     POLICY_HISTORY,
@@ -52,7 +54,7 @@ class Capacity:
     """
 
     per_week: float
-    sla_hours: float = 24.0
+    sla_hours: float = DEFAULT_SLA_HOURS
     segment: str | None = None  # an attribute feature, e.g. region
     per_segment: dict[str, float] = field(default_factory=dict)
 
@@ -349,12 +351,12 @@ def tune_threshold(
     """
     import mlflow
 
-    from leadscore.features.training_set import SPLIT
+    from leadscore.features.schema import SPLIT
     from leadscore.training.model.artifact import load_model
 
     delay = delay or ResponseDelay()
     scorer = load_model(model_dir)
-    path = Path(training_set or scorer.metadata.get("training_set") or "training_set.parquet")
+    path = Path(training_set or scorer.metadata.get("training_set") or TRAINING_SET_FILE)
     if not path.is_file():
         raise CapacityError(f"training set {path} not found; pass --training-set")
     rows = pd.read_parquet(path)

@@ -30,8 +30,8 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.infer import Inference, infer
-from leadscore.features.offline import CUTOFF_AT, LABEL
 from leadscore.features.reading import ExportFormat
+from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.sources import Source
 from leadscore.features.spec import (
     ANY_TYPE,
@@ -42,6 +42,7 @@ from leadscore.features.spec import (
     load_spec,
 )
 from leadscore.features.training_set import (
+    PROFILE_FILE,
     SplitEdges,
     SplitPlan,
     build_training_set,
@@ -49,6 +50,7 @@ from leadscore.features.training_set import (
     write_profile,
 )
 from leadscore.training.job.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
+from leadscore.training.model.artifact import RULEBOOK_FILE, SPEC_FILE
 from leadscore.training.model.rulebook import (
     DEFAULT_RULEBOOK,
     Rule,
@@ -58,8 +60,6 @@ from leadscore.training.model.rulebook import (
     load_rulebook,
 )
 
-SPEC_FILE = "spec.yaml"  # beside training_set.parquet: the spec it was built with
-RULEBOOK_FILE = "rulebook.yaml"  # beside it: the rulebook, after any bootstrap
 DECISIONS_FILE = "decisions.txt"
 SUGGESTED_FILE = "rulebook_suggested.yaml"
 _INFER_ACTIVITIES = 2_000_000  # activities read into pandas to infer a spec: plenty for shares
@@ -336,8 +336,7 @@ def prepare_training_set(
 
 def labelled_periods(training_set: Path | pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The labelled rows of the train, validation and test periods."""
-    from leadscore.features.offline import LABEL
-    from leadscore.features.training_set import SPLIT
+    from leadscore.features.schema import LABEL, SPLIT
 
     rows = pd.read_parquet(training_set) if isinstance(training_set, Path) else training_set
     rows = rows[rows[LABEL].notna()]
@@ -417,7 +416,7 @@ def beside(training_set: Path, name: str) -> Path | None:
 
 
 def read_profile(training_set: Path) -> dict | None:
-    path = beside(training_set, "profile.json")
+    path = beside(training_set, PROFILE_FILE)
     return json.loads(path.read_text()) if path else None
 
 

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.schema import CUTOFF_AT, LABEL
 
 # With no rulebook volume and no MQL history, hand off this share of leads a week: a stated
 # default a person changes with `leadscore tune-threshold --capacity`, never zero.

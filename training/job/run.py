@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -12,10 +13,9 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.contract import FlatShape
-from leadscore.features.offline import LABEL
 from leadscore.features.reading import ExportFormat
+from leadscore.features.schema import LABEL, SPLIT
 from leadscore.features.spec import FeatureSpec
-from leadscore.features.training_set import SPLIT
 from leadscore.training.job.train import component_probabilities, evaluate, fit_scorer, refit_scorer
 from leadscore.training.model.artifact import save_model
 from leadscore.training.model.policy import Policy
@@ -179,7 +179,7 @@ def run_training(
             {f"judged_{layer.replace(' ', '_')}_roc_auc": auc
              for layer, auc in scorer.metadata["judged_roc_auc"].items()}
         )  # fmt: skip
-        metrics = evaluate(scorer, parts["validation"], parts["test"])
+        metrics = evaluate(scorer, parts["test"])
         probabilities = component_probabilities(scorer, parts["test"])
         label = parts["test"][LABEL].to_numpy(int)
         if refit:
@@ -187,15 +187,18 @@ def run_training(
             scorer = refit_scorer(scorer, pd.concat(parts.values()), mql_per_week)
             fit_seconds += time.perf_counter() - refit_started
         else:
-            scorer.metadata = {
-                **scorer.metadata,
-                "refit": None,
-                "notes": [
-                    *scorer.metadata["notes"],
-                    "Shipped model: fitted on the train period only (refit turned off); it "
-                    "has not learned from the validation and test periods.",
-                ],
-            }
+            scorer = replace(
+                scorer,
+                metadata={
+                    **scorer.metadata,
+                    "refit": None,
+                    "notes": [
+                        *scorer.metadata["notes"],
+                        "Shipped model: fitted on the train period only (refit turned off); it "
+                        "has not learned from the validation and test periods.",
+                    ],
+                },
+            )
         _log_shipped(scorer)
         notes = [*scorer.metadata["notes"], policy_note(scorer.in_force(), out / "model")]
         mlflow.log_text("\n".join(notes) + "\n", "notes.txt")
@@ -211,7 +214,7 @@ def run_training(
             mlflow.log_text("\n".join(decisions) + "\n", "decisions.txt")
         if flat_shape is not None:  # column names only, never values
             mlflow.log_dict(flat_shape.as_dict(), "flat_shape.json")
-        scorer.metadata = {
+        metadata = {
             **scorer.metadata,
             "notes": notes,
             "run_id": run.info.run_id,
@@ -224,10 +227,11 @@ def run_training(
             "test_metrics": json.loads(metrics.to_json(orient="index")),
         }
         if flat_shape is not None:
-            scorer.metadata[FlatShape.METADATA_KEY] = flat_shape.as_dict()
+            metadata[FlatShape.METADATA_KEY] = flat_shape.as_dict()
         if export_format is not None:  # column names and settings, never values
-            scorer.metadata[ExportFormat.METADATA_KEY] = export_format.as_dict()
+            metadata[ExportFormat.METADATA_KEY] = export_format.as_dict()
             mlflow.log_dict(export_format.as_dict(), ExportFormat.FILE_NAME)
+        scorer = replace(scorer, metadata=metadata)
         model_dir = save_model(scorer, out / "model")
         if export_format is not None:
             export_format.save(model_dir)
@@ -236,8 +240,9 @@ def run_training(
         # refusing a caller who sends 3.0 for 3
         sample = sample.astype({c: "float64" for c in sample.select_dtypes("integer").columns})
         model_uri, version = tracking.log_scorer(model_dir, sample, scorer.score(sample))
-        scorer.metadata["model_version"] = version
-        scorer.metadata["model_uri"] = model_uri
+        scorer = replace(
+            scorer, metadata={**metadata, "model_version": version, "model_uri": model_uri}
+        )
         save_model(scorer, model_dir)
     return {
         "metrics": metrics,

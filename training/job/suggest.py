@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from leadscore.features import schema
 from leadscore.features.infer import name_words
-from leadscore.features.offline import LABEL
+from leadscore.features.schema import LABEL
 from leadscore.features.spec import ANY_TYPE, CategoricalAttribute, FeatureSpec, Signal
 from leadscore.training.job.rule_metrics import (
     DEFAULT_HANDOFF_SHARE,

@@ -13,15 +13,16 @@ the simplest one that ranks as well as the best - never one that ranks below the
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 import yaml
 from sklearn.metrics import log_loss, roc_auc_score
+from sklearn.pipeline import Pipeline
 
 from leadscore.features import schema
-from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
 from leadscore.training.job.capacity import WEEK, fill_threshold
 from leadscore.training.job.evaluation import probability_metrics
@@ -32,6 +33,7 @@ from leadscore.training.model.policy import DEFAULT_TIERS, CapacityError, Policy
 from leadscore.training.model.rulebook import Rulebook
 from leadscore.training.model.rules import RuleScorer
 from leadscore.training.model.scorer import (
+    Layers,
     LeadScorer,
     combined_probability,
     fit_logistic,
@@ -196,9 +198,11 @@ def fit_scorer(
     counts = {"train": sql_counts(train), "validation": sql_counts(validation)}
     notes = few_sql_notes(counts["train"], counts["validation"])
     few_sqls = bool(notes)
-    rules = RuleScorer(rulebook, spec).fit(train)
-    draft = LeadScorer(spec, rulebook, rules, None, None, None, np.zeros(101))  # type: ignore[arg-type]
-    x_train, x_valid = draft.model_inputs(train), draft.model_inputs(validation)
+    # The points are the rulebook's; fitting with labels learns only the rule baseline's
+    # probability map (what evaluation reads), on validation like the combiner.
+    rules = RuleScorer(rulebook, spec).fit(validation, y_valid)
+    inputs = Layers(spec, rules)
+    x_train, x_valid = inputs.model_inputs(train), inputs.model_inputs(validation)
 
     def judged(model: str, params: dict, fitted) -> tuple[float, object, dict]:  # type: ignore[no-untyped-def]
         p = fitted.predict_proba(x_valid)[:, 1]
@@ -239,17 +243,14 @@ def fit_scorer(
         _, best_lightgbm, lightgbm_params = min(lightgbm_results, key=lambda result: result[0])
         chosen = {"logistic": dict(logistic_params), "lightgbm": dict(lightgbm_params)}
 
-    draft.logistic, draft.lightgbm = best_logistic, best_lightgbm
-    draft.logistic_means = np.asarray(
-        best_logistic.named_steps["encode"].transform(x_train), float
-    ).mean(axis=0)
+    layers = Layers(spec, rules, best_logistic, best_lightgbm)
     oof = (
         _out_of_fold(pd.concat([train, validation]), spec, rulebook, chosen, rules_learned_until)
         if few_sqls
         else None
     )
     if oof is None:
-        rows, margins = validation, draft.component_logits(validation).to_numpy()
+        rows, margins = validation, layers.component_logits(validation).to_numpy()
         judged_on = "validation"
     else:
         rows, margins = oof.rows, oof.margins
@@ -261,13 +262,10 @@ def fit_scorer(
     rules_auc = float(roc_auc_score(label, baseline))
     aucs = {layer: auc for layer, (auc, _) in fitted.items()}
     shipped = choose_layer(aucs, rules_auc, few_sqls)
-    draft.combiner = fitted[shipped][1]
+    combiner = fitted[shipped][1]
     notes.append(shipped_layer_note(shipped, aucs, rules_auc, judged_on))
-    p_valid = draft.probability(validation)
-    draft.score_scale = np.quantile(p_valid, np.linspace(0, 1, 101))
-    draft.policy = volume_policy(draft, validation, rules, mql_per_week)
-    draft.reason_catalog = yaml.safe_load(CATALOG.read_text())
-    draft.metadata = {
+    p_valid = combined_probability(combiner, layers.component_logits(validation).to_numpy())
+    metadata = {
         "shipped_layer": shipped,
         "layer_judged_on": judged_on,
         "judged_roc_auc": {**aucs, "rule baseline": rules_auc},
@@ -277,7 +275,19 @@ def fit_scorer(
         "chosen_params": chosen,
         "notes": notes,
     }
-    return draft
+    return LeadScorer(
+        spec, rulebook, rules, best_logistic, best_lightgbm, combiner,
+        score_scale=np.quantile(p_valid, np.linspace(0, 1, 101)),
+        policy=volume_policy(validation, rules, p_valid, mql_per_week),
+        metadata=metadata,
+        logistic_means=_encoded_means(best_logistic, x_train),
+        reason_catalog=yaml.safe_load(CATALOG.read_text()),
+    )  # fmt: skip
+
+
+def _encoded_means(logistic: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
+    """The logistic regression's encoded inputs, averaged: explanations centre on them."""
+    return np.asarray(logistic.named_steps["encode"].transform(inputs), float).mean(axis=0)
 
 
 @dataclass(frozen=True)
@@ -307,17 +317,26 @@ class OutOfFold:
         return self.since(self.fold.max())
 
 
-def _fold_scorer(
-    rows: pd.DataFrame, spec: FeatureSpec, rulebook: Rulebook, chosen: dict
-) -> LeadScorer:
-    """Rules and both models fitted on ``rows`` with the chosen settings; no combiner yet."""
+def _fold_layers(
+    rows: pd.DataFrame,
+    spec: FeatureSpec,
+    rulebook: Rulebook,
+    chosen: dict,
+    calibrate_on: pd.DataFrame | None = None,
+) -> Layers:
+    """Rules and both models fitted on ``rows`` with the chosen settings; no combiner yet.
+
+    ``calibrate_on``: labelled rows to fit the rule baseline's probability map on."""
     label = rows[LABEL].to_numpy(int)
-    rules = RuleScorer(rulebook, spec).fit(rows)
-    scorer = LeadScorer(spec, rulebook, rules, None, None, None, np.zeros(101))  # type: ignore[arg-type]
-    inputs = scorer.model_inputs(rows)
-    scorer.logistic = fit_logistic(spec, chosen["logistic"]["C"], inputs, label)
-    scorer.lightgbm = lightgbm_pipeline(spec, chosen["lightgbm"]).fit(inputs, label)
-    return scorer
+    rules = RuleScorer(rulebook, spec)
+    if calibrate_on is None:
+        rules = rules.fit(rows)
+    else:
+        rules = rules.fit(calibrate_on, calibrate_on[LABEL].to_numpy(int))
+    inputs = Layers(spec, rules).model_inputs(rows)
+    logistic = fit_logistic(spec, chosen["logistic"]["C"], inputs, label)
+    lightgbm = lightgbm_pipeline(spec, chosen["lightgbm"]).fit(inputs, label)
+    return Layers(spec, rules, logistic, lightgbm)
 
 
 REFIT_METHOD = (
@@ -359,40 +378,34 @@ def refit_scorer(
     shipped = judged.metadata["shipped_layer"]
     oof = _out_of_fold(rows, spec, rulebook, chosen, judged.metadata.get("rules_learned_until"))
     if oof is None or len(np.unique(oof.latest().label)) < 2:
-        judged.metadata = {
-            **judged.metadata,
-            "refit": None,
-            "notes": [
-                *judged.metadata["notes"],
-                "Shipped model: fitted on the train period only; the out-of-time folds over "
-                "all history left too few SQLs to refit the combiner honestly.",
-            ],
-        }
-        return judged
-    scorer = _fold_scorer(rows, spec, rulebook, chosen)
+        return replace(
+            judged,
+            metadata={
+                **judged.metadata,
+                "refit": None,
+                "notes": [
+                    *judged.metadata["notes"],
+                    "Shipped model: fitted on the train period only; the out-of-time folds over "
+                    "all history left too few SQLs to refit the combiner honestly.",
+                ],
+            },
+        )
     latest = oof.latest()
+    # the rule baseline's map is fitted on the latest period, as fit_scorer fits it on validation
+    layers = _fold_layers(rows, spec, rulebook, chosen, calibrate_on=latest.rows)
     fit_on, blocks = latest, 1
     while sql_counts(fit_on.rows).sql_leads < MIN_COMBINER_SQL_LEADS and blocks < oof.blocks:
         blocks += 1
         fit_on = oof.since(np.unique(oof.fold)[-blocks])
     combiner_on = "the latest period" if blocks == 1 else f"the latest {blocks} periods"
-    scorer.combiner = LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(
-        fit_on.margins, fit_on.label
-    )
-    p_latest = combined_probability(scorer.combiner, latest.margins)
-    scorer.rules.fit(latest.rows, latest.label)  # the rule baseline's map, as evaluate() does
-    scorer.logistic_means = np.asarray(
-        scorer.logistic.named_steps["encode"].transform(scorer.model_inputs(rows)), float
-    ).mean(axis=0)
-    scorer.score_scale = np.quantile(p_latest, np.linspace(0, 1, 101))
-    scorer.policy = volume_policy(scorer, latest.rows, scorer.rules, mql_per_week, p_latest)
-    scorer.reason_catalog = judged.reason_catalog
+    combiner = LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(fit_on.margins, fit_on.label)
+    p_latest = combined_probability(combiner, latest.margins)
     method = REFIT_METHOD.format(
         folds=CV_FOLDS, horizon=spec.sql_within_days, combiner_on=combiner_on
     )
     window = f"{rows[CUTOFF_AT].min()} .. {rows[CUTOFF_AT].max()}"
     latest_window = f"{latest.rows[CUTOFF_AT].min()} .. {latest.rows[CUTOFF_AT].max()}"
-    scorer.metadata = {
+    metadata = {
         **judged.metadata,
         "refit": {
             "rows": len(rows),
@@ -418,7 +431,14 @@ def refit_scorer(
             "alone: the refit can only be judged on periods it has not seen.",
         ],
     }
-    return scorer
+    return LeadScorer(
+        spec, rulebook, layers.rules, layers.logistic, layers.lightgbm, combiner,  # type: ignore[arg-type]
+        score_scale=np.quantile(p_latest, np.linspace(0, 1, 101)),
+        policy=volume_policy(latest.rows, layers.rules, p_latest, mql_per_week),
+        metadata=metadata,
+        logistic_means=_encoded_means(layers.logistic, layers.model_inputs(rows)),  # type: ignore[arg-type]
+        reason_catalog=judged.reason_catalog,
+    )  # fmt: skip
 
 
 def _out_of_fold(
@@ -438,7 +458,7 @@ def _out_of_fold(
     for k, (fit, block) in enumerate(time_folds(rows, spec.sql_within_days)):
         if len(np.unique(label[fit])) < 2:
             continue
-        fold = _fold_scorer(rows.iloc[fit], spec, rulebook, chosen)
+        fold = _fold_layers(rows.iloc[fit], spec, rulebook, chosen)
         predicted.append(block)
         margins.append(fold.component_logits(rows.iloc[block]).to_numpy())
         folds.append(np.full(len(block), k))
@@ -474,11 +494,10 @@ def _early_stopping():  # type: ignore[no-untyped-def]
 
 
 def volume_policy(
-    scorer: LeadScorer,
     validation: pd.DataFrame,
     rules: RuleScorer,
+    p: np.ndarray,
     mql_per_week: float | None = None,
-    p: np.ndarray | None = None,
 ) -> Policy:
     """A first hand-off policy: as many hand-offs as marketing sends today, but the best ones.
 
@@ -492,10 +511,9 @@ def volume_policy(
       week's rows.
 
     Instant passes hand off whatever the volume. The capacity-based policy (``leadscore
-    tune-threshold``) replaces it. ``p``: the rows' P(SQL) when not the scorer's own (a refit
-    scorer's threshold is set on out-of-fold predictions, see :func:`refit_scorer`).
+    tune-threshold``) replaces it. ``p``: the rows' P(SQL), as the scorer being built gives it
+    (a refit scorer's threshold is set on out-of-fold predictions, see :func:`refit_scorer`).
     """
-    p = scorer.probability(validation) if p is None else p
     passes = rules.instant_passes(validation).any(axis=1).to_numpy()
     volume = int(rules.predict(validation).sum())
     if volume > 0:
@@ -523,7 +541,7 @@ def volume_policy(
         version=1,
         kind=kind,
         threshold=threshold,
-        instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
+        instant_pass_hands_off=rules.rulebook.instant_pass_hands_off,
         validation_handoffs=int(chosen.sum()),
         handoffs_per_week=round(float(handed / weeks), 1),  # leads, each at its first
         tiers=DEFAULT_TIERS,
@@ -531,7 +549,8 @@ def volume_policy(
 
 
 def component_probabilities(scorer: LeadScorer, rows: pd.DataFrame) -> dict[str, np.ndarray]:
-    """P(SQL) of the rules (fitted on the same validation rows), each model and the combination."""
+    """P(SQL) of the rules (their probability map fitted on validation), each model and the
+    combination."""
     inputs = scorer.model_inputs(rows)
     return {
         "rules": scorer.rules.predict_proba(rows)[:, 1],
@@ -541,16 +560,15 @@ def component_probabilities(scorer: LeadScorer, rows: pd.DataFrame) -> dict[str,
     }
 
 
-def evaluate(scorer: LeadScorer, validation: pd.DataFrame, test: pd.DataFrame) -> pd.DataFrame:
+def evaluate(scorer: LeadScorer, test: pd.DataFrame) -> pd.DataFrame:
     """Test-period metrics for rules, logistic, LightGBM and the combination, side by side.
 
     ``combined`` is what the scorer ships (its ``metadata["shipped_layer"]``); each ROC-AUC comes
-    with its bootstrap interval over test leads (``roc_auc_low``, ``roc_auc_high``).
+    with its bootstrap interval over test leads (``roc_auc_low``, ``roc_auc_high``). Reads the
+    scorer and never changes it: the rule baseline's probability map was fitted with the
+    combiner, on validation (:func:`fit_scorer`).
     """
-    validation, y_valid = _labelled(validation)
     test, y_test = _labelled(test)
-    # the rule baseline's probability map is fitted on validation, like the combiner
-    scorer.rules.fit(validation, y_valid)
     probabilities = component_probabilities(scorer, test)
     return pd.DataFrame(
         {

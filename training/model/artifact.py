@@ -18,19 +18,25 @@ whose policy is not a usable one (:func:`training.model.policy.read_policy`).
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import joblib
 import yaml
 
 from leadscore.features.spec import dump_spec, load_spec
+from leadscore.training.model.explain import CATALOG
 from leadscore.training.model.legacy_names import legacy_module_names
 from leadscore.training.model.policy import POLICY_FILE, PolicyError, read_policy, store_policy
 from leadscore.training.model.rulebook import dump_rulebook
 from leadscore.training.model.scorer import LeadScorer
 
 SCORER_FILE = "scorer.joblib"
-REQUIRED = (SCORER_FILE, "spec.yaml", "rulebook.yaml", POLICY_FILE, "metadata.json")
+SPEC_FILE = "spec.yaml"  # also beside a training set: the spec it was built with
+RULEBOOK_FILE = "rulebook.yaml"  # also beside a training set: the rulebook, after any bootstrap
+METADATA_FILE = "metadata.json"
+CATALOG_FILE = CATALOG.name  # the reason catalog, as trained
+REQUIRED = (SCORER_FILE, SPEC_FILE, RULEBOOK_FILE, POLICY_FILE, METADATA_FILE)
 
 
 class ModelDirectoryError(RuntimeError):
@@ -40,12 +46,12 @@ class ModelDirectoryError(RuntimeError):
 def save_model(scorer: LeadScorer, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
     joblib.dump(scorer, directory / SCORER_FILE)
-    dump_spec(scorer.spec, directory / "spec.yaml")
-    (directory / "rulebook.yaml").write_text(dump_rulebook(scorer.rulebook))
+    dump_spec(scorer.spec, directory / SPEC_FILE)
+    (directory / RULEBOOK_FILE).write_text(dump_rulebook(scorer.rulebook))
     store_policy(scorer.in_force(), directory / POLICY_FILE)
-    (directory / "metadata.json").write_text(json.dumps(scorer.metadata, indent=2, default=str))
+    (directory / METADATA_FILE).write_text(json.dumps(scorer.metadata, indent=2, default=str))
     if scorer.reason_catalog:
-        (directory / "reason_catalog.yaml").write_text(
+        (directory / CATALOG_FILE).write_text(
             yaml.safe_dump(scorer.reason_catalog, allow_unicode=True, sort_keys=False)
         )
     return directory
@@ -64,7 +70,7 @@ def load_model(directory: Path) -> LeadScorer:
     try:
         with legacy_module_names():  # a model trained before the one import root
             scorer = joblib.load(directory / SCORER_FILE)
-        spec = load_spec(directory / "spec.yaml")
+        spec = load_spec(directory / SPEC_FILE)
     except Exception as exc:  # any unpickling or parsing failure means the same to the user
         raise ModelDirectoryError(
             f"{directory}: corrupt model directory ({type(exc).__name__}: {exc})"
@@ -74,7 +80,7 @@ def load_model(directory: Path) -> LeadScorer:
     if spec.fingerprint() != scorer.spec.fingerprint():
         raise ModelDirectoryError(f"{directory}: spec.yaml does not match the scorer it ships with")
     try:
-        scorer.policy = read_policy(directory / POLICY_FILE)
+        policy = read_policy(directory / POLICY_FILE)
     except PolicyError as error:
         raise ModelDirectoryError(str(error)) from None
-    return scorer
+    return replace(scorer, policy=policy)  # the file is the policy in force, not the pickle's

@@ -348,33 +348,44 @@ class ScoringPass:
     p: np.ndarray
 
 
-@dataclass
-class LeadScorer:
-    """Everything needed to turn feature rows into p_sql, a 0-100 score and a decision.
+@dataclass(frozen=True)
+class LayerPass:
+    """One pass of the :class:`Layers` over some rows, before the combiner."""
 
-    Every method takes feature rows as a DataFrame (files, training) or as
-    :class:`training.model.rows.FeatureRows` (the service's posted leads) and runs the same
-    array code on both.
+    points: np.ndarray  # (rows x rules), in rulebook order
+    numbers: np.ndarray  # the numeric model inputs; the last two are rule points and pass flag
+    z_logistic: np.ndarray
+    z_gbm: np.ndarray
+    margins: np.ndarray  # rule points per 10 and each model's log-odds: the combiner's inputs
+
+
+@dataclass(frozen=True)
+class Layers:
+    """The three scored layers before they are combined: rules, logistic regression, LightGBM.
+
+    Why a class apart from :class:`LeadScorer`: the training job fits the layers in steps (the
+    rules first, which give the models their inputs; then the models; then the combiner on
+    their margins). It builds one of these at each step instead of filling in a half-empty
+    scorer, and the finished scorer runs the very same code through its own ``layers``.
     """
 
     spec: FeatureSpec
-    rulebook: Rulebook
     rules: RuleScorer
-    logistic: Pipeline
-    lightgbm: Pipeline
-    combiner: LogOddsBlend
-    score_scale: np.ndarray  # 101 quantiles of validation p_sql: score = its percentile
-    policy: Policy | None = None  # set once the scorer is fitted, and on every load
-    metadata: dict = field(default_factory=dict)
-    logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
-    reason_catalog: dict | None = None  # the catalog trained with, so reasons travel with the model
+    logistic: Pipeline | None = None  # None while only the models' inputs are needed
+    lightgbm: Pipeline | None = None
+
+    @cached_property
+    def input_columns(self) -> tuple[list[str], list[str]]:
+        """(numeric, categorical) model inputs, :func:`model_columns` of the spec, listed once."""
+        return model_columns(self.spec)
 
     @cached_property
     def encodings(self) -> tuple[FittedEncoding, FittedEncoding]:
         """The fitted encoders of both models as array operations (equal to ``transform``)."""
+        logistic, lightgbm = self._models()
         return (
-            FittedEncoding.of(self.logistic.named_steps["encode"]),
-            FittedEncoding.of(self.lightgbm.named_steps["encode"]),
+            FittedEncoding.of(logistic.named_steps["encode"]),
+            FittedEncoding.of(lightgbm.named_steps["encode"]),
         )
 
     @cached_property
@@ -384,15 +395,10 @@ class LeadScorer:
         logistic, lightgbm = (tuple(e.sources(numeric, categorical)) for e in self.encodings)
         return logistic, lightgbm
 
-    @cached_property
-    def input_columns(self) -> tuple[list[str], list[str]]:
-        """(numeric, categorical) model inputs, :func:`model_columns` of the spec, listed once."""
-        return model_columns(self.spec)
-
-    @cached_property
-    def feature_names(self) -> list[str]:
-        """The spec's features in training-set order, listed once."""
-        return self.spec.feature_names()
+    def _models(self) -> tuple[Pipeline, Pipeline]:
+        if self.logistic is None or self.lightgbm is None:
+            raise RuntimeError("these layers have no fitted models yet: only their inputs")
+        return self.logistic, self.lightgbm
 
     def input_arrays(
         self,
@@ -433,13 +439,13 @@ class LeadScorer:
         data |= {name: levels[:, j] for j, name in enumerate(categorical)}
         return pd.DataFrame(data, index=FeatureRows.of(rows).index)
 
-    def run(self, rows: pd.DataFrame | FeatureRows) -> ScoringPass:
-        """One pass over the rows that scoring and explaining both read from.
+    def run(self, rows: FeatureRows) -> LayerPass:
+        """Each layer's answer for the rows, and what it was computed from.
 
         Rule points, model inputs and both encodings are computed once, as arrays: for a single
         lead, pandas and scikit-learn bookkeeping paid four times over was most of the latency.
         """
-        rows = FeatureRows.of(rows)
+        logistic, lightgbm = self._models()
         points = self.rules.point_table(rows)
         passes = self.rules.pass_table(rows)
         numbers, levels = self.input_arrays(rows, points, passes)
@@ -449,19 +455,13 @@ class LeadScorer:
         margins = np.column_stack(
             [
                 numbers[:, -2] / 10.0,
-                self.logistic.named_steps["model"].margin(z_logistic),
-                self.lightgbm.named_steps["model"].booster_.predict(
+                logistic.named_steps["model"].margin(z_logistic),
+                lightgbm.named_steps["model"].booster_.predict(
                     z_gbm, raw_score=True, **gbm_predict_options(len(rows))
                 ),
             ]
         )
-        p = (
-            combined_probability(self.combiner, margins)
-            if self.combiner is not None  # while training, before the combiner is fitted
-            else np.full(len(rows), np.nan)
-        )
-        passed = numbers[:, -1] > 0
-        return ScoringPass(points, numbers[:, -2], passed, z_logistic, z_gbm, margins, p)
+        return LayerPass(points, numbers, z_logistic, z_gbm, margins)
 
     def component_logits(self, rows: pd.DataFrame | FeatureRows) -> pd.DataFrame:
         """The combiner's inputs: rule points (per 10) and each model's log-odds.
@@ -469,9 +469,75 @@ class LeadScorer:
         The instant-pass flag is not among them: both models already see it, and a second,
         collinear copy could take a negative weight and make a demo request read as bad news.
         """
+        rows = FeatureRows.of(rows)
         margins = self.run(rows).margins
-        index = FeatureRows.of(rows).index
-        return pd.DataFrame(margins, columns=list(COMBINER_INPUTS), index=index)
+        return pd.DataFrame(margins, columns=list(COMBINER_INPUTS), index=rows.index)
+
+
+@dataclass(frozen=True)
+class LeadScorer:
+    """Everything needed to turn feature rows into p_sql, a 0-100 score and a decision.
+
+    Built complete by the training job, from fitted parts, and never changed after: a new
+    policy or new metadata is a new scorer (:func:`dataclasses.replace`). Every method takes
+    feature rows as a DataFrame (files, training) or as :class:`training.model.rows.FeatureRows`
+    (the service's posted leads) and runs the same array code on both.
+    """
+
+    spec: FeatureSpec
+    rulebook: Rulebook
+    rules: RuleScorer
+    logistic: Pipeline
+    lightgbm: Pipeline
+    combiner: LogOddsBlend
+    score_scale: np.ndarray  # 101 quantiles of validation p_sql: score = its percentile
+    policy: Policy  # the hand-off policy; a model directory's policy.json replaces it on load
+    metadata: dict = field(default_factory=dict)
+    logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
+    reason_catalog: dict | None = None  # the catalog trained with, so reasons travel with the model
+
+    @cached_property
+    def layers(self) -> Layers:
+        """The scorer's rules and models as :class:`Layers`: the code the job fitted them with."""
+        return Layers(self.spec, self.rules, self.logistic, self.lightgbm)
+
+    @property
+    def encodings(self) -> tuple[FittedEncoding, FittedEncoding]:
+        return self.layers.encodings
+
+    @property
+    def encoded_sources(self) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        return self.layers.encoded_sources
+
+    @property
+    def input_columns(self) -> tuple[list[str], list[str]]:
+        return self.layers.input_columns
+
+    @cached_property
+    def feature_names(self) -> list[str]:
+        """The spec's features in training-set order, listed once."""
+        return self.spec.feature_names()
+
+    def model_inputs(
+        self, rows: pd.DataFrame | FeatureRows, points: np.ndarray | pd.DataFrame | None = None
+    ) -> pd.DataFrame:
+        """The models' inputs as the pipelines are fitted on them (:meth:`Layers.model_inputs`)."""
+        return self.layers.model_inputs(rows, points)
+
+    def run(self, rows: pd.DataFrame | FeatureRows) -> ScoringPass:
+        """One pass over the rows that scoring and explaining both read from."""
+        rows = FeatureRows.of(rows)
+        layers = self.layers.run(rows)
+        p = combined_probability(self.combiner, layers.margins)
+        passed = layers.numbers[:, -1] > 0
+        return ScoringPass(
+            layers.points, layers.numbers[:, -2], passed, layers.z_logistic, layers.z_gbm,
+            layers.margins, p,
+        )  # fmt: skip
+
+    def component_logits(self, rows: pd.DataFrame | FeatureRows) -> pd.DataFrame:
+        """The combiner's inputs (:meth:`Layers.component_logits`)."""
+        return self.layers.component_logits(rows)
 
     def probability(self, rows: pd.DataFrame | FeatureRows) -> np.ndarray:
         """P(SQL) per row, one dimension: a name of its own, because scikit-learn's
@@ -487,9 +553,7 @@ class LeadScorer:
         return policy_thresholds(self.in_force(), rows)
 
     def in_force(self) -> Policy:
-        """The hand-off policy this scorer applies; a scorer still being fitted has none."""
-        if self.policy is None:
-            raise RuntimeError("this scorer has no hand-off policy yet: fit it, or load a model")
+        """The hand-off policy this scorer applies."""
         return self.policy
 
     def tiers(
