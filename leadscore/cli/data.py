@@ -16,14 +16,13 @@ from leadscore.cli.options import (
     OrderOption,
     OutcomesOption,
     WarehouseOption,
-    _clock,
+    _decided,
     _fail,
     _flat_only,
-    _prepare,
     _print_profile,
     _print_world_summary,
     _reads_exports,
-    _source,
+    _steps,
     console,
 )
 
@@ -42,6 +41,11 @@ def simulate(
     as Parquet, the hidden truth (true conversion probability) as truth.parquet, and all tables
     in an embedded DuckDB file world.duckdb.
     """
+    _simulate(out, leads, seed)
+
+
+def _simulate(out: Path, leads: int, seed: int) -> None:
+    """Simulate a world, write it to ``out`` and summarise it (simulate, and the demo)."""
     from leadscore.features.synthetic import simulate as run_simulation
     from leadscore.features.synthetic import write_world
 
@@ -84,26 +88,33 @@ def validate(
     reported with its file, column and rows. Timestamps without a time zone are read as UTC.
     Columns recognised as personal data are listed by name only: they never become features.
     """
-    from leadscore.features.contract import ContractError, load_export, load_flat
+    from leadscore.features.contract import ContractError, check_export
 
     try:
         _flat_only(label, id_column=id_column, order_column=order_column)
-        if label is not None:
-            flat = load_flat(leads, label, id_column=id_column, order_column=order_column, fmt=fmt)
-            console.print(
-                f"flat export OK: {len(flat.leads):,} leads, label '{label}' positive rate "
-                f"{flat.label.mean():.1%}, {len(flat.attribute_columns)} attribute columns"
-            )
-            personal, notes = flat.personal_data, flat.notes
-        else:
-            export = load_export(leads, activities, outcomes, fmt)
-            _print_world_summary(export.leads, export.activities, export.outcomes)
-            personal, notes = export.personal_data, export.notes
+        export = check_export(
+            leads, activities, outcomes, label=label, id_column=id_column,
+            order_column=order_column, fmt=fmt,
+        )  # fmt: skip
     except ContractError as error:
         raise _fail(error) from None
-    if personal:
-        console.print(f"personal data (never used as features): {', '.join(personal)}")
-    for note in notes:
+    _print_checked(export)
+
+
+def _print_checked(export) -> None:  # type: ignore[no-untyped-def]
+    """A checked export (an MAExport or a FlatExport): its summary, personal data, notes."""
+    from leadscore.features.contract import FlatExport
+
+    if isinstance(export, FlatExport):
+        console.print(
+            f"flat export OK: {len(export.leads):,} leads, label '{export.label_column}' positive "
+            f"rate {export.label.mean():.1%}, {len(export.attribute_columns)} attribute columns"
+        )
+    else:
+        _print_world_summary(export.leads, export.activities, export.outcomes)
+    if export.personal_data:
+        console.print(f"personal data (never used as features): {', '.join(export.personal_data)}")
+    for note in export.notes:
         console.print(f"note: {note}")
 
 
@@ -134,33 +145,22 @@ def spec_infer(
     engagement score. Personal data, columns unique per lead, timestamps, free text and
     sales-side activities are left out; the YAML's header says why, with the evidence.
     """
-    from leadscore.features.contract import ContractError, load_export, load_flat
-    from leadscore.features.infer import infer, spec_header
-    from leadscore.features.spec import dump_spec
+    from leadscore.features.contract import ContractError
+    from leadscore.features.infer import write_inferred_spec
 
     try:
         _flat_only(label, order_column=order_column)
-        if label is not None:
-            flat = load_flat(leads, label, order_column=order_column, fmt=fmt)
-            inference = infer(
-                flat.leads, None, flat.personal_data, exclude=(label,),
-                numbers=flat.number_columns, time_zone=_clock(fmt),
-            )  # fmt: skip
-        else:
-            export = load_export(leads, activities, outcomes, fmt)
-            inference = infer(
-                export.leads, export.activities if activities else None, export.personal_data,
-                numbers=export.number_columns, outcomes=export.outcomes if outcomes else None,
-                time_zone=_clock(fmt),
-            )  # fmt: skip
+        inference = write_inferred_spec(
+            leads, out, activities=activities, outcomes=outcomes, label=label,
+            order_column=order_column, fmt=fmt,
+        )  # fmt: skip
     except (ContractError, ValueError) as error:
         raise _fail(error) from None
-    spec, skipped = inference.spec, inference.skipped
-    out.parent.mkdir(parents=True, exist_ok=True)
-    dump_spec(spec, out, header=spec_header(skipped, leads.name, inference.kept))
+    spec = inference.spec
     console.print(
         f"wrote {out}: {len(spec.attributes)} attributes, {len(spec.signals)} signals, "
-        f"{len(spec.feature_names())} features; left out {len(skipped)} (see its header)"
+        f"{len(spec.feature_names())} features; left out {len(inference.skipped)} (see its "
+        "header)"
     )
 
 
@@ -206,13 +206,24 @@ def features_build(
     two splits. Writes training_set.parquet, profile.json (rows and label rate per split,
     null rates, top categories), and the spec, rulebook and decisions it was built with.
     """
+    from leadscore.features.sources import ExportPaths
     from leadscore.features.training_set import SplitPlan
+    from leadscore.training.job.prepare import prepare_export
 
     try:
         plan = SplitPlan(validation_share, test_share)
-        source = _source(leads, activities, outcomes, warehouse, threads, memory_limit, fmt)
-        prepared = _prepare(source, out, spec, rulebook, plan=plan, as_of=as_of, fmt=fmt)
+        export = ExportPaths(leads, activities, outcomes, warehouse, threads, memory_limit, fmt)
+        with _steps() as step:
+            prepared = prepare_export(
+                export, out, spec=spec, rulebook=rulebook, plan=plan, as_of=as_of,
+                decided=_decided, progress=step,
+            )  # fmt: skip
     except _USER_ERRORS as error:
         raise _fail(error) from None
+    _print_built(prepared)
+
+
+def _print_built(prepared) -> None:  # type: ignore[no-untyped-def]
+    """A built training set: its profile and where it lies."""
     _print_profile(prepared.profile)
     console.print(f"training set: {prepared.training_set}")

@@ -9,14 +9,17 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from leadscore.cli.data import features_build, simulate, validate
-from leadscore.cli.model import promote, rules_evaluate, rules_suggest, train, tune_threshold
+from leadscore.cli.data import _print_built, _print_checked, _simulate
+from leadscore.cli.model import _print_judgement, _print_policy, _print_suggested, _print_trained
 from leadscore.cli.options import (
     DEFAULT_RULEBOOK,
     DEFAULT_SPEC,
+    _decided,
+    _fail,
+    _steps,
     console,
 )
-from leadscore.cli.scoring import score
+from leadscore.cli.scoring import _print_scored
 
 
 def demo(
@@ -45,53 +48,73 @@ def demo(
     register the scorer, set the hand-off thresholds from sales capacity, score every lead
     with its reasons, and serve the model to MA systems over HTTP.
     """
+    from mlflow.exceptions import MlflowException
+
+    from leadscore.features.contract import check_export
+    from leadscore.features.sources import ExportPaths
+    from leadscore.serving.batch import score_file
+    from leadscore.training.job.capacity import tune_for_capacity
+    from leadscore.training.job.prepare import prepare_export
+    from leadscore.training.job.rulebook_review import judge_rulebook, suggest_rulebook
+    from leadscore.training.job.run import train_from_exports
+    from leadscore.training.job.tracking import promote
+    from leadscore.training.model.artifact import ModelDirectoryError
+
     export = out / "export"
     training = out / "training"
-    console.rule("1. Simulate an MA export")
-    simulate(out=export, leads=leads, seed=seed)
-    console.rule("2. Check it against the data contract")
-    validate(
-        leads=export / "leads.parquet", activities=export / "activities.parquet",
-        outcomes=export / "outcomes.parquet",
-    )  # fmt: skip
-    console.rule("3. Build the point-in-time training set")
-    features_build(
-        out=training, warehouse=export / "world.duckdb", leads=None, activities=None,
-        outcomes=None, spec=DEFAULT_SPEC, rulebook=DEFAULT_RULEBOOK, as_of=None,
-        validation_share=0.2, test_share=0.2, threads=None, memory_limit=None,
-    )  # fmt: skip
-    console.rule("4. The points rulebook on the out-of-time test period")
     training_set = training / "training_set.parquet"
-    rules_evaluate(
-        training_set=training_set, rulebook=DEFAULT_RULEBOOK, spec=DEFAULT_SPEC, split="test",
-        start=None, end=None,
-    )  # fmt: skip
-    console.rule("5. Points suggested from history")
-    rules_suggest(
-        training_set=training_set, out=out / "rulebook_suggested.yaml",
-        rulebook=DEFAULT_RULEBOOK, spec=DEFAULT_SPEC, target_mql_per_week=None,
-        max_new_rules=8,
-    )  # fmt: skip
-    console.rule("6. Train the scorer (MLflow run, registered as lead-scorer@challenger)")
     tracking = f"sqlite:///{(out / 'mlflow.db').resolve()}"
-    train(
-        out=out, leads=None, activities=None, outcomes=None, warehouse=None, label=None,
-        id_column=None, drop=None, spec=DEFAULT_SPEC, rulebook=DEFAULT_RULEBOOK,
-        training_set=training_set, tracking_uri=tracking,
-    )  # fmt: skip
-    promote(version=None, tracking_uri=tracking, alias="champion")
-    console.rule(f"7. Hand-off thresholds from sales capacity ({capacity})")
-    tune_threshold(
-        model=out / "model", capacity=capacity, sla_hours=24.0, segment=None,
-        segment_capacity=None, training_set=training_set, response_half_life_hours=None,
-        outcomes=export / "outcomes.parquet", deal_value=None, level_value=None,
-    )  # fmt: skip
-    console.rule("8. Score every lead as of the export's end")
-    scores = out / "scores.csv"
-    score(
-        model=out / "model", leads=export / "leads.parquet", output=scores,
-        activities=export / "activities.parquet", as_of=None, lang="en",
-    )  # fmt: skip
+    defaults = {"spec": DEFAULT_SPEC, "rulebook": DEFAULT_RULEBOOK, "decided": _decided}
+    try:
+        console.rule("1. Simulate an MA export")
+        _simulate(export, leads, seed)
+        console.rule("2. Check it against the data contract")
+        _print_checked(
+            check_export(
+                export / "leads.parquet", export / "activities.parquet",
+                export / "outcomes.parquet",
+            )
+        )  # fmt: skip
+        console.rule("3. Build the point-in-time training set")
+        with _steps() as step:
+            built = prepare_export(
+                ExportPaths(warehouse=export / "world.duckdb"), training, progress=step,
+                **defaults,
+            )  # fmt: skip
+        _print_built(built)
+        console.rule("4. The points rulebook on the out-of-time test period")
+        judged = judge_rulebook(training_set, ExportPaths(), split="test", **defaults)
+        _print_judgement(judged, "test", DEFAULT_RULEBOOK.stem)
+        console.rule("5. Points suggested from history")
+        suggested_at = out / "rulebook_suggested.yaml"
+        _print_suggested(
+            suggest_rulebook(suggested_at, training_set, ExportPaths(), **defaults), suggested_at
+        )
+        console.rule("6. Train the scorer (MLflow run, registered as lead-scorer@challenger)")
+        with _steps() as step:
+            trained = train_from_exports(
+                out, ExportPaths(), training_set=training_set, tracking_uri=tracking,
+                progress=step, **defaults,
+            )  # fmt: skip
+        _print_trained(trained)
+        console.print(f"lead-scorer version {promote(tracking, None, 'champion')} is now champion")
+        console.rule(f"7. Hand-off thresholds from sales capacity ({capacity})")
+        _print_policy(
+            tune_for_capacity(
+                out / "model", capacity, training_set=training_set,
+                outcomes=export / "outcomes.parquet",
+            )
+        )  # fmt: skip
+        console.rule("8. Score every lead as of the export's end")
+        scores = out / "scores.csv"
+        _print_scored(
+            score_file(
+                out / "model", export / "leads.parquet", scores,
+                activities=export / "activities.parquet",
+            )
+        )  # fmt: skip
+    except (ValueError, FileNotFoundError, ModelDirectoryError, MlflowException) as error:
+        raise _fail(error) from None
     _print_top_leads(scores)
     console.print(f"MLflow UI on this run: make mlflow-ui (store {tracking})")
     if serve_scores:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 from typing import Annotated
 
@@ -17,14 +16,11 @@ from leadscore.cli.options import (
     RecordedRulebookOption,
     RecordedSpecOption,
     WarehouseOption,
+    _decided,
     _fail,
     _flat_only,
-    _format_beside,
-    _prepare,
-    _print_decisions,
     _reads_exports,
-    _rule_inputs,
-    _source,
+    _steps,
     console,
 )
 
@@ -76,39 +72,31 @@ def rules_evaluate(
     Rows are the training set's cutoff snapshots with a known label. Rules that fire on no row
     (an activity type this export lacks, a misspelt level) are reported as warnings.
     """
-    import pandas as pd
+    from leadscore.features.sources import ExportPaths
+    from leadscore.training.job.rulebook_review import judge_rulebook
 
-    from leadscore.features.offline import CUTOFF_AT, LABEL
-    from leadscore.features.training_set import SPLIT
-    from leadscore.training.job.rule_metrics import handoff_metrics
-    from leadscore.training.model.rules import RuleScorer
-
+    export = ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt)
     try:
-        with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
-            book, base, rows, _ = _rule_inputs(
-                training_set, rulebook, spec, (leads, activities, outcomes, warehouse), Path(build),
-                fmt,
+        with _steps() as step:
+            judged = judge_rulebook(
+                training_set, export, spec=spec, rulebook=rulebook, split=split, start=start,
+                end=end, decided=_decided, progress=step,
             )  # fmt: skip
-        rows = rows[rows[LABEL].notna()]
-        if split != "all":
-            rows = rows[rows[SPLIT] == split]
-        if start:
-            rows = rows[rows[CUTOFF_AT] >= pd.Timestamp(start, tz="UTC")]
-        if end:
-            rows = rows[rows[CUTOFF_AT] < pd.Timestamp(end, tz="UTC")]
-        if rows.empty:
-            raise ValueError(f"no labelled rows in split '{split}' and the given dates")
-        scorer = RuleScorer(book, base).fit(rows)
     except _USER_ERRORS as error:
         raise _fail(error) from None
-    points = scorer.decision_function(rows)
-    metrics = handoff_metrics(rows, points, scorer.predict(rows).astype(bool))
+    _print_judgement(judged, split, rulebook.stem if rulebook else "rulebook")
+
+
+def _print_judgement(judged, split: str, name: str) -> None:  # type: ignore[no-untyped-def]
+    """A rulebook's figures over a period (a RulebookJudgement), and its silent rules."""
+    import pandas as pd
+
     _print_metrics(
-        f"Rulebook on {split} ({rows[CUTOFF_AT].min():%Y-%m-%d} to "
-        f"{rows[CUTOFF_AT].max():%Y-%m-%d}, SQL rate {metrics['sql_rate']:.2%})",
-        pd.DataFrame([metrics], index=[rulebook.stem if rulebook else "rulebook"]),
+        f"Rulebook on {split} ({judged.first_cutoff:%Y-%m-%d} to "
+        f"{judged.last_cutoff:%Y-%m-%d}, SQL rate {judged.metrics['sql_rate']:.2%})",
+        pd.DataFrame([judged.metrics], index=[name]),
     )
-    _warn_unmatched(scorer.unmatched_rules(rows), "in this period")
+    _warn_unmatched(judged.unmatched, "in this period")
 
 
 def _warn_unmatched(names: list[str], where: str) -> None:
@@ -158,33 +146,32 @@ def rules_suggest(
     per rule (how often it fires, SQL rate when it fires and when not, lift) as CSV, and a
     diff against the current rulebook.
     """
-    from leadscore.training.job.prepare import suggest_from, write_suggestion
-    from leadscore.training.job.suggest import empty_rulebook
-    from leadscore.training.model.rules import RuleScorer
+    from leadscore.features.sources import ExportPaths
+    from leadscore.training.job.rulebook_review import suggest_rulebook
 
-    export = (leads, activities, outcomes, warehouse)
+    export = ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt)
     try:
-        with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
-            book, base, rows, mql_rate = _rule_inputs(
-                training_set, rulebook, spec, export, Path(build), fmt
-            )
-        if from_scratch:
-            book = empty_rulebook()
-        unmatched = RuleScorer(book, base).fit(rows).unmatched_rules(rows)
-        result = suggest_from(
-            book, base, rows, target_mql_per_week=target_mql_per_week,
-            historical_mql_per_week=mql_rate, max_new_rules=max_new_rules,
-        )  # fmt: skip
+        with _steps() as step:
+            suggested = suggest_rulebook(
+                out, training_set, export, spec=spec, rulebook=rulebook,
+                from_scratch=from_scratch, target_mql_per_week=target_mql_per_week,
+                max_new_rules=max_new_rules, decided=_decided, progress=step,
+            )  # fmt: skip
     except _USER_ERRORS as error:
         raise _fail(error) from None
-    written = write_suggestion(result, out, str(training_set or leads or warehouse))
+    _print_suggested(suggested, out)
+
+
+def _print_suggested(suggested, out: Path) -> None:  # type: ignore[no-untyped-def]
+    """A suggested rulebook (a SuggestedRulebook): current vs suggested, and its files."""
+    result = suggested.suggestion
     _print_metrics("Current vs suggested rulebook", result.metrics)
-    _warn_unmatched(unmatched, "in the history, so no points can be learnt for it")
+    _warn_unmatched(suggested.unmatched, "in the history, so no points can be learnt for it")
     console.print(
         f"wrote {out} ({len(result.rulebook.rules)} rules, "
         f"{len(result.rulebook.instant_pass)} instant passes, threshold "
         f"{result.rulebook.mql_threshold:g} for {result.volume_rule}), "
-        + ", ".join(str(p) for p in written[1:])
+        + ", ".join(str(p) for p in suggested.written[1:])
     )
 
 
@@ -267,53 +254,27 @@ def train(
     untouched test period.
     """
     from leadscore.features.contract import ContractError
-    from leadscore.features.spec import SpecError, load_spec
-    from leadscore.training.job.flat import prepare_flat_training
-    from leadscore.training.job.prepare import read_profile, recorded_inputs
-    from leadscore.training.job.run import run_training
-    from leadscore.training.job.tracking import default_tracking_uri
-    from leadscore.training.model.rulebook import RulebookError, compile_rules, load_rulebook
+    from leadscore.features.sources import ExportPaths
+    from leadscore.features.spec import SpecError
+    from leadscore.training.job.run import train_from_exports
+    from leadscore.training.model.rulebook import RulebookError
 
-    out.mkdir(parents=True, exist_ok=True)
     try:
         _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
-        flat_shape, mql_per_week, learned_until = None, None, None
-        if label is not None:
-            if leads is None:
-                raise typer.BadParameter("flat mode needs --leads with --label")
-            flat = prepare_flat_training(
-                leads, label, out / "training", id_column=id_column, order_column=order_column,
-                drop=drop or (), spec=load_spec(spec) if spec else None,
-                rulebook=load_rulebook(rulebook) if rulebook else None, fmt=fmt,
-            )  # fmt: skip
-            training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
-            profile, mode, flat_shape, decisions = None, "flat", flat.shape, ()
-        else:
-            if training_set is None:
-                source = _source(leads, activities, outcomes, warehouse, fmt=fmt)
-                prepared = _prepare(source, out / "training", spec, rulebook, fmt=fmt)
-                training_set, feature_spec, book = (
-                    prepared.training_set, prepared.spec, prepared.rulebook
-                )  # fmt: skip
-                profile, decisions = prepared.profile, prepared.decisions
-                mql_per_week = prepared.historical_mql_per_week
-                learned_until = prepared.rules_learned_until
-            else:
-                base, book, decisions = recorded_inputs(training_set, spec, rulebook)
-                fmt = fmt or _format_beside(training_set)
-                _print_decisions(decisions)
-                feature_spec = compile_rules(book, base)
-                profile = read_profile(training_set)
-            mode = "event"
-        with console.status("Training: logistic and LightGBM candidates, combiner, MLflow"):
-            result = run_training(
-                training_set, feature_spec, book, out, profile=profile, data_mode=mode,
-                flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
-                decisions=decisions, mql_per_week=mql_per_week,
-                rules_learned_until=learned_until, refit=not no_refit, export_format=fmt,
+        with _steps() as step:
+            result = train_from_exports(
+                out, ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt),
+                label=label, id_column=id_column, order_column=order_column, drop=drop or (),
+                spec=spec, rulebook=rulebook, training_set=training_set,
+                tracking_uri=tracking_uri, refit=not no_refit, decided=_decided, progress=step,
             )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError, FileNotFoundError) as error:
         raise _fail(error) from None
+    _print_trained(result)
+
+
+def _print_trained(result: dict) -> None:
+    """The training job's figures on the out-of-time test period, its notes, where it went."""
     table = Table(title="Out-of-time test period")
     table.caption = "95% interval: bootstrap of roc_auc over test leads, 1,000 resamples"
     columns = ("pr_auc", "log_loss", "brier", "ece", "sql_capture_top_10pct")
@@ -398,52 +359,23 @@ def tune_threshold(
     policies/) and to the MLflow run.
     """
     from leadscore.features.contract import ContractError
-    from leadscore.training.job.capacity import Capacity, CapacityError, DealValue, parse_capacity
-    from leadscore.training.job.capacity import tune_threshold as tune
-    from leadscore.training.job.response_delay import (
-        ResponseDelay,
-        ResponseDelayError,
-        estimate_response_delay,
-        read_outcome_times,
-    )
-
-    def pairs(items: list[str] | None, option: str, form: str) -> dict[str, str]:
-        parsed = {}
-        for item in items or []:
-            level, _, amount = item.partition("=")
-            if not amount.strip():
-                raise CapacityError(f"{option} {item!r}: write it as {form}")
-            parsed[level.strip().lower()] = amount.strip()
-        return parsed
+    from leadscore.training.job.capacity import CapacityError, tune_for_capacity
+    from leadscore.training.job.response_delay import ResponseDelayError
 
     try:
-        per_segment = {
-            level: parse_capacity(amount)
-            for level, amount in pairs(segment_capacity, "--segment-capacity", "LEVEL=N/week")
-        }
-        if per_segment and not segment:
-            raise CapacityError("--segment-capacity needs --segment")
-        settings = Capacity(parse_capacity(capacity), sla_hours, segment, per_segment)
-        if response_half_life_hours is not None:
-            delay = ResponseDelay(response_half_life_hours, "configured")
-        elif outcomes is not None:
-            delay = estimate_response_delay(read_outcome_times(outcomes))
-        else:
-            delay = ResponseDelay()
-        per_level = {}
-        for level, amount in pairs(level_value, "--level-value", "LEVEL=AMOUNT").items():
-            try:
-                per_level[level] = float(amount)
-            except ValueError:
-                raise CapacityError(
-                    f"--level-value {level}={amount}: AMOUNT must be a number"
-                ) from None
-        if per_level and not deal_value:
-            raise CapacityError("--level-value needs --deal-value (the attribute it prices)")
-        value = DealValue(deal_value, per_level) if deal_value else None
-        result = tune(model, settings, training_set, delay=delay, deal_value=value)
+        result = tune_for_capacity(
+            model, capacity, sla_hours=sla_hours, segment=segment,
+            segment_capacity=segment_capacity or (), training_set=training_set,
+            response_half_life_hours=response_half_life_hours, outcomes=outcomes,
+            deal_value=deal_value, level_value=level_value or (),
+        )  # fmt: skip
     except (CapacityError, ResponseDelayError, ContractError, FileNotFoundError) as error:
         raise _fail(error) from None
+    _print_policy(result)
+
+
+def _print_policy(result: dict) -> None:
+    """A tuned policy: its thresholds and expectations, the backtest, the capacity curve."""
     policy = result["policy"]
     expected = policy.expected
     half_life = policy.response_delay["half_life_hours"]
@@ -480,7 +412,9 @@ def tune_threshold(
             f"{matched[sqls]:.2f} vs {rulebook[sqls]:.2f} "
             f"(x{matched[sqls] / max(rulebook[sqls], 1e-12):.2f})"
         )
-    curve = Table(title=f"Capacity curve (validation period, capacity {settings.per_week:g}/week)")
+    curve = Table(
+        title=f"Capacity curve (validation period, capacity {result['capacity'].per_week:g}/week)"
+    )
     columns = ["hand-offs / week", "SQLs / week", "MQL->SQL", "SLA breaches / week"]
     for column in columns + ["value / week"] * valued:
         curve.add_column(column, justify="right")

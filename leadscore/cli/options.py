@@ -7,6 +7,8 @@ the same way.
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -210,8 +212,15 @@ def _flat_only(label: str | None, **options: object) -> None:
         raise typer.BadParameter(f"{', '.join(given)}: flat mode only; add --label COLUMN")
 
 
-def _fail(error: Exception) -> typer.Exit:
-    """Print a contract or settings error as one clear line and exit with code 2."""
+def _fail(error: Exception) -> typer.Exit | typer.BadParameter:
+    """Print a contract or settings error as one clear line and exit with code 2.
+
+    Options that name no export (or one that cannot be learnt from) are a usage mistake:
+    they get the usage line, as a bad option value does.
+    """
+    sources = sys.modules.get("leadscore.features.sources")
+    if sources is not None and isinstance(error, sources.SourceChoiceError):
+        return typer.BadParameter(str(error))
     console.print("[bold red]error:[/]", end=" ")
     console.print(str(error), markup=False, highlight=False)
     return typer.Exit(code=2)
@@ -220,81 +229,23 @@ def _fail(error: Exception) -> typer.Exit:
 _USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)
 
 
-def _source(  # type: ignore[no-untyped-def]
-    leads: Path | None,
-    activities: Path | None,
-    outcomes: Path | None,
-    warehouse: Path | None,
-    threads: int | None = None,
-    memory_limit: str | None = None,
-    fmt=None,
-):
-    """The export named by --warehouse or by --leads (with --activities, --outcomes), its
-    files read as ``fmt`` (an ExportFormat) says."""
-    from leadscore.features.sources import from_files, from_warehouse
-
-    if warehouse is not None:
-        return from_warehouse(warehouse, threads, memory_limit)
-    if leads is not None and outcomes is None:
-        raise typer.BadParameter(
-            "--outcomes is needed to learn from history (lead_id, sql_at); a one-table export "
-            "with a label column trains with `leadscore train --leads F --label COLUMN`"
-        )
-    if leads is not None:
-        return from_files(leads, activities, outcomes, threads, memory_limit, fmt)
-    raise typer.BadParameter("give --leads (with --activities, --outcomes) or --warehouse")
-
-
-def _prepare(  # type: ignore[no-untyped-def]
-    source,
-    out: Path,
-    spec: Path | None,
-    rulebook: Path | None,
-    *,
-    plan=None,
-    as_of: str | None = None,
-    target_mql_per_week: float | None = None,
-    fmt=None,
-):
-    """Decide the spec and rulebook for the export, print why, and build the training set
-    (with the export's format, ``fmt``, beside it)."""
-    from leadscore.features import schema
-    from leadscore.features.training_set import SplitPlan
-    from leadscore.training.job.prepare import prepare_training_set, starting_point
-
-    plan = plan or SplitPlan()
-    start = starting_point(source, spec=spec, rulebook=rulebook, time_zone=_clock(fmt), plan=plan)
-    _print_decisions(start.decisions)
-    with _progress() as progress:
-        task = progress.add_task("building", total=None)
-        prepared = prepare_training_set(
-            source, start, out, plan=plan,
-            as_of=schema.utc_timestamp(as_of) if as_of else None,
-            target_mql_per_week=target_mql_per_week,
-            progress=lambda text: progress.update(task, description=text, advance=1),
-        )  # fmt: skip
-    _print_decisions(prepared.decisions[len(start.decisions) :])
-    return prepared
-
-
-def _clock(fmt) -> str:  # type: ignore[no-untyped-def]
-    """The export's clock: the format's zone, UTC without one."""
-    return fmt.time_zone if fmt is not None else "UTC"
-
-
-def _print_decisions(decisions: tuple[str, ...] | list[str]) -> None:
+def _decided(line: str) -> None:
     """What a run decided on its own, one line each, so nothing happens without a word."""
-    for line in decisions:
-        console.print(f"[cyan]decided:[/] {line}", highlight=False)
+    console.print(f"[cyan]decided:[/] {line}", highlight=False)
 
 
-def _progress():  # type: ignore[no-untyped-def]
+@contextmanager
+def _steps() -> Iterator[Callable[[str], None]]:
+    """A transient progress bar while a library function works; the function is handed the
+    callback that names each stage."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(
+    with Progress(
         TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(),
         console=console, transient=True,
-    )  # fmt: skip
+    ) as progress:  # fmt: skip
+        task = progress.add_task("building", total=None)
+        yield lambda text: progress.update(task, description=text, advance=1)
 
 
 def _print_profile(profile: dict) -> None:
@@ -310,28 +261,6 @@ def _print_profile(profile: dict) -> None:
             split["first_cutoff"][:10], split["last_cutoff"][:10],
         )  # fmt: skip
     console.print(table)
-
-
-def _format_beside(training_set: Path):  # type: ignore[no-untyped-def]
-    """The export format `features build` wrote beside a training set, or None."""
-    from leadscore.features.reading import ExportFormat
-
-    path = Path(training_set).parent / ExportFormat.FILE_NAME
-    return ExportFormat.load(path) if path.exists() else None
-
-
-def _remembered_format(scorer, given):  # type: ignore[no-untyped-def]
-    """The format the model's export was read with (its next file is written the same way),
-    with the options the user gave on top of it; the default for a model of a default
-    export."""
-    from leadscore.features.reading import ExportFormat
-
-    remembered = ExportFormat.from_metadata(scorer.metadata)
-    if given is None or remembered is None:
-        return given or remembered or ExportFormat()
-    default = ExportFormat().as_dict()
-    changed = {k: v for k, v in given.as_dict().items() if v != default[k]}
-    return remembered.with_options(**changed)
 
 
 def _print_world_summary(leads, activities, outcomes) -> None:  # type: ignore[no-untyped-def]
@@ -355,31 +284,3 @@ def _print_world_summary(leads, activities, outcomes) -> None:  # type: ignore[n
         for name, count in counts.items():
             mix.add_row(str(name), f"{count:,}")
         console.print(mix)
-
-
-def _rule_inputs(  # type: ignore[no-untyped-def]
-    training_set: Path | None,
-    rulebook: Path | None,
-    spec: Path | None,
-    export: tuple[Path | None, Path | None, Path | None, Path | None],
-    build_dir: Path,
-    fmt=None,
-):
-    """(rulebook, spec, rows, historical MQLs a week) from a training set, or from an export
-    built into ``build_dir``.
-
-    A training set brings the spec and rulebook it was built with; an export gets the ones
-    that fit it, decided and printed as `train` does.
-    """
-    import pandas as pd
-
-    from leadscore.training.job.prepare import recorded_inputs
-
-    if training_set is None:
-        prepared = _prepare(_source(*export, fmt=fmt), build_dir, spec, rulebook, fmt=fmt)
-        base, book = prepared.base_spec, prepared.rulebook
-        rows = pd.read_parquet(prepared.training_set)
-        return book, base, rows, prepared.historical_mql_per_week
-    base, book, decisions = recorded_inputs(training_set, spec, rulebook)
-    _print_decisions(decisions)
-    return book, base, pd.read_parquet(training_set), None
