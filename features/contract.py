@@ -695,3 +695,23 @@ def load_flat_to_score(
     if shape.created_at:
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
     return frame
+
+
+def check_export(
+    leads: Path,
+    activities: Path | None = None,
+    outcomes: Path | None = None,
+    *,
+    label: str | None = None,
+    id_column: str | None = None,
+    order_column: str | None = None,
+    fmt: ExportFormat | None = None,
+) -> MAExport | FlatExport:
+    """`leadscore validate`: an export checked against the data contract, every problem a
+    :class:`ContractError` naming its file, column and rows.
+
+    Flat mode when ``label`` is given (one leads file with a label column), event mode else.
+    """
+    if label is not None:
+        return load_flat(leads, label, id_column=id_column, order_column=order_column, fmt=fmt)
+    return load_export(leads, activities, outcomes, fmt)

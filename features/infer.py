@@ -16,11 +16,13 @@ import re
 from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.contract import is_empty
+from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import (
     ANY_TYPE,
     DEFAULT_SPEC,
@@ -598,3 +600,44 @@ def spec_header(skipped: list[str], source: str, kept: list[str] | None = None) 
         )
         lines += [f"#   - {line}" for line in kept]
     return "\n".join(lines) + "\n"
+
+
+def write_inferred_spec(
+    leads: Path,
+    out: Path,
+    *,
+    activities: Path | None = None,
+    outcomes: Path | None = None,
+    label: str | None = None,
+    order_column: str | None = None,
+    fmt: ExportFormat | None = None,
+) -> Inference:
+    """`leadscore spec infer`: a starter spec inferred from an export, written to ``out`` with
+    a header that says what was left out and kept, and why.
+
+    Flat mode (``label`` given) reads one leads file and leaves the label out of the features;
+    event mode reads the export's files, ``outcomes`` letting an activity detail become its
+    own signal only when its SQL rate differs. The creation weekday and hour are read on the
+    clock of ``fmt`` (UTC without one).
+    """
+    from leadscore.features.contract import load_export, load_flat
+    from leadscore.features.spec import dump_spec
+
+    clock = fmt.time_zone if fmt is not None else "UTC"
+    if label is not None:
+        flat = load_flat(leads, label, order_column=order_column, fmt=fmt)
+        inference = infer(
+            flat.leads, None, flat.personal_data, exclude=(label,),
+            numbers=flat.number_columns, time_zone=clock,
+        )  # fmt: skip
+    else:
+        export = load_export(leads, activities, outcomes, fmt)
+        inference = infer(
+            export.leads, export.activities if activities else None, export.personal_data,
+            numbers=export.number_columns, outcomes=export.outcomes if outcomes else None,
+            time_zone=clock,
+        )  # fmt: skip
+    out.parent.mkdir(parents=True, exist_ok=True)
+    header = spec_header(inference.skipped, leads.name, inference.kept)
+    dump_spec(inference.spec, out, header=header)
+    return inference

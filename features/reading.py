@@ -144,6 +144,28 @@ class ExportFormat:
         stored = metadata.get(cls.METADATA_KEY)
         return cls.from_dict(stored, "model metadata") if isinstance(stored, Mapping) else None
 
+    @classmethod
+    def beside(cls, training_set: Path) -> ExportFormat | None:
+        """The format `features build` wrote beside a training set, or None: a model trained on
+        that set then reads its export's next file the same way."""
+        path = Path(training_set).parent / cls.FILE_NAME
+        return cls.load(path) if path.exists() else None
+
+    @classmethod
+    def remembered(cls, metadata: Mapping[str, object], given: ExportFormat | None) -> ExportFormat:
+        """The format a model's export was read with, with the options ``given`` on top.
+
+        Why: the next file of an export is written the way the first one was, so a user
+        scoring it should not have to repeat --encoding or --timezone; what they do give wins.
+        A model of a default export reads with the default.
+        """
+        remembered = cls.from_metadata(metadata)
+        if given is None or remembered is None:
+            return given or remembered or cls()
+        default = cls().as_dict()
+        changed = {k: v for k, v in given.as_dict().items() if v != default[k]}
+        return remembered.with_options(**changed)
+
     def with_options(self, **options: object) -> ExportFormat:
         """This format with the options a user gave on the command line (None: not given)."""
         given = {k: v for k, v in options.items() if v is not None and v != {}}

@@ -64,6 +64,52 @@ def from_files(
     )
 
 
+class SourceChoiceError(ValueError):
+    """The options name no export, or one that cannot be learnt from: a usage mistake, which
+    the command line reports with its usage line."""
+
+
+@dataclass(frozen=True)
+class ExportPaths:
+    """Where an export to learn from lies: a DuckDB ``warehouse``, or a ``leads`` file with its
+    ``activities`` and ``outcomes`` (read as ``fmt`` says); DuckDB's ``threads`` and
+    ``memory_limit`` for the build."""
+
+    leads: Path | None = None
+    activities: Path | None = None
+    outcomes: Path | None = None
+    warehouse: Path | None = None
+    threads: int | None = None
+    memory_limit: str | None = None
+    fmt: ExportFormat | None = None
+
+    def open(self) -> Source:
+        """The export as a :class:`Source`, checked by the contract.
+
+        Why here: four commands take the same choice, and each must refuse a leads file
+        without outcomes the same way (it has nothing to learn from) and point to flat mode.
+        """
+        if self.warehouse is not None:
+            return from_warehouse(self.warehouse, self.threads, self.memory_limit)
+        if self.leads is not None and self.outcomes is None:
+            raise SourceChoiceError(
+                "--outcomes is needed to learn from history (lead_id, sql_at); a one-table "
+                "export with a label column trains with `leadscore train --leads F --label "
+                "COLUMN`"
+            )
+        if self.leads is not None:
+            return from_files(
+                self.leads, self.activities, self.outcomes, self.threads, self.memory_limit,
+                self.fmt,
+            )  # fmt: skip
+        raise SourceChoiceError("give --leads (with --activities, --outcomes) or --warehouse")
+
+    @property
+    def time_zone(self) -> str:
+        """The export's clock: the format's zone, UTC without one."""
+        return self.fmt.time_zone if self.fmt is not None else "UTC"
+
+
 def from_warehouse(
     database: Path, threads: int | None = None, memory_limit: str | None = None
 ) -> Source:

@@ -8,14 +8,21 @@ from the rows its training set was built with (:func:`features.offline.flat_feat
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+
 import ibis
 import pandas as pd
 
 from leadscore.features import schema
+from leadscore.features.contract import FlatShape, load_flat_to_score
 from leadscore.features.offline import connect, feature_table, flat_feature_rows
+from leadscore.features.reading import ExportFormat
 from leadscore.features.schema import CUTOFF_AT
-from leadscore.features.sources import Source
-from leadscore.serving.scoring import TOP_REASONS, score_features
+from leadscore.features.sources import Source, from_files
+from leadscore.features.training_set import data_end
+from leadscore.serving.scoring import TOP_REASONS, check_language, score_features
+from leadscore.training.model.artifact import load_model
 from leadscore.training.model.scorer import LeadScorer
 
 
@@ -114,3 +121,82 @@ def _score_rows(
         dtype="string",
     )
     return scored
+
+
+@dataclass(frozen=True)
+class ScoredFile:
+    """The scores of an export's leads file, the moment they hold for, and where they went."""
+
+    scores: pd.DataFrame  # one row per input lead, in input order (see score_source)
+    as_of: pd.Timestamp
+    path: Path
+
+    @property
+    def handed_off(self) -> int:
+        return int((self.scores["decision"] == "hand off").sum())
+
+    @property
+    def unscored(self) -> int:
+        """Leads created after ``as_of``: listed, without a score, ``error`` says why."""
+        return int(self.scores["error"].notna().sum())
+
+
+def score_file(
+    model: Path,
+    leads: Path,
+    output: Path,
+    *,
+    activities: Path | None = None,
+    as_of: str | None = None,
+    lang: str = "en",
+    fmt: ExportFormat | None = None,
+) -> ScoredFile:
+    """`leadscore score`: every lead of ``leads`` scored by the model directory ``model``,
+    written to ``output`` (.parquet, else CSV).
+
+    The file is read the way the model's export was (its remembered format, with ``fmt`` on
+    top). An event model scores as of ``as_of`` (ISO 8601, UTC if no zone; default: the latest
+    time in the input); a flat model scores the next file of its shape, without activities.
+    """
+    scorer = load_model(model)
+    fmt = ExportFormat.remembered(scorer.metadata, fmt)
+    shape = FlatShape.from_metadata(scorer.metadata)
+    if shape is not None or scorer.metadata.get("data_mode") == "flat":
+        scored = _score_flat_file(scorer, shape, leads, activities, as_of, lang, fmt)
+        moment = scored["as_of"].iloc[0]
+    else:
+        source = from_files(leads, activities, None, fmt=fmt)
+        moment = schema.utc_timestamp(as_of) if as_of else data_end(
+            source.leads, source.activities, source.outcomes
+        )  # fmt: skip
+        check_language(lang)
+        scored = score_source(scorer, source, moment, lang=lang)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    if output.suffix == ".parquet":
+        scored.to_parquet(output, index=False)
+    else:
+        scored.to_csv(output, index=False)
+    return ScoredFile(scored, moment, output)
+
+
+def _score_flat_file(
+    scorer: LeadScorer,
+    shape: FlatShape | None,
+    leads: Path,
+    activities: Path | None,
+    as_of: str | None,
+    lang: str,
+    fmt: ExportFormat,
+) -> pd.DataFrame:
+    """Scores of a flat model's next file, or a ValueError saying what to change."""
+    if shape is None:
+        raise ValueError(
+            "this flat model was trained before models remembered their file's shape; "
+            "train it again with `leadscore train --leads F --label COLUMN`"
+        )
+    if activities is not None:
+        raise ValueError("--activities: a flat model scores leads alone; leave it out")
+    check_language(lang)
+    needed = [attribute.column for attribute in scorer.spec.attributes]
+    rows = load_flat_to_score(leads, shape, needed, fmt)
+    return score_flat(scorer, rows, schema.utc_timestamp(as_of) if as_of else None, lang=lang)

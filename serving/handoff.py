@@ -9,14 +9,18 @@ a lead typed into a form can inject markup).
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
 
 import jinja2
 import pandas as pd
 
 from leadscore.features import schema
-from leadscore.features.contract import is_empty
-from leadscore.serving.scoring import score_features
+from leadscore.features.contract import empty_activities, is_empty, load_export
+from leadscore.features.reading import ExportFormat
+from leadscore.serving.scoring import check_language, online_rows, score_features
+from leadscore.training.model.artifact import load_model
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.scorer import LeadScorer
 
@@ -140,3 +144,47 @@ def handoff_sheet(
 
 def render_html(sheet: dict, lang: str = "en") -> str:
     return _HTML.render(s=sheet, t=_TEXT[lang], lang=lang)
+
+
+def write_handoff_sheet(
+    model: Path,
+    lead_id: str,
+    leads: Path,
+    out: Path,
+    *,
+    activities: Path | None = None,
+    as_of: str | None = None,
+    lang: str = "en",
+    fmt: ExportFormat | None = None,
+) -> dict:
+    """`leadscore explain`: the sheet of lead ``lead_id`` of an export, scored by the model
+    directory ``model`` and written to ``out`` (.json for systems, else HTML for people).
+
+    The export is read the way the model's was (its remembered format, with ``fmt`` on top);
+    the lead is seen as of ``as_of`` (ISO 8601; default: the latest time in the input).
+    Returns the sheet.
+    """
+    check_language(lang)
+    scorer = load_model(model)
+    export = load_export(leads, activities, fmt=ExportFormat.remembered(scorer.metadata, fmt))
+    ids = export.leads[schema.LEAD_ID]
+    wanted = int(lead_id) if pd.api.types.is_integer_dtype(ids) and lead_id.isdigit() else lead_id
+    match = export.leads[ids == wanted]
+    if match.empty:
+        raise ValueError(f"lead_id {lead_id} is not in {leads.name}")
+    lead = match.iloc[0].to_dict()
+    history = export.activities[export.activities[schema.LEAD_ID] == wanted]
+    if history.empty:
+        history = empty_activities(ids.dtype)
+    moment = schema.utc_timestamp(as_of if as_of else max(
+        [export.leads[schema.CREATED_AT].max(), export.activities[schema.OCCURRED_AT].max()]
+        if len(export.activities) else [export.leads[schema.CREATED_AT].max()]
+    ))  # fmt: skip
+    features = online_rows(scorer, [lead], [history], [moment])
+    sheet = handoff_sheet(scorer, features, lead, history, moment, lang=lang)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    if out.suffix == ".json":
+        out.write_text(json.dumps(sheet, indent=2, ensure_ascii=False, default=str))
+    else:
+        out.write_text(render_html(sheet, lang))
+    return sheet

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from leadscore.training.model.artifact import ModelDirectoryError, load_model
 from leadscore.training.model.policy import POLICY_FILE, Policy, PolicyError, read_policy
+from leadscore.training.model.registry import CHAMPION_URI
 from leadscore.training.model.scorer import LeadScorer
 
 REGISTRY_PREFIX = "models:/"
@@ -32,8 +33,7 @@ def resolve_model_directory(location: str, *, tracking_uri: str | None = None) -
     """A local model directory for ``location``: a path, or a registry URI downloaded first."""
     if not location:
         raise ModelDirectoryError(
-            "no model given: set LEADSCORE_MODEL to a model directory or to "
-            "models:/lead-scorer@champion"
+            f"no model given: set LEADSCORE_MODEL to a model directory or to {CHAMPION_URI}"
         )
     if not location.startswith(REGISTRY_PREFIX):
         return Path(location)

@@ -25,6 +25,12 @@ from leadscore.training.model.rules import format_breakdown
 from leadscore.training.model.scorer import LeadScorer
 
 
+def check_language(lang: str) -> None:
+    """Refuse a language the reasons are not written in before any work is done."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"--lang must be en or ja, not {lang!r}")
+
+
 @dataclass(frozen=True)
 class Scored:
     """Scores of some feature rows, in their order."""

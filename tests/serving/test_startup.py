@@ -256,7 +256,7 @@ def test_the_demo_off_a_terminal_scores_one_lead_then_says_the_server_stopped(wo
     )  # fmt: skip
     assert scored.exit_code == 0, scored.output
     tail = (
-        "from pathlib import Path\nfrom leadscore.cli import _serve_demo\n"
+        "from pathlib import Path\nfrom leadscore.cli.demo import _serve_demo\n"
         f"_serve_demo(Path('.'), Path({str(export)!r}), Path('scores.csv'), {free_port()})"
     )
     demo = subprocess.run(

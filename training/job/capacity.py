@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,9 +25,13 @@ import pandas as pd
 from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.training_set import TRAINING_SET_FILE
-from leadscore.training.job.response_delay import ResponseDelay, queue_waits
+from leadscore.training.job.response_delay import (
+    ResponseDelay,
+    estimate_response_delay,
+    queue_waits,
+    read_outcome_times,
+)
 from leadscore.training.model.policy import (
-    DEFAULT_SLA_HOURS,
     DEFAULT_TIERS,
     POLICY_FILE,
     POLICY_HISTORY,
@@ -39,6 +44,7 @@ from leadscore.training.model.policy import (
     policy_thresholds,
     store_policy,
 )
+from leadscore.training.model.service_level import DEFAULT_SLA_HOURS
 
 WEEK = pd.Timedelta(days=7)
 _FILL_SHARES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
@@ -420,6 +426,67 @@ def tune_threshold(
                 f"policies/capacity-curve-v{policy.version}.png",
             )
     return {"policy": policy, "backtest": pd.DataFrame(backtest).T, "curve": curve}
+
+
+def _pairs(items: Sequence[str], option: str, form: str) -> dict[str, str]:
+    """``LEVEL=VALUE`` options as {level: value}, levels lower-cased as the policy keeps them."""
+    parsed = {}
+    for item in items:
+        level, _, amount = item.partition("=")
+        if not amount.strip():
+            raise CapacityError(f"{option} {item!r}: write it as {form}")
+        parsed[level.strip().lower()] = amount.strip()
+    return parsed
+
+
+def tune_for_capacity(
+    model_dir: Path,
+    capacity: str,
+    *,
+    sla_hours: float = 24.0,
+    segment: str | None = None,
+    segment_capacity: Sequence[str] = (),
+    training_set: Path | None = None,
+    response_half_life_hours: float | None = None,
+    outcomes: Path | None = None,
+    deal_value: str | None = None,
+    level_value: Sequence[str] = (),
+) -> dict:
+    """`leadscore tune-threshold` in one call: capacity as people write it, to a new policy.
+
+    ``capacity`` and each ``segment_capacity`` (``LEVEL=N/week``, ``'*'`` for the rest) are
+    read by :func:`parse_capacity`; the response half-life is ``response_half_life_hours``, or
+    estimated from the ``outcomes`` file's follow-up delays, or the default; ``deal_value``
+    names the attribute holding a lead's value, ``level_value`` (``LEVEL=AMOUNT``) prices the
+    levels of a categorical one. Returns :func:`tune_threshold`'s result with the
+    ``capacity`` it was tuned for.
+    """
+    per_segment = {
+        level: parse_capacity(amount)
+        for level, amount in _pairs(segment_capacity, "--segment-capacity", "LEVEL=N/week").items()
+    }
+    if per_segment and not segment:
+        raise CapacityError("--segment-capacity needs --segment")
+    settings = Capacity(parse_capacity(capacity), sla_hours, segment, per_segment)
+    if response_half_life_hours is not None:
+        delay = ResponseDelay(response_half_life_hours, "configured")
+    elif outcomes is not None:
+        delay = estimate_response_delay(read_outcome_times(outcomes))
+    else:
+        delay = ResponseDelay()
+    per_level = {}
+    for level, amount in _pairs(level_value, "--level-value", "LEVEL=AMOUNT").items():
+        try:
+            per_level[level] = float(amount)
+        except ValueError:
+            raise CapacityError(
+                f"--level-value {level}={amount}: AMOUNT must be a number"
+            ) from None
+    if per_level and not deal_value:
+        raise CapacityError("--level-value needs --deal-value (the attribute it prices)")
+    value = DealValue(deal_value, per_level) if deal_value else None
+    result = tune_threshold(model_dir, settings, training_set, delay=delay, deal_value=value)
+    return {**result, "capacity": settings}
 
 
 def _curve_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]

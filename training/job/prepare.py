@@ -32,7 +32,7 @@ from leadscore.features import schema
 from leadscore.features.infer import Inference, infer
 from leadscore.features.reading import ExportFormat
 from leadscore.features.schema import CUTOFF_AT, LABEL
-from leadscore.features.sources import Source
+from leadscore.features.sources import ExportPaths, Source
 from leadscore.features.spec import (
     ANY_TYPE,
     DEFAULT_SPEC,
@@ -332,6 +332,42 @@ def prepare_training_set(
         tuple(decisions),
         mql_rate, suggestion, learned_until,
     )  # fmt: skip
+
+
+def prepare_export(
+    export: ExportPaths,
+    out: Path,
+    *,
+    spec: Path | None = None,
+    rulebook: Path | None = None,
+    plan: SplitPlan = SplitPlan(),
+    as_of: str | pd.Timestamp | None = None,
+    target_mql_per_week: float | None = None,
+    decided: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> Prepared:
+    """Open an export, decide its spec and rulebook, and build its training set under ``out``.
+
+    Why one call: `features build`, `train` and `rules` start from an export the same way.
+    ``decided`` hears each decision as it is made (the starting point's before the long build,
+    a bootstrapped rulebook's after it), so nothing happens without a word; ``as_of`` is an ISO
+    8601 time (UTC if no zone) or a timestamp.
+    """
+    say = decided or (lambda _: None)
+    source = export.open()
+    start = starting_point(
+        source, spec=spec, rulebook=rulebook, time_zone=export.time_zone, plan=plan
+    )
+    for line in start.decisions:
+        say(line)
+    prepared = prepare_training_set(
+        source, start, out, plan=plan,
+        as_of=schema.utc_timestamp(as_of) if as_of else None,
+        target_mql_per_week=target_mql_per_week, progress=progress,
+    )  # fmt: skip
+    for line in prepared.decisions[len(start.decisions) :]:
+        say(line)
+    return prepared
 
 
 def labelled_periods(training_set: Path | pd.DataFrame) -> dict[str, pd.DataFrame]:

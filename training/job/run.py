@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import Path
 
@@ -15,6 +15,7 @@ from leadscore.features import schema
 from leadscore.features.contract import FlatShape
 from leadscore.features.reading import ExportFormat
 from leadscore.features.schema import LABEL, SPLIT
+from leadscore.features.sources import ExportPaths
 from leadscore.features.spec import FeatureSpec
 from leadscore.training.job.train import component_probabilities, evaluate, fit_scorer, refit_scorer
 from leadscore.training.model.artifact import save_model
@@ -254,3 +255,77 @@ def run_training(
         "shipped_layer": scorer.metadata["shipped_layer"],
         "notes": notes,
     }
+
+
+def train_from_exports(
+    out: Path,
+    export: ExportPaths,
+    *,
+    label: str | None = None,
+    id_column: str | None = None,
+    order_column: str | None = None,
+    drop: Sequence[str] = (),
+    spec: Path | None = None,
+    rulebook: Path | None = None,
+    training_set: Path | None = None,
+    tracking_uri: str | None = None,
+    refit: bool = True,
+    decided: Callable[[str], None] | None = None,
+    progress: Callable[[str], None] | None = None,
+) -> dict:
+    """`leadscore train` in one call: from an export (or a built training set) to a model.
+
+    Flat mode (``label`` given: one leads file with a label column) infers a spec unless one
+    is named and starts from no rules; event mode builds the point-in-time training set from
+    ``export`` with the spec and rulebook that fit it, or reuses ``training_set`` with the
+    ones it was built with (and the export format beside it). Then :func:`run_training`, into
+    ``tracking_uri`` (default: ``out/mlflow.db``). ``decided`` hears each decision as it is
+    made; ``progress`` the stage under way. Returns :func:`run_training`'s figures.
+    """
+    from leadscore.features.sources import SourceChoiceError
+    from leadscore.features.spec import load_spec
+    from leadscore.training.job.flat import prepare_flat_training
+    from leadscore.training.job.prepare import prepare_export, read_profile, recorded_inputs
+    from leadscore.training.job.tracking import default_tracking_uri
+    from leadscore.training.model.rulebook import compile_rules, load_rulebook
+
+    say, step = decided or (lambda _: None), progress or (lambda _: None)
+    out.mkdir(parents=True, exist_ok=True)
+    fmt, flat_shape, mql_per_week, learned_until = export.fmt, None, None, None
+    profile: dict | None = None
+    decisions: tuple[str, ...] = ()
+    if label is not None:
+        if export.leads is None:
+            raise SourceChoiceError("flat mode needs --leads with --label")
+        flat = prepare_flat_training(
+            export.leads, label, out / "training", id_column=id_column,
+            order_column=order_column, drop=drop, spec=load_spec(spec) if spec else None,
+            rulebook=load_rulebook(rulebook) if rulebook else None, fmt=fmt,
+        )  # fmt: skip
+        training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
+        mode, flat_shape = "flat", flat.shape
+    elif training_set is None:
+        prepared = prepare_export(
+            export, out / "training", spec=spec, rulebook=rulebook, decided=decided,
+            progress=progress,
+        )  # fmt: skip
+        training_set, feature_spec, book = prepared.training_set, prepared.spec, prepared.rulebook
+        profile, decisions = prepared.profile, prepared.decisions
+        mql_per_week = prepared.historical_mql_per_week
+        learned_until = prepared.rules_learned_until
+        mode = "event"
+    else:
+        base, book, decisions = recorded_inputs(training_set, spec, rulebook)
+        fmt = fmt or ExportFormat.beside(training_set)
+        for line in decisions:
+            say(line)
+        feature_spec = compile_rules(book, base)
+        profile = read_profile(training_set)
+        mode = "event"
+    step("Training: logistic and LightGBM candidates, combiner, MLflow")
+    return run_training(
+        training_set, feature_spec, book, out, profile=profile, data_mode=mode,
+        flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),
+        decisions=decisions, mql_per_week=mql_per_week, rules_learned_until=learned_until,
+        refit=refit, export_format=fmt,
+    )  # fmt: skip

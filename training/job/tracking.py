@@ -28,12 +28,8 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 
 from leadscore.training.job.evaluation import reliability_curve
 from leadscore.training.job.train import Candidate
-from leadscore.training.model.pyfunc import (
-    CHALLENGER,
-    CHAMPION,
-    REGISTERED_MODEL_NAME,
-    LeadScorerModel,
-)
+from leadscore.training.model.pyfunc import LeadScorerModel
+from leadscore.training.model.registry import CHALLENGER, CHAMPION, REGISTERED_MODEL_NAME
 
 EXPERIMENT = "leadscore"
 

@@ -25,6 +25,7 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
 from leadscore.training.model.rows import FeatureRows
+from leadscore.training.model.service_level import DEFAULT_SLA_HOURS
 
 EMPTY = "(empty)"
 REST = "*"
@@ -32,8 +33,6 @@ POLICY_FILE = "policy.json"
 """The policy in force, in a model directory."""
 POLICY_HISTORY = "policies"
 """The policies it replaced, each as written (``policy-v{version}.json``): the way back."""
-DEFAULT_SLA_HOURS = 24.0
-"""The first-contact SLA of a policy that names none (the first ones did not)."""
 
 
 class CapacityError(ValueError):

@@ -1,9 +1,8 @@
-"""The model as MLflow knows it: the registered name, its aliases and the pyfunc face.
+"""The model as MLflow loads it: the pyfunc face of a model directory.
 
 Kept in the runtime room because ``mlflow.pyfunc.load_model`` unpickles this class in a process
-that never trains: it must import nothing from the training job. The names are here, once, for
-the job that registers the model, ``leadscore promote`` that moves an alias, and serving that
-loads ``models:/lead-scorer@champion``.
+that never trains: it must import nothing from the training job. Its registered name and aliases
+are in :mod:`leadscore.training.model.registry`.
 """
 
 from __future__ import annotations
@@ -12,11 +11,6 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
-
-REGISTERED_MODEL_NAME = "lead-scorer"
-CHALLENGER = "challenger"  # what a training run registers
-CHAMPION = "champion"  # what serving loads
-CHAMPION_URI = f"models:/{REGISTERED_MODEL_NAME}@{CHAMPION}"
 
 
 class LeadScorerModel(mlflow.pyfunc.PythonModel):

@@ -1,0 +1,5 @@
+"""`python -m leadscore.cli`: the same command line as `leadscore`."""
+
+from leadscore.cli import app
+
+app()
