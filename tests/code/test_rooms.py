@@ -26,14 +26,14 @@ ROOMS = {
 def imports_of(folder: Path) -> dict[str, set[str]]:
     """Each module file of ``folder`` -> the ``leadscore`` modules it imports, anywhere in it."""
     found: dict[str, set[str]] = {}
-    for path in sorted(folder.glob("*.py")):
+    for path in sorted(folder.rglob("*.py")):
         names: set[str] = set()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 names |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-        found[path.name] = {name for name in names if name.startswith("leadscore.")}
+        found[str(path.relative_to(folder))] = {name for name in names if name.startswith("leadscore.")}
     return found
 
 
