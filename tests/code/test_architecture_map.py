@@ -7,7 +7,14 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ROOMS = ("features", "features/synthetic", "training/model", "training/job", "serving", "leadscore/cli")
+ROOMS = (
+    "features",
+    "features/synthetic",
+    "training/model",
+    "training/job",
+    "serving",
+    "leadscore/cli",
+)
 
 
 def mapped_modules() -> set[str]:

@@ -33,7 +33,9 @@ def imports_of(folder: Path) -> dict[str, set[str]]:
                 names |= {alias.name for alias in node.names}
             elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
                 names |= {node.module} | {f"{node.module}.{alias.name}" for alias in node.names}
-        found[str(path.relative_to(folder))] = {name for name in names if name.startswith("leadscore.")}
+        found[str(path.relative_to(folder))] = {
+            name for name in names if name.startswith("leadscore.")
+        }
     return found
 
 
