@@ -13,6 +13,7 @@ from leadscore.cli.options import (
     FittedRulebookOption,
     FittedSpecOption,
     LeadsOption,
+    OptionalLeadsOption,
     OrderOption,
     OutcomesOption,
     WarehouseOption,
@@ -169,7 +170,7 @@ def features_build(
     out: Annotated[
         Path, typer.Option("--out", help="Folder for training_set.parquet and profile.json.")
     ],
-    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    leads: OptionalLeadsOption = None,
     activities: ActivitiesOption = None,
     outcomes: OutcomesOption = None,
     warehouse: WarehouseOption = None,

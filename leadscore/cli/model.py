@@ -11,6 +11,7 @@ from rich.table import Table
 from leadscore.cli.options import (
     _USER_ERRORS,
     ActivitiesOption,
+    OptionalLeadsOption,
     OrderOption,
     OutcomesOption,
     RecordedRulebookOption,
@@ -63,7 +64,7 @@ def rules_evaluate(
         str | None, typer.Option("--from", help="Only cutoffs from this date (ISO 8601).")
     ] = None,
     end: Annotated[str | None, typer.Option("--to", help="Only cutoffs before this date.")] = None,
-    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    leads: OptionalLeadsOption = None,
     activities: ActivitiesOption = None,
     outcomes: OutcomesOption = None,
     warehouse: WarehouseOption = None,
@@ -132,7 +133,7 @@ def rules_suggest(
         ),
     ] = None,
     max_new_rules: Annotated[int, typer.Option(help="Most candidate rules to propose.")] = 8,
-    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    leads: OptionalLeadsOption = None,
     activities: ActivitiesOption = None,
     outcomes: OutcomesOption = None,
     warehouse: WarehouseOption = None,
@@ -193,7 +194,7 @@ def train(
             "directory (OUT/model) and the MLflow store.",
         ),
     ],
-    leads: Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")] = None,
+    leads: OptionalLeadsOption = None,
     activities: ActivitiesOption = None,
     outcomes: OutcomesOption = None,
     warehouse: Annotated[

@@ -65,7 +65,7 @@ LeadsOption = Annotated[
     ),
 ]
 
-
+OptionalLeadsOption = Annotated[Path | None, typer.Option(help="Leads file (CSV or Parquet).")]
 ActivitiesOption = Annotated[
     Path | None,
     typer.Option(help="Activities file: lead_id, occurred_at, activity_type, detail."),
