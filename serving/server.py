@@ -22,16 +22,19 @@ import time
 import urllib.error
 import urllib.request
 from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 import psutil
 
+import leadscore
 from leadscore.serving.model_source import REGISTRY_PREFIX, ModelHandle
 
-SERVICE = "serving.service:LeadScoring"
-ROOT = Path(__file__).resolve().parent.parent
+SERVICE = "leadscore.serving.service:LeadScoring"  # under the one import root, never bare
+ROOT = Path(leadscore.__file__).resolve().parents[1]  # where the installed package is found
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 OUTPUT_LINES = 200
 _EXCEPTION_LINE = re.compile(r"^(?:[A-Za-z_]\w*\.)*([A-Za-z_]\w*(?:Error|Exception|Exit)): .+")
@@ -287,6 +290,53 @@ def serve_until_stopped(server: ServerProcess, stops: StopSignals, grace: float 
             server.wait(timeout=1)
     code = stop_server(server, stops.received or signal.SIGTERM, grace=0)
     return -signal.SIGKILL if code is None else code
+
+
+@dataclass(frozen=True)
+class Served:
+    """How a served model ended: stopped by a signal (which one), or by itself (its code)."""
+
+    stopped_by: int | None
+    code: int
+
+
+def serve_model(
+    location: str,
+    *,
+    port: int = 3000,
+    host: str = "127.0.0.1",
+    workers: int = 1,
+    tracking_uri: str | None = None,
+    start_timeout: float = 120.0,
+    echo: IO[bytes] | None = None,
+    on_ready: Callable[[ModelHandle, str], None] | None = None,
+) -> Served:
+    """`leadscore serve`: check the model, start the server, wait until it is ready, tell
+    ``on_ready`` (the model and the URL), and serve until a stop signal or the server's end.
+
+    Raises :class:`ModelDirectoryError` for a missing or corrupt model, before any process
+    starts, and :class:`ServerFailed` for a server that cannot start (unless a stop signal
+    came first: then it is a stop like any other).
+    """
+    tracking_uri = tracking_location(tracking_uri)
+    handle = check_model(model_location(location), tracking_uri)
+    url = local_url(host, port)
+    with StopSignals() as stops:
+        server = start_server(
+            str(handle.directory), port=port, host=host, workers=workers,
+            tracking_uri=tracking_uri, echo=echo,
+        )  # fmt: skip
+        stops.attach(server)
+        try:
+            wait_ready(url, server, timeout=start_timeout)
+        except ServerFailed:
+            stop_server(server)
+            if stops.received is None:
+                raise
+        if stops.received is None and on_ready is not None:
+            on_ready(handle, url)
+        code = serve_until_stopped(server, stops)
+    return Served(stops.received, code)
 
 
 def exit_as_stopped_by(signum: int) -> None:

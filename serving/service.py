@@ -1,6 +1,6 @@
 """The scoring service for MA systems: a thin BentoML shell around the batch scoring path.
 
-    LEADSCORE_MODEL=demo/model bentoml serve serving.service:LeadScoring
+    LEADSCORE_MODEL=demo/model bentoml serve leadscore.serving.service:LeadScoring
 
 (`leadscore serve --model DIR` does the same after checking the model.) The scorer is loaded
 once at start-up from ``LEADSCORE_MODEL`` - a model directory or ``models:/lead-scorer@champion``

@@ -42,19 +42,7 @@ def serve(
     within seconds, without a restart. Stop with Ctrl+C or SIGTERM (systemd, `docker stop`):
     the server and its workers stop with it.
     """
-    from leadscore.serving.server import (
-        ServerFailed,
-        StopSignals,
-        check_model,
-        exit_as_stopped_by,
-        local_url,
-        model_location,
-        serve_until_stopped,
-        start_server,
-        stop_server,
-        tracking_location,
-        wait_ready,
-    )
+    from leadscore.serving.server import ServerFailed, exit_as_stopped_by, serve_model
     from leadscore.training.model.artifact import ModelDirectoryError
 
     errors = Console(stderr=True, width=None if sys.stderr.isatty() else 110)
@@ -64,30 +52,23 @@ def serve(
         errors.print(message, markup=False, highlight=False, soft_wrap=True)
         return typer.Exit(code=code)
 
-    tracking_uri = tracking_location(tracking_uri)
+    def announce(handle, url: str) -> None:  # type: ignore[no-untyped-def]
+        console.print(
+            f"serving model version {handle.model_version} from {handle.directory} on "
+            f"{url} (docs at /, scores at POST /score)"
+        )
+
     try:
-        handle = check_model(model_location(model), tracking_uri)
+        served = serve_model(
+            model, port=port, host=host, workers=workers, tracking_uri=tracking_uri,
+            start_timeout=start_timeout, echo=sys.stderr.buffer, on_ready=announce,
+        )  # fmt: skip
     except ModelDirectoryError as error:
         raise refuse(str(error), 2) from None
-    with StopSignals() as stops:
-        server = start_server(
-            str(handle.directory), port=port, host=host, workers=workers,
-            tracking_uri=tracking_uri, echo=sys.stderr.buffer,
-        )  # fmt: skip
-        stops.attach(server)
-        try:
-            wait_ready(local_url(host, port), server, timeout=start_timeout)
-        except ServerFailed as failure:
-            stop_server(server)
-            if stops.received is None:
-                raise refuse(f"the server did not start: {failure}", 1) from None
-        if stops.received is None:
-            console.print(
-                f"serving model version {handle.model_version} from {handle.directory} on "
-                f"{local_url(host, port)} (docs at /, scores at POST /score)"
-            )
-        code = serve_until_stopped(server, stops)
-    if stops.received is not None:
+    except ServerFailed as failure:
+        raise refuse(f"the server did not start: {failure}", 1) from None
+    if served.stopped_by is not None:
         console.print("server stopped")
-        exit_as_stopped_by(stops.received)
+        exit_as_stopped_by(served.stopped_by)
+    code = served.code
     raise refuse(f"the server stopped by itself with code {code}", code if code > 0 else 1)

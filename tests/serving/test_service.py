@@ -343,7 +343,13 @@ def test_a_broken_policy_file_never_replaces_the_policy_in_force(world, secured_
             while refused_policies(secured_server) <= counted or f"{field}:" not in (
                 refused["policy_refused"] or ""
             ):
-                assert time.monotonic() < deadline, f"{field}={value!r} was not refused"
+                assert time.monotonic() < deadline, (
+                    f"{field}={value!r} was not refused: /metadata policy_refused="
+                    f"{refused['policy_refused']!r}, policy version "
+                    f"{refused['policy']['version']}, refusals counted "
+                    f"{refused_policies(secured_server)} (before: {counted}), file stamp "
+                    f"{path.stat().st_mtime_ns}"
+                )
                 time.sleep(0.2)
                 refused = client.metadata()
             counted = refused_policies(secured_server)
