@@ -48,6 +48,7 @@ from leadscore.features.training_set import (
     profile_training_set,
     write_profile,
 )
+from leadscore.progress import task
 from leadscore.training.job.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
 from leadscore.training.model.rulebook import (
     DEFAULT_RULEBOOK,
@@ -305,14 +306,16 @@ def prepare_training_set(
         as_of=as_of, plan=plan, progress=step,
     )  # fmt: skip
     step("profile")
-    profile = profile_training_set(source.con, path, built_with, edges)
+    with task("Profiling the training set"):
+        profile = profile_training_set(source.con, path, built_with, edges)
     write_profile(profile, out)
     mql_rate = historical_mql_per_week(source)
     decisions = list(start.decisions)
     rulebook, suggestion, learned_until = start.rulebook, None, None
     if start.bootstrap:
         step("suggesting a rulebook from history")
-        suggestion = bootstrap_from(path, built_with, target_mql_per_week, mql_rate)
+        with task("Suggesting a rulebook from history"):
+            suggestion = bootstrap_from(path, built_with, target_mql_per_week, mql_rate)
         rulebook = suggestion.rulebook
         learned_until = labelled_periods(path)["train"][CUTOFF_AT].max()
         write_suggestion(suggestion, out / SUGGESTED_FILE, f"the training set {path}")
