@@ -32,6 +32,7 @@ from leadscore.features.offline import (
 )
 from leadscore.features.schema import CUTOFF_AT, LABEL, SPLIT, SPLITS
 from leadscore.features.spec import CreatedAttribute, FeatureSpec, SpecError
+from leadscore.progress import stages as progress_stages
 
 TRAINING_SET_FILE = "training_set.parquet"
 PROFILE_FILE = "profile.json"  # what the build saw: rows, labels, split edges, decisions
@@ -198,7 +199,6 @@ def build_training_set(
     as_of: pd.Timestamp | None = None,
     plan: SplitPlan = SplitPlan(),
     batches: int | None = None,
-    progress: object = None,
 ) -> tuple[Path, SplitEdges]:
     """Write ``training_set.parquet`` under ``out`` and return its path and split edges.
 
@@ -206,57 +206,67 @@ def build_training_set(
     cutoff can see are staged with their kind (a fraction of the export). Features are then
     built in ``batches`` of leads (by default one per 100,000) so that the cutoff-activity join
     stays within memory as the export grows: a lead's cutoffs only ever meet its own
-    activities, so batches by lead are independent. ``progress`` is an optional callable
-    taking a step description.
+    activities, so batches by lead are independent. Each stage (cutoffs, each batch, the
+    split, the file) is reported to :mod:`leadscore.progress`.
     """
-    step = progress if callable(progress) else (lambda _: None)
     out.mkdir(parents=True, exist_ok=True)
     as_of = as_of if as_of is not None else data_end(leads, activities, outcomes)
     batches = batches or lead_batches(leads)
-    step("cutoffs and the activities they can see")
-    cutoffs = _stage(
-        con, "_cutoffs", training_cutoffs(leads, activities, outcomes, spec, as_of), batches
-    )
-    kinds = con.create_table("_kinds", activity_kinds(activities, spec), overwrite=True, temp=True)
-    prepared = prepare_activities(cutoffs, activities, spec, kinds=kinds)
-    events = _stage(con, "_events", prepared.events, batches)
-    parts = out / "_batches"
-    shutil.rmtree(parts, ignore_errors=True)
-    parts.mkdir()
-    # one query for every batch: it reads views that each batch points at its own leads, so
-    # Ibis compiles it once (about half a second a batch) and the count fields are sized once
-    sources = {"_batch_leads": leads, "_batch_events": events, "_batch_outcomes": outcomes,
-               "_batch_cutoffs": cutoffs}  # fmt: skip
-    _show_batch(con, sources, 0, batches)
-    view = {name: con.table(name) for name in sources}
-    rows = labelled_rows(
-        view["_batch_leads"],
-        PreparedActivities(view["_batch_events"], prepared.kinds, field_bits(events, spec)),
-        view["_batch_outcomes"],
-        spec,
-        as_of,
-        cutoffs=view["_batch_cutoffs"],
-    )
-    query = con.compile(rows)
-    for batch in range(batches):
-        step(f"features, batch {batch + 1}/{batches}")
-        _show_batch(con, sources, batch, batches)
-        # each batch goes to disk, compressed: held in memory, millions of wide rows would
-        # crowd out the final sort and make every later batch slower than the one before
-        target = str(parts / f"batch-{batch:05d}.parquet").replace("'", "''")
-        con.raw_sql(f"COPY ({query}) TO '{target}' (FORMAT parquet)")
-    for name in sources:
-        con.raw_sql(f"DROP VIEW IF EXISTS {name}")
-    for name in ("_cutoffs", "_kinds", "_events"):
-        con.drop_table(name, force=True)
-    staged = con.read_parquet(parts / "*.parquet")
-    step("out-of-time split")
-    edges = split_edges(staged, spec, plan, as_of)
-    path = out / TRAINING_SET_FILE
-    step("writing Parquet")
-    con.to_parquet(assign_splits(staged, spec, edges).order_by([CUTOFF_AT, schema.LEAD_ID]), path)
-    shutil.rmtree(parts)
-    return path, edges
+    names = [
+        "cutoffs and the activities they can see",
+        *[f"features, batch {batch + 1}/{batches}" for batch in range(batches)],
+        "out-of-time split",
+        "writing Parquet",
+    ]
+    with progress_stages("Building the training set", names) as step:
+        step("cutoffs and the activities they can see")
+        cutoffs = _stage(
+            con, "_cutoffs", training_cutoffs(leads, activities, outcomes, spec, as_of), batches
+        )
+        kinds = con.create_table(
+            "_kinds", activity_kinds(activities, spec), overwrite=True, temp=True
+        )
+        prepared = prepare_activities(cutoffs, activities, spec, kinds=kinds)
+        events = _stage(con, "_events", prepared.events, batches)
+        parts = out / "_batches"
+        shutil.rmtree(parts, ignore_errors=True)
+        parts.mkdir()
+        # one query for every batch: it reads views that each batch points at its own leads, so
+        # Ibis compiles it once (about half a second a batch) and the count fields are sized once
+        sources = {"_batch_leads": leads, "_batch_events": events, "_batch_outcomes": outcomes,
+                   "_batch_cutoffs": cutoffs}  # fmt: skip
+        _show_batch(con, sources, 0, batches)
+        view = {name: con.table(name) for name in sources}
+        rows = labelled_rows(
+            view["_batch_leads"],
+            PreparedActivities(view["_batch_events"], prepared.kinds, field_bits(events, spec)),
+            view["_batch_outcomes"],
+            spec,
+            as_of,
+            cutoffs=view["_batch_cutoffs"],
+        )
+        query = con.compile(rows)
+        for batch in range(batches):
+            step(f"features, batch {batch + 1}/{batches}")
+            _show_batch(con, sources, batch, batches)
+            # each batch goes to disk, compressed: held in memory, millions of wide rows would
+            # crowd out the final sort and make every later batch slower than the one before
+            target = str(parts / f"batch-{batch:05d}.parquet").replace("'", "''")
+            con.raw_sql(f"COPY ({query}) TO '{target}' (FORMAT parquet)")
+        for name in sources:
+            con.raw_sql(f"DROP VIEW IF EXISTS {name}")
+        for name in ("_cutoffs", "_kinds", "_events"):
+            con.drop_table(name, force=True)
+        staged = con.read_parquet(parts / "*.parquet")
+        step("out-of-time split")
+        edges = split_edges(staged, spec, plan, as_of)
+        path = out / TRAINING_SET_FILE
+        step("writing Parquet")
+        con.to_parquet(
+            assign_splits(staged, spec, edges).order_by([CUTOFF_AT, schema.LEAD_ID]), path
+        )
+        shutil.rmtree(parts)
+        return path, edges
 
 
 def profile_training_set(

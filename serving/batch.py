@@ -4,10 +4,12 @@ Features come from the offline builder with one cutoff per lead at ``as_of``; th
 computes the identical vector for one lead (a property test holds them equal), and both hand
 their rows to :func:`serving.scoring.score_features`. A flat model's file is scored the same way
 from the rows its training set was built with (:func:`features.offline.flat_feature_rows`).
+A file of ``SHOW_PROGRESS_FROM`` leads or more reports its stages to :mod:`leadscore.progress`.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,9 +23,13 @@ from leadscore.features.reading import ExportFormat
 from leadscore.features.schema import CUTOFF_AT
 from leadscore.features.sources import Source, from_files
 from leadscore.features.training_set import data_end
+from leadscore.progress import stages
 from leadscore.serving.scoring import TOP_REASONS, check_language, score_features
 from leadscore.training.model.artifact import load_model
 from leadscore.training.model.scorer import LeadScorer
+
+SHOW_PROGRESS_FROM = 5_000  # leads; fewer score in a few seconds, with nothing to watch
+SCORING_STAGES = ("features as of the scoring time", "scores and reasons", "the scores table")
 
 
 def score_source(
@@ -43,17 +49,20 @@ def score_source(
     """
     as_of = schema.utc_timestamp(as_of)
     leads = source.leads
-    cutoffs = leads.select(
-        schema.LEAD_ID, **{CUTOFF_AT: ibis.literal(as_of, type="timestamp('UTC')")}
-    )
-    rows = source.con.to_pyarrow(feature_table(cutoffs, leads, source.activities, scorer.spec))
-    features = rows.to_pandas().set_index(schema.LEAD_ID)
     order = source.con.to_pyarrow(leads.select(schema.LEAD_ID, schema.CREATED_AT)).to_pandas()
-    features = features.loc[order[schema.LEAD_ID].to_numpy()].reset_index()
-    if len(features) != len(order):
-        raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
-    created = pd.to_datetime(order[schema.CREATED_AT], utc=True)
-    return _score_rows(scorer, features, created, as_of, lang=lang, top=top)
+    show = len(order) >= SHOW_PROGRESS_FROM
+    with stages(f"Scoring {len(order):,} leads", SCORING_STAGES, show=show) as begin:
+        begin(SCORING_STAGES[0])
+        cutoffs = leads.select(
+            schema.LEAD_ID, **{CUTOFF_AT: ibis.literal(as_of, type="timestamp('UTC')")}
+        )
+        rows = source.con.to_pyarrow(feature_table(cutoffs, leads, source.activities, scorer.spec))
+        features = rows.to_pandas().set_index(schema.LEAD_ID)
+        features = features.loc[order[schema.LEAD_ID].to_numpy()].reset_index()
+        if len(features) != len(order):
+            raise RuntimeError(f"scored {len(features)} rows for {len(order)} leads")
+        created = pd.to_datetime(order[schema.CREATED_AT], utc=True)
+        return _score_rows(scorer, features, created, as_of, lang=lang, top=top, begin=begin)
 
 
 def score_flat(
@@ -71,13 +80,18 @@ def score_flat(
     the model learnt, at its creation. ``as_of`` defaults to the latest ``created_at``, or to the
     moment of scoring when the file has none; a lead created after it is listed unscored.
     """
-    features = flat_feature_rows(connect(), leads, scorer.spec)
-    created = None
-    if schema.CREATED_AT in leads.columns:
-        created = pd.Series(pd.to_datetime(leads[schema.CREATED_AT], utc=True).to_numpy())
-    if as_of is None:
-        as_of = created.max() if created is not None else pd.Timestamp.now(tz="UTC").floor("s")
-    return _score_rows(scorer, features, created, schema.utc_timestamp(as_of), lang=lang, top=top)
+    show = len(leads) >= SHOW_PROGRESS_FROM
+    with stages(f"Scoring {len(leads):,} leads", SCORING_STAGES, show=show) as begin:
+        begin(SCORING_STAGES[0])
+        features = flat_feature_rows(connect(), leads, scorer.spec)
+        created = None
+        if schema.CREATED_AT in leads.columns:
+            created = pd.Series(pd.to_datetime(leads[schema.CREATED_AT], utc=True).to_numpy())
+        if as_of is None:
+            now = pd.Timestamp.now(tz="UTC").floor("s")
+            as_of = created.max() if created is not None else now
+        as_of = schema.utc_timestamp(as_of)
+        return _score_rows(scorer, features, created, as_of, lang=lang, top=top, begin=begin)
 
 
 def _score_rows(
@@ -88,6 +102,7 @@ def _score_rows(
     *,
     lang: str,
     top: int,
+    begin: Callable[[str], None],
 ) -> pd.DataFrame:
     """The scores file of feature rows (lead_id first): one row each, none dropped.
 
@@ -100,7 +115,9 @@ def _score_rows(
     not_yet = (created > as_of).to_numpy()
     # every row is scored, then the ones not created yet are emptied: the columns and their
     # types come from the scorer even when no lead existed yet
+    begin(SCORING_STAGES[1])
     scored = score_features(scorer, features, lang=lang, top=top).as_columns(lang)
+    begin(SCORING_STAGES[2])
     # nullable by kind, never by value: pandas' convert_dtypes would make a float column
     # whose values happen to be whole (rule points, say) an integer one in some runs
     nullable = {"i": "Int64", "u": "Int64", "b": "boolean", "O": "string"}

@@ -175,15 +175,21 @@ def start_server(
     Its output goes to ``log`` when given; otherwise it is copied to ``echo`` (if any), and its
     last lines are kept either way, for the reason a start failed.
     """
-    output = open(log, "wb") if log else subprocess.PIPE  # noqa: SIM115 - lives with the server
-    server = ServerProcess(
-        server_command(port, host),
-        env=server_environment(model, workers=workers, tracking_uri=tracking_uri, extra=extra_env),
-        stdin=subprocess.DEVNULL,
-        stdout=output,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
+    output = open(log, "wb") if log else subprocess.PIPE  # noqa: SIM115 - closed below
+    try:
+        server = ServerProcess(
+            server_command(port, host),
+            env=server_environment(
+                model, workers=workers, tracking_uri=tracking_uri, extra=extra_env
+            ),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    finally:
+        if log:  # the server writes through its own copy of the file; ours would leak
+            output.close()  # type: ignore[union-attr]
     server.log, server.output, server.workers = log, deque(maxlen=OUTPUT_LINES), {}
     if server.stdout is not None:
         threading.Thread(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import typer
 
+from leadscore import progress
 from leadscore.cli import data, demo, model, scoring, serving
 from leadscore.cli.options import DEFAULT_RULEBOOK, DEFAULT_SPEC
 
@@ -26,6 +27,15 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     rich_markup_mode="markdown",
 )
+
+
+@app.callback()
+def _show_progress(context: typer.Context) -> None:
+    # long work (training, feature builds, scoring many leads) draws its bars on stderr while
+    # a command runs, and only on a terminal: piped output and logs stay clean
+    context.with_resource(progress.shown())
+
+
 spec_app = typer.Typer(help="Write and check feature specs.", no_args_is_help=True)
 features_app = typer.Typer(help="Build point-in-time training sets.", no_args_is_help=True)
 app.add_typer(spec_app, name="spec")

@@ -23,7 +23,6 @@ from leadscore.cli.options import (
     _print_profile,
     _print_world_summary,
     _reads_exports,
-    _steps,
     console,
 )
 
@@ -214,11 +213,10 @@ def features_build(
     try:
         plan = SplitPlan(validation_share, test_share)
         export = ExportPaths(leads, activities, outcomes, warehouse, threads, memory_limit, fmt)
-        with _steps() as step:
-            prepared = prepare_export(
-                export, out, spec=spec, rulebook=rulebook, plan=plan, as_of=as_of,
-                decided=_decided, progress=step,
-            )  # fmt: skip
+        prepared = prepare_export(
+            export, out, spec=spec, rulebook=rulebook, plan=plan, as_of=as_of,
+            decided=_decided,
+        )  # fmt: skip
     except _USER_ERRORS as error:
         raise _fail(error) from None
     _print_built(prepared)

@@ -16,7 +16,6 @@ from leadscore.cli.options import (
     DEFAULT_SPEC,
     _decided,
     _fail,
-    _steps,
     console,
 )
 from leadscore.cli.scoring import _print_scored
@@ -78,11 +77,10 @@ def demo(
             )
         )  # fmt: skip
         console.rule("3. Build the point-in-time training set")
-        with _steps() as step:
-            built = prepare_export(
-                ExportPaths(warehouse=export / "world.duckdb"), training, progress=step,
-                **defaults,
-            )  # fmt: skip
+        built = prepare_export(
+            ExportPaths(warehouse=export / "world.duckdb"), training,
+            **defaults,
+        )  # fmt: skip
         _print_built(built)
         console.rule("4. The points rulebook on the out-of-time test period")
         judged = judge_rulebook(training_set, ExportPaths(), split="test", **defaults)
@@ -93,11 +91,9 @@ def demo(
             suggest_rulebook(suggested_at, training_set, ExportPaths(), **defaults), suggested_at
         )
         console.rule("6. Train the scorer (MLflow run, registered as lead-scorer@challenger)")
-        with _steps() as step:
-            trained = train_from_exports(
-                out, ExportPaths(), training_set=training_set, tracking_uri=tracking,
-                progress=step, **defaults,
-            )  # fmt: skip
+        trained = train_from_exports(
+            out, ExportPaths(), training_set=training_set, tracking_uri=tracking, **defaults,
+        )  # fmt: skip
         _print_trained(trained)
         chosen = promote(tracking, None, CHAMPION)
         console.print(f"{REGISTERED_MODEL_NAME} version {chosen} is now {CHAMPION}")

@@ -21,7 +21,6 @@ from leadscore.cli.options import (
     _fail,
     _flat_only,
     _reads_exports,
-    _steps,
     console,
 )
 from leadscore.training.model.registry import CHALLENGER, CHAMPION, REGISTERED_MODEL_NAME
@@ -80,11 +79,10 @@ def rules_evaluate(
 
     export = ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt)
     try:
-        with _steps() as step:
-            judged = judge_rulebook(
-                training_set, export, spec=spec, rulebook=rulebook, split=split, start=start,
-                end=end, decided=_decided, progress=step,
-            )  # fmt: skip
+        judged = judge_rulebook(
+            training_set, export, spec=spec, rulebook=rulebook, split=split, start=start,
+            end=end, decided=_decided,
+        )  # fmt: skip
     except _USER_ERRORS as error:
         raise _fail(error) from None
     _print_judgement(judged, split, rulebook.stem if rulebook else "rulebook")
@@ -154,12 +152,11 @@ def rules_suggest(
 
     export = ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt)
     try:
-        with _steps() as step:
-            suggested = suggest_rulebook(
-                out, training_set, export, spec=spec, rulebook=rulebook,
-                from_scratch=from_scratch, target_mql_per_week=target_mql_per_week,
-                max_new_rules=max_new_rules, decided=_decided, progress=step,
-            )  # fmt: skip
+        suggested = suggest_rulebook(
+            out, training_set, export, spec=spec, rulebook=rulebook,
+            from_scratch=from_scratch, target_mql_per_week=target_mql_per_week,
+            max_new_rules=max_new_rules, decided=_decided,
+        )  # fmt: skip
     except _USER_ERRORS as error:
         raise _fail(error) from None
     _print_suggested(suggested, out)
@@ -264,13 +261,12 @@ def train(
 
     try:
         _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
-        with _steps() as step:
-            result = train_from_exports(
-                out, ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt),
-                label=label, id_column=id_column, order_column=order_column, drop=drop or (),
-                spec=spec, rulebook=rulebook, training_set=training_set,
-                tracking_uri=tracking_uri, refit=not no_refit, decided=_decided, progress=step,
-            )  # fmt: skip
+        result = train_from_exports(
+            out, ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt),
+            label=label, id_column=id_column, order_column=order_column, drop=drop or (),
+            spec=spec, rulebook=rulebook, training_set=training_set,
+            tracking_uri=tracking_uri, refit=not no_refit, decided=_decided,
+        )  # fmt: skip
     except (ContractError, SpecError, RulebookError, ValueError, FileNotFoundError) as error:
         raise _fail(error) from None
     _print_trained(result)

@@ -7,8 +7,6 @@ the same way.
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import Annotated
@@ -232,20 +230,6 @@ _USER_ERRORS: tuple[type[Exception], ...] = (ValueError, FileNotFoundError)
 def _decided(line: str) -> None:
     """What a run decided on its own, one line each, so nothing happens without a word."""
     console.print(f"[cyan]decided:[/] {line}", highlight=False)
-
-
-@contextmanager
-def _steps() -> Iterator[Callable[[str], None]]:
-    """A transient progress bar while a library function works; the function is handed the
-    callback that names each stage."""
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
-    with Progress(
-        TextColumn("{task.description:<28}"), BarColumn(), TimeElapsedColumn(),
-        console=console, transient=True,
-    ) as progress:  # fmt: skip
-        task = progress.add_task("building", total=None)
-        yield lambda text: progress.update(task, description=text, advance=1)
 
 
 def _print_profile(profile: dict) -> None:

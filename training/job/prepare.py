@@ -49,6 +49,7 @@ from leadscore.features.training_set import (
     profile_training_set,
     write_profile,
 )
+from leadscore.progress import task
 from leadscore.training.job.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
 from leadscore.training.model.artifact import RULEBOOK_FILE, SPEC_FILE
 from leadscore.training.model.rulebook import (
@@ -288,7 +289,6 @@ def prepare_training_set(
     as_of: pd.Timestamp | None = None,
     plan: SplitPlan = SplitPlan(),
     target_mql_per_week: float | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Build the training set from ``start``; bootstrap the rulebook from it when due.
 
@@ -298,21 +298,20 @@ def prepare_training_set(
     format (unless the default) and, when bootstrapped, the suggestion with its evidence beside
     the training set.
     """
-    step = progress or (lambda _: None)
     built_with = compile_rules(start.rulebook, start.spec)
     path, edges = build_training_set(
         source.con, source.leads, source.activities, source.outcomes, built_with, out,
-        as_of=as_of, plan=plan, progress=step,
+        as_of=as_of, plan=plan,
     )  # fmt: skip
-    step("profile")
-    profile = profile_training_set(source.con, path, built_with, edges)
+    with task("Profiling the training set"):
+        profile = profile_training_set(source.con, path, built_with, edges)
     write_profile(profile, out)
     mql_rate = historical_mql_per_week(source)
     decisions = list(start.decisions)
     rulebook, suggestion, learned_until = start.rulebook, None, None
     if start.bootstrap:
-        step("suggesting a rulebook from history")
-        suggestion = bootstrap_from(path, built_with, target_mql_per_week, mql_rate)
+        with task("Suggesting a rulebook from history"):
+            suggestion = bootstrap_from(path, built_with, target_mql_per_week, mql_rate)
         rulebook = suggestion.rulebook
         learned_until = labelled_periods(path)["train"][CUTOFF_AT].max()
         write_suggestion(suggestion, out / SUGGESTED_FILE, f"the training set {path}")
@@ -344,7 +343,6 @@ def prepare_export(
     as_of: str | pd.Timestamp | None = None,
     target_mql_per_week: float | None = None,
     decided: Callable[[str], None] | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> Prepared:
     """Open an export, decide its spec and rulebook, and build its training set under ``out``.
 
@@ -363,7 +361,7 @@ def prepare_export(
     prepared = prepare_training_set(
         source, start, out, plan=plan,
         as_of=schema.utc_timestamp(as_of) if as_of else None,
-        target_mql_per_week=target_mql_per_week, progress=progress,
+        target_mql_per_week=target_mql_per_week,
     )  # fmt: skip
     for line in prepared.decisions[len(start.decisions) :]:
         say(line)

@@ -47,7 +47,6 @@ def rule_inputs(
     spec: Path | None = None,
     rulebook: Path | None = None,
     decided: Callable[[str], None] | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> RuleInputs:
     """The inputs from ``training_set``, or from ``export`` built into a temporary folder.
 
@@ -58,9 +57,8 @@ def rule_inputs(
     if training_set is None:
         with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
             prepared = prepare_export(
-                export, Path(build), spec=spec, rulebook=rulebook, decided=decided,
-                progress=progress,
-            )  # fmt: skip
+                export, Path(build), spec=spec, rulebook=rulebook, decided=decided
+            )
             rows = pd.read_parquet(prepared.training_set)
         return RuleInputs(
             prepared.rulebook, prepared.base_spec, rows, prepared.historical_mql_per_week
@@ -91,13 +89,10 @@ def judge_rulebook(
     start: str | None = None,
     end: str | None = None,
     decided: Callable[[str], None] | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> RulebookJudgement:
     """The rulebook on the labelled rows of ``split`` (or ``"all"``), cutoffs from ``start``
     to before ``end`` (ISO 8601, UTC): MQL volume, MQL->SQL rate, SQL recall, AUC."""
-    inputs = rule_inputs(
-        training_set, export, spec=spec, rulebook=rulebook, decided=decided, progress=progress
-    )
+    inputs = rule_inputs(training_set, export, spec=spec, rulebook=rulebook, decided=decided)
     rows = inputs.rows[inputs.rows[LABEL].notna()]
     if split != "all":
         rows = rows[rows[SPLIT] == split]
@@ -136,13 +131,10 @@ def suggest_rulebook(
     target_mql_per_week: float | None = None,
     max_new_rules: int = 8,
     decided: Callable[[str], None] | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> SuggestedRulebook:
     """Propose points, new rules and instant passes from history and write them to ``out``
     (with the evidence and the diff beside it); ``from_scratch`` starts from no rules."""
-    inputs = rule_inputs(
-        training_set, export, spec=spec, rulebook=rulebook, decided=decided, progress=progress
-    )
+    inputs = rule_inputs(training_set, export, spec=spec, rulebook=rulebook, decided=decided)
     book = empty_rulebook() if from_scratch else inputs.rulebook
     unmatched = RuleScorer(book, inputs.spec).fit(inputs.rows).unmatched_rules(inputs.rows)
     result = suggest_from(

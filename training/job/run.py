@@ -11,6 +11,7 @@ from pathlib import Path
 import mlflow
 import pandas as pd
 
+from leadscore import progress
 from leadscore.features import schema
 from leadscore.features.contract import FlatShape
 from leadscore.features.reading import ExportFormat
@@ -86,6 +87,17 @@ def _log_shipped(scorer: LeadScorer) -> None:
     mlflow.log_dict(refit, "refit.json")
 
 
+# what a person watching `leadscore train` reads, stage by stage
+TRAINING_STAGES = (
+    "reading the training set",
+    "hyperparameter search, combiner and hand-off policy on validation",
+    "judging on the test period",
+    "refit on all labelled history",
+    "figures and explanations to MLflow",
+    "registering the model in MLflow",
+)
+
+
 def run_training(
     training_set: Path,
     spec: FeatureSpec,
@@ -123,138 +135,146 @@ def run_training(
     MLflow, stay the train-only scorer's: the refit has seen the test period. MLflow records
     ``shipped_model``, the refit's own settings (``refit.*``) and its out-of-fold figures on
     the latest period (``refit_latest_oof_*``); the model's ``metadata["refit"]`` says the
-    same. ``refit=False`` ships the train-only scorer.
+    same. ``refit=False`` ships the train-only scorer. Its stages (``TRAINING_STAGES``) are
+    reported to :mod:`leadscore.progress`.
     """
-    from leadscore.training.job import tracking
+    with progress.stages("Training", TRAINING_STAGES) as begin:
+        from leadscore.training.job import tracking
 
-    rows = pd.read_parquet(training_set)
-    parts = {
-        name: rows[(rows[SPLIT] == name) & rows[LABEL].notna()]
-        for name in ("train", "validation", "test")
-    }
-    for name, part in parts.items():
-        if part.empty or part[LABEL].nunique() < 2:
-            raise ValueError(
-                f"the {name} period needs both SQL and non-SQL rows; export more history"
+        begin("reading the training set")
+        rows = pd.read_parquet(training_set)
+        parts = {
+            name: rows[(rows[SPLIT] == name) & rows[LABEL].notna()]
+            for name in ("train", "validation", "test")
+        }
+        for name, part in parts.items():
+            if part.empty or part[LABEL].nunique() < 2:
+                raise ValueError(
+                    f"the {name} period needs both SQL and non-SQL rows; export more history"
+                )
+        started = time.perf_counter()
+        with tracking.training_run(tracking_uri, out / "mlartifacts", run_name="train") as run:
+            mlflow.log_params(
+                {
+                    "data_mode": data_mode,
+                    "spec_fingerprint": spec.fingerprint(),
+                    "rulebook_fingerprint": rulebook.fingerprint(),
+                    "sql_within_days": spec.sql_within_days,
+                    **{
+                        f"{name}_window": f"{part['cutoff_at'].min()} .. {part['cutoff_at'].max()}"
+                        for name, part in parts.items()
+                    },
+                    **{f"{name}_rows": len(part) for name, part in parts.items()},
+                }
             )
-    started = time.perf_counter()
-    with tracking.training_run(tracking_uri, out / "mlartifacts", run_name="train") as run:
-        mlflow.log_params(
-            {
+            begin("hyperparameter search, combiner and hand-off policy on validation")
+            scorer = fit_scorer(
+                parts["train"], parts["validation"], spec, rulebook,
+                on_candidate=tracking.log_candidate, mql_per_week=mql_per_week,
+                rules_learned_until=rules_learned_until,
+            )  # fmt: skip
+            fit_seconds = time.perf_counter() - started
+            logistic = scorer.logistic.named_steps["model"]
+            lightgbm = scorer.lightgbm.named_steps["model"]
+            mlflow.log_params(
+                {
+                    "logistic.C": logistic.C,
+                    **{f"lightgbm.{k}": v for k, v in lightgbm.get_params().items()
+                       if k in ("num_leaves", "learning_rate", "min_child_samples", "reg_lambda",
+                                "colsample_bytree")},
+                    "lightgbm.n_estimators": lightgbm.best_iteration_ or lightgbm.n_estimators,
+                    "combiner.logistic_weight": round(float(scorer.combiner.coef_[0, 1]), 4),
+                    "combiner.lightgbm_weight": round(float(scorer.combiner.coef_[0, 2]), 4),
+                    "shipped_layer": scorer.metadata["shipped_layer"],
+                    "layer_judged_on": scorer.metadata["layer_judged_on"],
+                    "few_sqls": scorer.metadata["few_sqls"],
+                    **{f"{name}_sql_leads": counts["sql_leads"]
+                       for name, counts in scorer.metadata["sql_counts"].items()},
+                }
+            )  # fmt: skip
+            mlflow.log_metrics(
+                {f"judged_{layer.replace(' ', '_')}_roc_auc": auc
+                 for layer, auc in scorer.metadata["judged_roc_auc"].items()}
+            )  # fmt: skip
+            begin("judging on the test period")
+            metrics = evaluate(scorer, parts["test"])
+            probabilities = component_probabilities(scorer, parts["test"])
+            label = parts["test"][LABEL].to_numpy(int)
+            if refit:
+                begin("refit on all labelled history")
+                refit_started = time.perf_counter()
+                scorer = refit_scorer(scorer, pd.concat(parts.values()), mql_per_week)
+                fit_seconds += time.perf_counter() - refit_started
+            else:
+                scorer = replace(
+                    scorer,
+                    metadata={
+                        **scorer.metadata,
+                        "refit": None,
+                        "notes": [
+                            *scorer.metadata["notes"],
+                            "Shipped model: fitted on the train period only (refit turned off); "
+                            "it has not learned from the validation and test periods.",
+                        ],
+                    },
+                )
+            _log_shipped(scorer)
+            notes = [*scorer.metadata["notes"], policy_note(scorer.in_force(), out / "model")]
+            mlflow.log_text("\n".join(notes) + "\n", "notes.txt")
+            names = scorer.lightgbm.named_steps["encode"].get_feature_names_out()
+            shipped_gbm = scorer.lightgbm.named_steps["model"].booster_
+            importance = pd.Series(shipped_gbm.feature_importance("gain"), index=names)
+            begin("figures and explanations to MLflow")
+            tracking.log_results(metrics, probabilities, label, importance)
+            tracking.log_global_explanations(scorer, parts["test"])
+            mlflow.log_metric("fit_seconds", fit_seconds)
+            if profile is not None:
+                mlflow.log_dict(profile, "training_set_profile.json")
+            if decisions:
+                mlflow.log_text("\n".join(decisions) + "\n", "decisions.txt")
+            if flat_shape is not None:  # column names only, never values
+                mlflow.log_dict(flat_shape.as_dict(), "flat_shape.json")
+            metadata = {
+                **scorer.metadata,
+                "notes": notes,
+                "run_id": run.info.run_id,
+                "tracking_uri": tracking_uri,
+                "training_set": str(Path(training_set).resolve()),
                 "data_mode": data_mode,
                 "spec_fingerprint": spec.fingerprint(),
                 "rulebook_fingerprint": rulebook.fingerprint(),
-                "sql_within_days": spec.sql_within_days,
-                **{
-                    f"{name}_window": f"{part['cutoff_at'].min()} .. {part['cutoff_at'].max()}"
-                    for name, part in parts.items()
-                },
-                **{f"{name}_rows": len(part) for name, part in parts.items()},
+                "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
+                "test_metrics": json.loads(metrics.to_json(orient="index")),
             }
-        )
-        scorer = fit_scorer(
-            parts["train"], parts["validation"], spec, rulebook,
-            on_candidate=tracking.log_candidate, mql_per_week=mql_per_week,
-            rules_learned_until=rules_learned_until,
-        )  # fmt: skip
-        fit_seconds = time.perf_counter() - started
-        logistic = scorer.logistic.named_steps["model"]
-        lightgbm = scorer.lightgbm.named_steps["model"]
-        mlflow.log_params(
-            {
-                "logistic.C": logistic.C,
-                **{f"lightgbm.{k}": v for k, v in lightgbm.get_params().items()
-                   if k in ("num_leaves", "learning_rate", "min_child_samples", "reg_lambda",
-                            "colsample_bytree")},
-                "lightgbm.n_estimators": lightgbm.best_iteration_ or lightgbm.n_estimators,
-                "combiner.logistic_weight": round(float(scorer.combiner.coef_[0, 1]), 4),
-                "combiner.lightgbm_weight": round(float(scorer.combiner.coef_[0, 2]), 4),
-                "shipped_layer": scorer.metadata["shipped_layer"],
-                "layer_judged_on": scorer.metadata["layer_judged_on"],
-                "few_sqls": scorer.metadata["few_sqls"],
-                **{f"{name}_sql_leads": counts["sql_leads"]
-                   for name, counts in scorer.metadata["sql_counts"].items()},
-            }
-        )  # fmt: skip
-        mlflow.log_metrics(
-            {f"judged_{layer.replace(' ', '_')}_roc_auc": auc
-             for layer, auc in scorer.metadata["judged_roc_auc"].items()}
-        )  # fmt: skip
-        metrics = evaluate(scorer, parts["test"])
-        probabilities = component_probabilities(scorer, parts["test"])
-        label = parts["test"][LABEL].to_numpy(int)
-        if refit:
-            refit_started = time.perf_counter()
-            scorer = refit_scorer(scorer, pd.concat(parts.values()), mql_per_week)
-            fit_seconds += time.perf_counter() - refit_started
-        else:
+            if flat_shape is not None:
+                metadata[FlatShape.METADATA_KEY] = flat_shape.as_dict()
+            if export_format is not None:  # column names and settings, never values
+                metadata[ExportFormat.METADATA_KEY] = export_format.as_dict()
+                mlflow.log_dict(export_format.as_dict(), ExportFormat.FILE_NAME)
+            scorer = replace(scorer, metadata=metadata)
+            begin("registering the model in MLflow")
+            model_dir = save_model(scorer, out / "model")
+            if export_format is not None:
+                export_format.save(model_dir)
+            sample = parts["test"][spec.feature_names()].head(50).reset_index(drop=True)
+            # counts are never empty, but declaring them double keeps MLflow's schema check from
+            # refusing a caller who sends 3.0 for 3
+            sample = sample.astype({c: "float64" for c in sample.select_dtypes("integer").columns})
+            model_uri, version = tracking.log_scorer(model_dir, sample, scorer.score(sample))
             scorer = replace(
-                scorer,
-                metadata={
-                    **scorer.metadata,
-                    "refit": None,
-                    "notes": [
-                        *scorer.metadata["notes"],
-                        "Shipped model: fitted on the train period only (refit turned off); it "
-                        "has not learned from the validation and test periods.",
-                    ],
-                },
+                scorer, metadata={**metadata, "model_version": version, "model_uri": model_uri}
             )
-        _log_shipped(scorer)
-        notes = [*scorer.metadata["notes"], policy_note(scorer.in_force(), out / "model")]
-        mlflow.log_text("\n".join(notes) + "\n", "notes.txt")
-        names = scorer.lightgbm.named_steps["encode"].get_feature_names_out()
-        shipped_gbm = scorer.lightgbm.named_steps["model"].booster_
-        importance = pd.Series(shipped_gbm.feature_importance("gain"), index=names)
-        tracking.log_results(metrics, probabilities, label, importance)
-        tracking.log_global_explanations(scorer, parts["test"])
-        mlflow.log_metric("fit_seconds", fit_seconds)
-        if profile is not None:
-            mlflow.log_dict(profile, "training_set_profile.json")
-        if decisions:
-            mlflow.log_text("\n".join(decisions) + "\n", "decisions.txt")
-        if flat_shape is not None:  # column names only, never values
-            mlflow.log_dict(flat_shape.as_dict(), "flat_shape.json")
-        metadata = {
-            **scorer.metadata,
-            "notes": notes,
+            save_model(scorer, model_dir)
+        return {
+            "metrics": metrics,
+            "fit_seconds": fit_seconds,
+            "model_dir": model_dir,
+            "model_version": version,
             "run_id": run.info.run_id,
-            "tracking_uri": tracking_uri,
-            "training_set": str(Path(training_set).resolve()),
-            "data_mode": data_mode,
-            "spec_fingerprint": spec.fingerprint(),
-            "rulebook_fingerprint": rulebook.fingerprint(),
-            "trained_at": pd.Timestamp.now(tz="UTC").isoformat(),
-            "test_metrics": json.loads(metrics.to_json(orient="index")),
+            "policy": scorer.policy,
+            "shipped_layer": scorer.metadata["shipped_layer"],
+            "notes": notes,
         }
-        if flat_shape is not None:
-            metadata[FlatShape.METADATA_KEY] = flat_shape.as_dict()
-        if export_format is not None:  # column names and settings, never values
-            metadata[ExportFormat.METADATA_KEY] = export_format.as_dict()
-            mlflow.log_dict(export_format.as_dict(), ExportFormat.FILE_NAME)
-        scorer = replace(scorer, metadata=metadata)
-        model_dir = save_model(scorer, out / "model")
-        if export_format is not None:
-            export_format.save(model_dir)
-        sample = parts["test"][spec.feature_names()].head(50).reset_index(drop=True)
-        # counts are never empty, but declaring them double keeps MLflow's schema check from
-        # refusing a caller who sends 3.0 for 3
-        sample = sample.astype({c: "float64" for c in sample.select_dtypes("integer").columns})
-        model_uri, version = tracking.log_scorer(model_dir, sample, scorer.score(sample))
-        scorer = replace(
-            scorer, metadata={**metadata, "model_version": version, "model_uri": model_uri}
-        )
-        save_model(scorer, model_dir)
-    return {
-        "metrics": metrics,
-        "fit_seconds": fit_seconds,
-        "model_dir": model_dir,
-        "model_version": version,
-        "run_id": run.info.run_id,
-        "policy": scorer.policy,
-        "shipped_layer": scorer.metadata["shipped_layer"],
-        "notes": notes,
-    }
 
 
 def train_from_exports(
@@ -271,7 +291,6 @@ def train_from_exports(
     tracking_uri: str | None = None,
     refit: bool = True,
     decided: Callable[[str], None] | None = None,
-    progress: Callable[[str], None] | None = None,
 ) -> dict:
     """`leadscore train` in one call: from an export (or a built training set) to a model.
 
@@ -280,7 +299,8 @@ def train_from_exports(
     ``export`` with the spec and rulebook that fit it, or reuses ``training_set`` with the
     ones it was built with (and the export format beside it). Then :func:`run_training`, into
     ``tracking_uri`` (default: ``out/mlflow.db``). ``decided`` hears each decision as it is
-    made; ``progress`` the stage under way. Returns :func:`run_training`'s figures.
+    made; the stages are reported to :mod:`leadscore.progress`. Returns
+    :func:`run_training`'s figures.
     """
     from leadscore.features.sources import SourceChoiceError
     from leadscore.features.spec import load_spec
@@ -289,7 +309,7 @@ def train_from_exports(
     from leadscore.training.job.tracking import default_tracking_uri
     from leadscore.training.model.rulebook import compile_rules, load_rulebook
 
-    say, step = decided or (lambda _: None), progress or (lambda _: None)
+    say = decided or (lambda _: None)
     out.mkdir(parents=True, exist_ok=True)
     fmt, flat_shape, mql_per_week, learned_until = export.fmt, None, None, None
     profile: dict | None = None
@@ -306,9 +326,8 @@ def train_from_exports(
         mode, flat_shape = "flat", flat.shape
     elif training_set is None:
         prepared = prepare_export(
-            export, out / "training", spec=spec, rulebook=rulebook, decided=decided,
-            progress=progress,
-        )  # fmt: skip
+            export, out / "training", spec=spec, rulebook=rulebook, decided=decided
+        )
         training_set, feature_spec, book = prepared.training_set, prepared.spec, prepared.rulebook
         profile, decisions = prepared.profile, prepared.decisions
         mql_per_week = prepared.historical_mql_per_week
@@ -322,7 +341,6 @@ def train_from_exports(
         feature_spec = compile_rules(book, base)
         profile = read_profile(training_set)
         mode = "event"
-    step("Training: logistic and LightGBM candidates, combiner, MLflow")
     return run_training(
         training_set, feature_spec, book, out, profile=profile, data_mode=mode,
         flat_shape=flat_shape, tracking_uri=tracking_uri or default_tracking_uri(out),

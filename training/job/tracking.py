@@ -197,10 +197,12 @@ def log_scorer(model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame) -> t
 def _runtime_code(staging: Path) -> Path:
     """The ``leadscore`` package as the model needs it, for MLflow's ``code_paths``: ``features``
     and the runtime model room under one root, as they are installed (in the checkout they are
-    top-level folders, so the package is staged rather than copied as it lies). The training job
+    top-level folders, so the package is staged rather than copied as it lies), with the
+    progress seam (:mod:`leadscore.progress`) that ``features`` reports to. The training job
     stays behind: a registered model that needed it would not be one the service can run."""
     import leadscore
     import leadscore.features
+    import leadscore.progress
     import leadscore.training
     import leadscore.training.model
 
@@ -208,6 +210,7 @@ def _runtime_code(staging: Path) -> Path:
     (package / "training").mkdir(parents=True)
     for module, inside in (
         (leadscore, "__init__.py"),
+        (leadscore.progress, "progress.py"),
         (leadscore.training, "training/__init__.py"),
     ):
         (package / inside).write_text(Path(module.__file__).read_text())
@@ -223,19 +226,37 @@ def _runtime_code(staging: Path) -> Path:
 def _log_scorer(
     model_dir: Path, sample: pd.DataFrame, output: pd.DataFrame, code: Path
 ) -> tuple[str, str]:
-    info = mlflow.pyfunc.log_model(
-        name=REGISTERED_MODEL_NAME,
-        python_model=LeadScorerModel(),
-        artifacts={"model_dir": str(model_dir)},
-        code_paths=[str(code)],
-        signature=infer_signature(sample, _declared(output)),
-        input_example=sample.head(3),
-        registered_model_name=REGISTERED_MODEL_NAME,
-        pip_requirements=_requirements(),
-    )
+    with _without_artifact_bars():
+        info = mlflow.pyfunc.log_model(
+            name=REGISTERED_MODEL_NAME,
+            python_model=LeadScorerModel(),
+            artifacts={"model_dir": str(model_dir)},
+            code_paths=[str(code)],
+            signature=infer_signature(sample, _declared(output)),
+            input_example=sample.head(3),
+            registered_model_name=REGISTERED_MODEL_NAME,
+            pip_requirements=_requirements(),
+        )
     version = str(info.registered_model_version)
     MlflowClient().set_registered_model_alias(REGISTERED_MODEL_NAME, CHALLENGER, version)
     return info.model_uri, version
+
+
+@contextmanager
+def _without_artifact_bars():  # type: ignore[no-untyped-def]
+    """No tqdm bar of MLflow's own ("Downloading artifacts") while it checks the logged model:
+    it would cut into the job's progress display and tells a user nothing to act on. Set for
+    this call only (MLflow reads the variable each time); the caller's setting comes back."""
+    name = "MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR"
+    before = os.environ.get(name)
+    os.environ[name] = "false"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = before
 
 
 def _declared(output: pd.DataFrame) -> pd.DataFrame:

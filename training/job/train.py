@@ -21,6 +21,7 @@ import yaml
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
+from leadscore import progress
 from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
@@ -223,12 +224,12 @@ def fit_scorer(
         _, best_logistic, logistic_params = min(
             (
                 judged("logistic", g, fit_logistic(spec, g["C"], x_train, y_train))
-                for g in logistic_grid
+                for g in progress.track(logistic_grid, "Logistic regression candidates")
             ),
             key=lambda result: result[0],
         )
         lightgbm_results = []
-        for grid in lightgbm_grid:
+        for grid in progress.track(lightgbm_grid, "LightGBM candidates"):
             pipeline = lightgbm_pipeline(spec, {**grid, "n_estimators": MAX_TREES})
             encode = pipeline.named_steps["encode"].fit(x_train, y_train)
             pipeline.named_steps["model"].fit(
@@ -455,7 +456,8 @@ def _out_of_fold(
     rows = rows.reset_index(drop=True)
     label = rows[LABEL].to_numpy(int)
     predicted, margins, folds = [], [], []
-    for k, (fit, block) in enumerate(time_folds(rows, spec.sql_within_days)):
+    windows = progress.track(time_folds(rows, spec.sql_within_days), "Out-of-time folds")
+    for k, (fit, block) in enumerate(windows):
         if len(np.unique(label[fit])) < 2:
             continue
         fold = _fold_layers(rows.iloc[fit], spec, rulebook, chosen)
