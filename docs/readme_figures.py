@@ -95,10 +95,10 @@ def abridged(answer: dict) -> str:
     """A /score answer as README shows it: every field, lists cut to their first entries."""
 
     def show(value: object) -> str:
-        return json.dumps(value, ensure_ascii=False)
+        return json.dumps(_rounded(value), ensure_ascii=False)
 
-    def first(items: list, n: int) -> str:
-        shown = ", ".join(show(item) for item in items[:n])
+    def first(items: list, n: int, indent: int) -> str:
+        shown = (",\n" + " " * indent).join(show(item) for item in items[:n])
         return f"[{shown}{', ...' if len(items) > n else ''}]"
 
     head = ["lead_id", "as_of", "p_sql", "score"]
@@ -109,12 +109,23 @@ def abridged(answer: dict) -> str:
         "{" + ", ".join(f'"{k}": {show(answer[k])}' for k in head) + ",\n "
         + ", ".join(f'"{k}": {show(answer[k])}' for k in mid) + ",\n "
         + ", ".join(f'"{k}": {show(answer[k])}' for k in tail) + ",\n "
-        + f'"rule_breakdown": {first(answer["rule_breakdown"], 2)},\n '
-        + f'"reasons": {{"positive": {first(answer["reasons"]["positive"], 2)},\n'
-        + f'             "negative": {first(answer["reasons"]["negative"], 1)}}},\n '
+        + f'"rule_breakdown": {first(answer["rule_breakdown"], 2, 20)},\n '
+        + f'"reasons": {{"positive": {first(answer["reasons"]["positive"], 2, 26)},\n'
+        + f'             "negative": {first(answer["reasons"]["negative"], 1, 26)}}},\n '
         + f'"reasons_text": {show(" / ".join(text[:2]) + (" / ..." if len(text) > 2 else ""))},\n '
         + f'"lang": {show(answer["lang"])}, "model_version": {show(answer["model_version"])}}}\n'
     )  # fmt: skip
+
+
+def _rounded(value: object) -> object:
+    """Floats as a reader takes them in: four significant digits."""
+    if isinstance(value, float):
+        return float(f"{value:.4g}")
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
 
 
 def leadscore(step: str) -> str:
@@ -205,8 +216,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="report changes, write nothing")
     args = parser.parse_args()
-    readme = README.read_text(encoding="utf-8")
-    text, changed = rewrite(readme, figures())
+    made = figures()  # long: the README is read after, so edits made meanwhile are kept
+    text, changed = rewrite(README.read_text(encoding="utf-8"), made)
     print("changed: " + (", ".join(changed) or "nothing"))
     if args.check:
         sys.exit(1 if changed else 0)
