@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from leadscore.features import schema
-from leadscore.features.offline import CUTOFF_AT, LABEL, connect, register
+from leadscore.features.offline import CUTOFF_AT, LABEL
 from leadscore.features.online import online_features
 from leadscore.features.spec import load_spec
-from leadscore.features.synthetic import simulate
-from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.features.training_set import SPLIT
 from leadscore.training.job.suggest import suggest
+from leadscore.training.model.artifact import load_model
 from leadscore.training.model.rulebook import (
     DEFAULT_RULEBOOK,
     RulebookError,
@@ -29,22 +29,15 @@ SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yam
 
 
 @pytest.fixture(scope="module")
-def setting(tmp_path_factory):
-    """A synthetic world of 6,000 leads, its training set with the rule features, a scorer."""
-    world = simulate(6000, seed=5)
+def setting(trained_world):
+    """The shared 6,000-lead world, its training set with the rule features, a rule scorer."""
     rulebook = load_rulebook()
     spec = load_spec(SPEC_PATH)
     compiled = compile_rules(rulebook, spec)
-    con = connect()
-    path, _ = build_training_set(
-        con,
-        register(con, "leads", world.leads),
-        register(con, "activities", world.activities),
-        register(con, "outcomes", world.outcomes),
-        compiled,
-        tmp_path_factory.mktemp("rules"),
-    )
-    rows = pd.read_parquet(path)
+    # `leadscore train` built the set with the default spec and rulebook, as compiled here
+    assert load_model(trained_world.model).spec.fingerprint() == compiled.fingerprint()
+    rows = pd.read_parquet(trained_world.training_set)
+    world = trained_world.simulated
     return world, rulebook, spec, compiled, rows, RuleScorer(rulebook, spec).fit(rows)
 
 

@@ -26,9 +26,10 @@ from leadscore.serving.batch import score_source
 from leadscore.serving.client import lead_payload
 from leadscore.training.model.artifact import load_model
 
+from ..conftest import TRAINED_GROUP
 from .conftest import API_KEY, MAX_BATCH, WEBHOOK_SECRET
 
-pytestmark = pytest.mark.xdist_group("served")
+pytestmark = pytest.mark.xdist_group(TRAINED_GROUP)  # one trained world, one worker
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
