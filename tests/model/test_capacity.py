@@ -34,6 +34,7 @@ from leadscore.training.job.response_delay import (
     ResponseDelayError,
     estimate_response_delay,
     queue_waits,
+    read_outcome_times,
 )
 from leadscore.training.model.artifact import load_model
 
@@ -309,8 +310,11 @@ def test_tune_threshold_command_reports_the_backtest(world_dir, model_dir):
     assert result.exit_code == 0, result.output
     assert "Out-of-time backtest" in result.output and "Capacity curve" in result.output
     written = json.loads((model_dir / "policy.json").read_text())["response_delay"]
-    assert written["source"].startswith("estimated from")
-    assert written["half_life_hours"] > 0
+    estimated = estimate_response_delay(
+        read_outcome_times(world_dir / "export" / "outcomes.parquet")
+    )
+    assert written["source"] == estimated.source and written["source"].startswith("estimated from")
+    assert written["half_life_hours"] == pytest.approx(estimated.half_life_hours, rel=1e-9)
     for bad, message in [
         (["--capacity", "0/week"], "positive"),
         (["--capacity", "80/week", "--response-half-life-hours", "0"], "half-life"),
