@@ -2,9 +2,9 @@
 
 Training is the slowest thing a test can ask for, so the model, serving and explanation tests
 read one world instead of simulating and fitting their own. A session fixture is built once per
-pytest-xdist worker: every test that uses it is put in one xdist group (below), so that under
-`--dist loadgroup` it is built once per run, not once per worker. Tests read it and never write
-into it; a test that changes a model or the MLflow store works on its own copy.
+pytest-xdist worker: every module that uses it is marked `xdist_group(TRAINED_GROUP)`, so
+that under `--dist loadgroup` it is built once per run, not once per worker. Tests read it and
+never write into it; a test that changes a model or the MLflow store works on its own copy.
 """
 
 from __future__ import annotations
@@ -52,12 +52,3 @@ def trained_world(tmp_path_factory) -> TrainedWorld:
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     return TrainedWorld(simulated, export, base / "run", uri)
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every test that needs the trained world, directly or through another fixture, runs on
-    the worker that built it (xdist reads the group in its own hook, which runs after this)."""
-    for item in items:
-        if "trained_world" in getattr(item, "fixturenames", ()):
-            item.add_marker(pytest.mark.xdist_group(TRAINED_GROUP))

@@ -38,6 +38,8 @@ from leadscore.training.job.response_delay import (
 )
 from leadscore.training.model.artifact import load_model
 
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
+
 runner = CliRunner()
 NO_COST_OF_WAITING = ResponseDelay(math.inf, "configured")
 

@@ -33,6 +33,8 @@ from leadscore.training.model.explain import (
 from leadscore.training.model.rulebook import compile_rules, load_rulebook
 from leadscore.training.model.scorer import hand_raise_inputs
 
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
+
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 
 

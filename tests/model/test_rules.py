@@ -25,6 +25,8 @@ from leadscore.training.model.rulebook import (
 )
 from leadscore.training.model.rules import RuleScorer, format_breakdown
 
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
+
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 
 

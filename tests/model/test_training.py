@@ -17,6 +17,8 @@ from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.training.model.artifact import ModelDirectoryError, load_model
 
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
+
 runner = CliRunner()
 
 

@@ -36,6 +36,8 @@ from leadscore.training.job.suggest import empty_rulebook, signal_label, suggest
 from leadscore.training.model.rulebook import DEFAULT_RULEBOOK, load_rulebook
 from leadscore.training.model.rules import RuleScorer
 
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
+
 runner = CliRunner()
 
 
