@@ -10,12 +10,12 @@ import pytest
 import yaml
 
 from leadscore.features import schema
-from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.offline import CUTOFF_AT, LABEL, connect, register
 from leadscore.features.online import online_features
 from leadscore.features.spec import load_spec
-from leadscore.features.training_set import SPLIT
+from leadscore.features.synthetic import simulate
+from leadscore.features.training_set import SPLIT, build_training_set
 from leadscore.training.job.suggest import suggest
-from leadscore.training.model.artifact import load_model
 from leadscore.training.model.rulebook import (
     DEFAULT_RULEBOOK,
     RulebookError,
@@ -25,21 +25,26 @@ from leadscore.training.model.rulebook import (
 )
 from leadscore.training.model.rules import RuleScorer, format_breakdown
 
-pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
-
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 
 
 @pytest.fixture(scope="module")
-def setting(trained_world):
-    """The shared 6,000-lead world, its training set with the rule features, a rule scorer."""
+def setting(tmp_path_factory):
+    """A synthetic world of 6,000 leads, its training set with the rule features, a scorer."""
+    world = simulate(6000, seed=5)
     rulebook = load_rulebook()
     spec = load_spec(SPEC_PATH)
     compiled = compile_rules(rulebook, spec)
-    # `leadscore train` built the set with the default spec and rulebook, as compiled here
-    assert load_model(trained_world.model).spec.fingerprint() == compiled.fingerprint()
-    rows = pd.read_parquet(trained_world.training_set)
-    world = trained_world.simulated
+    con = connect()
+    path, _ = build_training_set(
+        con,
+        register(con, "leads", world.leads),
+        register(con, "activities", world.activities),
+        register(con, "outcomes", world.outcomes),
+        compiled,
+        tmp_path_factory.mktemp("rules"),
+    )
+    rows = pd.read_parquet(path)
     return world, rulebook, spec, compiled, rows, RuleScorer(rulebook, spec).fit(rows)
 
 

@@ -20,7 +20,7 @@ from leadscore.cli import app
 from leadscore.features.dialects import write_dialect
 from leadscore.features.sources import from_files
 from leadscore.features.spec import DEFAULT_SPEC, load_spec
-from leadscore.features.synthetic import simulate
+from leadscore.features.synthetic import simulate, write_world
 from leadscore.training.job.prepare import (
     DECISIONS_FILE,
     RULEBOOK_FILE,
@@ -35,8 +35,6 @@ from leadscore.training.job.prepare import (
 from leadscore.training.job.suggest import empty_rulebook, signal_label, suggest
 from leadscore.training.model.rulebook import DEFAULT_RULEBOOK, load_rulebook
 from leadscore.training.model.rules import RuleScorer
-
-pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
 
 runner = CliRunner()
 
@@ -151,12 +149,10 @@ def test_rules_suggest_builds_a_rulebook_from_nothing_with_an_instant_pass_for_i
 
 
 @pytest.fixture(scope="module")
-def simulated(trained_world, tmp_path_factory):  # type: ignore[no-untyped-def]
-    """The simulator's own vocabulary: the default spec and rulebook fit, and are used.
-
-    The shared world's files, prepared again here: these tests read what preparation decides."""
+def simulated(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """The simulator's own vocabulary: the default spec and rulebook fit, and are used."""
     base = tmp_path_factory.mktemp("simulated")
-    files = trained_world.export
+    files = write_world(simulate(4000, seed=34), base / "export")
     source = from_files(files["leads"], files["activities"], files["outcomes"])
     start = starting_point(source)
     assert not start.bootstrap and start.decisions[0].startswith("spec: the default spec")

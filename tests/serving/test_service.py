@@ -88,7 +88,8 @@ def scored_in_process(world, posted: list[dict], folder: Path) -> pd.DataFrame:
     activities[schema.OCCURRED_AT] = pd.to_datetime(activities[schema.OCCURRED_AT], utc=True)
     leads.to_parquet(folder / "leads.parquet")
     activities.to_parquet(folder / "activities.parquet")
-    source = from_files(folder / "leads.parquet", folder / "activities.parquet", None)
+    files = folder / "activities.parquet" if len(activities) else None  # no rows: no file
+    source = from_files(folder / "leads.parquet", files, None)
     scores = score_source(load_model(world.model), source, pd.Timestamp(moment))
     return scores.set_index(schema.LEAD_ID)
 
