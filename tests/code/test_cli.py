@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -35,12 +36,34 @@ def invoke(*args: str):  # type: ignore[no-untyped-def]
     return runner.invoke(app, [str(a) for a in args])
 
 
+def as_read(text: str) -> str:
+    """Help text as a reader takes it in: no panel borders, no code ticks, lines rejoined."""
+    return " ".join(re.sub(r"[│╭╮╰╯─]", " ", text.replace("`", "")).split())
+
+
 @pytest.mark.parametrize("command", COMMANDS, ids=lambda c: " ".join(c) or "leadscore")
 def test_every_command_explains_itself(command):
+    """`--help` shows what the command is for, every option with its own words, and every
+    sub-command: an option added without help, or help that no longer prints, fails here."""
+    import click
+    import typer.main
+
     result = invoke(*command, "--help")
     assert result.exit_code == 0, result.output
-    assert "Usage" in result.output
-    assert len(result.output) > 300
+    assert result.output.lstrip().startswith(f"Usage: leadscore {' '.join(command)}".rstrip())
+    shown = as_read(result.output)
+    found = typer.main.get_command(app)
+    for name in command:
+        found = found.commands[name]
+    purpose = as_read((found.help or "").split("\n\n")[0])
+    assert purpose and purpose in shown, f"the help does not say what it is for: {purpose!r}"
+    for option in found.params:
+        if isinstance(option, click.Option) and not option.hidden:
+            assert option.help, f"{option.opts[-1]} has no help text"
+            assert as_read(option.help) in shown, f"{option.opts[-1]}'s help is not shown"
+            assert any(name in shown for name in option.opts), option.opts
+    for name in getattr(found, "commands", {}):
+        assert name in shown, f"sub-command {name} is not listed"
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,7 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.offline import CUTOFF_AT, LABEL
-from leadscore.features.synthetic import SimulationConfig, simulate, write_world
+from leadscore.features.synthetic import SimulationConfig, simulate
 from leadscore.features.training_set import SPLIT
 from leadscore.training.job.capacity import (
     Capacity,
@@ -33,29 +34,27 @@ from leadscore.training.job.response_delay import (
     ResponseDelayError,
     estimate_response_delay,
     queue_waits,
+    read_outcome_times,
 )
 from leadscore.training.model.artifact import load_model
+
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
 
 runner = CliRunner()
 NO_COST_OF_WAITING = ResponseDelay(math.inf, "configured")
 
 
 @pytest.fixture(scope="module")
-def world_dir(tmp_path_factory) -> Path:
-    base = tmp_path_factory.mktemp("capacity")
-    paths = write_world(simulate(6000, seed=41), base / "export")
-    result = runner.invoke(
-        app,
-        ["train", "--warehouse", str(paths["warehouse"]), "--out", str(base / "run"),
-         "--tracking-uri", f"sqlite:///{base / 'mlflow.db'}"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
-    return base
+def world_dir(trained_world) -> Path:
+    """The shared trained world's folder: its export and run, read only."""
+    return trained_world.run.parent
 
 
 @pytest.fixture(scope="module")
-def model_dir(world_dir) -> Path:
-    return world_dir / "run" / "model"
+def model_dir(trained_world, tmp_path_factory) -> Path:
+    """A copy of the shared model: retuning writes policy.json into it."""
+    copy = tmp_path_factory.mktemp("capacity") / "model"
+    return Path(shutil.copytree(trained_world.model, copy))
 
 
 def validation(model_dir: Path) -> tuple[pd.DataFrame, np.ndarray, np.ndarray]:
@@ -313,8 +312,11 @@ def test_tune_threshold_command_reports_the_backtest(world_dir, model_dir):
     assert result.exit_code == 0, result.output
     assert "Out-of-time backtest" in result.output and "Capacity curve" in result.output
     written = json.loads((model_dir / "policy.json").read_text())["response_delay"]
-    assert written["source"].startswith("estimated from")
-    assert written["half_life_hours"] > 0
+    estimated = estimate_response_delay(
+        read_outcome_times(world_dir / "export" / "outcomes.parquet")
+    )
+    assert written["source"] == estimated.source and written["source"].startswith("estimated from")
+    assert written["half_life_hours"] == pytest.approx(estimated.half_life_hours, rel=1e-9)
     for bad, message in [
         (["--capacity", "0/week"], "positive"),
         (["--capacity", "80/week", "--response-half-life-hours", "0"], "half-life"),

@@ -15,14 +15,11 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.infer import created_attributes
-from leadscore.features.offline import CUTOFF_AT, LABEL, connect, feature_table, register
+from leadscore.features.offline import CUTOFF_AT, feature_table
 from leadscore.features.online import online_features
 from leadscore.features.sources import from_files
 from leadscore.features.spec import load_spec
-from leadscore.features.synthetic import simulate, write_world
-from leadscore.features.training_set import SPLIT, build_training_set
 from leadscore.serving.handoff import handoff_sheet, render_html
-from leadscore.training.job.train import fit_scorer
 from leadscore.training.model.artifact import load_model
 from leadscore.training.model.explain import (
     BASE,
@@ -36,32 +33,19 @@ from leadscore.training.model.explain import (
 from leadscore.training.model.rulebook import compile_rules, load_rulebook
 from leadscore.training.model.scorer import hand_raise_inputs
 
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
+
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
-    world = simulate(6000, seed=31)
-    rulebook = load_rulebook()
-    spec = compile_rules(rulebook, load_spec(SPEC_PATH))
-    con = connect()
-    path, _ = build_training_set(
-        con,
-        register(con, "leads", world.leads),
-        register(con, "activities", world.activities),
-        register(con, "outcomes", world.outcomes),
-        spec,
-        tmp_path_factory.mktemp("explain"),
+def fitted(trained_world):
+    """(simulated world, the scorer `leadscore train` made of it, its training set rows)."""
+    return (
+        trained_world.simulated,
+        load_model(trained_world.model),
+        pd.read_parquet(trained_world.training_set),
     )
-    rows = pd.read_parquet(path)
-    labelled = rows[rows[LABEL].notna()]
-    scorer = fit_scorer(
-        labelled[labelled[SPLIT] == "train"],
-        labelled[labelled[SPLIT] == "validation"],
-        spec,
-        rulebook,
-    )
-    return world, scorer, rows
 
 
 def test_contributions_add_up_to_the_logit_for_random_leads(fitted):
@@ -108,20 +92,17 @@ def test_a_demo_request_never_shows_as_a_negative_reason(fitted):
 
 
 @pytest.fixture(scope="module")
-def scored_export(tmp_path_factory):
-    """A realistic world trained and scored as a user would: `leadscore train`, `score`."""
-    base = tmp_path_factory.mktemp("scored")
-    paths = write_world(simulate(5000, seed=7), base / "export")
-    runner = CliRunner()
-    for args in (
-        ["train", "--warehouse", paths["warehouse"], "--out", base / "run",
-         "--tracking-uri", f"sqlite:///{base / 'mlflow.db'}"],
-        ["score", "--model", base / "run" / "model", "--leads", paths["leads"],
-         "--activities", paths["activities"], "--output", base / "scores.parquet"],
-    ):  # fmt: skip
-        result = runner.invoke(app, [str(a) for a in args])
-        assert result.exit_code == 0, result.output
-    return base / "run", paths, pd.read_parquet(base / "scores.parquet")
+def scored_export(trained_world, tmp_path_factory):
+    """The shared trained world scored as a user would: `leadscore score` on its export."""
+    scores = tmp_path_factory.mktemp("scored") / "scores.parquet"
+    paths = trained_world.export
+    result = CliRunner().invoke(
+        app,
+        ["score", "--model", str(trained_world.model), "--leads", str(paths["leads"]),
+         "--activities", str(paths["activities"]), "--output", str(scores)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    return trained_world.run, paths, pd.read_parquet(scores)
 
 
 def test_no_lead_that_asked_for_a_demo_or_quote_sees_it_as_a_reason_against(scored_export):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import mlflow
@@ -14,8 +15,9 @@ from typer.testing import CliRunner
 
 from leadscore.cli import app
 from leadscore.features import schema
-from leadscore.features.synthetic import simulate, write_world
 from leadscore.training.model.artifact import ModelDirectoryError, load_model
+
+pytestmark = pytest.mark.xdist_group("trained_world")  # the shared world: one worker builds it
 
 runner = CliRunner()
 
@@ -27,12 +29,9 @@ def invoke(*args: object):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory) -> tuple[Path, Path, str]:
-    base = tmp_path_factory.mktemp("trained")
-    paths = write_world(simulate(6000, seed=21), base / "export")
-    uri = f"sqlite:///{base / 'mlflow.db'}"
-    invoke("train", "--warehouse", paths["warehouse"], "--out", base / "run", "--tracking-uri", uri)
-    return base, base / "run", uri
+def trained(trained_world) -> tuple[Path, Path, str]:
+    """(folder holding the export, run folder, MLflow store) of the shared trained world."""
+    return trained_world.run.parent, trained_world.run, trained_world.tracking_uri
 
 
 def test_training_registers_one_pyfunc_as_challenger_with_a_full_record(trained):
@@ -59,9 +58,11 @@ def test_training_registers_one_pyfunc_as_challenger_with_a_full_record(trained)
     assert "explanations/reasons_of_handed_off_leads.json" in explanations
     model = mlflow.pyfunc.load_model("models:/lead-scorer@challenger")
     rows = pd.read_parquet(run / "training" / "training_set.parquet").head(20)
-    scored = model.predict(rows[load_model(run / "model").spec.feature_names()])
+    scorer = load_model(run / "model")
+    scored = model.predict(rows[scorer.spec.feature_names()])
+    # the registered model is the model directory: the same answer for each lead, to the digit
+    pd.testing.assert_frame_equal(scored, scorer.score(rows).reset_index(drop=True))
     assert {"p_sql", "score", "tier", "decision"} <= set(scored.columns)
-    assert scored["p_sql"].between(0, 1).all() and scored["score"].between(0, 100).all()
 
 
 def test_combined_model_beats_the_rules_and_is_calibrated(trained):
@@ -71,8 +72,10 @@ def test_combined_model_beats_the_rules_and_is_calibrated(trained):
     assert metrics["combined"]["ece"] < 0.02
 
 
-def test_promote_moves_champion_to_the_challenger(trained):
-    _, _, uri = trained
+def test_promote_moves_champion_to_the_challenger(trained_world, tmp_path):
+    store = tmp_path / "mlflow.db"  # promote on a copy: the shared store keeps its aliases
+    shutil.copyfile(trained_world.tracking_uri.removeprefix("sqlite:///"), store)
+    uri = f"sqlite:///{store}"
     invoke("promote", "--tracking-uri", uri)
     client = MlflowClient(tracking_uri=uri)
     champion = client.get_model_version_by_alias("lead-scorer", "champion")
@@ -279,7 +282,6 @@ def test_a_model_directory_written_before_the_rooms_moved_still_loads(trained, t
     """Before 0.2 the scorer was pickled as `training.scorer.LeadScorer`, in early 0.2 as
     `leadscore.training.scorer.LeadScorer`: such a directory, and the scores it gives, survive
     the move to `leadscore.training.model`."""
-    import shutil
     import sys
 
     import joblib

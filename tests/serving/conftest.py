@@ -1,4 +1,4 @@
-"""A trained scorer and real BentoML servers over HTTP, shared by the serving tests.
+"""Real BentoML servers over HTTP on the shared trained world, for the serving tests.
 
 The servers are `bentoml serve` processes on free loopback ports, started the way
 `leadscore serve` starts them; the tests talk to them with the project's own client.
@@ -14,10 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from typer.testing import CliRunner
 
-from leadscore.cli import app
-from leadscore.features.synthetic import simulate, write_world
 from leadscore.serving.client import ScoringClient
 from leadscore.serving.server import start_server, stop_server, wait_ready
 
@@ -51,17 +48,11 @@ def free_port() -> int:
 
 
 @pytest.fixture(scope="session")
-def world(tmp_path_factory) -> World:
-    base = tmp_path_factory.mktemp("served")
-    export = write_world(simulate(3000, seed=17), base / "export")
-    result = CliRunner().invoke(
-        app,
-        ["train", "--warehouse", str(export["warehouse"]), "--out", str(base / "run"),
-         "--tracking-uri", f"sqlite:///{base / 'mlflow.db'}"],
-    )  # fmt: skip
-    assert result.exit_code == 0, result.output
+def world(trained_world) -> World:
+    """The export as an MA system holds it, and the model `leadscore train` made of it."""
+    export = trained_world.export
     return World(
-        model=base / "run" / "model",
+        model=trained_world.model,
         leads=pd.read_parquet(export["leads"]),
         activities=pd.read_parquet(export["activities"]),
         export=export,

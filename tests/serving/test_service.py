@@ -13,7 +13,6 @@ import time
 from pathlib import Path
 
 import httpx
-import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -21,14 +20,16 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.sources import from_files
+from leadscore.serving.api import EXAMPLE_LEAD
 from leadscore.serving.auth import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
 from leadscore.serving.batch import score_source
 from leadscore.serving.client import lead_payload
 from leadscore.training.model.artifact import load_model
 
+from ..conftest import TRAINED_GROUP
 from .conftest import API_KEY, MAX_BATCH, WEBHOOK_SECRET
 
-pytestmark = pytest.mark.xdist_group("served")
+pytestmark = pytest.mark.xdist_group(TRAINED_GROUP)  # one trained world, one worker
 
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
 
@@ -56,17 +57,60 @@ def post(server, path: str, body: object, **headers: str) -> httpx.Response:
     return httpx.post(f"{server.url}{path}", json=body, headers=headers, timeout=60)
 
 
+@pytest.fixture(scope="module")
+def batch(world) -> pd.DataFrame:
+    """`leadscore score`'s answer for every lead of the export as of :func:`as_of`, by lead."""
+    source = from_files(world.export["leads"], world.export["activities"], None)
+    return score_source(load_model(world.model), source, as_of(world)).set_index(schema.LEAD_ID)
+
+
+def scored_in_process(world, posted: list[dict], folder: Path) -> pd.DataFrame:
+    """The batch path's answer for posted leads: written as an export's two files (the
+    export's columns; an attribute it lacks is ignored, as training never saw it) and scored
+    by `score_source` in this process, as `leadscore score` would, by lead."""
+    (moment,) = {body["as_of"] for body in posted}
+    leads = pd.DataFrame(
+        [{schema.LEAD_ID: body["lead_id"], schema.CREATED_AT: body["created_at"],
+          **body.get("attributes", {})} for body in posted]
+    ).drop_duplicates(schema.LEAD_ID).reindex(columns=world.leads.columns)  # fmt: skip
+    for column, kind in world.leads.dtypes.items():
+        if column == schema.CREATED_AT:
+            leads[column] = pd.to_datetime(leads[column], utc=True)
+        elif column == schema.LEAD_ID or not pd.api.types.is_numeric_dtype(kind):
+            leads[column] = leads[column].astype("string")
+        else:
+            leads[column] = leads[column].astype("float64")
+    activities = pd.DataFrame(
+        [{schema.LEAD_ID: str(body["lead_id"]), **activity}
+         for body in posted for activity in body.get("activities", [])],
+        columns=[schema.LEAD_ID, schema.OCCURRED_AT, schema.ACTIVITY_TYPE, schema.DETAIL],
+    ).astype("string")  # fmt: skip
+    activities[schema.OCCURRED_AT] = pd.to_datetime(activities[schema.OCCURRED_AT], utc=True)
+    leads.to_parquet(folder / "leads.parquet")
+    activities.to_parquet(folder / "activities.parquet")
+    files = folder / "activities.parquet" if len(activities) else None  # no rows: no file
+    source = from_files(folder / "leads.parquet", files, None)
+    scores = score_source(load_model(world.model), source, pd.Timestamp(moment))
+    return scores.set_index(schema.LEAD_ID)
+
+
+def assert_same_answer(online: dict, offline: pd.Series) -> None:
+    """The service and the batch file tell sales the same about a lead."""
+    assert online["p_sql"] == pytest.approx(offline["p_sql"], rel=1e-9, abs=1e-12)
+    for column in ("score", "tier", "decision", "grade", "instant_pass"):
+        assert online[column] == offline[column], (online["lead_id"], column)
+    assert online["rule_points"] == pytest.approx(offline["rule_points"], rel=1e-9)
+
+
 # ------------------------------------------------------------------------- what sales gets
 
 
-def test_a_posted_lead_gets_score_tier_decision_and_reasons_in_japanese(world, server):
+def test_a_posted_lead_gets_score_tier_decision_and_reasons_in_japanese(world, server, batch):
     lead_id = busiest(world, 1)[0]
     result = server.client().score(payload(world, lead_id, lang="ja"))
     assert result["lead_id"] == str(lead_id)
-    assert 0 <= result["p_sql"] <= 1 and 0 <= result["score"] <= 100
-    assert result["tier"] in {"A", "B", "C", "D"}
+    assert_same_answer(result, batch.loc[lead_id])
     assert re.fullmatch(r"[A-D][1-4]", result["grade"])
-    assert result["decision"] in {"hand off", "nurture"}
     reasons = result["reasons"]["positive"] + result["reasons"]["negative"]
     assert reasons and all(JAPANESE.search(r["text"]) for r in reasons)
     breakdown = sum(item["points"] for item in result["rule_breakdown"])
@@ -77,7 +121,7 @@ def test_a_posted_lead_gets_score_tier_decision_and_reasons_in_japanese(world, s
     assert result["model_version"] == server.client().metadata()["model_version"]
 
 
-def test_http_and_file_scoring_give_the_same_answer_for_every_lead(world, server):
+def test_http_and_file_scoring_give_the_same_answer_for_every_lead(world, server, batch):
     """One scoring path: the service and `leadscore score` agree to the last digit."""
     moment = as_of(world)
     existing = world.leads[world.leads[schema.CREATED_AT] <= moment][schema.LEAD_ID]
@@ -86,8 +130,6 @@ def test_http_and_file_scoring_give_the_same_answer_for_every_lead(world, server
     assert answer["failed"] == 0 and [r["lead_id"] for r in answer["results"]] == [
         str(i) for i in chosen
     ]
-    source = from_files(world.export["leads"], world.export["activities"], None)
-    batch = score_source(load_model(world.model), source, moment).set_index(schema.LEAD_ID)
     for lead_id, item in zip(chosen, answer["results"], strict=True):
         online, offline = item["result"], batch.loc[lead_id]
         assert online["p_sql"] == pytest.approx(offline["p_sql"], rel=1e-9, abs=1e-12)
@@ -118,17 +160,27 @@ def test_a_batch_over_the_limit_is_refused_naming_the_limit(world, server):
     assert problem["loc"] == ["leads"] and str(MAX_BATCH) in problem["msg"]
 
 
-def test_unknown_categories_missing_fields_and_no_activities_still_score(world, server):
+def test_unknown_categories_missing_fields_and_no_activities_score_as_the_batch_does(
+    world, server, tmp_path
+):
+    """A lead with nothing known is scored as `leadscore score` scores it, not with any
+    probability at all, whether a level is unknown, a field empty, new or missing."""
     client = server.client()
-    bare = {"lead_id": "new-1", "created_at": "2026-01-05T10:00:00"}
+    moment = "2026-02-01T00:00:00Z"
+    bare = {"lead_id": "new-1", "created_at": "2026-01-05T10:00:00Z", "as_of": moment}
     unknown = {"department": "Astrology", "region": None, "job_level": "", "brand_new_field": 3}
     odd = dict(bare, lead_id="new-2", attributes=unknown)
-    for body in (bare, odd, dict(bare, activities=[])):
-        result = client.score(dict(body, as_of="2026-02-01T00:00:00Z"))
-        assert 0 <= result["p_sql"] <= 1 and result["decision"] in {"hand off", "nurture"}
+    offline = scored_in_process(world, [bare, odd], tmp_path)
+    answers = {}
+    for name, body in (("bare", bare), ("odd", odd), ("empty", dict(bare, activities=[]))):
+        answers[name] = client.score(dict(body, created_at="2026-01-05T10:00:00"))  # naive: UTC
+        assert_same_answer(answers[name], offline.loc[body["lead_id"]])
+    assert answers["empty"] == answers["bare"]
 
 
-def test_an_obvious_hot_lead_outranks_a_cold_one_and_a_demo_request_hands_off(server):
+def test_an_obvious_hot_lead_outranks_a_cold_one_and_a_demo_request_hands_off(
+    world, server, tmp_path
+):
     def lead(lead_id: str, attributes: dict, activities: list) -> dict:
         return {"lead_id": lead_id, "created_at": "2026-01-02T09:00:00Z",
                 "as_of": "2026-02-01T00:00:00Z", "attributes": attributes,
@@ -146,7 +198,11 @@ def test_an_obvious_hot_lead_outranks_a_cold_one_and_a_demo_request_hands_off(se
                 [(10, "page_view", "/careers"), (11, "page_view", "/careers/jobs")])  # fmt: skip
     results = server.client().score_batch([hot, cold])["results"]
     hot_result, cold_result = (r["result"] for r in results)
+    offline = scored_in_process(world, [hot, cold], tmp_path)
+    assert_same_answer(hot_result, offline.loc["hot"])
+    assert_same_answer(cold_result, offline.loc["cold"])
     assert hot_result["p_sql"] > cold_result["p_sql"]
+    assert hot_result["score"] > cold_result["score"] and hot_result["tier"] <= cold_result["tier"]
     assert hot_result["instant_pass"] and hot_result["decision"] == "hand off"
     assert all("demo" not in r["concept"] for r in hot_result["reasons"]["negative"])
 
@@ -232,11 +288,24 @@ def test_probes_metrics_and_metadata_answer(world, server):
     assert metadata["policy"]["version"] == scorer.policy.version
 
 
+def request_schema(schema_doc: dict, path: str) -> dict:
+    """The JSON body schema the OpenAPI document declares for POST ``path``."""
+    body = schema_doc["paths"][path]["post"]["requestBody"]["content"]["application/json"]
+    return body["schema"]
+
+
+EXAMPLES = {"/score": EXAMPLE_LEAD, "/score_batch": {"leads": [EXAMPLE_LEAD]}}
+
+
 def test_the_openapi_schema_has_examples_and_holds_under_schemathesis(server, tmp_path):
     schema_doc = httpx.get(f"{server.url}/docs.json").json()
     assert {"/score", "/score_batch", "/metadata"} <= set(schema_doc["paths"])
-    request = schema_doc["paths"]["/score"]["post"]["requestBody"]["content"]["application/json"]
-    assert "example" in json.dumps(request) or "example" in json.dumps(schema_doc["components"])
+    # each call's body shows the project's example lead, and that example is answered as is
+    assert {path: request_schema(schema_doc, path).get("example") for path in EXAMPLES} == EXAMPLES
+    scored = post(server, "/score", EXAMPLES["/score"])
+    assert scored.status_code == 200 and scored.json()["lead_id"] == EXAMPLE_LEAD["lead_id"]
+    batch = post(server, "/score_batch", EXAMPLES["/score_batch"])
+    assert batch.status_code == 200 and (batch.json()["scored"], batch.json()["failed"]) == (1, 0)
     runner = Path(sys.executable).with_name("schemathesis")
     checks = "not_a_server_error,status_code_conformance,content_type_conformance,"
     checks += "response_schema_conformance"
@@ -246,6 +315,22 @@ def test_the_openapi_schema_has_examples_and_holds_under_schemathesis(server, tm
         capture_output=True, text=True, timeout=600, cwd=tmp_path,
     )  # fmt: skip
     assert run.returncode == 0, run.stdout[-4000:]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="product bug (issue 19): the /score body in /docs.json declares lead_id an integer "
+    "only (the components' ScoreRequest says integer or text), while the service takes text ids "
+    "and the example beside it is 'L-104274'",
+)
+def test_the_documented_examples_fit_the_documented_request_schemas(server):
+    """A client generated from /docs.json must accept the example the same document shows."""
+    import jsonschema
+
+    schema_doc = httpx.get(f"{server.url}/docs.json").json()
+    for path, example in EXAMPLES.items():
+        declared = {**request_schema(schema_doc, path), "components": schema_doc["components"]}
+        jsonschema.validate(example, declared)
 
 
 # ----------------------------------------------------------------------------- credentials
@@ -264,9 +349,14 @@ def test_calls_without_credentials_are_refused_and_probes_stay_open(world, secur
     assert accepted["lead_id"] == str(body["lead_id"])
 
 
-def test_signed_webhooks_are_accepted_and_tampered_or_stale_ones_refused(world, secured_server):
+def test_signed_webhooks_are_accepted_and_tampered_or_stale_ones_refused(
+    world, server, secured_server
+):
     body = payload(world, busiest(world, 1)[0])
-    assert secured_server.client(webhook_secret=WEBHOOK_SECRET).score(body)["score"] >= 0
+    signed = secured_server.client(webhook_secret=WEBHOOK_SECRET).score(body)
+    open_answer = server.client().score(body)  # same model, no credentials needed
+    assert signed["p_sql"] == pytest.approx(open_answer["p_sql"], rel=1e-9, abs=1e-12)
+    assert signed["lead_id"] == open_answer["lead_id"] == str(body["lead_id"])
     raw = json.dumps(body).encode()
     stamp = str(int(time.time()))
     headers = {"content-type": "application/json", TIMESTAMP_HEADER: stamp,
@@ -288,6 +378,8 @@ def test_a_retuned_policy_reaches_the_running_service_without_a_restart(world, s
     """Marketing ops changes capacity; the next call already follows the new thresholds."""
     client = secured_server.client(api_key=API_KEY)
     before = client.metadata()["policy"]["version"]
+    lead = payload(world, busiest(world, 1)[0])
+    scored_before = client.score(lead)
     result = CliRunner().invoke(
         app, ["tune-threshold", "--model", str(secured_server.model), "--capacity", "15/week"]
     )
@@ -298,10 +390,11 @@ def test_a_retuned_policy_reaches_the_running_service_without_a_restart(world, s
     while client.metadata()["policy"]["version"] != policy["version"]:
         assert time.monotonic() < deadline, "the service did not pick up the new policy"
         time.sleep(0.2)
-    scored = client.score(payload(world, busiest(world, 1)[0]))
+    scored = client.score(lead)
     assert scored["policy_version"] == policy["version"]
     assert scored["threshold"] == pytest.approx(policy["threshold"])
-    assert np.isfinite(scored["p_sql"])
+    # a policy moves thresholds, never the probability the model gives the lead
+    assert scored["p_sql"] == pytest.approx(scored_before["p_sql"], rel=1e-9, abs=1e-12)
 
 
 def refused_policies(server) -> float:

@@ -28,9 +28,10 @@ from leadscore.serving.server import (
     tracking_location,
 )
 
+from ..conftest import TRAINED_GROUP
 from .conftest import free_port
 
-pytestmark = pytest.mark.xdist_group("served")
+pytestmark = pytest.mark.xdist_group(TRAINED_GROUP)  # one trained world, one worker
 
 
 def test_paths_reach_the_server_absolute_so_it_finds_them_from_its_own_folder(
