@@ -96,6 +96,13 @@ def _openapi_with_field_errors(service: Any) -> Any:
 
     spec = generate_spec(service)
     spec.components["schemas"]["InvalidArgument"] = Schema(**REQUEST_PROBLEM_SCHEMA)
+    # BentoML inlines the /score body and keeps only the first type of a union: lead_id became
+    # "integer" beside an example of "L-104274". Put pydantic's own schema of each union back.
+    body = spec.paths["/score"].post["requestBody"]["content"]["application/json"].schema
+    for name, declared in ScoreRequest.model_json_schema()["properties"].items():
+        kinds = [kind.get("type") for kind in declared.get("anyOf", [])]
+        if len(kinds) > 1 and "null" not in kinds and name in body.properties:
+            body.properties[name] = Schema(**declared)
     return spec
 
 

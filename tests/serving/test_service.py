@@ -317,12 +317,6 @@ def test_the_openapi_schema_has_examples_and_holds_under_schemathesis(server, tm
     assert run.returncode == 0, run.stdout[-4000:]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="product bug (issue 19): the /score body in /docs.json declares lead_id an integer "
-    "only (the components' ScoreRequest says integer or text), while the service takes text ids "
-    "and the example beside it is 'L-104274'",
-)
 def test_the_documented_examples_fit_the_documented_request_schemas(server):
     """A client generated from /docs.json must accept the example the same document shows."""
     import jsonschema
