@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO
+from urllib.parse import urlsplit
 
 import psutil
 
@@ -216,12 +217,36 @@ def wait_ready(url: str, server: ServerProcess, timeout: float = 90.0) -> None:
             raise _failed(server, "a worker died while starting")
         try:
             with urllib.request.urlopen(f"{url}/readyz", timeout=2) as response:
-                if response.status == 200:
+                # another server on the same port would answer too: only ours counts
+                if response.status == 200 and _listens(server, urlsplit(url).port or 80):
                     return
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             pass
         time.sleep(0.3)
     raise _failed(server, f"{url} did not become ready within {timeout:.0f} s")
+
+
+def _listens(server: ServerProcess, port: int) -> bool:
+    """Whether the server, or one of its workers, holds the listening socket on ``port``.
+
+    Why: a port taken by another process between choosing it and binding it (two test
+    workers, or a second `leadscore serve --port 3000`) makes BentoML fail to bind, while the
+    other process answers /readyz: without this check the start would look ready and every
+    call would go to the wrong server.
+    """
+    try:
+        root = psutil.Process(server.pid)
+        family = [root, *root.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return False
+    for process in family:
+        try:
+            sockets = process.net_connections(kind="inet")
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if any(s.status == psutil.CONN_LISTEN and s.laddr.port == port for s in sockets):
+            return True
+    return False
 
 
 def stop_server(

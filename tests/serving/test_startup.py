@@ -247,6 +247,35 @@ def test_leadscore_serve_on_a_port_in_use_ends_with_the_reason(world, tmp_path):
             finish(serve, model)
 
 
+def test_a_port_answered_by_another_server_is_never_taken_for_ours(world, tmp_path):
+    """Someone else already answers /readyz on the port (another service, or a server a
+    parallel job just started there): the start must fail with why, never report ready and send
+    every call to a server that is not ours."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from leadscore.serving.server import ServerFailed, wait_ready
+
+    class Ready(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    other = ThreadingHTTPServer(("127.0.0.1", 0), Ready)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    port = other.server_address[1]
+    server = start_server(str(world.model), port=port, log=tmp_path / "server.log")
+    try:
+        with pytest.raises(ServerFailed, match=r"exited|did not become ready"):
+            wait_ready(f"http://127.0.0.1:{port}", server, timeout=60)
+    finally:
+        stop_server(server)
+        other.shutdown()
+
+
 def test_the_demo_off_a_terminal_scores_one_lead_then_says_the_server_stopped(world, tmp_path):
     model = Path(shutil.copytree(world.model, tmp_path / "model")).resolve()
     export = world.export["leads"].parent
