@@ -17,6 +17,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -88,13 +89,31 @@ def server_command(port: int, host: str) -> list[str]:
             "--working-dir", str(ROOT)]  # fmt: skip
 
 
+def bentoml_home(port: int) -> Path:
+    """BentoML's home for the server on ``port``: one of its own.
+
+    Why: BentoML keeps the workers' Prometheus counters in ``$BENTOML_HOME/
+    prometheus_multiproc_dir`` and empties that folder whenever a server starts, so every
+    server sharing the default home lost its counters (``leadscore_policy_refused_total``
+    fell from 3 to 0) when another one started on the same machine. One server per port, so
+    one home per port. A ``BENTOML_HOME`` the user set is kept.
+    """
+    return Path(tempfile.gettempdir()) / f"leadscore-bentoml-{os.getuid()}" / str(port)
+
+
 def server_environment(
-    model: str, *, workers: int = 1, tracking_uri: str | None = None, extra: dict | None = None
+    model: str,
+    *,
+    port: int = 3000,
+    workers: int = 1,
+    tracking_uri: str | None = None,
+    extra: dict | None = None,
 ) -> dict[str, str]:
     """The service's settings; paths made absolute, as the server runs in the package's folder."""
     env = {**os.environ, "LEADSCORE_MODEL": model_location(str(model)), **(extra or {})}
     env["BENTOML_CONFIG_OPTIONS"] = f"services.leadscore.workers={workers}"
     env.setdefault("BENTOML_DO_NOT_TRACK", "True")
+    env.setdefault("BENTOML_HOME", str(bentoml_home(port)))
     if tracking_uri:
         env["MLFLOW_TRACKING_URI"] = str(tracking_location(tracking_uri))
     return env
@@ -181,7 +200,7 @@ def start_server(
         server = ServerProcess(
             server_command(port, host),
             env=server_environment(
-                model, workers=workers, tracking_uri=tracking_uri, extra=extra_env
+                model, port=port, workers=workers, tracking_uri=tracking_uri, extra=extra_env
             ),
             stdin=subprocess.DEVNULL,
             stdout=output,

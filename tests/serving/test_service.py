@@ -398,13 +398,6 @@ def refused_policies(server) -> float:
     return float(found.group(1)) if found else 0.0
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="known, open (issue 19): passed alone and in its file, but in the full suite the "
-    "first broken file was not refused within 15 s. Suspected cause: another test worker's "
-    "server took the port between free_port() and the bind, and wait_ready took its /readyz "
-    "for ours (now refused: the server must hold the port). An XPASS here confirms it.",
-)
 def test_a_broken_policy_file_never_replaces_the_policy_in_force(world, secured_server):
     """Someone saves policy.json with a bad value: every call keeps the policy in force, and the
     service says, in its log, /metadata and /metrics, that it refused the file and why."""

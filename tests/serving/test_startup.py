@@ -247,6 +247,16 @@ def test_leadscore_serve_on_a_port_in_use_ends_with_the_reason(world, tmp_path):
             finish(serve, model)
 
 
+def test_two_servers_on_one_machine_keep_their_own_metrics(monkeypatch):
+    """BentoML empties its metrics folder whenever a server starts: each server gets its own
+    home, so starting one never resets another's counters; a home the user set is kept."""
+    monkeypatch.delenv("BENTOML_HOME", raising=False)
+    first, second = (server_environment("m/model", port=port) for port in (3000, 3001))
+    assert first["BENTOML_HOME"] != second["BENTOML_HOME"]
+    monkeypatch.setenv("BENTOML_HOME", "/srv/bentoml")
+    assert server_environment("m/model", port=3000)["BENTOML_HOME"] == "/srv/bentoml"
+
+
 def test_a_port_answered_by_another_server_is_never_taken_for_ours(world, tmp_path):
     """Someone else already answers /readyz on the port (another service, or a server a
     parallel job just started there): the start must fail with why, never report ready and send
