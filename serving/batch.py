@@ -175,6 +175,7 @@ def score_file(
     top). An event model scores as of ``as_of`` (ISO 8601, UTC if no zone; default: the latest
     time in the input); a flat model scores the next file of its shape, without activities.
     """
+    check_language(lang)  # before the model and the file are read, not after
     scorer = load_model(model)
     fmt = ExportFormat.remembered(scorer.metadata, fmt)
     shape = FlatShape.from_metadata(scorer.metadata)
@@ -186,7 +187,6 @@ def score_file(
         moment = schema.utc_timestamp(as_of) if as_of else data_end(
             source.leads, source.activities, source.outcomes
         )  # fmt: skip
-        check_language(lang)
         scored = score_source(scorer, source, moment, lang=lang)
     output.parent.mkdir(parents=True, exist_ok=True)
     if output.suffix == ".parquet":
@@ -213,7 +213,6 @@ def _score_flat_file(
         )
     if activities is not None:
         raise ValueError("--activities: a flat model scores leads alone; leave it out")
-    check_language(lang)
     needed = [attribute.column for attribute in scorer.spec.attributes]
     rows = load_flat_to_score(leads, shape, needed, fmt)
     return score_flat(scorer, rows, schema.utc_timestamp(as_of) if as_of else None, lang=lang)
