@@ -16,6 +16,9 @@ The layers:
   request weeks ago from a lead still not SQL is a worse bet than a fresh one, but that
   staleness is read from the lead's other, timed activity, so a request never reads as a
   reason against the lead (see :func:`hand_raise_inputs`);
+* every signal or numeric attribute whose spec declares a **direction** is held to it the same
+  way: monotone constraints in LightGBM, sign constraints in the logistic regression, per
+  encoded column from its source feature (:data:`STAT_SIGNS` maps each stat to its sign);
 * the **combiner** (:class:`training.model.combiner.LogOddsBlend`) averages the two models' log-odds
   with weights pulled towards equal and gives the final probability; its slope and intercept,
   fitted on the held-out validation period, are the calibration step. No class weights
