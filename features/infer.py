@@ -22,6 +22,7 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.contract import is_empty
+from leadscore.features.directions import propose_directions
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import (
     ANY_TYPE,
@@ -479,6 +480,42 @@ def created_attributes(
     return attributes, line if attributes else None
 
 
+# history judges a direction on a lead's first weeks: what it did in them, and whether it became
+# SQL after them. Why not its whole life: a lead that became SQL stops counting there, one that
+# did not keeps counting for months, and every activity would look like bad news.
+DIRECTION_WINDOW_DAYS = 30
+
+
+def _with_directions(
+    signals: list[Signal],
+    leads: pd.DataFrame,
+    activities: pd.DataFrame,
+    outcomes: pd.DataFrame | None,
+    evidence_leads: Collection[object] | None,
+) -> list[Signal]:
+    """The signals with proposed directions (:mod:`features.directions`): from their names,
+    and, when outcomes and creation times are given, from the evidence leads' (the train
+    period's) first ``DIRECTION_WINDOW_DAYS`` days against their SQL after them."""
+    if outcomes is None or schema.CREATED_AT not in leads.columns:
+        return propose_directions(signals)
+    created = pd.to_datetime(leads.set_index(schema.LEAD_ID)[schema.CREATED_AT], utc=True,
+                             errors="coerce")  # fmt: skip
+    ends = created + pd.Timedelta(days=DIRECTION_WINDOW_DAYS)
+    sql_at = outcomes.set_index(schema.LEAD_ID)[schema.SQL_AT]
+    sql_at = pd.to_datetime(sql_at.where(~sql_at.map(is_empty)), utc=True, errors="coerce")
+    sql_at = sql_at[sql_at.notna()].reindex(created.index)
+    open_after = sql_at.isna() | (sql_at > ends)
+    population = set(created.index[open_after.to_numpy() & created.notna().to_numpy()])
+    if evidence_leads is not None:
+        population &= set(evidence_leads)
+    when = pd.to_datetime(activities[schema.OCCURRED_AT], utc=True, errors="coerce")
+    end = activities[schema.LEAD_ID].map(ends)
+    early = activities[(activities[schema.LEAD_ID].isin(list(population)) & (when <= end))
+                       .to_numpy()]  # fmt: skip
+    sql_leads = set(sql_at.index[sql_at.notna().to_numpy()]) & population
+    return propose_directions(signals, early, population, sql_leads)
+
+
 def _is_number(values: pd.Series, numbers: Collection[str]) -> bool:
     if values.name in numbers:
         return True
@@ -538,6 +575,12 @@ def infer(
         typed = {s.name for s in signals[1:] if s.detail is None}
         skipped += notes
         kept += evidence
+        signals = _with_directions(signals, leads, activities, outcomes, evidence_leads)
+        kept += [
+            f"{s.name}: direction {s.direction} ({s.direction_reason})"
+            for s in signals
+            if s.direction_reason
+        ]
         # each activity counts once: the type's signal, not again for its detail
         weights = {s.name: 1.0 for s in signals if s.name in typed}
         if weights:
@@ -596,7 +639,8 @@ def spec_header(skipped: list[str], source: str, kept: list[str] | None = None) 
         lines.append(
             "# Kept, with the evidence (repeated codes with rare levels grouped; activity "
             "details that became signals: support, SQL rate vs the rest of their type; the "
-            "creation weekday and hour, with their time zone):"
+            "creation weekday and hour, with their time zone; each signal's direction, from "
+            "its name or its history):"
         )
         lines += [f"#   - {line}" for line in kept]
     return "\n".join(lines) + "\n"

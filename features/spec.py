@@ -48,6 +48,8 @@ from leadscore.features import schema
 
 DEFAULT_SPEC = Path(__file__).resolve().parent / "default_spec.yaml"
 SignalStat = Literal["count", "days", "recency", "first"]
+Direction = Literal["up", "down", "free"]
+DIRECTIONS = ("up", "down", "free")
 ANY_TYPE = "*"
 # "na" is not here: it is North America in a region column.
 MISSING_MARKERS = ("", "select", "n/a", "none", "null", "nan", "-", "unknown", "(blank)")
@@ -60,6 +62,48 @@ class SpecError(ValueError):
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+def _checked_direction(value: object) -> object:
+    """``direction`` as written, or an error that says what each choice means."""
+    if isinstance(value, str) and value.strip().casefold() in DIRECTIONS:
+        return value.strip().casefold()
+    raise ValueError(
+        f"direction '{value}' is not one of up, down, free: write 'up' when more never lowers "
+        "the score (pricing views, demo requests), 'down' when more never raises it (careers "
+        "page, unsubscribes), 'free' to let the model decide"
+    )
+
+
+class _Directed(_Model):
+    """A signal or numeric attribute that may declare which way it moves the score.
+
+    Why in the spec: the direction is a fact marketing ops and sales know (a pricing view never
+    counts against a lead), not something to learn from one period's noise. The models are held
+    to it (monotone and sign constraints) and reasons never contradict it. ``free`` (the
+    default) leaves the model to decide; ``direction_reason`` says why a direction was chosen
+    (``spec infer`` writes it) and does not change the model, so it is not in the fingerprint.
+    """
+
+    direction: Direction = "free"
+    direction_reason: str | None = None
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _known_direction(cls, value: object) -> object:
+        return _checked_direction(value)
+
+    def __setstate__(self, state: dict) -> None:
+        # a spec pickled before directions existed loads as 'free'
+        fields = state.get("__dict__", {})
+        fields.setdefault("direction", "free")
+        fields.setdefault("direction_reason", None)
+        super().__setstate__(state)
+
+    @property
+    def sign(self) -> int:
+        """+1 for up, -1 for down, 0 for free."""
+        return {"up": 1, "down": -1}.get(self.direction, 0)
 
 
 class CategoricalAttribute(_Model):
@@ -82,8 +126,9 @@ class CategoricalAttribute(_Model):
         return {fold_text(k): fold_text(v) for k, v in value.items()}
 
 
-class NumericAttribute(_Model):
-    """A numeric lead attribute; an empty value stays empty and the model decides."""
+class NumericAttribute(_Directed):
+    """A numeric lead attribute; an empty value stays empty and the model decides whether
+    that is good or bad (a declared direction holds the value, never its absence)."""
 
     name: str
     column: str
@@ -152,11 +197,13 @@ Attribute = Annotated[
 ]
 
 
-class Signal(_Model):
+class Signal(_Directed):
     """A kind of activity: one or more activity types, optionally narrowed by a detail pattern.
 
     ``detail`` is a glob on the activity's detail where ``*`` matches anything (``/pricing*``,
-    ``/case-studies/*``); matching is case-sensitive, as page paths are.
+    ``/case-studies/*``); matching is case-sensitive, as page paths are. ``direction`` says
+    which way more of it moves the score (see :class:`_Directed`, and
+    :func:`training.model.scorer.input_signs` for each stat's constraint).
     """
 
     name: str
@@ -286,9 +333,28 @@ class FeatureSpec(_Model):
         return [n for n in self.feature_names() if n not in categorical]
 
     def fingerprint(self) -> str:
-        """A short hash of the spec's meaning, for MLflow params and the model's metadata."""
-        payload = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        """A short hash of the spec's meaning, for MLflow params and the model's metadata.
+
+        A ``free`` direction and every ``direction_reason`` are left out, so a spec that
+        declares no direction has the fingerprint it had before directions existed, and the
+        models trained with it still load.
+        """
+        payload = json.dumps(_without_defaults(self.model_dump(mode="json"), True), sort_keys=True)
         return hashlib.sha256(payload.encode()).hexdigest()[:12]
+
+
+def _without_defaults(dumped: dict, reasons_too: bool = False) -> dict:
+    """A dumped spec without ``direction: free`` (when ``reasons_too``) and empty
+    ``direction_reason`` entries; ``reasons_too`` drops every reason."""
+    for key in ("attributes", "signals"):
+        for entry in dumped.get(key, ()):
+            if reasons_too:
+                entry.pop("direction_reason", None)
+                if entry.get("direction") == "free":
+                    entry.pop("direction")
+            elif "direction_reason" in entry and entry["direction_reason"] is None:
+                entry.pop("direction_reason")
+    return dumped
 
 
 def load_spec(path: str | Path) -> FeatureSpec:
@@ -315,7 +381,10 @@ def parse_spec(raw: dict, source: str = "spec") -> FeatureSpec:
 def dump_spec(spec: FeatureSpec, path: str | Path | None = None, header: str = "") -> str:
     """The spec as readable YAML (defaults included, so every knob is visible to edit)."""
     text = yaml.safe_dump(
-        spec.model_dump(mode="json"), sort_keys=False, allow_unicode=True, width=100
+        _without_defaults(spec.model_dump(mode="json")),
+        sort_keys=False,
+        allow_unicode=True,
+        width=100,
     )
     text = header + text
     if path is not None:

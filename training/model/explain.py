@@ -11,6 +11,13 @@ terms plus ``base`` add up to the lead's logit to floating-point precision.
 
 The reason catalog (``reason_catalog.yaml``) groups terms into concepts a rep knows and words
 them in Japanese and English with the lead's own values.
+
+A reason never contradicts what a rep knows (:func:`concept_weights`): an absence ("Has not
+submitted a form") is never a reason for a lead, and an activity whose spec direction is up
+never a reason against it (nor, for a ``down`` signal, the other way round). The models are
+held to the directions, but interactions and centring on the training mean still leave parts
+of terms against them; those parts are summed into one concept, ``activity_pattern``
+("Activity pattern unlike leads that converted"), so the reasons still add up exactly.
 """
 
 from __future__ import annotations
@@ -26,6 +33,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from leadscore.features.spec import FeatureSpec
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.scorer import (
     INSTANT_PASS,
@@ -33,12 +41,15 @@ from leadscore.training.model.scorer import (
     LeadScorer,
     ScoringPass,
     gbm_predict_options,
+    signal_of,
+    signal_sign,
 )
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 BASE = "base"
 LANGUAGES = ("en", "ja")
 TOP_REASONS = 3  # reasons per side that sales sees by default
+PATTERN = "activity_pattern"  # where the parts of terms against their direction go
 _UNKNOWN = {"en": "unknown", "ja": "不明"}
 
 
@@ -104,6 +115,7 @@ class Concept:
     count: str | None
     labels: dict[str, str] = field(default_factory=dict)  # the concept's name in a rule
     words: dict[str, dict[str, str]] = field(default_factory=dict)  # per language, level -> word
+    for_texts: dict[str, str] = field(default_factory=dict)  # when it counts for the lead
 
 
 @lru_cache(maxsize=8)
@@ -125,6 +137,7 @@ def parse_catalog(document: dict) -> dict[str, Concept]:
             count=entry.get("key"),
             labels=dict(entry.get("label", {})),
             words={lang: dict(levels) for lang, levels in entry.get("words", {}).items()},
+            for_texts={lang: entry[f"{lang}_for"] for lang in LANGUAGES if f"{lang}_for" in entry},
         )
         for key, entry in raw.items()
     }
@@ -261,10 +274,15 @@ def singular_en(text: str) -> str:
     return _ONE_PLURAL.sub(r"1 \1", text)
 
 
-def concept_text(concept: Concept, values: dict, lang: str) -> str:
+def concept_text(concept: Concept, values: dict, lang: str, positive: bool = False) -> str:
+    """The concept in ``lang`` with the lead's values; ``positive``: it counts for the lead
+    (a concept with ``<lang>_for`` texts, such as ``activity_pattern``, reads differently)."""
     count = values.get(concept.count) if concept.count else None
     use_none = concept.count is not None and (count is None or count == 0) and concept.none_texts
-    template = (concept.none_texts if use_none else concept.texts).get(lang) or concept.texts["en"]
+    texts = concept.none_texts if use_none else concept.texts
+    if positive and concept.for_texts:
+        texts = concept.for_texts
+    template = texts.get(lang) or concept.texts["en"]
     words = concept.words.get(lang)
     if words:  # a level in the reader's words: 'monday' is 月曜日 in Japanese
         values = {
@@ -276,6 +294,121 @@ def concept_text(concept: Concept, values: dict, lang: str) -> str:
     return singular_en(text) if lang == "en" else text
 
 
+@dataclass(frozen=True)
+class Facts:
+    """Per concept, what a rep knows about it: the feature that says whether it happened for
+    a lead (None: no such feature, the concept is never moved), whether that feature is a
+    time since (empty = never) rather than a count (0 = never), and its direction's sign."""
+
+    keys: tuple[str | None, ...]
+    timed: np.ndarray
+    signs: np.ndarray
+
+
+def concept_facts(spec: FeatureSpec, names: list[str], catalog: dict[str, Concept]) -> Facts:
+    """:class:`Facts` of each concept name (a catalog concept, or a term the catalog lacks).
+
+    A catalog concept happened when its ``key`` count is above 0 (its text then says what the
+    lead did, else its ``none`` text says what it did not); a term of its own, when its
+    feature is. The direction is that of the key's signal (a hand-raise is up).
+    """
+    features = signal_of(spec)
+    keys, timed, signs = [], [], []
+    for name in names:
+        key = catalog[name].count if name in catalog else name
+        if key in features:
+            signal, stat = features[key]
+            keys.append(key)
+            timed.append(stat in ("recency", "first"))
+            signs.append(signal_sign(signal))
+        elif key is not None and key.startswith("engagement_"):
+            keys.append(key)
+            timed.append(False)
+            signs.append(0)
+        else:
+            keys.append(None)
+            timed.append(False)
+            signs.append(0)
+    return Facts(tuple(keys), np.array(timed, bool), np.array(signs, float))
+
+
+def contradicting(weights: np.ndarray, values: np.ndarray, facts: Facts) -> np.ndarray:
+    """(rows x concepts) True where a concept's weight contradicts what happened.
+
+    ``values``: (rows x concepts) the key feature's value (NaN where there is none). An
+    absence counts for a lead only when it is the absence of a ``down`` signal; a fact counts
+    the way of its direction (an ``up`` activity that happened never against the lead).
+    """
+    known = np.array([key is not None for key in facts.keys])
+    present = ~np.isnan(values) & (facts.timed | (np.nan_to_num(values) != 0))
+    fact = np.where(present, facts.signs, -facts.signs)
+    absence_for = ~present & (weights > 0) & (facts.signs >= 0)
+    return known & (absence_for | (weights * fact < 0))
+
+
+def _key_values(rows: FeatureRows, facts: Facts) -> np.ndarray:
+    values = np.full((len(rows), len(facts.keys)), np.nan)
+    present = [(j, key) for j, key in enumerate(facts.keys) if key is not None and key in rows]
+    if present:
+        values[:, [j for j, _ in present]] = rows.numbers([key for _, key in present])
+    return values
+
+
+def concept_weights(
+    scorer: LeadScorer,
+    rows: pd.DataFrame | FeatureRows,
+    *,
+    catalog: dict[str, Concept] | None = None,
+    scored: ScoringPass | None = None,
+    respect_directions: bool = True,
+) -> pd.DataFrame:
+    """Log-odds per concept and row, plus ``base``: they add up to the lead's logit.
+
+    With ``respect_directions``, each concept's weight that contradicts what happened
+    (:func:`contradicting`) is moved into ``activity_pattern`` (see the module docstring).
+    """
+    rows = FeatureRows.of(rows)
+    names, grouped, base = _concept_arrays(scorer, rows, catalog, scored, respect_directions)
+    frame = pd.DataFrame(grouped, columns=names, index=rows.index)
+    frame[BASE] = base
+    return frame
+
+
+def _concept_arrays(
+    scorer: LeadScorer,
+    rows: FeatureRows,
+    catalog: dict[str, Concept] | None,
+    scored: ScoringPass | None,
+    respect_directions: bool,
+) -> tuple[list[str], np.ndarray, np.ndarray]:
+    catalog = scorer_catalog(scorer) if catalog is None else catalog
+    scored = scored or scorer.run(rows)
+    term_names, terms = contribution_terms(scorer, rows, scored)
+    # the last term is the base
+    names, membership, _ = _grouping(tuple(term_names[:-1]), catalog)
+    grouped = terms[:, :-1] @ membership
+    if respect_directions:
+        facts = _facts(scorer, tuple(names), catalog)
+        against = contradicting(grouped, _key_values(rows, facts), facts)
+        pattern = (grouped * against).sum(axis=1, keepdims=True)
+        names = [*names, PATTERN]
+        grouped = np.hstack([np.where(against, 0.0, grouped), pattern])
+    return names, grouped, terms[:, -1]
+
+
+_FACTS: dict[tuple[int, int, tuple[str, ...]], tuple[FeatureSpec, dict, Facts]] = {}
+
+
+def _facts(scorer: LeadScorer, names: tuple[str, ...], catalog: dict[str, Concept]) -> Facts:
+    """:func:`concept_facts` of a scorer's concepts, kept per (spec, catalog, concepts)."""
+    key = (id(scorer.spec), id(catalog), names)
+    cached = _FACTS.get(key)
+    if cached is None or cached[0] is not scorer.spec or cached[1] is not catalog:
+        facts = concept_facts(scorer.spec, list(names), catalog)
+        cached = _FACTS[key] = (scorer.spec, catalog, facts)
+    return cached[2]
+
+
 def reasons(
     scorer: LeadScorer,
     rows: pd.DataFrame | FeatureRows,
@@ -284,20 +417,21 @@ def reasons(
     top: int = TOP_REASONS,
     catalog: dict[str, Concept] | None = None,
     scored: ScoringPass | None = None,
+    respect_directions: bool = True,
 ) -> list[dict]:
     """Per row: the top positive and negative reasons, each with its log-odds weight.
 
     Terms are summed into concepts with one matrix product and ranked with NumPy; only the
-    chosen reasons are worded, so cost per lead stays flat as the catalog grows.
+    chosen reasons are worded, so cost per lead stays flat as the catalog grows. No reason
+    contradicts its direction (:func:`concept_weights`; ``respect_directions=False`` shows
+    the raw concepts, for comparison only).
     """
     if catalog is None:
         catalog = scorer_catalog(scorer)
     rows = FeatureRows.of(rows)
+    names, grouped, _ = _concept_arrays(scorer, rows, catalog, scored, respect_directions)
     scored = scored or scorer.run(rows)
-    term_names, terms = contribution_terms(scorer, rows, scored)
-    # the last term is the base
-    names, membership, wanted = _grouping(tuple(term_names[:-1]), catalog)
-    grouped = terms[:, :-1] @ membership
+    _, _, wanted = _grouping(tuple(contribution_names(scorer)), catalog)
     order = np.argsort(grouped, axis=1)
     # only the values a text can name, as arrays: a records dict of every column costs more
     # than the whole explanation for one lead
@@ -307,6 +441,7 @@ def reasons(
     columns[RULE_POINTS] = scored.total_points
     columns[INSTANT_PASS] = scored.passes
     written = columns_as_written(scorer)
+    pattern = catalog.get(PATTERN) or load_catalog()[PATTERN]  # a catalog trained before it
     out = []
     for i, row_order in enumerate(order):
         row_values = {c: values[i] for c, values in columns.items()}
@@ -317,18 +452,50 @@ def reasons(
                 if weight <= 0 if side == "positive" else weight >= 0:
                     break
                 concept = names[j]
-                text = (
-                    concept_text(catalog[concept], row_values, lang)
-                    if concept in catalog
-                    else generated_text(
+                if concept == PATTERN:
+                    text = concept_text(pattern, row_values, lang, positive=weight > 0)
+                elif concept in catalog:
+                    text = concept_text(catalog[concept], row_values, lang)
+                else:
+                    text = generated_text(
                         concept, row_values.get(concept), lang, written.get(concept)
                     )
-                )
                 items[side].append(
                     {"concept": concept, "text": text, "log_odds": round(float(weight), 4)}
                 )
         out.append(items)
     return out
+
+
+def contribution_names(scorer: LeadScorer) -> list[str]:
+    """The term names of :func:`contribution_terms` without the base, listed once."""
+    numeric, categorical = scorer.input_columns
+    return [f"rule:{rule}" for rule in scorer.rules.rule_names] + numeric + categorical
+
+
+def shown_contradictions(
+    spec: FeatureSpec,
+    rows: pd.DataFrame | FeatureRows,
+    explained: list[dict],
+    catalog: dict[str, Concept] | None = None,
+) -> np.ndarray:
+    """Per row, how many shown reasons contradict the directions declared in ``spec``: an
+    absence shown for the lead, or a fact shown against its direction (:func:`contradicting`).
+
+    For tests and benchmarks: ``spec`` may declare directions the scorer was trained without.
+    """
+    catalog = load_catalog() if catalog is None else catalog
+    rows = FeatureRows.of(rows)
+    union = list(dict.fromkeys(r["concept"] for items in explained for side in items.values()
+                               for r in side))  # fmt: skip
+    facts = concept_facts(spec, union, catalog)
+    values = _key_values(rows, facts)
+    weights = np.zeros((len(rows), len(union)))
+    for i, items in enumerate(explained):
+        for side in items.values():
+            for r in side:
+                weights[i, union.index(r["concept"])] = r["log_odds"]
+    return contradicting(weights, values, facts).sum(axis=1)
 
 
 @lru_cache(maxsize=256)

@@ -298,6 +298,7 @@ def compile_rules(rulebook: Rulebook, spec: FeatureSpec) -> FeatureSpec:
         if name in taken:
             continue
         assert rule.activity is not None
+        points = rule.points if isinstance(rule, Rule) else 1.0  # an instant pass only helps
         signals.append(
             Signal(
                 name=name,
@@ -305,6 +306,8 @@ def compile_rules(rulebook: Rulebook, spec: FeatureSpec) -> FeatureSpec:
                 detail=rule.activity.detail,
                 stats=("count",),
                 windows=(rule.window_days,),
+                # the models read the rule's activity the way its points do
+                direction="up" if points > 0 else "down" if points < 0 else "free",
             )
         )
         if isinstance(rule, Rule) and rule.half_life_days:

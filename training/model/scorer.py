@@ -16,6 +16,9 @@ The layers:
   request weeks ago from a lead still not SQL is a worse bet than a fresh one, but that
   staleness is read from the lead's other, timed activity, so a request never reads as a
   reason against the lead (see :func:`hand_raise_inputs`);
+* every signal or numeric attribute whose spec declares a **direction** is held to it the same
+  way: monotone constraints in LightGBM, sign constraints in the logistic regression, per
+  encoded column from its source feature (:data:`STAT_SIGNS` maps each stat to its sign);
 * the **combiner** (:class:`training.model.combiner.LogOddsBlend`) averages the two models' log-odds
   with weights pulled towards equal and gives the final probability; its slope and intercept,
   fitted on the held-out validation period, are the calibration step. No class weights
@@ -41,7 +44,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from leadscore.features.infer import snake
 from leadscore.features.schema import Activity
-from leadscore.features.spec import FeatureSpec, NumericAttribute
+from leadscore.features.spec import FeatureSpec, NumericAttribute, Signal
 from leadscore.training.model.combiner import LinearLogOdds, LogOddsBlend
 from leadscore.training.model.encoding import FittedEncoding
 from leadscore.training.model.policy import Policy, policy_thresholds
@@ -75,21 +78,100 @@ def hand_raise_inputs(spec: FeatureSpec) -> tuple[list[str], list[str]]:
     """
     counted, timed = [], []
     for signal in spec.signals:
-        if signal.activity_types and all(snake(t) in HAND_RAISES for t in signal.activity_types):
+        if is_hand_raise(signal):
             for name in spec.signal_features(signal):
                 (timed if name.endswith(("_recency_days", "_first_days")) else counted).append(name)
     return [*counted, INSTANT_PASS], timed
 
 
-class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
-    """L2 logistic regression with some weights held at or above zero, and some at zero.
+def signal_of(spec: FeatureSpec) -> dict[str, tuple[Signal, str]]:
+    """Each activity feature -> (its signal, its stat), from the spec's own names."""
+    out = {}
+    for signal in spec.signals:
+        for name in spec.signal_features(signal):
+            stat = name.removeprefix(f"{signal.name}_").split("_", 1)[0]
+            out[name] = (signal, stat)
+    return out
 
-    ``non_negative`` and ``zero`` are column positions. The constraint is imposed by an active
-    set: fit, drop every ``non_negative`` column that took a negative weight, refit without
-    it, until none does. A dropped column keeps weight 0, so ``coef_`` covers every column and
-    the encoder in front of it does not change. Collinear hand-raise columns (the same count
-    over 30 and 90 days, and the rulebook's copy of it) otherwise split their weight into a
-    large positive and a negative part, and a lead's request would read as bad news.
+
+def is_hand_raise(signal: Signal) -> bool:
+    """A demo or quote request (by the snake_case name of every activity type it matches)."""
+    return bool(signal.activity_types) and all(
+        snake(t) in HAND_RAISES for t in signal.activity_types
+    )
+
+
+def signal_sign(signal: Signal) -> int:
+    """+1 up, -1 down, 0 free; a hand-raise is up unless the spec says otherwise."""
+    if signal.direction == "free" and is_hand_raise(signal):
+        return 1
+    return signal.sign
+
+
+# How a signal's direction d (+1 up, -1 down) holds each stat, and the missing indicator of a
+# stat (1 when the signal never fired in the lookback):
+#   count, days:   d   (more events, or more days with one, move the score the signal's way)
+#   recency_days: -d   (days since the last event: fewer days is fresher, so the sign flips)
+#   first_days:    0   (days since the first event: a long relationship or a stale lead; no
+#                       domain fact says which)
+#   missing indicator of recency: -d (never fired: for an up signal, below any fire)
+# A numeric attribute's value takes d; its missing indicator stays free.
+STAT_SIGNS = {"count": 1, "days": 1, "recency": -1, "first": 0}
+
+
+def input_signs(spec: FeatureSpec) -> dict[str, int]:
+    """Numeric model input -> the sign its effect must have (+1, -1); free inputs are absent.
+
+    Rule points and the instant-pass flag always rise (a rule's own sign is in its points).
+    """
+    signs = {RULE_POINTS: 1, INSTANT_PASS: 1}
+    for name, (signal, stat) in signal_of(spec).items():
+        sign = signal_sign(signal) * STAT_SIGNS[stat]
+        if sign:
+            signs[name] = sign
+    for attribute in spec.attributes:
+        if isinstance(attribute, NumericAttribute) and attribute.sign:
+            signs[attribute.name] = attribute.sign
+    return signs
+
+
+def encoded_signs(spec: FeatureSpec, encoded_names: list[str]) -> tuple[list[int], list[int]]:
+    """(signs, zero) of the logistic regression's encoded columns (``numeric__<input>`` and
+    ``numeric__missingindicator_<input>``): the sign each weight must have (0 free), and the
+    columns held at zero (a hand-raise's timing, see :func:`hand_raise_inputs`)."""
+    signs_of = input_signs(spec)
+    features = signal_of(spec)
+    _, timed = hand_raise_inputs(spec)
+    signs, zero = [], []
+    for j, name in enumerate(encoded_names):
+        block, column = name.split("__", 1)
+        source = column.removeprefix("missingindicator_")
+        sign = 0
+        if block != "numeric":
+            pass
+        elif source in timed:
+            zero.append(j)
+        elif column == source:
+            sign = signs_of.get(source, 0)
+        elif source in features and features[source][1] == "recency":
+            sign = -signal_sign(features[source][0])  # never fired
+        elif source in features and is_hand_raise(features[source][0]):
+            zero.append(j)  # a request count is never missing; hold its indicator at zero
+        signs.append(sign)
+    return signs, zero
+
+
+class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
+    """L2 logistic regression with some weights held at or above zero, some at or below zero,
+    and some at zero.
+
+    ``non_negative``, ``non_positive`` and ``zero`` are column positions. The constraint is
+    imposed by an active set: fit, drop every constrained column whose weight took the wrong
+    sign, refit without it, until none does. A dropped column keeps weight 0, so ``coef_``
+    covers every column and the encoder in front of it does not change. Collinear columns
+    (the same count over 7, 30 and 90 days, and the rulebook's copy of it) otherwise split
+    their weight into a large positive and a negative part, and a lead's pricing view or
+    demo request would read as bad news.
     """
 
     def __init__(
@@ -98,26 +180,34 @@ class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
         max_iter: int = 2000,
         non_negative: tuple[int, ...] = (),
         zero: tuple[int, ...] = (),
+        non_positive: tuple[int, ...] = (),
     ) -> None:
         self.C = C
         self.max_iter = max_iter
         self.non_negative = non_negative
         self.zero = zero
+        self.non_positive = non_positive
+
+    def __setstate__(self, state: dict) -> None:
+        # a model pickled before non_positive existed held no weight below zero
+        state.setdefault("non_positive", ())
+        super().__setstate__(state)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> SignConstrainedLogistic:
         X, y = validate_data(self, X, y)
         active = np.ones(X.shape[1], bool)
         active[list(self.zero)] = False
-        constrained = np.zeros(X.shape[1], bool)
-        constrained[list(self.non_negative)] = True
+        sign = np.zeros(X.shape[1])
+        sign[list(self.non_negative)] = 1.0
+        sign[list(self.non_positive)] = -1.0
         while True:
             model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(X[:, active], y)
             coef = np.zeros(X.shape[1])
             coef[active] = model.coef_[0]
-            negative = constrained & (coef < 0)
-            if not negative.any():
+            wrong = sign * coef < 0
+            if not wrong.any():
                 break
-            active &= ~negative
+            active &= ~wrong
         self.coef_ = coef[np.newaxis, :]
         self.intercept_ = model.intercept_
         self.classes_ = model.classes_
@@ -231,28 +321,23 @@ def logistic_pipeline(spec: FeatureSpec, c: float) -> Pipeline:
 
 
 def fit_logistic(spec: FeatureSpec, c: float, x: pd.DataFrame, y: np.ndarray) -> Pipeline:
-    """The logistic pipeline fitted so that a demo or quote request never weighs against a lead.
+    """The logistic pipeline fitted so that no weight goes against a declared direction.
 
     The encoder is fitted first, because which encoded columns exist (missing indicators,
-    one-hot levels) depends on the data; then counted hand-raise columns are held
-    non-negative and timed ones and hand-raise missing indicators are held at zero.
+    one-hot levels) depends on the data; then each encoded column is held to the sign of
+    :func:`encoded_signs` (a demo or quote request's count never weighs against a lead,
+    its timing is held at zero).
     """
     pipeline = logistic_pipeline(spec, c)
     encode = pipeline.named_steps["encode"]
     encoded = encode.fit_transform(x, y)
-    counted, timed = hand_raise_inputs(spec)
-    non_negative, zero = [], []
-    for j, name in enumerate(encode.get_feature_names_out()):
-        block, column = name.split("__", 1)
-        if block != "numeric":
-            continue
-        source = column.removeprefix("missingindicator_")
-        if source in timed or (source in counted and column != source):
-            zero.append(j)
-        elif source in counted:
-            non_negative.append(j)
+    signs, zero = encoded_signs(spec, list(encode.get_feature_names_out()))
     model = pipeline.named_steps["model"]
-    model.set_params(non_negative=tuple(non_negative), zero=tuple(zero)).fit(encoded, y)
+    model.set_params(
+        non_negative=tuple(j for j, sign in enumerate(signs) if sign > 0),
+        non_positive=tuple(j for j, sign in enumerate(signs) if sign < 0),
+        zero=tuple(zero),
+    ).fit(encoded, y)
     return pipeline
 
 
@@ -291,13 +376,15 @@ def lightgbm_pipeline(spec: FeatureSpec, params: dict) -> Pipeline:
         ],
         verbose_feature_names_out=False,
     )
-    # a demo or quote request, a pass or more rule points never lower the score; when a
-    # request came is left out (an empty recency, 'never asked', may fall on either side of
-    # a split, so no monotone direction keeps it below every request)
-    counted, timed = hand_raise_inputs(spec)
-    rising = {*counted, RULE_POINTS}
+    # each input held to its direction (input_signs: a demo or quote request, a pass, more
+    # rule points and more of an 'up' signal never lower the score); LightGBM holds the
+    # values it sees, never where an empty one goes. When a request came is left out (an
+    # empty recency, 'never asked', may fall on either side of a split, so no monotone
+    # direction keeps it below every request)
+    _, timed = hand_raise_inputs(spec)
+    signs = input_signs(spec)
     names = [*numeric, *categorical]
-    constraints = [1 if name in rising else 0 for name in names]
+    constraints = [signs.get(name, 0) for name in names]
     if timed:  # LightGBM never splits on a feature that is in no interaction set
         params = {**params, "interaction_constraints": [
             [j for j, name in enumerate(names) if name not in timed]

@@ -1,0 +1,165 @@
+"""Reasons a rep can trust: no shown reason contradicts what the lead did or the spec's direction.
+
+A rep who reads "viewed the pricing page four times: against" or "has not submitted a form:
+for" stops reading the sheet. The spec says which way each activity moves the score, the models
+are held to it, and whatever part of a term still goes against it reads as one honest concept.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from leadscore.features.offline import LABEL, connect, register
+from leadscore.features.spec import Signal, load_spec
+from leadscore.features.synthetic import simulate
+from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.training.job.train import fit_scorer
+from leadscore.training.model.explain import (
+    BASE,
+    PATTERN,
+    concept_weights,
+    load_catalog,
+    reasons,
+    shown_contradictions,
+)
+from leadscore.training.model.rulebook import compile_rules, load_rulebook
+from leadscore.training.model.scorer import SignConstrainedLogistic, input_signs
+
+SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
+
+
+@pytest.fixture(scope="module")
+def fitted(tmp_path_factory):
+    world = simulate(4000, seed=23)
+    rulebook = load_rulebook()
+    spec = compile_rules(rulebook, load_spec(SPEC_PATH))
+    con = connect()
+    path, _ = build_training_set(
+        con,
+        register(con, "leads", world.leads),
+        register(con, "activities", world.activities),
+        register(con, "outcomes", world.outcomes),
+        spec,
+        tmp_path_factory.mktemp("directions"),
+    )
+    rows = pd.read_parquet(path)
+    labelled = rows[rows[LABEL].notna()]
+    scorer = fit_scorer(
+        labelled[labelled[SPLIT] == "train"],
+        labelled[labelled[SPLIT] == "validation"],
+        spec,
+        rulebook,
+    )
+    return scorer, rows
+
+
+def test_no_shown_reason_contradicts_its_direction_on_random_leads(fitted):
+    scorer, rows = fitted
+    sample = rows.sample(1500, random_state=4)
+    for lang in ("en", "ja"):
+        explained = reasons(scorer, sample, top=5, lang=lang)
+        found = shown_contradictions(scorer.spec, sample, explained)
+        assert found.sum() == 0, f"{int((found > 0).sum())} leads read a contradicted reason"
+    # and without the reason rules there were some to catch, so the test can fail
+    raw = reasons(scorer, sample, top=5, respect_directions=False)
+    assert shown_contradictions(scorer.spec, sample, raw).sum() > 0
+
+
+def test_an_absence_is_never_a_reason_for_a_lead(fitted):
+    scorer, rows = fitted
+    sample = rows.sample(1500, random_state=5)
+    catalog = load_catalog()
+    for (_, row), items in zip(sample.iterrows(), reasons(scorer, sample, top=5), strict=True):
+        for reason in items["positive"]:
+            concept = catalog.get(reason["concept"])
+            # not having viewed the careers page, unsubscribed or bounced is good news
+            bad_news = ("careers_interest", "unsubscribed", "bounced")
+            if concept is None or concept.count is None or concept.key in bad_news:
+                continue
+            assert row[concept.count] > 0, f"'{reason['text']}' shown as a reason for"
+
+
+def test_an_activity_with_direction_up_that_happened_is_never_a_reason_against(fitted):
+    scorer, rows = fitted
+    viewers = rows[rows["pricing_page_count_7d"] > 0].head(400)
+    assert len(viewers) > 50
+    for items in reasons(scorer, viewers, top=10):
+        assert "pricing_interest" not in [r["concept"] for r in items["negative"]]
+
+
+def test_more_pricing_views_never_lower_the_score_all_else_equal(fitted):
+    scorer, rows = fitted
+    assert scorer.spec.signals[[s.name for s in scorer.spec.signals].index("pricing_page")]
+    sample = rows.sample(300, random_state=6).reset_index(drop=True)
+    counts = [c for c in sample.columns if c.startswith("pricing_page_count_")]
+    scores = []
+    for extra in range(0, 12):
+        changed = sample.copy()
+        changed[counts] = sample[counts] + extra
+        scores.append(scorer.probability(changed))
+    steps = np.diff(np.column_stack(scores), axis=1)
+    assert (steps >= -1e-12).all(), f"{int((steps < -1e-12).any(axis=1).sum())} leads fell"
+
+
+def test_concept_weights_still_add_up_to_the_lead_log_odds(fitted):
+    scorer, rows = fitted
+    sample = rows.sample(400, random_state=7)
+    weights = concept_weights(scorer, sample)
+    p = scorer.probability(sample)
+    np.testing.assert_allclose(weights.sum(axis=1), np.log(p / (1 - p)), atol=1e-6)
+    assert PATTERN in weights.columns and BASE in weights.columns
+
+
+def test_the_moved_part_reads_as_an_activity_pattern_in_both_languages(fitted):
+    scorer, rows = fitted
+    sample = rows.sample(600, random_state=8)
+    texts = {
+        r["text"]
+        for lang in ("en", "ja")
+        for items in reasons(scorer, sample, top=10, lang=lang)
+        for side in items.values()
+        for r in side
+        if r["concept"] == PATTERN
+    }
+    assert texts & {
+        "Activity pattern unlike leads that converted",
+        "商談化したリードと異なる行動パターン",
+    }
+
+
+def test_declared_directions_reach_both_models(fitted):
+    scorer, _ = fitted
+    signs = input_signs(scorer.spec)
+    assert signs["pricing_page_count_7d"] == 1 and signs["pricing_page_recency_days"] == -1
+    assert signs["careers_page_count_90d"] == -1 and "blog_count_7d" not in signs
+    names = list(scorer.lightgbm.named_steps["encode"].get_feature_names_out())
+    constraints = scorer.lightgbm.named_steps["model"].get_params()["monotone_constraints"]
+    assert constraints[names.index("pricing_page_count_7d")] == 1
+    assert constraints[names.index("careers_page_count_90d")] == -1
+    encode = scorer.logistic.named_steps["encode"]
+    coef = dict(zip(encode.get_feature_names_out(), scorer.logistic[-1].coef_[0], strict=True))
+    assert all(coef[f"numeric__{name}"] >= 0 for name in ("pricing_page_count_7d",
+               "demo_request_count_30d", "content_download_count_90d"))  # fmt: skip
+    assert coef["numeric__careers_page_count_90d"] <= 0
+    assert coef["numeric__pricing_page_recency_days"] <= 0
+
+
+def test_models_and_specs_pickled_before_directions_still_load():
+    old = Signal(name="pricing_page", activity_types=("page_view",))
+    state = old.__getstate__()
+    for key in ("direction", "direction_reason"):
+        state["__dict__"].pop(key)
+    loaded = Signal.__new__(Signal)
+    loaded.__setstate__(state)
+    assert loaded.direction == "free" and pickle.loads(pickle.dumps(loaded)) == old
+    model = SignConstrainedLogistic(non_negative=(0,))
+    state = model.__getstate__()
+    state.pop("non_positive")
+    restored = SignConstrainedLogistic.__new__(SignConstrainedLogistic)
+    restored.__setstate__(state)
+    assert restored.get_params()["non_positive"] == ()
