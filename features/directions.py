@@ -28,9 +28,9 @@ _DOWN_WORDS = re.compile(
 _UP_WORDS = re.compile(
     r"\bpric|\bdemo|\bquote|\btrial|\bcontact|\binquir|\benquir|\bwebinar|\bseminar|\bevent"
     r"|\battend|\bdownload|\bwhite ?paper|\be ?book|\bcase stud|\bform\b|\bregist|\bsign ?up"
-    r"|\bclick|\bsubmit"
+    r"|\bclick|\bsubmit|\btrade ?show|\bexpo\b|\bbooth|\bnewsletter|\bsubscri"
     r"|資料|セミナー|ウェビナー|料金|価格|見積|問い?合わ?せ|デモ|導入事例|ダウンロード|申し?込"
-    r"|参加|展示会|フォーム|登録"
+    r"|参加|展示会|来場|フォーム|登録|請求|クリック|トライアル|ホワイトペーパー|メルマガ"
 )
 _MIN_Z = 1.96
 _MIN_LEADS = 25  # leads that did it, among the evidence leads, before history may speak

@@ -89,3 +89,21 @@ def test_spec_infer_proposes_directions_from_foreign_and_japanese_names_and_hist
     written = dump_spec(inference.spec)
     assert "direction: up" in written and "direction_reason:" in written
     assert any(line.startswith("visit_webpage: direction up") for line in inference.kept)
+
+
+def test_a_japanese_export_and_its_english_twin_get_the_same_directions():
+    # a Japanese team's model must be held to what the same team's English export would be
+    from leadscore.features.directions import direction_by_name
+    from leadscore.features.japanese import ACTIVITIES, FORMS
+    from leadscore.features.spec import Signal
+
+    def direction(activity: str, detail: str | None = None) -> str:
+        return direction_by_name(Signal(name="s", activity_types=(activity,), detail=detail))[0]
+
+    form_ja, form_en = ACTIVITIES["form_submit"]
+    for kind, (ja, en) in ACTIVITIES.items():
+        assert direction(ja) == direction(en), kind
+    for form, (ja, en) in FORMS.items():
+        assert direction(form_ja, ja) == direction(form_en, en), form
+    assert direction(ACTIVITIES["tradeshow_scan"][0]) == "up"
+    assert direction(ACTIVITIES["unsubscribe"][0]) == "down"
