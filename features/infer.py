@@ -535,6 +535,21 @@ def _evidence_leads(leads: pd.DataFrame, share: float) -> Collection[object] | N
                          schema.LEAD_ID])  # fmt: skip
 
 
+_EMAIL = re.compile(r"e-?mail|メール")
+_OPEN = re.compile(r"\bopen|開封")
+_CLICK = re.compile(r"\bclick|クリック")
+
+
+def _email_signal(signals: list[Signal], action: re.Pattern[str]) -> str | None:
+    """The name of the signal that counts every email opened (or clicked), in any language:
+    'email_open', Marketo's 'Open Email', a Japanese tool's 'メール開封'."""
+    for signal in signals:
+        words = " ".join(fold_text(t) for t in signal.activity_types)
+        if signal.detail is None and _EMAIL.search(words) and action.search(words):
+            return signal.name
+    return None
+
+
 def infer(
     leads: pd.DataFrame,
     activities: pd.DataFrame | None,
@@ -585,11 +600,11 @@ def infer(
         weights = {s.name: 1.0 for s in signals if s.name in typed}
         if weights:
             engagement = [Engagement(name="all", half_life_days=14, weights=weights)]
-        names = {s.name for s in signals}
-        if {"email_open", "email_click"} <= names:
+        opened, clicked = _email_signal(signals, _OPEN), _email_signal(signals, _CLICK)
+        if opened and clicked:
             ratios = [
-                Ratio(name="click_to_open_90d", numerator="email_click_count_90d",
-                      denominator="email_open_count_90d")
+                Ratio(name="click_to_open_90d", numerator=f"{clicked}_count_90d",
+                      denominator=f"{opened}_count_90d")
             ]  # fmt: skip
     spec = FeatureSpec(
         cutoffs=load_spec(DEFAULT_SPEC).cutoffs,

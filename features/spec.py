@@ -51,8 +51,12 @@ SignalStat = Literal["count", "days", "recency", "first"]
 Direction = Literal["up", "down", "free"]
 DIRECTIONS = ("up", "down", "free")
 ANY_TYPE = "*"
-# "na" is not here: it is North America in a region column.
-MISSING_MARKERS = ("", "select", "n/a", "none", "null", "nan", "-", "unknown", "(blank)")
+# "na" is not here: it is North America in a region column. A Japanese form's placeholders
+# (選択してください, "please select") are as empty as an English form's "Select".
+MISSING_MARKERS = (
+    "", "select", "n/a", "none", "null", "nan", "-", "--", "---", "unknown", "(blank)",
+    "選択してください", "選択して下さい", "未選択", "未入力", "未記入", "不明",
+)  # fmt: skip
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 
 

@@ -163,3 +163,29 @@ def test_models_and_specs_pickled_before_directions_still_load():
     restored = SignConstrainedLogistic.__new__(SignConstrainedLogistic)
     restored.__setstate__(state)
     assert restored.get_params()["non_positive"] == ()
+
+
+def test_the_sign_constrained_logistic_is_one_optimum_whatever_the_column_order():
+    # a Japanese export and its English twin list their columns in different orders
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(4000, 12))
+    truth = rng.normal(size=12)
+    y = (rng.random(4000) < 1 / (1 + np.exp(-(X @ truth - 1)))).astype(int)
+    free = SignConstrainedLogistic(C=0.05).fit(X, y)
+    reference = LogisticRegression(C=0.05, tol=1e-10, max_iter=5000).fit(X, y)
+    np.testing.assert_allclose(free.coef_, reference.coef_, atol=1e-5)
+    np.testing.assert_allclose(free.intercept_, reference.intercept_, atol=1e-5)
+
+    up, down = tuple(np.flatnonzero(truth < 0)[:3]), tuple(np.flatnonzero(truth > 0)[:3])
+    held = SignConstrainedLogistic(C=0.05, non_negative=up, non_positive=down).fit(X, y)
+    assert (held.coef_[0][list(up)] >= 0).all() and (held.coef_[0][list(down)] <= 0).all()
+    order = rng.permutation(12)
+    where = np.argsort(order)  # column j of X is column where[j] of X[:, order]
+    moved = SignConstrainedLogistic(
+        C=0.05,
+        non_negative=tuple(int(where[j]) for j in up),
+        non_positive=tuple(int(where[j]) for j in down),
+    ).fit(X[:, order], y)
+    np.testing.assert_allclose(moved.coef_[0][where], held.coef_[0], atol=1e-6)

@@ -33,11 +33,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 from lightgbm import LGBMClassifier
+from scipy.optimize import minimize
 from scipy.special import expit
 from sklearn.base import BaseEstimator, ClassifierMixin, OneToOneFeatureMixin, TransformerMixin
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
-from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline, make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -165,13 +165,18 @@ class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
     """L2 logistic regression with some weights held at or above zero, some at or below zero,
     and some at zero.
 
-    ``non_negative``, ``non_positive`` and ``zero`` are column positions. The constraint is
-    imposed by an active set: fit, drop every constrained column whose weight took the wrong
-    sign, refit without it, until none does. A dropped column keeps weight 0, so ``coef_``
-    covers every column and the encoder in front of it does not change. Collinear columns
+    ``non_negative``, ``non_positive`` and ``zero`` are column positions. Collinear columns
     (the same count over 7, 30 and 90 days, and the rulebook's copy of it) otherwise split
     their weight into a large positive and a negative part, and a lead's pricing view or
     demo request would read as bad news.
+
+    Why not scikit-learn's ``LogisticRegression``: it takes no bounds on weights. The same
+    objective (``C`` x the summed log loss + half the squared weights, intercept free) is
+    minimised here by SciPy's L-BFGS-B with each constrained weight bounded. The problem is
+    convex, so the answer is its one optimum: the same whatever the order of the columns
+    (a Japanese export and its English twin list them differently), which dropping
+    wrong-signed columns and refitting, as an earlier version did, is not. ``coef_`` covers
+    every column, so the encoder in front of it does not change.
     """
 
     def __init__(
@@ -195,23 +200,32 @@ class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> SignConstrainedLogistic:
         X, y = validate_data(self, X, y)
-        active = np.ones(X.shape[1], bool)
-        active[list(self.zero)] = False
-        sign = np.zeros(X.shape[1])
-        sign[list(self.non_negative)] = 1.0
-        sign[list(self.non_positive)] = -1.0
-        while True:
-            model = LogisticRegression(C=self.C, max_iter=self.max_iter).fit(X[:, active], y)
-            coef = np.zeros(X.shape[1])
-            coef[active] = model.coef_[0]
-            wrong = sign * coef < 0
-            if not wrong.any():
-                break
-            active &= ~wrong
-        self.coef_ = coef[np.newaxis, :]
-        self.intercept_ = model.intercept_
-        self.classes_ = model.classes_
-        self.dropped_ = np.flatnonzero(~active)
+        self.classes_ = np.unique(y)
+        target = (y == self.classes_[-1]).astype(float)
+        bounds = [(None, None)] * (X.shape[1] + 1)  # the last is the intercept
+        for columns, bound in (
+            (self.non_negative, (0.0, None)), (self.non_positive, (None, 0.0)),
+            (self.zero, (0.0, 0.0)),
+        ):  # fmt: skip
+            for j in columns:
+                bounds[j] = bound
+        scale = 1.0 / len(X)  # the mean loss: the same optimum, better conditioned
+
+        def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
+            weights, intercept = params[:-1], params[-1]
+            margin = X @ weights + intercept
+            loss = self.C * np.sum(np.logaddexp(0.0, margin) - target * margin)
+            error = self.C * (expit(margin) - target)
+            gradient = np.append(X.T @ error + weights, error.sum())
+            return scale * (loss + 0.5 * weights @ weights), scale * gradient
+
+        fitted = minimize(
+            objective, np.zeros(X.shape[1] + 1), jac=True, method="L-BFGS-B", bounds=bounds,
+            options={"maxiter": self.max_iter, "ftol": 1e-12, "gtol": 1e-8},
+        )  # fmt: skip
+        self.coef_ = fitted.x[np.newaxis, :-1]
+        self.intercept_ = fitted.x[-1:]
+        self.n_iter_ = np.array([fitted.nit])
         return self
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
