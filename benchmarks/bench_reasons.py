@@ -37,7 +37,11 @@ from leadscore.features.synthetic import SyntheticWorld, simulate  # noqa: E402
 from leadscore.features.training_set import build_training_set  # noqa: E402
 from leadscore.training.job.suggest import empty_rulebook  # noqa: E402
 from leadscore.training.job.train import fit_scorer  # noqa: E402
-from leadscore.training.model.explain import reasons, shown_contradictions  # noqa: E402
+from leadscore.training.model.explain import (  # noqa: E402
+    reasons,
+    scorer_catalog,
+    shown_contradictions,
+)
 from leadscore.training.model.rulebook import Rulebook, compile_rules, load_rulebook  # noqa: E402
 from leadscore.training.model.scorer import LeadScorer  # noqa: E402
 
@@ -91,7 +95,9 @@ def measure(
         p = scorer.probability(test)
         top = test.iloc[np.argsort(-p)[: max(1, len(test) // 10)]]
         explained = reasons(scorer, top, respect_directions=honest)
-        found = shown_contradictions(spec, top, explained)
+        found = shown_contradictions(
+            spec, top, explained, scorer_catalog(scorer).concepts, scorer.run(top).total_points
+        )
         y = test[LABEL].to_numpy(int)
         out.append(
             {

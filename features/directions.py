@@ -2,7 +2,8 @@
 
 A direction (``up``: more never lowers the score; ``down``: more never raises it) is a fact a
 rep knows, so the name of the activity comes first: a pricing page, a demo or an inquiry form,
-a webinar, a download (in English or in Japanese: 料金, 問い合わせ, セミナー, 資料) is up; a
+a webinar, a download, a page view or an opened email (in English or in Japanese: 料金,
+問い合わせ, セミナー, 資料, 閲覧, 開封) is up; a
 careers page, an unsubscribe, a bounce (採用, 配信停止, 不達) is down. When the name says
 nothing, history may: the SQL rate of train-period leads that did it once and more than once
 against those that never did. Each proposal carries its evidence in ``direction_reason``, so a
@@ -29,6 +30,7 @@ _UP_WORDS = re.compile(
     r"\bpric|\bdemo|\bquote|\btrial|\bcontact|\binquir|\benquir|\bwebinar|\bseminar|\bevent"
     r"|\battend|\bdownload|\bwhite ?paper|\be ?book|\bcase stud|\bform\b|\bregist|\bsign ?up"
     r"|\bclick|\bsubmit|\btrade ?show|\bexpo\b|\bbooth|\bnewsletter|\bsubscri"
+    r"|\bpage ?view|\bvisit|\bopen|閲覧|訪問|開封"
     r"|資料|セミナー|ウェビナー|料金|価格|見積|問い?合わ?せ|デモ|導入事例|ダウンロード|申し?込"
     r"|参加|展示会|来場|フォーム|登録|請求|クリック|トライアル|ホワイトペーパー|メルマガ"
 )

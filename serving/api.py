@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationErr
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadscore.serving.scoring import TOP_REASONS
-from leadscore.training.model.explain import LANGUAGES
+from leadscore.training.model.wording import LANGUAGES
 
 Lang = Literal[LANGUAGES]  # type: ignore[valid-type]  # the reason catalog's languages
 

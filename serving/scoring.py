@@ -19,10 +19,11 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.online import ActivityColumns, online_features
-from leadscore.training.model.explain import LANGUAGES, TOP_REASONS, reason_text, reasons
+from leadscore.training.model.explain import TOP_REASONS, reason_text, reasons
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.rules import format_breakdown
 from leadscore.training.model.scorer import LeadScorer
+from leadscore.training.model.wording import LANGUAGES
 
 
 def check_language(lang: str) -> None:

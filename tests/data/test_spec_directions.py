@@ -49,8 +49,8 @@ def test_a_declared_direction_changes_the_fingerprint_and_its_reason_does_not():
 
 
 def _foreign_export(seed: int = 3, n: int = 800) -> tuple[pd.DataFrame, ...]:
-    """Marketo- and Japanese-named activities; 'Visit Webpage' has no telling name, but leads
-    that visit more in their first weeks become SQL more often afterwards."""
+    """Marketo- and Japanese-named activities; 'Web Session' has no telling name, but leads
+    with more sessions in their first weeks become SQL more often afterwards."""
     rng = np.random.default_rng(seed)
     created = START + pd.to_timedelta(np.sort(rng.uniform(0, 200, n)), unit="D")
     leads = pd.DataFrame({schema.LEAD_ID: np.arange(1, n + 1), schema.CREATED_AT: created})
@@ -62,7 +62,7 @@ def _foreign_export(seed: int = 3, n: int = 800) -> tuple[pd.DataFrame, ...]:
     for i in range(n):
         for _ in range(visits[i]):
             rows.append((i + 1, created[i] + pd.Timedelta(days=rng.uniform(0, 25)),
-                         "Visit Webpage"))  # fmt: skip
+                         "Web Session"))  # fmt: skip
         for name in rng.choice(names, 3):
             rows.append((i + 1, created[i] + pd.Timedelta(days=rng.uniform(0, 60)), str(name)))
     activities = pd.DataFrame(rows, columns=[schema.LEAD_ID, schema.OCCURRED_AT,
@@ -78,17 +78,17 @@ def test_spec_infer_proposes_directions_from_foreign_and_japanese_names_and_hist
     inference = infer(leads, activities, (), outcomes=outcomes, evidence_share=1.0)
     directions = {s.name: s.direction for s in inference.spec.signals}
     assert directions == {
-        "any_activity": "free", "visit_webpage": "up", "fill_out_form": "up",
+        "any_activity": "free", "web_session": "up", "fill_out_form": "up",
         "unsubscribe_email": "down", "資料ダウンロード": "up", "セミナー参加": "up",
         "料金ページ閲覧": "up", "お問い合わせ": "up", "採用ページ閲覧": "down",
-        "open_email": "free",  # no telling name, and no trend in this history
+        "open_email": "up",  # an opened email is interest, as in the default spec
     }  # fmt: skip
     reasons = {s.name: s.direction_reason for s in inference.spec.signals}
-    assert reasons["visit_webpage"].startswith("history: SQL")
+    assert reasons["web_session"].startswith("history: SQL")
     assert "'資料'" in reasons["資料ダウンロード"]
     written = dump_spec(inference.spec)
     assert "direction: up" in written and "direction_reason:" in written
-    assert any(line.startswith("visit_webpage: direction up") for line in inference.kept)
+    assert any(line.startswith("web_session: direction up") for line in inference.kept)
 
 
 def test_a_japanese_export_and_its_english_twin_get_the_same_directions():

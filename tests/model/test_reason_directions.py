@@ -23,12 +23,13 @@ from leadscore.training.model.explain import (
     BASE,
     PATTERN,
     concept_weights,
-    load_catalog,
     reasons,
+    scorer_catalog,
     shown_contradictions,
 )
 from leadscore.training.model.rulebook import compile_rules, load_rulebook
 from leadscore.training.model.scorer import SignConstrainedLogistic, input_signs
+from leadscore.training.model.wording import load_catalog
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 
@@ -61,26 +62,32 @@ def fitted(tmp_path_factory):
 def test_no_shown_reason_contradicts_its_direction_on_random_leads(fitted):
     scorer, rows = fitted
     sample = rows.sample(1500, random_state=4)
+    judged = {
+        "catalog": scorer_catalog(scorer).concepts,
+        "points": scorer.run(sample).total_points,
+    }
     for lang in ("en", "ja"):
         explained = reasons(scorer, sample, top=5, lang=lang)
-        found = shown_contradictions(scorer.spec, sample, explained)
+        found = shown_contradictions(scorer.spec, sample, explained, **judged)
         assert found.sum() == 0, f"{int((found > 0).sum())} leads read a contradicted reason"
     # and without the reason rules there were some to catch, so the test can fail
     raw = reasons(scorer, sample, top=5, respect_directions=False)
-    assert shown_contradictions(scorer.spec, sample, raw).sum() > 0
+    assert shown_contradictions(scorer.spec, sample, raw, **judged).sum() > 0
 
 
 def test_an_absence_is_never_a_reason_for_a_lead(fitted):
     scorer, rows = fitted
     sample = rows.sample(1500, random_state=5)
     catalog = load_catalog()
-    for (_, row), items in zip(sample.iterrows(), reasons(scorer, sample, top=5), strict=True):
+    values = sample.assign(rule_points=scorer.run(sample).total_points)
+    for (_, row), items in zip(values.iterrows(), reasons(scorer, sample, top=5), strict=True):
         for reason in items["positive"]:
             concept = catalog.get(reason["concept"])
             # not having viewed the careers page, unsubscribed or bounced is good news
             bad_news = ("careers_interest", "unsubscribed", "bounced")
             if concept is None or concept.count is None or concept.key in bad_news:
                 continue
+            # 0 pricing views, 0 rulebook points: never shown for the lead
             assert row[concept.count] > 0, f"'{reason['text']}' shown as a reason for"
 
 

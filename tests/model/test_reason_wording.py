@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from leadscore.training.model.explain import concept_text, load_catalog
+from leadscore.training.model.wording import concept_text, load_catalog
 
 
 @pytest.mark.parametrize(
@@ -25,4 +25,4 @@ def test_english_reasons_use_the_singular_for_one(concept, values, expected):
 
 def test_japanese_reasons_are_left_as_written():
     text = concept_text(load_catalog()["pricing_interest"], {"pricing_page_count_7d": 1}, "ja")
-    assert text == "料金ページを直近7日で1回閲覧"
+    assert text == "直近7日間に料金ページを1回閲覧"

@@ -30,7 +30,6 @@ from leadscore.training.job.rule_metrics import (
     top_k_handoff,
     weeks_spanned,
 )
-from leadscore.training.model.explain import load_catalog
 from leadscore.training.model.rulebook import (
     ActivityMatch,
     Condition,
@@ -42,6 +41,7 @@ from leadscore.training.model.rulebook import (
     normalised_conditions,
 )
 from leadscore.training.model.rules import behaviour_units, capped_points, condition_mask
+from leadscore.training.model.wording import load_catalog
 
 _CANDIDATE_OCCURRENCES = 3
 _CANDIDATE_WINDOW = 30

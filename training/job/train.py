@@ -12,6 +12,7 @@ the simplest one that ranks as well as the best - never one that ranks below the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
@@ -29,7 +30,6 @@ from leadscore.training.job.capacity import WEEK, fill_threshold
 from leadscore.training.job.evaluation import probability_metrics
 from leadscore.training.job.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
 from leadscore.training.model.combiner import LAYERS, LogOddsBlend
-from leadscore.training.model.explain import CATALOG
 from leadscore.training.model.policy import DEFAULT_TIERS, CapacityError, Policy
 from leadscore.training.model.rulebook import Rulebook
 from leadscore.training.model.rules import RuleScorer
@@ -40,6 +40,7 @@ from leadscore.training.model.scorer import (
     fit_logistic,
     lightgbm_pipeline,
 )
+from leadscore.training.model.wording import CATALOG
 
 LOGISTIC_GRID = ({"C": 0.01}, {"C": 0.1}, {"C": 1.0})
 LIGHTGBM_GRID = (
@@ -283,7 +284,18 @@ def fit_scorer(
         metadata=metadata,
         logistic_means=_encoded_means(best_logistic, x_train),
         reason_catalog=yaml.safe_load(CATALOG.read_text()),
+        typical_counts=typical_counts(spec, train),
     )  # fmt: skip
+
+
+def typical_counts(spec: FeatureSpec, rows: pd.DataFrame) -> dict[str, float]:
+    """Each activity count's mean over training rows: what a reason compares a lead's own
+    count to ("3x the average lead")."""
+    names = [
+        name for signal in spec.signals for name in spec.signal_features(signal)
+        if re.search(r"_(count|days)_\d+d$", name) and name in rows.columns
+    ]  # fmt: skip
+    return {name: float(rows[name].mean()) for name in names}
 
 
 def _encoded_means(logistic: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
@@ -439,6 +451,7 @@ def refit_scorer(
         metadata=metadata,
         logistic_means=_encoded_means(layers.logistic, layers.model_inputs(rows)),  # type: ignore[arg-type]
         reason_catalog=judged.reason_catalog,
+        typical_counts=typical_counts(spec, rows),
     )  # fmt: skip
 
 

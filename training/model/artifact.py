@@ -25,11 +25,11 @@ import joblib
 import yaml
 
 from leadscore.features.spec import dump_spec, load_spec
-from leadscore.training.model.explain import CATALOG
 from leadscore.training.model.legacy_names import legacy_module_names
 from leadscore.training.model.policy import POLICY_FILE, PolicyError, read_policy, store_policy
 from leadscore.training.model.rulebook import dump_rulebook
 from leadscore.training.model.scorer import LeadScorer
+from leadscore.training.model.wording import CATALOG
 
 SCORER_FILE = "scorer.joblib"
 SPEC_FILE = "spec.yaml"  # also beside a training set: the spec it was built with

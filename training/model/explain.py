@@ -22,16 +22,11 @@ of terms against them; those parts are summed into one concept, ``activity_patte
 
 from __future__ import annotations
 
-import fnmatch
-import math
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
-import yaml
 
 from leadscore.features.spec import FeatureSpec
 from leadscore.training.model.rows import FeatureRows
@@ -44,13 +39,19 @@ from leadscore.training.model.scorer import (
     signal_of,
     signal_sign,
 )
+from leadscore.training.model.wording import (
+    Concept,
+    ModelCatalog,
+    concept_text,
+    generated_text,
+    load_catalog,
+    model_catalog,
+    template_names,
+)
 
-CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 BASE = "base"
-LANGUAGES = ("en", "ja")
 TOP_REASONS = 3  # reasons per side that sales sees by default
 PATTERN = "activity_pattern"  # where the parts of terms against their direction go
-_UNKNOWN = {"en": "unknown", "ja": "不明"}
 
 
 @lru_cache(maxsize=32)
@@ -105,59 +106,14 @@ def contributions(
 # ------------------------------------------------------------------------------ reasons
 
 
-@dataclass(frozen=True)
-class Concept:
-    key: str
-    features: tuple[str, ...]
-    rules: tuple[str, ...]
-    texts: dict[str, str]
-    none_texts: dict[str, str]
-    count: str | None
-    labels: dict[str, str] = field(default_factory=dict)  # the concept's name in a rule
-    words: dict[str, dict[str, str]] = field(default_factory=dict)  # per language, level -> word
-    for_texts: dict[str, str] = field(default_factory=dict)  # when it counts for the lead
+def scorer_catalog(scorer: LeadScorer) -> ModelCatalog:
+    """The catalog a scorer was trained with, completed for its spec and rulebook."""
+    return model_catalog(scorer.spec, scorer.rulebook, scorer.reason_catalog)
 
 
-@lru_cache(maxsize=8)
-def load_catalog(path: Path = CATALOG) -> dict[str, Concept]:
-    return parse_catalog(yaml.safe_load(path.read_text()))
-
-
-def parse_catalog(document: dict) -> dict[str, Concept]:
-    raw = document["concepts"]
-    return {
-        key: Concept(
-            key=key,
-            features=tuple(entry.get("features", ())),
-            rules=tuple(entry.get("rules", ())),
-            texts={lang: entry[lang] for lang in LANGUAGES if lang in entry},
-            none_texts={
-                lang: entry[f"{lang}_none"] for lang in LANGUAGES if f"{lang}_none" in entry
-            },
-            count=entry.get("key"),
-            labels=dict(entry.get("label", {})),
-            words={lang: dict(levels) for lang, levels in entry.get("words", {}).items()},
-            for_texts={lang: entry[f"{lang}_for"] for lang in LANGUAGES if f"{lang}_for" in entry},
-        )
-        for key, entry in raw.items()
-    }
-
-
-_CATALOGS: dict[int, tuple[dict, dict[str, Concept]]] = {}
 _GROUPINGS: dict[
     tuple[int, tuple[str, ...]], tuple[dict, list[str], np.ndarray, frozenset[str]]
 ] = {}
-
-
-def scorer_catalog(scorer: LeadScorer) -> dict[str, Concept]:
-    """The catalog a scorer was trained with (parsed once per scorer), or the default one."""
-    document = scorer.reason_catalog
-    if not document:
-        return load_catalog()
-    cached = _CATALOGS.get(id(document))
-    if cached is None or cached[0] is not document:
-        cached = _CATALOGS[id(document)] = (document, parse_catalog(document))
-    return cached[1]
 
 
 def _grouping(
@@ -176,7 +132,7 @@ def _grouping(
         names = list(dict.fromkeys(concepts))
         membership = np.zeros((len(concepts), len(names)))
         membership[np.arange(len(concepts)), [names.index(c) for c in concepts]] = 1.0
-        shown = frozenset({n for c in catalog.values() for n in _template_names(c)} | set(names))
+        shown = frozenset({n for c in catalog.values() for n in template_names(c)} | set(names))
         cached = _GROUPINGS[key] = (catalog, names, membership, shown)
     return cached[1], cached[2], cached[3]
 
@@ -186,112 +142,7 @@ def concept_of(term: str, catalog: dict[str, Concept]) -> str | None:
     if term.startswith("rule:"):
         rule = term.split(":", 1)[1]
         return next((c.key for c in catalog.values() if rule in c.rules), None)
-    return next(
-        (c.key for c in catalog.values() if any(fnmatch.fnmatchcase(term, p) for p in c.features)),
-        None,
-    )
-
-
-def generated_text(term: str, value: object, lang: str, column: str | None = None) -> str:
-    """Readable text for a term the catalog lacks: words, not a feature name.
-
-    ``column``: the export's column an attribute is read from, shown as written
-    (``役職: 部長``) where the feature's name would read as something else (see
-    :func:`columns_as_written`).
-    """
-    words = re.sub(r"_(\d+)d$", r" (last \1 days)", term.removeprefix("rule:"))
-    words = column or words.replace("_", " ").strip().capitalize()
-    shown = _format_value(value, lang)
-    return f"{words}: {shown}" if lang == "en" else f"{words}：{shown}"
-
-
-def _format_value(value: object, lang: str) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return _UNKNOWN[lang]
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, float):
-        return f"{value:.1f}"
-    if isinstance(value, str) and value.isascii():
-        return value.upper() if len(value) <= 3 else value.replace("_", " ").title()
-    return str(value)  # a level in another script or mixed ('it部長') is shown as it is
-
-
-def columns_as_written(scorer: LeadScorer) -> dict[str, str]:
-    """Attribute feature -> the export's column, for columns whose name is not plain ASCII.
-
-    Why: a feature's name is folded for the machine (``ＩＴ部門`` becomes ``it部門``); a rep
-    reads the column the export calls it. ASCII columns read well from their feature's name
-    ("Job title"), as they always have.
-    """
-    return {
-        attribute.name: attribute.column
-        for attribute in scorer.spec.attributes
-        if attribute.kind != "created" and not attribute.column.isascii()
-    }
-
-
-class _Values(dict):
-    """Template values: empty ones read 'unknown', never raise."""
-
-    def __init__(self, values: dict, lang: str) -> None:
-        super().__init__(values)
-        self.lang = lang
-
-    def __missing__(self, key: str) -> object:
-        return _UNKNOWN[self.lang]
-
-
-def _render(template: str, values: dict, lang: str) -> str:
-    # only the values this template names: a lead's row has dozens, a text shows one or two
-    named = {k: values[k] for k in _names_in(template) if k in values}
-    clean = {
-        k: (_UNKNOWN[lang] if v is None or (isinstance(v, float) and math.isnan(v)) else v)
-        for k, v in named.items()
-    }
-    clean = {k: _format_value(v, lang) if isinstance(v, str) else v for k, v in clean.items()}
-    try:
-        return template.format_map(_Values(clean, lang))
-    except (ValueError, TypeError):  # a number format applied to 'unknown'
-        return re.sub(
-            r"\{(\w+)[^}]*\}", lambda m: _format_value(clean.get(m.group(1)), lang), template
-        )
-
-
-_ONE_TIMES = re.compile(r"\b1 times\b")
-_ONE_IES = re.compile(r"\b1 ((?:[a-z]+ )?[a-z]+?)ies\b")
-_ONE_PLURAL = re.compile(r"\b1 ((?:[a-z]+ )?[a-z]+?)s\b")
-
-
-def singular_en(text: str) -> str:
-    """'1 times' -> 'once', '1 webinars' -> '1 webinar', '1 case studies' -> '1 case study'.
-
-    The catalog writes each English text once, with plural nouns; counts of one are common
-    enough that 'Attended 1 webinars' would read as careless. Japanese has no plural.
-    """
-    text = _ONE_TIMES.sub("once", text)
-    text = _ONE_IES.sub(r"1 \1y", text)
-    return _ONE_PLURAL.sub(r"1 \1", text)
-
-
-def concept_text(concept: Concept, values: dict, lang: str, positive: bool = False) -> str:
-    """The concept in ``lang`` with the lead's values; ``positive``: it counts for the lead
-    (a concept with ``<lang>_for`` texts, such as ``activity_pattern``, reads differently)."""
-    count = values.get(concept.count) if concept.count else None
-    use_none = concept.count is not None and (count is None or count == 0) and concept.none_texts
-    texts = concept.none_texts if use_none else concept.texts
-    if positive and concept.for_texts:
-        texts = concept.for_texts
-    template = texts.get(lang) or concept.texts["en"]
-    words = concept.words.get(lang)
-    if words:  # a level in the reader's words: 'monday' is 月曜日 in Japanese
-        values = {
-            k: words.get(values[k], values[k]) if isinstance(values[k], str) else values[k]
-            for k in _names_in(template)
-            if k in values
-        }
-    text = _render(template, values, lang)
-    return singular_en(text) if lang == "en" else text
+    return next((c.key for c in catalog.values() if c.matches(term)), None)
 
 
 @dataclass(frozen=True)
@@ -321,6 +172,10 @@ def concept_facts(spec: FeatureSpec, names: list[str], catalog: dict[str, Concep
             keys.append(key)
             timed.append(stat in ("recency", "first"))
             signs.append(signal_sign(signal))
+        elif key == RULE_POINTS:  # the rulebook's points rise with the score
+            keys.append(key)
+            timed.append(False)
+            signs.append(1)
         elif key is not None and key.startswith("engagement_"):
             keys.append(key)
             timed.append(False)
@@ -339,18 +194,23 @@ def contradicting(weights: np.ndarray, values: np.ndarray, facts: Facts) -> np.n
     absence counts for a lead only when it is the absence of a ``down`` signal; a fact counts
     the way of its direction (an ``up`` activity that happened never against the lead).
     """
-    known = np.array([key is not None for key in facts.keys])
-    present = ~np.isnan(values) & (facts.timed | (np.nan_to_num(values) != 0))
+    # a count that is not known (NaN) says nothing; an empty time since says "never"
+    known = np.array([key is not None for key in facts.keys]) & (facts.timed | ~np.isnan(values))
+    present = ~np.isnan(values) & (facts.timed | (np.nan_to_num(values) > 0))
     fact = np.where(present, facts.signs, -facts.signs)
     absence_for = ~present & (weights > 0) & (facts.signs >= 0)
     return known & (absence_for | (weights * fact < 0))
 
 
-def _key_values(rows: FeatureRows, facts: Facts) -> np.ndarray:
+def _key_values(rows: FeatureRows, facts: Facts, points: np.ndarray | None = None) -> np.ndarray:
+    """(rows x concepts) each concept's key value; ``points``: the rows' rulebook points,
+    which are the scorer's, not a feature's."""
     values = np.full((len(rows), len(facts.keys)), np.nan)
     present = [(j, key) for j, key in enumerate(facts.keys) if key is not None and key in rows]
     if present:
         values[:, [j for j, _ in present]] = rows.numbers([key for _, key in present])
+    if points is not None and RULE_POINTS in facts.keys:
+        values[:, facts.keys.index(RULE_POINTS)] = points
     return values
 
 
@@ -381,7 +241,7 @@ def _concept_arrays(
     scored: ScoringPass | None,
     respect_directions: bool,
 ) -> tuple[list[str], np.ndarray, np.ndarray]:
-    catalog = scorer_catalog(scorer) if catalog is None else catalog
+    catalog = scorer_catalog(scorer).concepts if catalog is None else catalog
     scored = scored or scorer.run(rows)
     term_names, terms = contribution_terms(scorer, rows, scored)
     # the last term is the base
@@ -389,7 +249,8 @@ def _concept_arrays(
     grouped = terms[:, :-1] @ membership
     if respect_directions:
         facts = _facts(scorer, tuple(names), catalog)
-        against = contradicting(grouped, _key_values(rows, facts), facts)
+        values = _key_values(rows, facts, scored.total_points)
+        against = contradicting(grouped, values, facts)
         pattern = (grouped * against).sum(axis=1, keepdims=True)
         names = [*names, PATTERN]
         grouped = np.hstack([np.where(against, 0.0, grouped), pattern])
@@ -426,8 +287,8 @@ def reasons(
     contradicts its direction (:func:`concept_weights`; ``respect_directions=False`` shows
     the raw concepts, for comparison only).
     """
-    if catalog is None:
-        catalog = scorer_catalog(scorer)
+    model = scorer_catalog(scorer)
+    catalog = model.concepts if catalog is None else catalog
     rows = FeatureRows.of(rows)
     names, grouped, _ = _concept_arrays(scorer, rows, catalog, scored, respect_directions)
     scored = scored or scorer.run(rows)
@@ -440,8 +301,8 @@ def reasons(
     columns = {c: block[:, j] for j, c in enumerate(present)}
     columns[RULE_POINTS] = scored.total_points
     columns[INSTANT_PASS] = scored.passes
-    written = columns_as_written(scorer)
     pattern = catalog.get(PATTERN) or load_catalog()[PATTERN]  # a catalog trained before it
+    typical = scorer.typical_counts or {}
     out = []
     for i, row_order in enumerate(order):
         row_values = {c: values[i] for c, values in columns.items()}
@@ -452,14 +313,13 @@ def reasons(
                 if weight <= 0 if side == "positive" else weight >= 0:
                     break
                 concept = names[j]
-                if concept == PATTERN:
-                    text = concept_text(pattern, row_values, lang, positive=weight > 0)
-                elif concept in catalog:
-                    text = concept_text(catalog[concept], row_values, lang)
+                if concept in catalog or concept == PATTERN:
+                    text = concept_text(
+                        catalog.get(concept, pattern), row_values, lang, positive=weight > 0,
+                        typical=typical, phrases=model.phrases,
+                    )  # fmt: skip
                 else:
-                    text = generated_text(
-                        concept, row_values.get(concept), lang, written.get(concept)
-                    )
+                    text = generated_text(concept, row_values.get(concept), lang)
                 items[side].append(
                     {"concept": concept, "text": text, "log_odds": round(float(weight), 4)}
                 )
@@ -478,36 +338,27 @@ def shown_contradictions(
     rows: pd.DataFrame | FeatureRows,
     explained: list[dict],
     catalog: dict[str, Concept] | None = None,
+    points: np.ndarray | None = None,
 ) -> np.ndarray:
     """Per row, how many shown reasons contradict the directions declared in ``spec``: an
     absence shown for the lead, or a fact shown against its direction (:func:`contradicting`).
 
     For tests and benchmarks: ``spec`` may declare directions the scorer was trained without.
+    ``catalog``: the scorer's (:func:`scorer_catalog`), so that the concepts it wrote for an
+    export's own signals are judged too; ``points``: the rows' rulebook points.
     """
     catalog = load_catalog() if catalog is None else catalog
     rows = FeatureRows.of(rows)
     union = list(dict.fromkeys(r["concept"] for items in explained for side in items.values()
                                for r in side))  # fmt: skip
     facts = concept_facts(spec, union, catalog)
-    values = _key_values(rows, facts)
+    values = _key_values(rows, facts, points)
     weights = np.zeros((len(rows), len(union)))
     for i, items in enumerate(explained):
         for side in items.values():
             for r in side:
                 weights[i, union.index(r["concept"])] = r["log_odds"]
     return contradicting(weights, values, facts).sum(axis=1)
-
-
-@lru_cache(maxsize=256)
-def _names_in(template: str) -> tuple[str, ...]:
-    return tuple(re.findall(r"\{(\w+)", template))
-
-
-def _template_names(concept: Concept) -> set[str]:
-    names = {concept.count} if concept.count else set()
-    for template in [*concept.texts.values(), *concept.none_texts.values()]:
-        names |= set(_names_in(template))
-    return names
 
 
 def reason_text(items: dict, lang: str = "en") -> str:

@@ -596,6 +596,8 @@ class LeadScorer:
     metadata: dict = field(default_factory=dict)
     logistic_means: np.ndarray | None = None  # encoded training means: explanations centre on them
     reason_catalog: dict | None = None  # the catalog trained with, so reasons travel with the model
+    # training rows' mean of each activity count: "3x the average lead" (None: trained before)
+    typical_counts: dict[str, float] | None = None
 
     @cached_property
     def layers(self) -> Layers:
