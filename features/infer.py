@@ -14,7 +14,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -52,6 +52,14 @@ _ORGANISATION = re.compile(
     r"^(?:company|organi[sz]ation|employer|account)(?:_?name)?$|(?:company|account)_?name"
     r"|会社名|企業名|法人名|勤務先"
 )
+
+
+def organisation_column(columns: Iterable[str]) -> str | None:
+    """The column that names the lead's company (``company``, ``Account Name``, ``会社名``):
+    never a feature, but what a rep reads beside the lead's id."""
+    return next((c for c in columns if _ORGANISATION.search(_fold(c))), None)
+
+
 # activities sales logs after taking a lead, in English and Japanese (営業 sales, 商談 deal
 # meeting, 架電/電話 calls, 面談/打ち合わせ meetings, アポ appointments, 受注/失注 won/lost);
 # Marketo's "Convert Lead" is sales converting it

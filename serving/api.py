@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
+from leadscore.features.timestamps import check_time_zone
 from leadscore.serving.scoring import TOP_REASONS
 from leadscore.training.model.wording import LANGUAGES
 
@@ -127,6 +128,11 @@ class ScoreRequest(BaseModel):
     as_of: datetime | None = Field(None, description="Score as of this time; default: now.")
     lang: Lang = Field("en", description="Language of the reasons.")
     top: int = Field(TOP_REASONS, ge=1, le=10, description="Reasons per side.")
+    time_zone: Annotated[str, AfterValidator(check_time_zone)] | None = Field(
+        None,
+        description="The sales team's clock (IANA name) for follow_up_by; default: the "
+        "policy's, else the export's, else Asia/Tokyo for lang ja, else UTC.",
+    )
 
     def moment(self, now: datetime) -> datetime:
         return utc(self.as_of) if self.as_of is not None else now
@@ -167,6 +173,7 @@ class ScoreResponse(BaseModel):
     p_sql: float = Field(ge=0, le=1, description="P(the lead becomes SQL within H days).")
     score: int = Field(ge=0, le=100, description="Share of validation-period leads it beats.")
     tier: str = Field(description="A-D from the hand-off policy.")
+    tier_meaning: str = Field(description="What sales does with a lead of this tier, in lang.")
     grade: str = Field(description="Fit (A-D) x engagement (1-4) from the rulebook, A1 best.")
     decision: Literal["hand off", "nurture"]
     instant_pass: bool = Field(description="A demo or quote request, or another pass trigger.")
@@ -176,6 +183,14 @@ class ScoreResponse(BaseModel):
     rule_breakdown: list[RulePoints] = Field(description="Rules that gave points; sums to total.")
     reasons: Reasons
     reasons_text: str = Field(description="The reasons on one line, for a CRM field.")
+    follow_up_by: datetime | None = Field(
+        description="When a handed-off lead must have been called (the policy's SLA), on the "
+        "team's clock with its offset; null when the lead is not handed off."
+    )
+    follow_up_by_text: str | None = Field(
+        description="follow_up_by in lang's own words, e.g. 2026年7月2日(木) 8:59 JST."
+    )
+    time_zone: str = Field(description="The team's clock the times are on (IANA name).")
     lang: Lang
     model_version: str
 

@@ -18,17 +18,26 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.contract import empty_activities, is_empty, load_export
+from leadscore.features.infer import organisation_column
 from leadscore.features.reading import ExportFormat
 from leadscore.serving.scoring import check_language, online_rows, score_features
+from leadscore.serving.team_clock import (
+    follow_up_deadline,
+    moment_text,
+    on_team_clock,
+    team_time_zone,
+)
 from leadscore.training.model.artifact import load_model
+from leadscore.training.model.explain import scorer_catalog
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.scorer import LeadScorer
+from leadscore.training.model.wording import activity_words
 
 _BANT = {
-    "budget": r"budget",
-    "authority": r"authority|decision_?maker",
-    "need": r"need|pain|use_?case",
-    "timing": r"timing|timeline|time_?frame",
+    "budget": r"budget|予算",
+    "authority": r"authority|decision_?maker|決裁",
+    "need": r"need|pain|use_?case|ニーズ|課題",
+    "timing": r"timing|timeline|time_?frame|導入時期|導入予定|検討時期",
 }
 _TEXT = {
     "en": {
@@ -40,40 +49,50 @@ _TEXT = {
         "call": "Call now: confirm the request, qualify budget, authority, need and timing",
         "sdr": "Sales development call: open with {reason}",
         "nurture": "Keep in nurture; no sales call yet",
+        "no_deadline": "no deadline (not handed off)", "times": "Times in {zone}",
+        "budget": "budget", "authority": "authority", "need": "need", "timing": "timing",
     },
     "ja": {
-        "title": "営業引き継ぎシート", "score": "スコア", "tier": "ティア", "grade": "グレード",
-        "p_sql": "{h}日以内にSQLになる確率", "why": "理由", "against": "懸念点",
-        "points": "ルールブックのポイント", "timeline": "最近の行動", "unknown": "未確認事項",
+        "title": "営業引き継ぎシート", "score": "スコア", "tier": "ランク", "grade": "グレード",
+        "p_sql": "{h}日以内に商談化する確率", "why": "有望な理由", "against": "懸念点",
+        "points": "スコアリングルールの内訳", "timeline": "最近の行動", "unknown": "未確認事項",
         "next": "次のアクション", "deadline": "対応期限", "none": "記録なし",
-        "no_fields": "予算・決裁権・ニーズ・時期の項目がエクスポートにありません。"
+        "no_fields": "予算・決裁権・ニーズ・導入時期の項目がエクスポートにありません。"
                      "4点とも確認してください",
-        "call": "すぐに電話：依頼内容を確認し、予算・決裁権・ニーズ・時期をヒアリング",
+        "call": "すぐに電話：依頼内容を確認し、予算・決裁権・ニーズ・導入時期をヒアリング",
         "sdr": "インサイドセールスから連絡：「{reason}」を切り口に",
         "nurture": "ナーチャリングを継続（まだ営業連絡は不要）",
+        "no_deadline": "期限なし（引き継ぎ対象外）", "times": "時刻は{zone}",
+        "budget": "予算", "authority": "決裁権", "need": "ニーズ", "timing": "導入時期",
     },
 }  # fmt: skip
+# one colour per tier, from hot to cold, each with white text at a readable contrast
+TIER_COLOURS = {"A": "#1b7f3b", "B": "#1f5fa8", "C": "#a35c00", "D": "#5f6670"}
+OTHER_TIER_COLOUR = "#444a52"
 
 _HTML = jinja2.Environment(autoescape=True).from_string(
     """<!doctype html><html lang="{{ lang }}"><head><meta charset="utf-8">
 <title>{{ t.title }} {{ s.lead_id }}</title>
 <style>body{font-family:sans-serif;max-width:46rem;margin:2rem auto;color:#222}
 .big{font-size:2.4rem;font-weight:bold}.tier{padding:.2rem .6rem;border-radius:.3rem;
-background:#264;color:#fff}td{padding:.15rem .6rem}.neg{color:#a33}.pos{color:#264}</style>
-</head><body><h1>{{ t.title }} — {{ s.lead_id }}</h1>
-<p><span class="big">{{ s.score }}</span> / 100 &nbsp; <span class="tier">{{ t.tier }}
-{{ s.tier }}</span> &nbsp; {{ t.grade }} {{ s.grade }} &nbsp; {{ s.p_sql_label }}:
+color:#fff}td{padding:.15rem .6rem}.neg{color:#a33}.pos{color:#264}.company{color:#555}
+.note{color:#666;font-size:.9rem}</style>
+</head><body><h1>{{ t.title }} — {{ s.lead_id }}{% if s.company %}
+<span class="company">{{ s.company }}</span>{% endif %}</h1>
+<p><span class="big">{{ s.score }}</span> / 100 &nbsp; <span class="tier" data-tier="{{ s.tier }}"
+style="background:{{ colour }}">{{ t.tier }} {{ s.tier }}</span> &nbsp; {{ s.tier_meaning }}
+&nbsp; {{ t.grade }} {{ s.grade }} &nbsp; {{ s.p_sql_label }}:
 {{ "%.1f"|format(s.p_sql * 100) }}%</p>
-<p><b>{{ t.next }}:</b> {{ s.next_step }}<br><b>{{ t.deadline }}:</b> {{ s.follow_up_by }}</p>
+<p><b>{{ t.next }}:</b> {{ s.next_step }}<br><b>{{ t.deadline }}:</b> {{ s.follow_up_by_text }}</p>
 <h2>{{ t.why }}</h2><ul>{% for r in s.reasons.positive %}<li class="pos">{{ r.text }}</li>
 {% else %}<li>{{ t.none }}</li>{% endfor %}</ul>
 <h2>{{ t.against }}</h2><ul>{% for r in s.reasons.negative %}<li class="neg">{{ r.text }}</li>
 {% else %}<li>{{ t.none }}</li>{% endfor %}</ul>
 <h2>{{ t.points }}</h2><p>{{ s.rule_breakdown }}</p>
 <h2>{{ t.unknown }}</h2><ul>{% for u in s.unknown %}<li>{{ u }}</li>{% endfor %}</ul>
-<h2>{{ t.timeline }}</h2><table>{% for a in s.timeline %}<tr><td>{{ a.occurred_at }}</td>
-<td>{{ a.activity_type }}</td><td>{{ a.detail }}</td></tr>{% else %}<tr><td>{{ t.none }}</td></tr>
-{% endfor %}</table></body></html>"""
+<h2>{{ t.timeline }}</h2><p class="note">{{ times }}</p><table>{% for a in s.timeline %}
+<tr><td>{{ a.when }}</td><td>{{ a.activity }}</td><td>{{ a.detail }}</td></tr>
+{% else %}<tr><td>{{ t.none }}</td></tr>{% endfor %}</table></body></html>"""
 )
 
 
@@ -84,8 +103,15 @@ def unknowns(lead: dict, lang: str) -> list[str]:
     for topic, pattern in _BANT.items():
         matches = [c for c in columns if re.search(pattern, c, re.IGNORECASE)]
         found += matches
-        empty += [f"{topic}: {c}" for c in matches if is_empty(columns[c])]
+        empty += [f"{_TEXT[lang][topic]}: {c}" for c in matches if is_empty(columns[c])]
     return empty if found else [_TEXT[lang]["no_fields"]]
+
+
+def company_of(lead: dict) -> str | None:
+    """The lead's company as the export names it, for the rep to read beside the id."""
+    column = organisation_column(c for c in lead if isinstance(c, str))
+    value = lead.get(column) if column else None
+    return None if value is None or is_empty(value) else str(value)
 
 
 def handoff_sheet(
@@ -96,13 +122,19 @@ def handoff_sheet(
     as_of: pd.Timestamp,
     *,
     lang: str = "en",
+    time_zone: str | None = None,
 ) -> dict:
-    """The sheet of one lead (``features`` is its single feature row) as a JSON-ready dict."""
+    """The sheet of one lead (``features`` is its single feature row) as a JSON-ready dict.
+
+    Times are on the team's clock (:func:`serving.team_clock.team_time_zone`; ``time_zone``
+    overrides), as ISO 8601 with their offset for systems and in the language's words for
+    people; activities are named in words from the model's catalog.
+    """
     text = _TEXT[lang]
+    zone = team_time_zone(scorer, lang, time_zone)
     result = score_features(scorer, features, lang=lang)
     scored = result.table.iloc[0]
     explained, _ = result.reasons_of(0)
-    breakdown = result.breakdown_text(0)
     if scored["decision"] == "hand off":
         step = text["call"]
     elif scored["tier"] in ("A", "B") and explained["positive"]:
@@ -110,40 +142,57 @@ def handoff_sheet(
     else:
         step = text["nurture"]
     policy = scorer.in_force()
-    hours = policy.sla_hours
-    deadline = as_of + pd.Timedelta(hours=hours) if scored["decision"] == "hand off" else None
+    deadline = follow_up_deadline(as_of, str(scored["decision"]), policy)
+    catalog = scorer_catalog(scorer)
     recent = activities[activities[schema.OCCURRED_AT] <= as_of].sort_values(schema.OCCURRED_AT)
     timeline = [
         {
-            "occurred_at": f"{row[schema.OCCURRED_AT]:%Y-%m-%d %H:%M}",
+            "occurred_at": on_team_clock(row[schema.OCCURRED_AT], zone).isoformat(),
+            "when": moment_text(row[schema.OCCURRED_AT], zone, lang, year=False),
             "activity_type": str(row[schema.ACTIVITY_TYPE]),
+            "activity": activity_words(
+                catalog, str(row[schema.ACTIVITY_TYPE]), row.get(schema.DETAIL), lang
+            ),
             "detail": "" if pd.isna(row.get(schema.DETAIL)) else str(row.get(schema.DETAIL)),
         }
         for _, row in recent.tail(10).iloc[::-1].iterrows()
     ]
+    tier = str(scored["tier"])
     return {
         "lead_id": getattr(lead[schema.LEAD_ID], "item", lambda: lead[schema.LEAD_ID])(),
-        "as_of": as_of.isoformat(),
+        "company": company_of(lead),
+        "as_of": on_team_clock(as_of, zone).isoformat(),
+        "time_zone": zone,
         "p_sql": float(scored["p_sql"]),
         "p_sql_label": text["p_sql"].format(h=scorer.spec.sql_within_days),
         "score": int(scored["score"]),
-        "tier": str(scored["tier"]),
-        "tier_meaning": policy.tiers[scored["tier"]].meaning,
+        "tier": tier,
+        "tier_meaning": policy.tiers[tier].meaning_in(lang) if tier in policy.tiers else "",
         "grade": str(scored["grade"]),
         "decision": str(scored["decision"]),
         "reasons": explained,
-        "rule_breakdown": breakdown,
+        "rule_breakdown": result.breakdown_text(0, lang),
         "rule_points": float(scored["rule_points"]),
         "timeline": timeline,
         "unknown": unknowns(lead, lang),
         "next_step": step,
-        "follow_up_by": deadline.isoformat() if deadline is not None else "—",
+        "follow_up_by": on_team_clock(deadline, zone).isoformat() if deadline else None,
+        "follow_up_by_text": (
+            moment_text(deadline, zone, lang) if deadline is not None else text["no_deadline"]
+        ),
         "model_version": scorer.metadata.get("model_version"),
     }
 
 
 def render_html(sheet: dict, lang: str = "en") -> str:
-    return _HTML.render(s=sheet, t=_TEXT[lang], lang=lang)
+    zone = sheet.get("time_zone") or "UTC"
+    return _HTML.render(
+        s=sheet,
+        t=_TEXT[lang],
+        lang=lang,
+        colour=TIER_COLOURS.get(sheet["tier"], OTHER_TIER_COLOUR),
+        times=_TEXT[lang]["times"].format(zone=zone),
+    )
 
 
 def write_handoff_sheet(
@@ -156,13 +205,15 @@ def write_handoff_sheet(
     as_of: str | None = None,
     lang: str = "en",
     fmt: ExportFormat | None = None,
+    time_zone: str | None = None,
 ) -> dict:
     """`leadscore explain`: the sheet of lead ``lead_id`` of an export, scored by the model
     directory ``model`` and written to ``out`` (.json for systems, else HTML for people).
 
     The export is read the way the model's was (its remembered format, with ``fmt`` on top);
-    the lead is seen as of ``as_of`` (ISO 8601; default: the latest time in the input).
-    Returns the sheet.
+    the lead is seen as of ``as_of`` (ISO 8601; default: the latest time in the input), and
+    its times are read on ``time_zone``'s clock (default: the team's, see
+    :mod:`serving.team_clock`). Returns the sheet.
     """
     check_language(lang)
     scorer = load_model(model)
@@ -181,7 +232,7 @@ def write_handoff_sheet(
         if len(export.activities) else [export.leads[schema.CREATED_AT].max()]
     ))  # fmt: skip
     features = online_rows(scorer, [lead], [history], [moment])
-    sheet = handoff_sheet(scorer, features, lead, history, moment, lang=lang)
+    sheet = handoff_sheet(scorer, features, lead, history, moment, lang=lang, time_zone=time_zone)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".json":
         out.write_text(json.dumps(sheet, indent=2, ensure_ascii=False, default=str))

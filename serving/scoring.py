@@ -46,9 +46,9 @@ class Scored:
         kept = {side: items[:top] for side, items in self.reasons[i].items()}
         return kept, reason_text(kept)
 
-    def breakdown_text(self, i: int) -> str:
+    def breakdown_text(self, i: int, lang: str = "en") -> str:
         """Row ``i``'s points as a rep reads them: 'Attended a seminar +50, ...'."""
-        return format_breakdown(self.breakdown[i])
+        return format_breakdown(self.breakdown[i], lang)
 
     @property
     def table(self) -> pd.DataFrame:

@@ -44,7 +44,14 @@ from leadscore.serving.auth import AuthMiddleware
 from leadscore.serving.coalesce import Coalescer
 from leadscore.serving.model_source import ModelHandle
 from leadscore.serving.scoring import Scored, online_rows, score_features
+from leadscore.serving.team_clock import (
+    follow_up_deadline,
+    moment_text,
+    on_team_clock,
+    team_time_zone,
+)
 from leadscore.training.model.policy import Policy
+from leadscore.training.model.scorer import LeadScorer
 
 # BentoML keeps an OpenTelemetry span per request in memory even when no tracing exporter is
 # configured: about two thousand live spans per worker under load, which make every full garbage
@@ -187,6 +194,7 @@ class LeadScoring:
     def _score(self, leads: list[ScoreRequest], now: datetime) -> list[ScoreResponse]:
         """Leads that passed validation, scored together (grouped by language)."""
         scorer = self.handle.current()
+        policy = scorer.in_force()  # one policy for the whole call, even if a new one lands
         out: list[ScoreResponse | None] = [None] * len(leads)
         for lang in {lead.lang for lead in leads}:
             chosen = [i for i, lead in enumerate(leads) if lead.lang == lang]
@@ -199,14 +207,23 @@ class LeadScoring:
             )
             scored = score_features(scorer, rows, lang=lang, top=max(g.top for g in group))
             for position, (i, lead) in enumerate(zip(chosen, group, strict=True)):
-                out[i] = self._response(scored, position, lead, now, scorer.in_force())
+                out[i] = self._response(scored, position, lead, now, scorer, policy)
         return [r for r in out if r is not None]
 
     def _response(
-        self, scored: Scored, i: int, lead: ScoreRequest, now: datetime, policy: Policy
+        self,
+        scored: Scored,
+        i: int,
+        lead: ScoreRequest,
+        now: datetime,
+        scorer: LeadScorer,
+        policy: Policy,
     ) -> ScoreResponse:
         row = {name: values[i] for name, values in scored.columns.items()}
         reasons, reasons_text = scored.reasons_of(i, lead.top)
+        zone = team_time_zone(scorer, lead.lang, lead.time_zone)
+        tier = str(row["tier"])
+        deadline = follow_up_deadline(lead.moment(now), str(row["decision"]), policy)
         self.metrics["decisions"].labels(str(row["decision"]), str(row["tier"])).inc()
         self.metrics["scores"].observe(int(row["score"]))
         return ScoreResponse(
@@ -214,7 +231,8 @@ class LeadScoring:
             as_of=lead.moment(now),
             p_sql=float(row["p_sql"]),
             score=int(row["score"]),
-            tier=str(row["tier"]),
+            tier=tier,
+            tier_meaning=policy.tiers[tier].meaning_in(lead.lang) if tier in policy.tiers else "",
             grade=str(row["grade"]),
             decision=str(row["decision"]),
             instant_pass=bool(row["instant_pass"]),
@@ -224,6 +242,9 @@ class LeadScoring:
             rule_breakdown=[RulePoints(rule=r, points=p) for r, p in scored.breakdown[i]],
             reasons=Reasons(**reasons),
             reasons_text=reasons_text,
+            follow_up_by=on_team_clock(deadline, zone).to_pydatetime() if deadline else None,
+            follow_up_by_text=moment_text(deadline, zone, lead.lang) if deadline else None,
+            time_zone=zone,
             lang=lead.lang,
             model_version=self.handle.model_version,
         )

@@ -81,6 +81,14 @@ def explain(
         typer.Option(help="As of this time (ISO 8601); default: the latest in the input."),
     ] = None,
     lang: Annotated[str, typer.Option(help="Language: en or ja.")] = "en",
+    team_time_zone: Annotated[
+        str | None,
+        typer.Option(
+            help="The sales team's clock for the deadline and times (IANA name, e.g. "
+            "Asia/Tokyo); default: the policy's time_zone, else the export's clock, else "
+            "Asia/Tokyo for --lang ja, else UTC."
+        ),
+    ] = None,
     fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Write a lead's hand-off sheet: score, tier, grade, reasons, points, timeline, next step.
@@ -96,8 +104,9 @@ def explain(
 
     try:
         sheet = write_handoff_sheet(
-            model, lead_id, leads, out, activities=activities, as_of=as_of, lang=lang, fmt=fmt
-        )
+            model, lead_id, leads, out, activities=activities, as_of=as_of, lang=lang, fmt=fmt,
+            time_zone=team_time_zone,
+        )  # fmt: skip
     except (ContractError, ModelDirectoryError, ValueError) as error:
         raise _fail(error) from None
     console.print(

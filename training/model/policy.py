@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, model_validator
 
+from leadscore.features.timestamps import check_time_zone
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.service_level import DEFAULT_SLA_HOURS
 
@@ -120,19 +121,43 @@ Flag = Annotated[bool, Strict()]
 _CHECKED = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
 
 
+Text = Annotated[str, Strict()]
+
+
 class Tier(BaseModel):
-    """A band of scores (0-100) and what sales does with a lead in it."""
+    """A band of scores (0-100) and what sales does with a lead in it.
+
+    ``meaning`` is one text, or one per language (``{"en": ..., "ja": ...}``): a Japanese
+    sales team reads its tiers in Japanese.
+    """
 
     model_config = _CHECKED
     min_score: Annotated[float, Strict(), Field(ge=0, le=100)]
-    meaning: Annotated[str, Strict()] = ""
+    meaning: Text | dict[Literal["en", "ja"], Text] = ""
+
+    def meaning_in(self, lang: str) -> str:
+        """The meaning in ``lang``: as written for it, else the default tiers' own words for
+        it (a policy written before meanings had languages), else as written."""
+        if isinstance(self.meaning, dict):
+            return self.meaning.get(lang) or self.meaning.get("en") or ""  # type: ignore[call-overload]
+        known = _DEFAULT_MEANINGS.get(self.meaning)
+        return known.get(lang, self.meaning) if known else self.meaning
 
 
+_DEFAULT_MEANINGS: dict[str, dict[str, str]] = {
+    "hand off now: call within the SLA": {"ja": "すぐに引き継ぎ：SLA内に電話"},
+    "warm: sales development follow-up": {"ja": "有望：インサイドセールスがフォロー"},
+    "nurture with targeted content": {"ja": "関心に合わせたコンテンツでナーチャリング"},
+    "general nurture": {"ja": "通常のナーチャリング"},
+}
 DEFAULT_TIERS: dict[str, Tier] = {
-    "A": Tier(min_score=90, meaning="hand off now: call within the SLA"),
-    "B": Tier(min_score=70, meaning="warm: sales development follow-up"),
-    "C": Tier(min_score=40, meaning="nurture with targeted content"),
-    "D": Tier(min_score=0, meaning="general nurture"),
+    name: Tier(min_score=floor, meaning={"en": en, **_DEFAULT_MEANINGS[en]})  # type: ignore[arg-type]
+    for name, floor, en in (
+        ("A", 90, "hand off now: call within the SLA"),
+        ("B", 70, "warm: sales development follow-up"),
+        ("C", 40, "nurture with targeted content"),
+        ("D", 0, "general nurture"),
+    )
 }
 """Tiers by score (the share of validation leads beaten); the first also holds every hand-off."""
 
@@ -160,6 +185,9 @@ class Policy(BaseModel):
     instant_pass_hands_off: Flag = True
     tiers: dict[Name, Tier] = DEFAULT_TIERS
     sla_hours: Positive = DEFAULT_SLA_HOURS
+    # the sales team's clock (IANA name) for deadlines and times on the hand-off sheet and in
+    # the API; None: the export's clock, or Asia/Tokyo for a sheet in Japanese, else UTC
+    time_zone: Name | None = None
     objective: Literal["expected SQLs", "expected pipeline value"] = "expected SQLs"
     handoffs_per_week: AtLeastZero | None = None
     validation_handoffs: Count | None = None
@@ -173,6 +201,11 @@ class Policy(BaseModel):
     @model_validator(mode="after")
     def _coherent(self) -> Policy:
         problems = [*tier_problems(self.tiers), *threshold_problems(self)]
+        if self.time_zone is not None:
+            try:
+                check_time_zone(self.time_zone)
+            except ValueError as error:
+                problems.append(f"time_zone: {error}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

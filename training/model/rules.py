@@ -279,6 +279,11 @@ class RuleScorer(ClassifierMixin, BaseEstimator):
         return silent + [name for k, name in enumerate(self.pass_names) if not passes[:, k].any()]
 
 
-def format_breakdown(items: list[tuple[str, float]]) -> str:
-    """'Attended a seminar +50, Viewed the careers page -5' for a sales rep."""
-    return ", ".join(f"{label} {points:+g}" for label, points in items) or "no points"
+NO_POINTS = {"en": "no points", "ja": "加点なし"}
+
+
+def format_breakdown(items: list[tuple[str, float]], lang: str = "en") -> str:
+    """'Attended a seminar +50, Viewed the careers page -5' for a sales rep (in Japanese,
+    'セミナーに参加 +50、採用ページを閲覧 -5')."""
+    separator = "、" if lang == "ja" else ", "
+    return separator.join(f"{label} {points:+g}" for label, points in items) or NO_POINTS[lang]
