@@ -1,9 +1,13 @@
 """Reasons that never contradict the domain (issue 20), before and after, side by side.
 
     python benchmarks/bench_reasons.py [--leads 6000] [--seed 3] [--calls 300]
+        [--xeducation-csv ../shared/data/x-education/Leads.csv] [--skip-xeducation]
 
-One simulated world, and the same world in Marketo's words (:func:`features.dialects.rewrite`,
-spec from ``spec infer`` with its proposed directions, no rulebook). For each, in one run:
+Four worlds in one run. One simulated world (default spec and rulebook); the same world in
+Marketo's words and in a Japanese MA tool's words (:func:`features.dialects.rewrite`; Japanese
+activity names and levels, creation hours on Tokyo's clock), each with the spec ``spec infer``
+proposes (its directions from names and history, personal data left out as the product reads
+it, no rulebook); and X Education, a real flat export with no activity events. For each:
 
 * **before**: the models trained with every direction free (today's constraints: hand raises
   only) and reasons shown raw; **after**: the spec's directions held by both models and the
@@ -13,28 +17,53 @@ spec from ``spec infer`` with its proposed directions, no rulebook). For each, i
   direction; judged on the directions of the spec, both ways);
 * out-of-time (test period) ROC-AUC and log loss of each;
 * p99 latency of one lead's score and reasons in-process (a one-row batch, warm).
+
+X Education is trained the way ``leadscore train --label`` trains a flat file
+(:func:`training.job.flat.prepare_flat_training`): ``Lead Number`` orders the leads, the oldest
+80% train and validate, the newest 20% are the test period (the split of
+``bench_xeducation.py``), and the columns sales filled in after contact are dropped, as are the
+debatable third-party scores. Its directions are the ones ``spec infer`` proposes for a flat
+export's numbers from their names (``up`` on visits, time and pages on the site; revenue-like
+numbers stay free), listed in the output. Only its AUC and log loss are reported: the
+contradiction judge (:func:`training.model.explain.shown_contradictions`) reads the directions
+of signals, and a number's reason compares it to the average lead, so it has no absence to
+judge; latency is the simulated worlds' question.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))  # bench_xeducation.py, also when imported
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+from bench_xeducation import (  # noqa: E402  (benchmarks/bench_xeducation.py)
+    AFTER_CONTACT,
+    DEBATABLE,
+    DEFAULT_CSV,
+    ID_COLUMN,
+    LABEL_COLUMN,
+    ORDER_COLUMN,
+)
 from sklearn.metrics import log_loss, roc_auc_score  # noqa: E402
 
+from leadscore.features import schema  # noqa: E402
 from leadscore.features.dialects import rewrite  # noqa: E402
 from leadscore.features.infer import infer  # noqa: E402
+from leadscore.features.japanese import JAPANESE_FILES, dialect  # noqa: E402
 from leadscore.features.offline import connect, register  # noqa: E402
+from leadscore.features.personal_data import personal_data_columns  # noqa: E402
 from leadscore.features.schema import LABEL, SPLIT  # noqa: E402
 from leadscore.features.spec import FeatureSpec, NumericAttribute, load_spec  # noqa: E402
 from leadscore.features.synthetic import SyntheticWorld, simulate  # noqa: E402
 from leadscore.features.training_set import build_training_set  # noqa: E402
+from leadscore.training.job.flat import prepare_flat_training  # noqa: E402
 from leadscore.training.job.suggest import empty_rulebook  # noqa: E402
 from leadscore.training.job.train import fit_scorer  # noqa: E402
 from leadscore.training.model.explain import (  # noqa: E402
@@ -44,6 +73,8 @@ from leadscore.training.model.explain import (  # noqa: E402
 )
 from leadscore.training.model.rulebook import Rulebook, compile_rules, load_rulebook  # noqa: E402
 from leadscore.training.model.scorer import LeadScorer  # noqa: E402
+
+XEDUCATION = "x-education"
 
 
 def without_directions(spec: FeatureSpec) -> FeatureSpec:
@@ -60,14 +91,40 @@ def without_directions(spec: FeatureSpec) -> FeatureSpec:
     )
 
 
+def inferred_spec(world: SyntheticWorld, time_zone: str = "UTC") -> FeatureSpec:
+    """The spec ``spec infer`` proposes for a world in an export's words: personal data left
+    out as the export reader finds it, outcomes letting details and directions speak, creation
+    hours on ``time_zone``'s clock (the export's own)."""
+    personal = personal_data_columns(world.leads.drop(columns=[schema.CREATED_AT]))
+    return infer(
+        world.leads, world.activities, tuple(personal), outcomes=world.outcomes,
+        time_zone=time_zone,
+    ).spec  # fmt: skip
+
+
+def labelled(rows: pd.DataFrame) -> pd.DataFrame:
+    return rows[rows[LABEL].notna()]
+
+
 def training_rows(world: SyntheticWorld, spec: FeatureSpec, workdir: Path) -> pd.DataFrame:
     con = connect()
     path, _ = build_training_set(
         con, register(con, "l", world.leads), register(con, "a", world.activities),
         register(con, "o", world.outcomes), spec, workdir,
     )  # fmt: skip
-    rows = pd.read_parquet(path)
-    return rows[rows[LABEL].notna()]
+    return labelled(pd.read_parquet(path))
+
+
+def xeducation_rows(csv: Path, workdir: Path) -> tuple[pd.DataFrame, FeatureSpec, Rulebook]:
+    """X Education's labelled rows, its inferred spec (engagement numbers up by name), and its
+    (empty) rulebook, as ``leadscore train --label`` builds them: split by ``Lead Number``, with the
+    after-contact and debatable columns dropped. The file is read in place."""
+    flat = prepare_flat_training(
+        csv, LABEL_COLUMN, workdir, id_column=ID_COLUMN, order_column=ORDER_COLUMN,
+        drop=[*AFTER_CONTACT, *DEBATABLE],
+    )  # fmt: skip
+    rows = labelled(pd.read_parquet(flat.training_set))
+    return rows, flat.spec, flat.rulebook
 
 
 def p99_ms(scorer: LeadScorer, rows: pd.DataFrame, honest: bool, calls: int) -> float:
@@ -81,36 +138,84 @@ def p99_ms(scorer: LeadScorer, rows: pd.DataFrame, honest: bool, calls: int) -> 
     return float(np.percentile(times[10:], 99))
 
 
+def contradicting_share(
+    scorer: LeadScorer, spec: FeatureSpec, test: pd.DataFrame, p: np.ndarray, honest: bool
+) -> float:
+    """Share of the top-scored 10% of ``test`` with a shown reason against ``spec``."""
+    top = test.iloc[np.argsort(-p)[: max(1, len(test) // 10)]]
+    explained = reasons(scorer, top, respect_directions=honest)
+    found = shown_contradictions(
+        spec, top, explained, scorer_catalog(scorer).concepts, scorer.run(top).total_points
+    )
+    return float((found > 0).mean())
+
+
 def measure(
-    name: str, world: SyntheticWorld, spec: FeatureSpec, rulebook: Rulebook, calls: int
+    name: str,
+    rows: pd.DataFrame,
+    spec: FeatureSpec,
+    rulebook: Rulebook,
+    calls: int,
+    *,
+    judge_reasons: bool = True,
 ) -> list[dict]:
-    with tempfile.TemporaryDirectory() as workdir:
-        rows = training_rows(world, spec, Path(workdir))
+    """Before and after on ``rows`` (labelled, split): the figures of one world's two lines.
+    Without ``judge_reasons`` and with no ``calls``, only the out-of-time AUC and log loss."""
     train, valid = rows[rows[SPLIT] == "train"], rows[rows[SPLIT] == "validation"]
     test = rows[rows[SPLIT] == "test"]
+    y = test[LABEL].to_numpy(int)
     out = []
     for label, model_spec, honest in (("before", without_directions(spec), False),
                                       ("after", spec, True)):  # fmt: skip
         scorer = fit_scorer(train, valid, model_spec, rulebook)
         p = scorer.probability(test)
-        top = test.iloc[np.argsort(-p)[: max(1, len(test) // 10)]]
-        explained = reasons(scorer, top, respect_directions=honest)
-        found = shown_contradictions(
-            spec, top, explained, scorer_catalog(scorer).concepts, scorer.run(top).total_points
-        )
-        y = test[LABEL].to_numpy(int)
         out.append(
             {
                 "world": name,
                 "run": label,
-                "contradicting_top10": float((found > 0).mean()),
+                "contradicting_top10": (
+                    contradicting_share(scorer, spec, test, p, honest) if judge_reasons else np.nan
+                ),
                 "roc_auc": float(roc_auc_score(y, p)),
                 "log_loss": float(log_loss(y, p)),
-                "p99_ms": p99_ms(scorer, test, honest, calls),
+                "p99_ms": p99_ms(scorer, test, honest, calls) if calls else np.nan,
                 "layer": scorer.metadata["shipped_layer"],
             }
         )
     return out
+
+
+def measure_world(
+    name: str, world: SyntheticWorld, spec: FeatureSpec, rulebook: Rulebook, calls: int
+) -> list[dict]:
+    with tempfile.TemporaryDirectory() as workdir:
+        rows = training_rows(world, spec, Path(workdir))
+    return measure(name, rows, spec, rulebook, calls)
+
+
+def measure_xeducation(csv: Path) -> tuple[list[dict], list[str]]:
+    """X Education's two lines and the notes that say how they were made; no lines, and a
+    note, when the file is not there (the export is optional)."""
+    if not csv.exists():
+        return [], [f"{XEDUCATION}: skipped, {csv} not found (the export is optional)"]
+    with tempfile.TemporaryDirectory() as workdir:
+        rows, spec, rulebook = xeducation_rows(csv, Path(workdir))
+    sizes = rows[SPLIT].value_counts()
+    notes = [
+        f"{XEDUCATION}: flat export split by {ORDER_COLUMN} (train {sizes.get('train', 0):,}, "
+        f"validation {sizes.get('validation', 0):,}, test {sizes.get('test', 0):,} leads, the "
+        f"test the newest); dropped as filled after contact: {', '.join(AFTER_CONTACT)}; as "
+        "debatable: the 4 Asymmetrique columns",
+        f"{XEDUCATION}: directions proposed by spec infer: "
+        + "; ".join(
+            f"{a.column} {a.direction}"
+            for a in spec.attributes
+            if isinstance(a, NumericAttribute) and a.direction != "free"
+        ),
+        f"{XEDUCATION}: contradictions n/a (the judge reads signal directions; a flat export "
+        "has no signals) and latency not measured",
+    ]
+    return measure(XEDUCATION, rows, spec, rulebook, 0, judge_reasons=False), notes
 
 
 def main() -> None:
@@ -118,26 +223,38 @@ def main() -> None:
     parser.add_argument("--leads", type=int, default=6000)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--calls", type=int, default=300)
+    parser.add_argument(
+        "--xeducation-csv", type=Path, default=DEFAULT_CSV, help="X Education's Leads.csv"
+    )
+    parser.add_argument(
+        "--skip-xeducation", action="store_true", help="leave the real flat export out"
+    )
     args = parser.parse_args()
     world = simulate(args.leads, args.seed)
     rulebook = load_rulebook()
-    results = measure(
-        "simulated",
-        world,
-        compile_rules(rulebook, load_spec(ROOT / "features" / "default_spec.yaml")),
-        rulebook,
-        args.calls,
+    default_spec = compile_rules(rulebook, load_spec(ROOT / "features" / "default_spec.yaml"))
+    results = measure_world("simulated", world, default_spec, rulebook, args.calls)
+    marketo = rewrite(world, "marketo")
+    results += measure_world(
+        "marketo", marketo, inferred_spec(marketo), empty_rulebook(), args.calls
     )
-    foreign = rewrite(world, "marketo")
-    inferred = infer(foreign.leads, foreign.activities, (), outcomes=foreign.outcomes).spec
-    results += measure("marketo", foreign, inferred, empty_rulebook(), args.calls)
+    japanese = rewrite(world, dialect("ja"))
+    results += measure_world(
+        "japanese", japanese, inferred_spec(japanese, JAPANESE_FILES.time_zone),
+        empty_rulebook(), args.calls,
+    )  # fmt: skip
+    notes = [f"{XEDUCATION}: skipped (--skip-xeducation)"]
+    if not args.skip_xeducation:
+        lines, notes = measure_xeducation(args.xeducation_csv)
+        results += lines
     table = pd.DataFrame(results).set_index(["world", "run"])
-    with pd.option_context("display.float_format", "{:.4f}".format, "display.width", 120):
-        print(f"\nReasons and directions, {args.leads:,} leads, seed {args.seed}")
-        print(table)
-        auc = table["roc_auc"].unstack("run")
-        print("\nAUC cost of the constraints (before - after):")
-        print((auc["before"] - auc["after"]).to_string())
+    print(f"\nReasons and directions, {args.leads:,} simulated leads, seed {args.seed}")
+    print(table.to_string(float_format="{:.4f}".format, na_rep="n/a"))
+    for note in notes:
+        print(f"  {note}")
+    auc = table["roc_auc"].unstack("run").reindex(table.index.unique("world"))
+    print("\nAUC cost of the constraints (before - after):")
+    print((auc["before"] - auc["after"]).to_string(float_format="{:+.4f}".format))
 
 
 if __name__ == "__main__":

@@ -34,6 +34,14 @@ _UP_WORDS = re.compile(
     r"|資料|セミナー|ウェビナー|料金|価格|見積|問い?合わ?せ|デモ|導入事例|ダウンロード|申し?込"
     r"|参加|展示会|来場|フォーム|登録|請求|クリック|トライアル|ホワイトペーパー|メルマガ"
 )
+# a number that counts engagement (visits, pages viewed, time on the site, emails opened):
+# more of it is more interest; a number of bounces or unsubscribes the other way. Numbers of
+# fit (revenue, employees, age) stay free: bigger is not better for every product
+_ENGAGEMENT_NUMBER = re.compile(
+    r"\bvisit|\bview|\btime ?(?:spent|on)|\bsession|\bopen|\bclick|\bdownload|\battend"
+    r"|\bengag|閲覧|訪問|滞在|開封|クリック|ダウンロード|参加"
+)
+_DISENGAGEMENT_NUMBER = re.compile(r"\bbounce|\bunsubscri|\bopt ?out|配信停止|不達")
 _MIN_Z = 1.96
 _MIN_LEADS = 25  # leads that did it, among the evidence leads, before history may speak
 
@@ -136,3 +144,17 @@ def propose_directions(
             reason = None
         out.append(signal.model_copy(update={"direction": direction, "direction_reason": reason}))
     return out
+
+
+def number_direction_by_name(column: str) -> tuple[Direction, str | None]:
+    """(direction, the reason) for a numeric column of a flat export, from its name: up for
+    engagement counts ('TotalVisits', 'Total Time Spent on Website', 'ページ閲覧数'), down for
+    bounces and unsubscribes, free for everything else."""
+    text = re.sub(r"(?<=[a-z])(?=[A-Z])", " ", column)  # 'TotalVisits' reads 'Total Visits'
+    text = re.sub(r"[_\-/.:]+", " ", fold_text(text))
+    for direction, words in (("down", _DISENGAGEMENT_NUMBER), ("up", _ENGAGEMENT_NUMBER)):
+        found = words.search(text)
+        if found:
+            kind = "disengagement" if direction == "down" else "engagement"
+            return direction, f"name: '{found.group(0).strip()}' counts {kind}"  # type: ignore[return-value]
+    return "free", None

@@ -22,7 +22,7 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.contract import is_empty
-from leadscore.features.directions import propose_directions
+from leadscore.features.directions import number_direction_by_name, propose_directions
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import (
     ANY_TYPE,
@@ -241,7 +241,12 @@ def infer_attributes(
             name += "_"
         taken.add(name)
         if number:
-            attributes.append(NumericAttribute(name=name, column=str(column)))
+            direction, why = number_direction_by_name(str(column))
+            attributes.append(
+                NumericAttribute(
+                    name=name, column=str(column), direction=direction, direction_reason=why
+                )
+            )
         else:
             grouping = {} if min_share is None else {"min_share": min_share}
             attributes.append(

@@ -107,3 +107,23 @@ def test_a_japanese_export_and_its_english_twin_get_the_same_directions():
         assert direction(form_ja, ja) == direction(form_en, en), form
     assert direction(ACTIVITIES["tradeshow_scan"][0]) == "up"
     assert direction(ACTIVITIES["unsubscribe"][0]) == "down"
+
+
+def test_a_flat_exports_engagement_numbers_are_proposed_up_and_its_fit_numbers_stay_free():
+    # X Education's own columns: visits and time on the site are interest; revenue is fit
+    leads = pd.DataFrame({
+        schema.LEAD_ID: range(60),
+        "TotalVisits": np.arange(60) % 7,
+        "Total Time Spent on Website": np.arange(60) * 13,
+        "ページ閲覧数": np.arange(60) % 5,
+        "Email Bounces": np.arange(60) % 2,
+        "Annual Revenue": np.arange(60) * 1000.0,
+    })  # fmt: skip
+    spec = infer(leads, None, ()).spec
+    directions = {a.column: (a.direction, a.direction_reason) for a in spec.attributes
+                  if a.kind == "numeric"}  # fmt: skip
+    assert directions["TotalVisits"] == ("up", "name: 'visit' counts engagement")
+    assert directions["Total Time Spent on Website"][0] == "up"
+    assert directions["ページ閲覧数"][0] == "up"
+    assert directions["Email Bounces"][0] == "down"
+    assert directions["Annual Revenue"] == ("free", None)

@@ -41,6 +41,7 @@ from leadscore.training.model.rulebook import (
     normalised_conditions,
 )
 from leadscore.training.model.rules import behaviour_units, capped_points, condition_mask
+from leadscore.training.model.scorer import signal_sign
 from leadscore.training.model.wording import load_catalog
 
 _CANDIDATE_OCCURRENCES = 3
@@ -254,6 +255,26 @@ def _fit(
     return best[1]
 
 
+def held_to_directions(points: pd.Series, rules: list[Rule], spec: FeatureSpec) -> pd.Series:
+    """Points with the sign of the direction their activity's signal declares: an ``up``
+    activity (a webinar, an opened email) never takes points away and a ``down`` one (the
+    careers page) never adds them, whatever the history's collinear fit says. A sign it
+    may not have becomes 0, which the review shows as a proposal to drop the rule."""
+    signs = {
+        (signal.activity_types[0], signal.detail): signal_sign(signal)
+        for signal in spec.signals
+        if len(signal.activity_types) == 1
+    }
+    held = points.copy()
+    for rule in rules:
+        if rule.activity is None or rule.name not in held.index:
+            continue
+        sign = signs.get((rule.activity.type, rule.activity.detail), 0)
+        if sign * held[rule.name] < 0:
+            held[rule.name] = 0.0
+    return held
+
+
 def _evidence(units: pd.DataFrame, label: np.ndarray) -> pd.DataFrame:
     base = max(label.mean(), 1e-9)
     rows = []
@@ -354,6 +375,7 @@ def suggest(
     coefs = pd.Series(model.coef_[0], index=[r.name for r in rules])
     reference = max((abs(r.points) for r in rulebook.rules), default=DEFAULT_POINT_RANGE)
     points = (coefs * reference / max(coefs.abs().max(), 1e-9)).round()
+    points = held_to_directions(points, rules, spec)
     keep_new = (
         points[[c.name for c in candidates]]
         .loc[lambda p: p.abs() >= 2]

@@ -9,8 +9,9 @@ and each part splits exactly: the points into rules, the logistic margin into co
 ``pred_contrib``, exact for trees). So every term below is one rule or one input feature, and the
 terms plus ``base`` add up to the lead's logit to floating-point precision.
 
-The reason catalog (``reason_catalog.yaml``) groups terms into concepts a rep knows and words
-them in Japanese and English with the lead's own values.
+The reason catalog (``reason_catalog.yaml``, completed for each model by
+:mod:`training.model.wording`) groups terms into concepts a rep knows and words them in
+Japanese and English with the lead's own values.
 
 A reason never contradicts what a rep knows (:func:`concept_weights`): an absence ("Has not
 submitted a form") is never a reason for a lead, and an activity whose spec direction is up
@@ -28,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from leadscore.features.spec import FeatureSpec
+from leadscore.features.spec import ANY_TYPE, FeatureSpec
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.scorer import (
     INSTANT_PASS,
@@ -161,7 +162,8 @@ def concept_facts(spec: FeatureSpec, names: list[str], catalog: dict[str, Concep
 
     A catalog concept happened when its ``key`` count is above 0 (its text then says what the
     lead did, else its ``none`` text says what it did not); a term of its own, when its
-    feature is. The direction is that of the key's signal (a hand-raise is up).
+    feature is. The direction is that of the key's signal (a hand-raise is up; all activity
+    together is up for reasons, though the models leave it free); the rulebook's points rise.
     """
     features = signal_of(spec)
     keys, timed, signs = [], [], []
@@ -171,7 +173,10 @@ def concept_facts(spec: FeatureSpec, names: list[str], catalog: dict[str, Concep
             signal, stat = features[key]
             keys.append(key)
             timed.append(stat in ("recency", "first"))
-            signs.append(signal_sign(signal))
+            # the models leave all activity together free, but a rep reads "14 actions on 9
+            # days" as interest: never shown as a reason against, nor its absence for
+            everything = ANY_TYPE in signal.activity_types
+            signs.append(1 if everything else signal_sign(signal))
         elif key == RULE_POINTS:  # the rulebook's points rise with the score
             keys.append(key)
             timed.append(False)

@@ -20,7 +20,7 @@ import math
 import numbers
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
@@ -28,6 +28,7 @@ import yaml
 
 from leadscore.features.spec import ANY_TYPE, FeatureSpec, Signal, glob_to_regex
 from leadscore.training.model.rulebook import Rulebook
+from leadscore.training.model.scorer import RULE_POINTS
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 LANGUAGES = ("en", "ja")
@@ -146,9 +147,18 @@ def model_catalog(
         a is b for a, b in zip(cached[0], (spec, rulebook, document), strict=True)
     ):
         return cached[1]
-    concepts = dict(parse_catalog(document) if document else load_catalog())
+    known = set(spec.feature_names()) | {RULE_POINTS}
+    concepts = {  # a concept whose key this export lacks would word every lead as "none"
+        key: concept
+        for key, concept in (parse_catalog(document) if document else load_catalog()).items()
+        if concept.count is None or concept.count in known
+    }
     phrases = parse_phrases(document)
     concepts |= _generated(spec, rulebook, concepts, phrases)
+    for ratio in spec.ratios:  # a ratio is read with its numerator: clicks per email opened
+        owner = next((c for c in concepts.values() if c.matches(ratio.numerator)), None)
+        if owner is not None and not _covered(ratio.name, concepts):
+            concepts[owner.key] = replace(owner, features=(*owner.features, ratio.name))
     built = ModelCatalog(concepts, phrases, spec)
     if len(_MODEL_CATALOGS) >= 16:  # a long-running service swaps models now and then
         _MODEL_CATALOGS.pop(next(iter(_MODEL_CATALOGS)))
@@ -326,7 +336,12 @@ def format_value(value: object, lang: str, phrases: Phrases | None = None) -> st
         return value
     if isinstance(value, str) and value.isascii():
         return value.upper() if len(value) <= 3 else value.replace("_", " ").title()
-    return str(value)  # a level in another script or mixed ('it部長') is shown as it is
+    # a level in another script is shown as written, but folding lowered its Latin letters:
+    # 'sns広告' and 'it部長' read as 'SNS広告' and 'IT部長', as short codes are written
+    return _SHORT_LATIN.sub(lambda m: m.group(0).upper(), str(value))
+
+
+_SHORT_LATIN = re.compile(r"(?<![A-Za-z])[a-z]{1,3}(?![A-Za-z])")
 
 
 class _Word(str):
