@@ -12,7 +12,15 @@ import math
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    WithJsonSchema,
+    field_validator,
+)
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
 from leadscore.features.timestamps import check_time_zone
@@ -128,11 +136,17 @@ class ScoreRequest(BaseModel):
     as_of: datetime | None = Field(None, description="Score as of this time; default: now.")
     lang: Lang = Field("en", description="Language of the reasons.")
     top: int = Field(TOP_REASONS, ge=1, le=10, description="Reasons per side.")
-    time_zone: Annotated[str, AfterValidator(check_time_zone)] | None = Field(
+    time_zone: str | None = Field(
         None,
+        max_length=100,
         description="The sales team's clock (IANA name) for follow_up_by; default: the "
         "policy's, else the export's, else Asia/Tokyo for lang ja, else UTC.",
     )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_time_zone(value)
 
     def moment(self, now: datetime) -> datetime:
         return utc(self.as_of) if self.as_of is not None else now

@@ -26,3 +26,173 @@ def test_english_reasons_use_the_singular_for_one(concept, values, expected):
 def test_japanese_reasons_are_left_as_written():
     text = concept_text(load_catalog()["pricing_interest"], {"pricing_page_count_7d": 1}, "ja")
     assert text == "直近7日間に料金ページを1回閲覧"
+
+
+# ------------------------------------------------------------------ an export we did not write
+
+
+def foreign_model_catalog():
+    """A Marketo-and-Japanese export's spec and rulebook: nothing in it is in the catalog."""
+    from leadscore.features.spec import parse_spec
+    from leadscore.training.model.rulebook import Rulebook
+    from leadscore.training.model.wording import model_catalog
+
+    spec = parse_spec({
+        "windows": [7, 30, 90],
+        "attributes": [
+            {"name": "役職", "column": "役職", "kind": "categorical"},
+            {"name": "job_title", "column": "Job Title", "kind": "categorical"},
+            {"name": "年間売上", "column": "年間売上", "kind": "numeric"},
+        ],
+        "signals": [
+            {"name": "visit_web_page_pricing", "activity_types": ["Visit Web Page"],
+             "detail": "/pricing*", "stats": ["count", "recency"], "direction": "up"},
+            {"name": "配信停止", "activity_types": ["配信停止"], "stats": ["count"],
+             "windows": [365], "direction": "down"},
+            {"name": "メール開封", "activity_types": ["メール開封"], "stats": ["recency"]},
+        ],
+    })  # fmt: skip
+    rulebook = Rulebook.model_validate({
+        "mql_threshold": 40, "grades": {"fit": {"A": 20, "B": 10, "C": 1},
+                                        "engagement": {"1": 60, "2": 30, "3": 10}},
+        "rules": [{"name": "vp_title", "label": {"en": "Title says VP"},
+                   "when": {"job_title": {"in": ["vp"]}}, "points": 15}],
+    })  # fmt: skip
+    return spec, model_catalog(spec, rulebook, None)
+
+
+@pytest.mark.parametrize(
+    ("concept", "values", "lang", "expected"),
+    [
+        ("visit_web_page_pricing", {"visit_web_page_pricing_count_30d": 3.0}, "en",
+         "Visit Web Page (/pricing): 3 times in the last 30 days"),
+        ("visit_web_page_pricing", {"visit_web_page_pricing_count_30d": 1.0}, "en",
+         "Visit Web Page (/pricing): once in the last 30 days"),
+        ("visit_web_page_pricing", {"visit_web_page_pricing_count_30d": 0.0}, "ja",
+         "直近30日間は「Visit Web Page（/pricing）」なし"),
+        ("配信停止", {"配信停止_count_365d": 1.0}, "ja", "直近365日間に「配信停止」が1回"),
+        ("メール開封", {"メール開封_recency_days": 144.8}, "ja", "最後の「メール開封」から145日"),
+        ("メール開封", {"メール開封_recency_days": float("nan")}, "en",
+         "メール開封: none in the last 365 days"),
+        ("役職", {"役職": "部長"}, "ja", "役職：部長"),
+        ("役職", {"役職": None}, "ja", "役職：未登録"),
+        ("job_title", {"job_title": None}, "en", "Job Title: not recorded"),
+        ("年間売上", {"年間売上": 120.0}, "ja", "年間売上：120"),
+        ("rule:vp_title", {}, "en", "Rulebook: Title says VP"),
+    ],
+)  # fmt: skip
+def test_an_exports_own_signals_attributes_and_rules_read_as_words(concept, values, lang, expected):
+    # before: '+ 配信停止 recency days：144.8', 'Job title: Unknown'
+    _, catalog = foreign_model_catalog()
+    text = concept_text(catalog.concepts[concept], values, lang, phrases=catalog.phrases)
+    assert text == expected
+
+
+def test_the_export_named_timeline_reads_its_activities_in_words():
+    from leadscore.training.model.wording import activity_words
+
+    _, catalog = foreign_model_catalog()
+    assert activity_words(catalog, "Visit Web Page", "/pricing/plans", "en") == (
+        "Visit Web Page (/pricing)"
+    )
+    assert activity_words(catalog, "Visit Web Page", "/blog/x", "en") == "Visit Web Page"
+    assert activity_words(catalog, "配信停止", None, "ja") == "配信停止"
+    # the canonical codes in the catalog's words, whatever the model
+    assert activity_words(catalog, "email_click", None, "ja") == "メール内のリンクをクリック"
+    assert activity_words(catalog, "page_view", "/x", "en") == "Viewed a page"
+    assert activity_words(catalog, "webinar_attended", None, "en") == "Attended a webinar"
+
+
+# ------------------------------------------------------------------ the catalog's own words
+
+
+@pytest.mark.parametrize(
+    ("concept", "values", "lang", "expected"),
+    [
+        ("source", {"source": None}, "en", "Lead source not recorded"),
+        ("source", {"source": "partner"}, "ja", "流入経路：パートナー経由"),
+        ("source", {"source": "paid_social"}, "en", "Came in through social media ads"),
+        ("company_size", {"employee_band": float("nan")}, "en", "Company size not recorded"),
+        ("company_size", {"employee_band": "51-200"}, "ja", "従業員数：51-200名"),
+        ("department", {"department": "it", "job_level": None}, "ja",
+         "部門：情報システム、役職：未登録"),
+        ("department", {"department": "it", "job_level": "manager"}, "en",
+         "Department: IT, job level: Manager"),
+        ("region", {"region": "apac"}, "en", "Region: APAC"),
+        ("region", {"region": "apac"}, "ja", "地域：アジア太平洋"),
+        ("job_level", {"job_level": "head"}, "ja", "役職：部長・部門長"),
+        ("email_engagement", {"email_open_count_30d": 4.0, "email_click_count_30d": 0.0}, "en",
+         "Opened 4 emails in the last 30 days, no link clicked"),
+        ("email_engagement", {"email_open_count_30d": 0.0, "email_click_count_30d": 0.0}, "en",
+         "Has not opened our emails in the last 30 days"),
+        ("created_hour", {"created_hour": "09"}, "en", "Became a lead between 09:00 and 09:59"),
+    ],
+)  # fmt: skip
+def test_blanks_codes_and_zeros_read_as_a_rep_says_them(concept, values, lang, expected):
+    # before: 'Unknown employees', 'Came in through Unknown', 'Opened 0 emails but clicked no
+    # link', 'Region: Apac', '役職: Manager'
+    text = concept_text(load_catalog()[concept], values, lang)
+    assert text == expected
+    assert "nknown" not in text and "不明" not in text
+
+
+def test_counts_say_how_they_compare_to_the_average_lead():
+    pricing = load_catalog()["pricing_interest"]
+    typical = {"pricing_page_count_7d": 1.3}
+    assert concept_text(pricing, {"pricing_page_count_7d": 4.0}, "en", typical=typical) == (
+        "Viewed the pricing page 4 times in the last 7 days (3× the average lead)"
+    )
+    assert concept_text(pricing, {"pricing_page_count_7d": 4.0}, "ja", typical=typical) == (
+        "直近7日間に料金ページを4回閲覧（平均的なリードの約3倍）"
+    )
+    # not news: once, or about as often as anyone
+    assert "×" not in concept_text(pricing, {"pricing_page_count_7d": 1.0}, "en", typical=typical)
+    assert "×" not in concept_text(pricing, {"pricing_page_count_7d": 2.0}, "en", typical=typical)
+    assert "倍以上" in concept_text(
+        pricing, {"pricing_page_count_7d": 5.0}, "ja", typical={"pricing_page_count_7d": 0.2}
+    )
+
+
+def test_no_english_is_left_in_the_japanese_words():
+    import re
+
+    from leadscore.training.model.wording import parse_phrases
+
+    allowed = {"Web", "SLA", "SNS"}
+    texts = []
+    for concept in load_catalog().values():
+        texts += [concept.texts.get("ja", ""), concept.none_texts.get("ja", ""),
+                  concept.missing_texts.get("ja", ""), concept.for_texts.get("ja", ""),
+                  concept.labels.get("ja", "")]  # fmt: skip
+        texts += [t.get("ja", "") for t in concept.zero_texts.values()]
+        texts += list(concept.words.get("ja", {}).values())
+        assert "ja" in concept.texts, concept.key
+    phrases = parse_phrases(None)
+    texts += [words["ja"] for words in phrases.activities.values()]
+    texts += [frame["ja"] for frame in phrases.frames.values()]
+    for text in texts:
+        words = set(re.findall(r"[A-Za-z]{2,}", re.sub(r"\{[^}]*\}", "", text)))
+        assert words <= allowed, (text, words - allowed)
+
+
+def test_every_level_of_the_demo_world_has_japanese_words():
+    """The demo world's levels (manager, apac, partner) never reach a Japanese sheet in
+    English."""
+    from leadscore.features.spec import normalise_level
+    from leadscore.features.synthetic import simulate
+
+    catalog = load_catalog()
+    leads = simulate(600, seed=5).leads
+    columns = {"department": "department", "job_level": "job_level", "industry": "industry",
+               "region": "region", "source": "source"}  # fmt: skip
+    for concept, column in columns.items():
+        aliases = {}
+        if concept == "department":
+            from leadscore.features.spec import load_spec
+            from leadscore.training.model.wording import CATALOG
+
+            spec = load_spec(CATALOG.parents[2] / "features" / "default_spec.yaml")
+            aliases = next(a for a in spec.attributes if a.name == "department").aliases
+        levels = {normalise_level(v, aliases) for v in leads[column]} - {None}
+        missing = levels - set(catalog[concept].words.get("ja", {}))
+        assert not missing, (concept, missing)

@@ -119,6 +119,17 @@ def test_a_posted_lead_gets_score_tier_decision_and_reasons_in_japanese(world, s
     assert result["policy_version"] == policy["version"]
     assert result["threshold"] == pytest.approx(policy["threshold"])
     assert result["model_version"] == server.client().metadata()["model_version"]
+    # on a Japanese team's clock, in its words, as the hand-off sheet says it
+    assert result["time_zone"] == "Asia/Tokyo"
+    assert JAPANESE.search(result["tier_meaning"])
+    if result["decision"] == "hand off":
+        assert result["follow_up_by"].endswith("+09:00")
+        assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日\(.\) \d{1,2}:\d{2} JST",
+                            result["follow_up_by_text"])  # fmt: skip
+    else:
+        assert result["follow_up_by"] is None and result["follow_up_by_text"] is None
+    berlin = server.client().score({**payload(world, lead_id), "time_zone": "Europe/Berlin"})
+    assert berlin["time_zone"] == "Europe/Berlin" and berlin["tier_meaning"].isascii()
 
 
 def test_http_and_file_scoring_give_the_same_answer_for_every_lead(world, server, batch):
@@ -233,6 +244,7 @@ BAD_BODIES = {
         ["created_at"],
     ),
     "too many reasons asked": (lambda p: {**p, "top": 99}, ["top"]),
+    "a city for a time zone": (lambda p: {**p, "time_zone": "Tokyo"}, ["time_zone"]),
 }
 
 
