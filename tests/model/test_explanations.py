@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import fnmatch
 import json
+import re
 from pathlib import Path
 
 import ibis
@@ -191,3 +192,65 @@ def test_the_sheet_and_a_scored_file_tell_a_rep_the_same_about_a_lead(fitted):
     points = json.loads(filed["rule_breakdown"])
     written = ", ".join(f"{r['rule']} {r['points']:+g}" for r in points) or "no points"
     assert sheet["rule_breakdown"] == written
+
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def hottest(world, scorer, rows):
+    """The hottest lead of the test period: its lead record, history and moment."""
+    test = rows[rows["split"] == "test"]
+    top = test.iloc[int(np.argmax(scorer.probability(test)))]
+    lead = world.leads[world.leads[schema.LEAD_ID] == top[schema.LEAD_ID]].iloc[0].to_dict()
+    history = world.activities[world.activities[schema.LEAD_ID] == top[schema.LEAD_ID]]
+    return lead, history, top[CUTOFF_AT]
+
+
+def test_a_japanese_sheet_reads_in_japanese_on_tokyo_time(fitted):
+    # before: deadline 2026-07-01T23:59:59+00:00, timeline 'page_view', 'Manager', 'Apac',
+    # 'no points', 'tier_meaning' in English, ティア
+    from leadscore.serving.scoring import online_rows
+
+    world, scorer, rows = fitted
+    lead, history, as_of = hottest(world, scorer, rows)
+    features = online_rows(scorer, [lead], [history], [as_of])
+    sheet = handoff_sheet(scorer, features, lead, history, as_of, lang="ja")
+    assert sheet["decision"] == "hand off" and sheet["tier"] == "A"
+    assert sheet["time_zone"] == "Asia/Tokyo" and sheet["as_of"].endswith("+09:00")
+    assert sheet["follow_up_by"].endswith("+09:00")
+    assert re.fullmatch(r"\d{4}年\d{1,2}月\d{1,2}日\(.\) \d{1,2}:\d{2} JST",
+                        sheet["follow_up_by_text"])  # fmt: skip
+    assert sheet["company"] == lead["company"]
+    for item in sheet["timeline"]:
+        assert item["occurred_at"].endswith("+09:00")
+        assert re.fullmatch(r"\d{1,2}月\d{1,2}日\(.\) \d{1,2}:\d{2}", item["when"])
+        assert JAPANESE.search(item["activity"]) and "_" not in item["activity"], item
+    read = [r["text"] for side in sheet["reasons"].values() for r in side]
+    read += [sheet["rule_breakdown"], sheet["tier_meaning"], sheet["next_step"],
+             sheet["p_sql_label"], *sheet["unknown"]]  # fmt: skip
+    read += [item["activity"] for item in sheet["timeline"]]
+    for text in read:
+        english = set(re.findall(r"[A-Za-z]{2,}", text)) - {"SLA", "Web", "SNS", "SQL"}
+        assert not english, (text, english)
+    html = render_html(sheet, "ja")
+    assert "ランク A" in html and "ティア" not in html and lead["company"] in html
+
+
+def test_the_sheet_keeps_the_teams_clock(fitted):
+    from dataclasses import replace
+
+    from leadscore.serving.scoring import online_rows
+
+    world, scorer, rows = fitted
+    lead, history, as_of = hottest(world, scorer, rows)
+    features = online_rows(scorer, [lead], [history], [as_of])
+    english = handoff_sheet(scorer, features, lead, history, as_of, lang="en")
+    assert english["time_zone"] == "UTC" and english["follow_up_by_text"].endswith(" UTC")
+    new_york = replace(scorer, policy=scorer.policy.amended(time_zone="America/New_York"))
+    sheet = handoff_sheet(new_york, features, lead, history, as_of, lang="ja")
+    assert sheet["time_zone"] == "America/New_York"
+    assert sheet["follow_up_by"][-6:] in ("-04:00", "-05:00")
+    deadline = pd.Timestamp(sheet["follow_up_by"])
+    assert deadline == pd.Timestamp(as_of) + pd.Timedelta(hours=scorer.policy.sla_hours)
+    asked = handoff_sheet(new_york, features, lead, history, as_of, time_zone="Europe/Berlin")
+    assert asked["time_zone"] == "Europe/Berlin"
