@@ -53,9 +53,7 @@ def rendered(html: str, folder: Path, name: str) -> dict:
     ).stdout  # fmt: skip
     found = re.search(r'<pre id="probe">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
-    return json.loads(
-        found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-    )
+    return json.loads(html_text.unescape(found.group(1)))
 
 
 @pytest.fixture(scope="module")
