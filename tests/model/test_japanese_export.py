@@ -9,6 +9,7 @@ one command trains each, and they must reach the same model.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -112,3 +113,31 @@ def score(run: Path, export: Path, output: Path, *options: str) -> pd.DataFrame:
     ])  # fmt: skip
     assert result.exit_code == 0, result.output
     return pd.read_csv(output)
+
+
+def test_a_japanese_teams_sheet_reads_its_own_export_in_japanese(runs, tmp_path):
+    # before: '+ 配信停止 recency days：144.8', 'Job title', 'no points', a UTC deadline
+    run = runs["ja"][0]
+    export = run.parent / "export"
+    scorer = load_model(run / "model")
+    rows = pd.read_parquet(run / "training" / "training_set.parquet")
+    test = rows[rows["split"] == "test"]
+    top = test.iloc[int(scorer.probability(test).argmax())]
+    out = tmp_path / "sheet.json"
+    result = runner.invoke(app, [
+        "explain", "--model", str(run / "model"), "--lead-id", str(top["lead_id"]),
+        "--leads", str(export / "leads.csv"), "--activities", str(export / "activities.csv"),
+        "--as-of", top["cutoff_at"].isoformat(), "--lang", "ja", "--out", str(out),
+    ])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sheet = json.loads(out.read_text(encoding="utf-8"))
+    assert sheet["time_zone"] == "Asia/Tokyo"  # the export's own clock
+    assert sheet["company"]  # 会社名, beside the lead id
+    texts = [r["text"] for side in sheet["reasons"].values() for r in side]
+    assert texts and all(re.search(r"[\u3040-\u30ff\u4e00-\u9fff]", t) for t in texts)
+    names = set(scorer.feature_names)
+    for text in [*texts, sheet["rule_breakdown"]]:
+        assert not any(name in text for name in names if "_" in name), text
+        assert "recency" not in text and "count" not in text and "nknown" not in text
+    assert all(item["when"] and item["activity"] for item in sheet["timeline"])
+    assert ", " not in sheet["rule_breakdown"] and "no points" not in sheet["rule_breakdown"]
