@@ -197,13 +197,16 @@ class ScoreResponse(BaseModel):
     rule_breakdown: list[RulePoints] = Field(description="Rules that gave points; sums to total.")
     reasons: Reasons
     reasons_text: str = Field(description="The reasons on one line, for a CRM field.")
-    follow_up_by: datetime | None = Field(
+    # nullable declared as OpenAPI 3.0 writes it: BentoML keeps only the first type of a union
+    follow_up_by: Annotated[
+        datetime | None, WithJsonSchema({"type": "string", "format": "date-time", "nullable": True})
+    ] = Field(
         description="When a handed-off lead must have been called (the policy's SLA), on the "
         "team's clock with its offset; null when the lead is not handed off."
     )
-    follow_up_by_text: str | None = Field(
-        description="follow_up_by in lang's own words, e.g. 2026年7月2日(木) 8:59 JST."
-    )
+    follow_up_by_text: Annotated[
+        str | None, WithJsonSchema({"type": "string", "nullable": True})
+    ] = Field(description="follow_up_by in lang's own words, e.g. 2026年7月2日(木) 8:59 JST.")
     time_zone: str = Field(description="The team's clock the times are on (IANA name).")
     lang: Lang
     model_version: str

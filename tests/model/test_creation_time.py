@@ -97,10 +97,10 @@ def test_the_reason_names_the_day_and_hour_in_both_languages(fitted):
     japanese = reasons(fitted, office, lang="ja", top=10)[0]["positive"]
     texts = {r["concept"]: r["text"] for r in english}
     assert texts.get("created_weekday") == "Became a lead on a Tuesday"
-    assert texts.get("created_hour") == "Became a lead at 10:00-10:59"
+    assert texts.get("created_hour") == "Became a lead between 10:00 and 10:59"
     texts = {r["concept"]: r["text"] for r in japanese}
-    assert texts.get("created_weekday") == "火曜日にリード化"
-    assert texts.get("created_hour") == "10時台にリード化"
+    assert texts.get("created_weekday") == "火曜日に獲得したリード"
+    assert texts.get("created_hour") == "10時台に獲得したリード"
 
 
 def test_a_rule_on_the_creation_hour_reads_numbers_and_names_as_the_levels(fitted):
