@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 
@@ -98,3 +100,26 @@ def small_world(
     )
     activities = pd.concat([activities, calls], ignore_index=True)
     return leads, activities, outcomes
+
+
+DEFAULT_SPEC_PATH = Path(__file__).resolve().parents[1] / "features" / "default_spec.yaml"
+
+
+def default_training_set(world, out: Path, plan=None):  # type: ignore[no-untyped-def]
+    """A simulated world's training set under the default spec with the default rulebook
+    compiled onto it, as `leadscore train` builds it: (parquet path, spec, rulebook)."""
+    from leadscore.features.offline import connect, register
+    from leadscore.features.spec import load_spec
+    from leadscore.features.training_set import build_training_set
+    from leadscore.training.model.rulebook import compile_rules, load_rulebook
+
+    rulebook = load_rulebook()
+    spec = compile_rules(rulebook, load_spec(DEFAULT_SPEC_PATH))
+    con = connect()
+    tables = {name: register(con, name, getattr(world, name))
+              for name in ("leads", "activities", "outcomes")}  # fmt: skip
+    options = {} if plan is None else {"plan": plan}
+    path, _ = build_training_set(
+        con, tables["leads"], tables["activities"], tables["outcomes"], spec, out, **options
+    )
+    return path, spec, rulebook

@@ -8,16 +8,15 @@ are held to it, and whatever part of a term still goes against it reads as one h
 from __future__ import annotations
 
 import pickle
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from leadscore.features.offline import LABEL, connect, register
-from leadscore.features.spec import Signal, load_spec
+from leadscore.features.offline import LABEL
+from leadscore.features.spec import Signal
 from leadscore.features.synthetic import simulate
-from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.features.training_set import SPLIT
 from leadscore.training.job.train import fit_scorer
 from leadscore.training.model.explain import (
     BASE,
@@ -27,27 +26,15 @@ from leadscore.training.model.explain import (
     scorer_catalog,
     shown_contradictions,
 )
-from leadscore.training.model.rulebook import compile_rules, load_rulebook
 from leadscore.training.model.scorer import SignConstrainedLogistic, input_signs
 from leadscore.training.model.wording import load_catalog
-
-SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
+from tests.worlds import default_training_set
 
 
 @pytest.fixture(scope="module")
 def fitted(tmp_path_factory):
     world = simulate(4000, seed=23)
-    rulebook = load_rulebook()
-    spec = compile_rules(rulebook, load_spec(SPEC_PATH))
-    con = connect()
-    path, _ = build_training_set(
-        con,
-        register(con, "leads", world.leads),
-        register(con, "activities", world.activities),
-        register(con, "outcomes", world.outcomes),
-        spec,
-        tmp_path_factory.mktemp("directions"),
-    )
+    path, spec, rulebook = default_training_set(world, tmp_path_factory.mktemp("directions"))
     rows = pd.read_parquet(path)
     labelled = rows[rows[LABEL].notna()]
     scorer = fit_scorer(

@@ -16,16 +16,14 @@ import pytest
 from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss, roc_auc_score
 
-from leadscore.features.offline import LABEL, connect, register
-from leadscore.features.spec import load_spec
+from leadscore.features.offline import LABEL
 from leadscore.features.synthetic import SimulationConfig, simulate
-from leadscore.features.training_set import SPLIT, SplitPlan, build_training_set
+from leadscore.features.training_set import SPLIT, SplitPlan
 from leadscore.training.job.run import run_training
 from leadscore.training.job.train import LIGHTGBM_GRID, LOGISTIC_GRID, fit_scorer, refit_scorer
 from leadscore.training.model.explain import contributions
-from leadscore.training.model.rulebook import compile_rules, load_rulebook
+from tests.worlds import default_training_set
 
-SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 # No paid social at first, nothing else at the end, and three times the inflow by then: the
 # early history a train-only model learns from is not the world it will score.
 DRIFTING = SimulationConfig(
@@ -38,20 +36,7 @@ DRIFTING = SimulationConfig(
 
 
 def training_set(n: int, seed: int, config: SimulationConfig, plan: SplitPlan, out: Path):  # type: ignore[no-untyped-def]
-    world = simulate(n, seed, config)
-    rulebook = load_rulebook()
-    spec = compile_rules(rulebook, load_spec(SPEC_PATH))
-    con = connect()
-    path, _ = build_training_set(
-        con,
-        register(con, "leads", world.leads),
-        register(con, "activities", world.activities),
-        register(con, "outcomes", world.outcomes),
-        spec,
-        out,
-        plan=plan,
-    )
-    return path, spec, rulebook
+    return default_training_set(simulate(n, seed, config), out, plan)
 
 
 @pytest.fixture(scope="module")
