@@ -162,7 +162,7 @@ def contradicting_share(
     top = test.iloc[np.argsort(-p)[: max(1, len(test) // 10)]]
     explained = reasons(scorer, top, respect_directions=honest)
     found = shown_contradictions(
-        spec, top, explained, scorer_catalog(scorer).concepts, scorer.run(top).total_points
+        spec, top, explained, scorer_catalog(scorer).concepts, scorer.run(top)
     )
     return float((found > 0).mean())
 

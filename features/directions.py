@@ -21,10 +21,11 @@ import pandas as pd
 from leadscore.features import schema
 from leadscore.features.spec import ANY_TYPE, Direction, Signal, fold_text, glob_to_regex
 
-# checked first: an 'unsubscribe form' is an unsubscribe
+# checked first: an 'unsubscribe form' is an unsubscribe, a cancelled registration a cancel
 _DOWN_WORDS = re.compile(
     r"\bcareer|\bjobs?\b|\brecruit|\bhiring\b|\bunsubscri|\bopt ?out|\bbounce|\bspam"
-    r"|採用|求人|リクルート|配信停止|購読解除|登録解除|不達|エラー"
+    r"|\bcancel|\bno.?show|\bunregist|\bderegist|\bdelet"
+    r"|採用|求人|リクルート|配信停止|購読解除|登録解除|不達|エラー|キャンセル|取消|取り消|欠席|削除"
 )
 _UP_WORDS = re.compile(
     r"\bpric|\bdemo|\bquote|\btrial|\bcontact|\binquir|\benquir|\bwebinar|\bseminar|\bevent"

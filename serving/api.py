@@ -204,9 +204,10 @@ class ScoreResponse(BaseModel):
         description="When a handed-off lead must have been called (the policy's SLA), on the "
         "team's clock with its offset; null when the lead is not handed off."
     )
-    follow_up_by_text: Annotated[
-        str | None, WithJsonSchema({"type": "string", "nullable": True})
-    ] = Field(description="follow_up_by in lang's own words, e.g. 2026年7月2日(木) 8:59 JST.")
+    follow_up_by_text: str = Field(
+        description="follow_up_by in lang's own words, e.g. 2026年7月2日(木) 8:59 JST, or that "
+        "there is no deadline (the lead is not handed off)."
+    )
     time_zone: str = Field(description="The team's clock the times are on (IANA name).")
     lang: Lang
     model_version: str

@@ -22,6 +22,7 @@ from leadscore.features.infer import organisation_column
 from leadscore.features.reading import ExportFormat
 from leadscore.serving.scoring import check_language, online_rows, score_features
 from leadscore.serving.team_clock import (
+    deadline_text,
     follow_up_deadline,
     moment_text,
     on_team_clock,
@@ -49,7 +50,7 @@ _TEXT = {
         "call": "Call now: confirm the request, qualify budget, authority, need and timing",
         "sdr": "Sales development call: open with {reason}",
         "nurture": "Keep in nurture; no sales call yet",
-        "no_deadline": "no deadline (not handed off)", "times": "Times in {zone}",
+        "times": "Times in {zone}",
         "budget": "budget", "authority": "authority", "need": "need", "timing": "timing",
     },
     "ja": {
@@ -62,7 +63,7 @@ _TEXT = {
         "call": "すぐに電話：依頼内容を確認し、予算・決裁権・ニーズ・導入時期をヒアリング",
         "sdr": "インサイドセールスから連絡：「{reason}」を切り口に",
         "nurture": "ナーチャリングを継続（まだ営業連絡は不要）",
-        "no_deadline": "期限なし（引き継ぎ対象外）", "times": "時刻は{zone}",
+        "times": "時刻は{zone}",
         "budget": "予算", "authority": "決裁権", "need": "ニーズ", "timing": "導入時期",
     },
 }  # fmt: skip
@@ -177,9 +178,7 @@ def handoff_sheet(
         "unknown": unknowns(lead, lang),
         "next_step": step,
         "follow_up_by": on_team_clock(deadline, zone).isoformat() if deadline else None,
-        "follow_up_by_text": (
-            moment_text(deadline, zone, lang) if deadline is not None else text["no_deadline"]
-        ),
+        "follow_up_by_text": deadline_text(deadline, zone, lang),
         "model_version": scorer.metadata.get("model_version"),
     }
 

@@ -45,8 +45,8 @@ from leadscore.serving.coalesce import Coalescer
 from leadscore.serving.model_source import ModelHandle
 from leadscore.serving.scoring import Scored, online_rows, score_features
 from leadscore.serving.team_clock import (
+    deadline_text,
     follow_up_deadline,
-    moment_text,
     on_team_clock,
     team_time_zone,
 )
@@ -243,7 +243,7 @@ class LeadScoring:
             reasons=Reasons(**reasons),
             reasons_text=reasons_text,
             follow_up_by=on_team_clock(deadline, zone).to_pydatetime() if deadline else None,
-            follow_up_by_text=moment_text(deadline, zone, lead.lang) if deadline else None,
+            follow_up_by_text=deadline_text(deadline, zone, lead.lang),
             time_zone=zone,
             lang=lead.lang,
             model_version=self.handle.model_version,

@@ -54,9 +54,12 @@ def on_team_clock(moment: datetime, zone: str) -> pd.Timestamp:
     return stamp.tz_convert(ZoneInfo(zone))
 
 
+NO_DEADLINE = {"en": "no deadline (not handed off)", "ja": "期限なし（引き継ぎ対象外）"}
+
+
 def zone_name(moment: datetime, zone: str, lang: str) -> str:
-    """The zone as people write it: JST, CET, EDT; the IANA name where the language has no
-    short name for it (English has none for Tokyo, only '+0900')."""
+    """The zone as people write it: JST in Japanese, EDT in English; the IANA name where the
+    language has no short name for it (English has only '+0900' for Tokyo, so Asia/Tokyo)."""
     if zone == UTC:
         return UTC
     short = get_timezone_name(moment, "short", locale=lang)
@@ -64,7 +67,7 @@ def zone_name(moment: datetime, zone: str, lang: str) -> str:
 
 
 def moment_text(moment: datetime, zone: str, lang: str, *, year: bool = True) -> str:
-    """``2026年7月2日(木) 8:59 JST`` / ``Thu, Jul 2, 2026, 8:59 AM JST``; without the year and
+    """``2026年7月2日(木) 8:59 JST`` / ``Wed, Jul 1, 2026, 7:59 PM EDT``; without the year and
     zone (``7月2日(木) 8:59``) for a timeline whose zone is said once above it."""
     local = on_team_clock(moment, zone).to_pydatetime()
     day = format_skeleton("yMMMEd" if year else "MMMEd", local, locale=lang)
@@ -73,3 +76,9 @@ def moment_text(moment: datetime, zone: str, lang: str, *, year: bool = True) ->
         return f"{day} {time}"
     separator = " " if lang == "ja" else ", "
     return f"{day}{separator}{time} {zone_name(local, zone, lang)}"
+
+
+def deadline_text(deadline: datetime | None, zone: str, lang: str) -> str:
+    """The follow-up deadline in words, or that there is none (the lead is not handed off):
+    the same on the sheet and in the API."""
+    return moment_text(deadline, zone, lang) if deadline is not None else NO_DEADLINE[lang]

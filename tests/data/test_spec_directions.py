@@ -127,3 +127,15 @@ def test_a_flat_exports_engagement_numbers_are_proposed_up_and_its_fit_numbers_s
     assert directions["ページ閲覧数"][0] == "up"
     assert directions["Email Bounces"][0] == "down"
     assert directions["Annual Revenue"] == ("free", None)
+
+
+@pytest.mark.parametrize(
+    "activity",
+    ["Webinar Registration Cancelled", "セミナー申込キャンセル", "Unregistered from Webinar",
+     "Demo No-Show", "Contact Deleted"],
+)  # fmt: skip
+def test_a_cancellation_is_never_proposed_up(activity):
+    from leadscore.features.directions import direction_by_name
+    from leadscore.features.spec import Signal
+
+    assert direction_by_name(Signal(name="s", activity_types=(activity,)))[0] == "down"

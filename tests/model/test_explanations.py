@@ -254,3 +254,17 @@ def test_the_sheet_keeps_the_teams_clock(fitted):
     assert deadline == pd.Timestamp(as_of) + pd.Timedelta(hours=scorer.policy.sla_hours)
     asked = handoff_sheet(new_york, features, lead, history, as_of, time_zone="Europe/Berlin")
     assert asked["time_zone"] == "Europe/Berlin"
+
+
+def test_a_first_pricing_view_never_lowers_the_score_whenever_it_came(fitted):
+    # a first view 20 days ago changes the counts and the time since together: 'never viewed'
+    # must not score above it (an empty recency once fell on the warm side of the trees)
+    _, scorer, rows = fitted
+    never = rows[rows["pricing_page_count_90d"] == 0].sample(800, random_state=8)
+    for days_ago in (3, 20, 60):
+        viewed = never.copy()
+        viewed["pricing_page_recency_days"] = float(days_ago)
+        for window in (7, 30, 90):
+            viewed[f"pricing_page_count_{window}d"] = float(days_ago <= window)
+        fell = scorer.probability(viewed) < scorer.probability(never) - 1e-12
+        assert not fell.any(), f"{int(fell.sum())} leads fell with a first view {days_ago} days ago"

@@ -51,7 +51,7 @@ def test_no_shown_reason_contradicts_its_direction_on_random_leads(fitted):
     sample = rows.sample(1500, random_state=4)
     judged = {
         "catalog": scorer_catalog(scorer).concepts,
-        "points": scorer.run(sample).total_points,
+        "scored": scorer.run(sample),
     }
     for lang in ("en", "ja"):
         explained = reasons(scorer, sample, top=5, lang=lang)
@@ -183,3 +183,23 @@ def test_the_sign_constrained_logistic_is_one_optimum_whatever_the_column_order(
         non_positive=tuple(int(where[j]) for j in down),
     ).fit(X[:, order], y)
     np.testing.assert_allclose(moved.coef_[0][where], held.coef_[0], atol=1e-6)
+
+
+def test_a_number_with_a_direction_is_never_a_reason_against_when_there_is_some():
+    from leadscore.features.spec import parse_spec
+    from leadscore.training.model.explain import concept_facts, contradicting
+    from leadscore.training.model.wording import model_catalog
+
+    spec = parse_spec({"attributes": [
+        {"name": "totalvisits", "column": "TotalVisits", "kind": "numeric", "direction": "up"},
+        {"name": "revenue", "column": "Revenue", "kind": "numeric"},
+    ]})  # fmt: skip
+    concepts = model_catalog(spec, None, None).concepts
+    facts = concept_facts(spec, ["totalvisits", "revenue"], concepts)
+    assert facts.keys == ("totalvisits", None) and list(facts.signs) == [1, 0]
+    weights = np.array([[-0.4, -0.4], [0.3, 0.3], [-0.2, 0.1]])
+    visits = np.array([[3.0, np.nan], [0.0, np.nan], [0.0, np.nan]])
+    # 3 visits against: contradicted; no visits for: contradicted; no visits against: true
+    assert contradicting(weights, visits, facts).tolist() == [
+        [True, False], [True, False], [False, False]
+    ]  # fmt: skip

@@ -196,3 +196,20 @@ def test_every_level_of_the_demo_world_has_japanese_words():
         levels = {normalise_level(v, aliases) for v in leads[column]} - {None}
         missing = levels - set(catalog[concept].words.get("ja", {}))
         assert not missing, (concept, missing)
+
+
+def test_every_value_a_reason_shows_is_in_the_readers_words():
+    # 'Department: 営業, job level: Staff' read as English in a Japanese sheet
+    from leadscore.features.spec import load_spec
+    from leadscore.training.model.rulebook import compile_rules, load_rulebook
+    from leadscore.training.model.wording import CATALOG, format_value, model_catalog
+
+    rulebook = load_rulebook()
+    spec = compile_rules(rulebook, load_spec(CATALOG.parents[2] / "features" / "default_spec.yaml"))
+    catalog = model_catalog(spec, rulebook, None)
+    values = {"department": "sales", "job_level": "staff"}
+    text = concept_text(catalog.concepts["department"], values, "ja", phrases=catalog.phrases)
+    assert text == "部門：営業、役職：担当者"
+    import pandas as pd
+
+    assert format_value(pd.NA, "ja") == "未登録" and format_value(pd.NA, "en") == "not recorded"

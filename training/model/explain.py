@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from leadscore.features.spec import ANY_TYPE, FeatureSpec
+from leadscore.features.spec import ANY_TYPE, FeatureSpec, NumericAttribute
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.scorer import (
     INSTANT_PASS,
@@ -163,13 +163,23 @@ def concept_facts(spec: FeatureSpec, names: list[str], catalog: dict[str, Concep
     A catalog concept happened when its ``key`` count is above 0 (its text then says what the
     lead did, else its ``none`` text says what it did not); a term of its own, when its
     feature is. The direction is that of the key's signal (a hand-raise is up; all activity
-    together is up for reasons, though the models leave it free); the rulebook's points rise.
+    together is up for reasons, though the models leave it free) or numeric attribute; the
+    rulebook's points rise.
     """
     features = signal_of(spec)
+    numbers = {
+        a.name: a.sign for a in spec.attributes if isinstance(a, NumericAttribute) and a.sign
+    }
     keys, timed, signs = [], [], []
     for name in names:
         key = catalog[name].count if name in catalog else name
-        if key in features:
+        if key is None and name in catalog and catalog[name].features in ((n,) for n in numbers):
+            key = catalog[name].features[0]  # a number with a direction ('TotalVisits': up)
+        if key in numbers:  # more is more (up) or less (down); 0 counts as none
+            keys.append(key)
+            timed.append(False)
+            signs.append(numbers[key])
+        elif key in features:
             signal, stat = features[key]
             keys.append(key)
             timed.append(stat in ("recency", "first"))
@@ -177,7 +187,7 @@ def concept_facts(spec: FeatureSpec, names: list[str], catalog: dict[str, Concep
             # days" as interest: never shown as a reason against, nor its absence for
             everything = ANY_TYPE in signal.activity_types
             signs.append(1 if everything else signal_sign(signal))
-        elif key == RULE_POINTS:  # the rulebook's points rise with the score
+        elif key in (RULE_POINTS, INSTANT_PASS):  # the rulebook's points and passes rise
             keys.append(key)
             timed.append(False)
             signs.append(1)
@@ -207,15 +217,17 @@ def contradicting(weights: np.ndarray, values: np.ndarray, facts: Facts) -> np.n
     return known & (absence_for | (weights * fact < 0))
 
 
-def _key_values(rows: FeatureRows, facts: Facts, points: np.ndarray | None = None) -> np.ndarray:
-    """(rows x concepts) each concept's key value; ``points``: the rows' rulebook points,
-    which are the scorer's, not a feature's."""
+def _key_values(rows: FeatureRows, facts: Facts, scored: ScoringPass | None = None) -> np.ndarray:
+    """(rows x concepts) each concept's key value; ``scored``: the rows' rulebook points and
+    passes, which are the scorer's, not a feature's."""
     values = np.full((len(rows), len(facts.keys)), np.nan)
     present = [(j, key) for j, key in enumerate(facts.keys) if key is not None and key in rows]
     if present:
         values[:, [j for j, _ in present]] = rows.numbers([key for _, key in present])
-    if points is not None and RULE_POINTS in facts.keys:
-        values[:, facts.keys.index(RULE_POINTS)] = points
+    if scored is not None:
+        for key, by_row in ((RULE_POINTS, scored.total_points), (INSTANT_PASS, scored.passes)):
+            if key in facts.keys:
+                values[:, facts.keys.index(key)] = by_row
     return values
 
 
@@ -254,7 +266,7 @@ def _concept_arrays(
     grouped = terms[:, :-1] @ membership
     if respect_directions:
         facts = _facts(scorer, tuple(names), catalog)
-        values = _key_values(rows, facts, scored.total_points)
+        values = _key_values(rows, facts, scored)
         against = contradicting(grouped, values, facts)
         pattern = (grouped * against).sum(axis=1, keepdims=True)
         names = [*names, PATTERN]
@@ -343,21 +355,22 @@ def shown_contradictions(
     rows: pd.DataFrame | FeatureRows,
     explained: list[dict],
     catalog: dict[str, Concept] | None = None,
-    points: np.ndarray | None = None,
+    scored: ScoringPass | None = None,
 ) -> np.ndarray:
     """Per row, how many shown reasons contradict the directions declared in ``spec``: an
     absence shown for the lead, or a fact shown against its direction (:func:`contradicting`).
 
     For tests and benchmarks: ``spec`` may declare directions the scorer was trained without.
     ``catalog``: the scorer's (:func:`scorer_catalog`), so that the concepts it wrote for an
-    export's own signals are judged too; ``points``: the rows' rulebook points.
+    export's own signals are judged too; ``scored``: the scorer's pass over the rows (their
+    rulebook points and passes).
     """
     catalog = load_catalog() if catalog is None else catalog
     rows = FeatureRows.of(rows)
     union = list(dict.fromkeys(r["concept"] for items in explained for side in items.values()
                                for r in side))  # fmt: skip
     facts = concept_facts(spec, union, catalog)
-    values = _key_values(rows, facts, points)
+    values = _key_values(rows, facts, scored)
     weights = np.zeros((len(rows), len(union)))
     for i, items in enumerate(explained):
         for side in items.values():

@@ -144,20 +144,17 @@ class Tier(BaseModel):
         return known.get(lang, self.meaning) if known else self.meaning
 
 
-_DEFAULT_MEANINGS: dict[str, dict[str, str]] = {
-    "hand off now: call within the SLA": {"ja": "すぐに引き継ぎ：SLA内に電話"},
-    "warm: sales development follow-up": {"ja": "有望：インサイドセールスがフォロー"},
-    "nurture with targeted content": {"ja": "関心に合わせたコンテンツでナーチャリング"},
-    "general nurture": {"ja": "通常のナーチャリング"},
+_MEANINGS = {  # the default tiers' meanings, in each language a sales team reads them
+    "A": {"en": "hand off now: call within the SLA", "ja": "すぐに引き継ぎ：SLA内に電話"},
+    "B": {"en": "warm: sales development follow-up", "ja": "有望：インサイドセールスがフォロー"},
+    "C": {"en": "nurture with targeted content", "ja": "関心に合わせたコンテンツでナーチャリング"},
+    "D": {"en": "general nurture", "ja": "通常のナーチャリング"},
 }
+# a policy written before meanings had languages holds the English text alone
+_DEFAULT_MEANINGS = {meanings["en"]: meanings for meanings in _MEANINGS.values()}
 DEFAULT_TIERS: dict[str, Tier] = {
-    name: Tier(min_score=floor, meaning={"en": en, **_DEFAULT_MEANINGS[en]})  # type: ignore[arg-type]
-    for name, floor, en in (
-        ("A", 90, "hand off now: call within the SLA"),
-        ("B", 70, "warm: sales development follow-up"),
-        ("C", 40, "nurture with targeted content"),
-        ("D", 0, "general nurture"),
-    )
+    name: Tier(min_score=floor, meaning=_MEANINGS[name])  # type: ignore[arg-type]
+    for name, floor in (("A", 90), ("B", 70), ("C", 40), ("D", 0))
 }
 """Tiers by score (the share of validation leads beaten); the first also holds every hand-off."""
 

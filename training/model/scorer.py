@@ -114,7 +114,9 @@ def signal_sign(signal: Signal) -> int:
 #   recency_days: -d   (days since the last event: fewer days is fresher, so the sign flips)
 #   first_days:    0   (days since the first event: a long relationship or a stale lead; no
 #                       domain fact says which)
-#   missing indicator of recency: -d (never fired: for an up signal, below any fire)
+#   missing indicator of recency: -d (never fired: for an up signal, below any fire); an
+#                       empty recency of a directed signal reads as the lookback + 1 days
+#                       (Layers.never_columns), so both models see 'never' as the farthest
 # A numeric attribute's value takes d; its missing indicator stays free.
 STAT_SIGNS = {"count": 1, "days": 1, "recency": -1, "first": 0}
 
@@ -521,7 +523,31 @@ class Layers:
         numbers = np.column_stack(
             [rows.numbers(features), points.sum(axis=1), passes.any(axis=1) * 1.0]
         )
+        never, days = self.never_columns
+        if len(never):
+            block = numbers[:, never]
+            numbers[:, never] = np.where(np.isnan(block), days, block)
         return numbers, rows.levels(categorical)
+
+    @cached_property
+    def never_columns(self) -> tuple[np.ndarray, float]:
+        """(positions, days): the recency inputs of signals with a direction, and the days an
+        empty one ('never happened') reads as: one more than the lookback, beyond any event.
+
+        Why: a monotone constraint holds the values a tree sees, never where an empty value
+        goes, and the logistic model fills an empty value with the median. A lead's first
+        pricing view 20 days ago then scored below 'never viewed'. As the farthest time, never
+        sits at the cold end of the constrained axis for both models. Signals without a
+        direction (and every signal of a model pickled before directions) keep empty values.
+        """
+        numeric, _ = self.input_columns
+        _, timed = hand_raise_inputs(self.spec)
+        directed = {
+            name for name, (signal, stat) in signal_of(self.spec).items()
+            if stat == "recency" and signal_sign(signal) and name not in timed
+        }  # fmt: skip
+        positions = [j for j, name in enumerate(numeric) if name in directed]
+        return np.array(positions, dtype=int), float(self.spec.lookback_days + 1)
 
     def model_inputs(
         self, rows: pd.DataFrame | FeatureRows, points: np.ndarray | pd.DataFrame | None = None

@@ -24,11 +24,12 @@ from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
 
+import pandas as pd
 import yaml
 
 from leadscore.features.spec import ANY_TYPE, FeatureSpec, Signal, glob_to_regex
 from leadscore.training.model.rulebook import Rulebook
-from leadscore.training.model.scorer import RULE_POINTS
+from leadscore.training.model.scorer import INSTANT_PASS, RULE_POINTS
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 LANGUAGES = ("en", "ja")
@@ -147,7 +148,7 @@ def model_catalog(
         a is b for a, b in zip(cached[0], (spec, rulebook, document), strict=True)
     ):
         return cached[1]
-    known = set(spec.feature_names()) | {RULE_POINTS}
+    known = set(spec.feature_names()) | {RULE_POINTS, INSTANT_PASS}
     concepts = {  # a concept whose key this export lacks would word every lead as "none"
         key: concept
         for key, concept in (parse_catalog(document) if document else load_catalog()).items()
@@ -155,6 +156,7 @@ def model_catalog(
     }
     phrases = parse_phrases(document)
     concepts |= _generated(spec, rulebook, concepts, phrases)
+    concepts = {key: _with_owned_words(c, concepts) for key, c in concepts.items()}
     for ratio in spec.ratios:  # a ratio is read with its numerator: clicks per email opened
         owner = next((c for c in concepts.values() if c.matches(ratio.numerator)), None)
         if owner is not None and not _covered(ratio.name, concepts):
@@ -164,6 +166,20 @@ def model_catalog(
         _MODEL_CATALOGS.pop(next(iter(_MODEL_CATALOGS)))
     _MODEL_CATALOGS[key] = ((spec, rulebook, document), built)
     return built
+
+
+def _with_owned_words(concept: Concept, concepts: dict[str, Concept]) -> Concept:
+    """The concept with the words of every value its texts show, each from the concept that
+    owns that value: 'Department: 営業, job level: 担当者' takes 担当者 from ``job_level``."""
+    shown = template_names(concept) - set(concept.features)
+    owners = [c for c in concepts.values() if c.words and any(c.matches(n) for n in shown)]
+    if not owners:
+        return concept
+    words: dict[str, dict[str, str]] = {}
+    for owner in [*owners, concept]:  # the concept's own words win
+        for lang, levels in owner.words.items():
+            words[lang] = {**words.get(lang, {}), **levels}
+    return replace(concept, words=words)
 
 
 def each_language(text: Callable[[str], str]) -> dict[str, str]:
@@ -320,7 +336,10 @@ def _concept_of_signal(
 
 
 def is_blank(value: object) -> bool:
-    return value is None or (isinstance(value, float) and math.isnan(value)) or value == ""
+    """None, NaN, pandas' NA or empty text: a value not recorded."""
+    if value is None or isinstance(value, str):
+        return value is None or value == ""
+    return bool(pd.api.types.is_scalar(value) and pd.isna(value))
 
 
 def format_value(value: object, lang: str, phrases: Phrases | None = None) -> str:
