@@ -102,8 +102,9 @@ def abridged(answer: dict) -> str:
         return f"[{shown}{', ...' if len(items) > n else ''}]"
 
     head = ["lead_id", "as_of", "p_sql", "score"]
-    mid = ["tier", "grade", "decision", "instant_pass"]
+    mid = ["tier", "tier_meaning", "grade", "decision", "instant_pass"]
     tail = ["threshold", "policy_version", "rule_points"]
+    clock = ["follow_up_by", "follow_up_by_text", "time_zone"]
     text = answer["reasons_text"].split(" / ")
     return (
         "{" + ", ".join(f'"{k}": {show(answer[k])}' for k in head) + ",\n "
@@ -113,6 +114,7 @@ def abridged(answer: dict) -> str:
         + f'"reasons": {{"positive": {first(answer["reasons"]["positive"], 2, 26)},\n'
         + f'             "negative": {first(answer["reasons"]["negative"], 1, 26)}}},\n '
         + f'"reasons_text": {show(" / ".join(text[:2]) + (" / ..." if len(text) > 2 else ""))},\n '
+        + ", ".join(f'"{k}": {show(answer[k])}' for k in clock) + ",\n "
         + f'"lang": {show(answer["lang"])}, "model_version": {show(answer["model_version"])}}}\n'
     )  # fmt: skip
 
