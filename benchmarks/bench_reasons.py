@@ -25,10 +25,9 @@ X Education is trained the way ``leadscore train --label`` trains a flat file
 ``bench_xeducation.py``), and the columns sales filled in after contact are dropped, as are the
 debatable third-party scores. Its directions are the ones ``spec infer`` proposes for a flat
 export's numbers from their names (``up`` on visits, time and pages on the site; revenue-like
-numbers stay free), listed in the output. Only its AUC and log loss are reported: the
-contradiction judge (:func:`training.model.explain.shown_contradictions`) reads the directions
-of signals, and a number's reason compares it to the average lead, so it has no absence to
-judge; latency is the simulated worlds' question.
+numbers stay free), listed in the output. Its contradiction share is judged on those numbers
+(a number with a direction that the lead has is never shown against it); latency is the
+simulated worlds' question.
 """
 
 from __future__ import annotations
@@ -173,11 +172,9 @@ def measure(
     spec: FeatureSpec,
     rulebook: Rulebook,
     calls: int,
-    *,
-    judge_reasons: bool = True,
 ) -> list[dict]:
     """Before and after on ``rows`` (labelled, split): the figures of one world's two lines.
-    Without ``judge_reasons`` and with no ``calls``, only the out-of-time AUC and log loss."""
+    With no ``calls``, no latency."""
     train, valid = rows[rows[SPLIT] == "train"], rows[rows[SPLIT] == "validation"]
     test = rows[rows[SPLIT] == "test"]
     y = test[LABEL].to_numpy(int)
@@ -191,9 +188,7 @@ def measure(
             {
                 "world": name,
                 "run": label,
-                "contradicting_top10": (
-                    contradicting_share(scorer, spec, test, p, honest) if judge_reasons else np.nan
-                ),
+                "contradicting_top10": contradicting_share(scorer, spec, test, p, honest),
                 "roc_auc": float(roc_auc_score(y, p)),
                 "log_loss": float(log_loss(y, p)),
                 "layer": scorer.metadata["shipped_layer"],
@@ -236,10 +231,10 @@ def measure_xeducation(csv: Path) -> tuple[list[dict], list[str]]:
             for a in spec.attributes
             if isinstance(a, NumericAttribute) and a.direction != "free"
         ),
-        f"{XEDUCATION}: contradictions n/a (the judge reads signal directions; a flat export "
-        "has no signals) and latency not measured",
+        f"{XEDUCATION}: contradictions judged on its numbers with a direction; latency not "
+        "measured (the simulated worlds' question)",
     ]
-    return measure(XEDUCATION, rows, spec, rulebook, 0, judge_reasons=False), notes
+    return measure(XEDUCATION, rows, spec, rulebook, 0), notes
 
 
 def main() -> None:
