@@ -78,8 +78,14 @@ def test_the_score_answer_is_shown_whole_with_lists_cut(figures):
         "reasons": {"positive": [{"text": "x"}, {"text": "y"}, {"text": "z"}],
                     "negative": [{"text": "n"}]},
         "reasons_text": "+ x / + y / + z / - n", "lang": "ja", "model_version": "1",
+        "tier_meaning": "すぐに引き継ぎ", "follow_up_by": "2026-05-30T09:00:00+09:00",
+        "follow_up_by_text": "2026年5月30日(土) 9:00 JST", "time_zone": "Asia/Tokyo",
     }  # fmt: skip
+    from leadscore.serving.api import ScoreResponse
+
+    assert set(answer) == set(ScoreResponse.model_fields)  # every field the API answers
     shown = figures.abridged(answer)
+    assert all(f'"{field}": ' in shown for field in answer)
     assert '"p_sql": 0.077, "score": 96' in shown
     assert '{"rule": "b", "points": 50.0}, ...]' in shown and '"c"' not in shown
     assert '"negative": [{"text": "n"}]}' in shown
