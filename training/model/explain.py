@@ -166,39 +166,29 @@ def concept_facts(spec: FeatureSpec, names: list[str], catalog: dict[str, Concep
     together is up for reasons, though the models leave it free) or numeric attribute; the
     rulebook's points rise.
     """
-    features = signal_of(spec)
     numbers = {
         a.name: a.sign for a in spec.attributes if isinstance(a, NumericAttribute) and a.sign
     }
+    # key -> (timed, sign). The models leave all activity together free, but a rep reads "14
+    # actions on 9 days" as interest: never shown against, nor its absence for
+    directions = {RULE_POINTS: (False, 1), INSTANT_PASS: (False, 1)}
+    directions |= {name: (False, sign) for name, sign in numbers.items()}
+    directions |= {
+        name: (stat in ("recency", "first"),
+               1 if ANY_TYPE in signal.activity_types else signal_sign(signal))
+        for name, (signal, stat) in signal_of(spec).items()
+    }  # fmt: skip
     keys, timed, signs = [], [], []
     for name in names:
         key = catalog[name].count if name in catalog else name
         if key is None and name in catalog and catalog[name].features in ((n,) for n in numbers):
             key = catalog[name].features[0]  # a number with a direction ('TotalVisits': up)
-        if key in numbers:  # more is more (up) or less (down); 0 counts as none
-            keys.append(key)
-            timed.append(False)
-            signs.append(numbers[key])
-        elif key in features:
-            signal, stat = features[key]
-            keys.append(key)
-            timed.append(stat in ("recency", "first"))
-            # the models leave all activity together free, but a rep reads "14 actions on 9
-            # days" as interest: never shown as a reason against, nor its absence for
-            everything = ANY_TYPE in signal.activity_types
-            signs.append(1 if everything else signal_sign(signal))
-        elif key in (RULE_POINTS, INSTANT_PASS):  # the rulebook's points and passes rise
-            keys.append(key)
-            timed.append(False)
-            signs.append(1)
-        elif key is not None and key.startswith("engagement_"):
-            keys.append(key)
-            timed.append(False)
-            signs.append(0)
-        else:
-            keys.append(None)
-            timed.append(False)
-            signs.append(0)
+        fact = directions.get(key) if key is not None else None
+        if fact is None and key is not None and key.startswith("engagement_"):
+            fact = (False, 0)  # happened or not, no direction
+        keys.append(key if fact is not None else None)
+        timed.append(fact is not None and fact[0])
+        signs.append(fact[1] if fact is not None else 0)
     return Facts(tuple(keys), np.array(timed, bool), np.array(signs, float))
 
 

@@ -112,8 +112,18 @@ def _packaged() -> dict:
 def parse_phrases(document: dict | None) -> Phrases:
     """A document's phrases, on top of the packaged ones (a model trained before a phrase
     existed still words it)."""
+    if not document:
+        return _packaged_phrases()
+    return _phrases(document)
+
+
+@lru_cache(maxsize=1)
+def _packaged_phrases() -> Phrases:
+    return _phrases({})
+
+
+def _phrases(document: dict) -> Phrases:
     packaged = _packaged()
-    document = document or {}
     return Phrases(
         frames={**packaged["phrases"], **document.get("phrases", {})},
         activities={**packaged["activities"], **document.get("activities", {})},
