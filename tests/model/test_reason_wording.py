@@ -213,3 +213,18 @@ def test_every_value_a_reason_shows_is_in_the_readers_words():
     import pandas as pd
 
     assert format_value(pd.NA, "ja") == "未登録" and format_value(pd.NA, "en") == "not recorded"
+
+
+def test_a_catalog_concept_naming_a_column_the_export_lacks_gives_way_to_its_own():
+    # a Marketo export with revenue but no employee band read 'Company size not recorded'
+    from leadscore.features.spec import parse_spec
+    from leadscore.training.model.wording import model_catalog
+
+    spec = parse_spec({"attributes": [
+        {"name": "annual_revenue_musd", "column": "Annual Revenue", "kind": "numeric"}
+    ]})  # fmt: skip
+    catalog = model_catalog(spec, None, None)
+    assert "company_size" not in catalog.concepts
+    concept = catalog.concepts["annual_revenue_musd"]
+    text = concept_text(concept, {"annual_revenue_musd": 12.0}, "en", phrases=catalog.phrases)
+    assert text == "Annual Revenue: 12"

@@ -159,10 +159,11 @@ def model_catalog(
     ):
         return cached[1]
     known = set(spec.feature_names()) | {RULE_POINTS, INSTANT_PASS}
-    concepts = {  # a concept whose key this export lacks would word every lead as "none"
+    concepts = {  # a concept naming a value this export lacks would word every lead as
+        # "none" or "not recorded" ('Company size not recorded' where the column is another)
         key: concept
         for key, concept in (parse_catalog(document) if document else load_catalog()).items()
-        if concept.count is None or concept.count in known
+        if template_names(concept) <= known
     }
     phrases = parse_phrases(document)
     concepts |= _generated(spec, rulebook, concepts, phrases)
