@@ -58,11 +58,79 @@ class SplitPlan:
 
 @dataclass(frozen=True)
 class SplitEdges:
-    """The two moments that cut the timeline, stored with the training set and the model."""
+    """The two moments that cut the timeline, stored with the training set and the model, and
+    the shares of labelled rows they were cut at (wider than asked when :func:`judgeable_edges`
+    had to widen them)."""
 
     validation_from: pd.Timestamp
     test_from: pd.Timestamp
     as_of: pd.Timestamp
+    validation_share: float = SplitPlan.validation_share
+    test_share: float = SplitPlan.test_share
+
+    @property
+    def plan(self) -> SplitPlan:
+        return SplitPlan(self.validation_share, self.test_share)
+
+
+def split_widened_note(asked: SplitPlan, used: SplitPlan) -> str | None:
+    """Why and how the split was widened (:func:`judgeable_edges`), in words after "split: ",
+    else None."""
+    if used == asked:
+        return None
+    return (
+        f"widened, as with validation {asked.validation_share:.0%} and test "
+        f"{asked.test_share:.0%} of labelled rows, a period held no SQL or no non-SQL lead and "
+        f"could judge nothing; cut at validation {used.validation_share:.0%} and test "
+        f"{used.test_share:.0%} instead (the latest periods, still out of time). Figures from "
+        "so few SQLs are rough: read their intervals."
+    )
+
+
+# Why these steps: each moves the later periods back a little, test first (the figures a user
+# reads come from it), and the last still leaves 30% of labelled rows to fit on.
+WIDER_PLANS: tuple[SplitPlan, ...] = (
+    SplitPlan(0.2, 0.3),
+    SplitPlan(0.25, 0.35),
+    SplitPlan(0.3, 0.4),
+)
+
+
+def wider_plans(plan: SplitPlan) -> list[SplitPlan]:
+    """The steps of ``WIDER_PLANS`` that widen ``plan``'s test period."""
+    return [p for p in WIDER_PLANS if p.test_share > plan.test_share]
+
+
+def periods_lacking(split: pd.Series, label: pd.Series) -> list[str]:
+    """The periods (train, validation, test) without an SQL row or without a non-SQL row: a
+    period that cannot rank anybody against anybody fits or judges nothing."""
+    both = pd.crosstab(split, label.astype(int)).reindex(index=list(SPLITS), columns=[0, 1])
+    return [name for name in SPLITS if not (both.loc[name].fillna(0) > 0).all()]
+
+
+def judgeable_edges(
+    rows: ir.Table, spec: FeatureSpec, plan: SplitPlan, as_of: pd.Timestamp
+) -> SplitEdges:
+    """The split edges of ``plan``, or of the first of ``WIDER_PLANS`` (wider than ``plan``)
+    under which every period holds both SQL and non-SQL rows.
+
+    Why: a small export can leave its latest 20% without a single SQL (300 leads, a dozen
+    SQLs), and then the test period judges nothing and the run would stop. Widening the later
+    periods back by a stated ladder keeps the out-of-time design and lets the figures say how
+    sure they are (their bootstrap intervals are wide, as they should be). When no plan gives
+    every period both, ``plan``'s edges come back and the training job says which period
+    lacks what.
+    """
+    for candidate in (plan, *wider_plans(plan)):
+        edges = split_edges(rows, spec, candidate, as_of)
+        periods = (
+            assign_splits(rows.filter(rows[LABEL].notnull()), spec, edges)
+            .select(SPLIT, LABEL)
+            .execute()
+        )
+        if not periods_lacking(periods[SPLIT], periods[LABEL]):
+            return edges
+    return split_edges(rows, spec, plan, as_of)
 
 
 def data_end(leads: ir.Table, activities: ir.Table, outcomes: ir.Table) -> pd.Timestamp:
@@ -114,7 +182,10 @@ def split_edges(
             f"{as_of:%Y-%m-%d}: the export is too short for this horizon"
         )
     as_stamp = lambda s: pd.Timestamp(float(s), unit="s", tz="UTC").floor("s")  # noqa: E731
-    return SplitEdges(as_stamp(edges["t1"].iloc[0]), as_stamp(edges["t2"].iloc[0]), as_of)
+    return SplitEdges(
+        as_stamp(edges["t1"].iloc[0]), as_stamp(edges["t2"].iloc[0]), as_of,
+        plan.validation_share, plan.test_share,
+    )  # fmt: skip
 
 
 def assign_splits(rows: ir.Table, spec: FeatureSpec, edges: SplitEdges) -> ir.Table:
@@ -259,7 +330,7 @@ def build_training_set(
             con.drop_table(name, force=True)
         staged = con.read_parquet(parts / "*.parquet")
         step("out-of-time split")
-        edges = split_edges(staged, spec, plan, as_of)
+        edges = judgeable_edges(staged, spec, plan, as_of)
         path = out / TRAINING_SET_FILE
         step("writing Parquet")
         con.to_parquet(
@@ -335,8 +406,10 @@ def flat_training_set(
     *,
     plan: SplitPlan = SplitPlan(),
     order: pd.Series | None = None,
-) -> Path:
-    """A training set from a flat export: one row per lead, split by time (or by its order).
+) -> tuple[Path, SplitPlan]:
+    """A training set from a flat export: one row per lead, split by time (or by its order);
+    its path and the split plan used (``plan``, or a wider one when a period of ``plan`` would
+    hold no SQL or no non-SQL lead, by the ladder of :func:`judgeable_edges`).
 
     With ``created_at`` the split is out of time. Without it, ``order`` (a sequential lead
     number, say, aligned with ``leads``) stands in for time, or else the file's row order
@@ -366,12 +439,15 @@ def flat_training_set(
     rows.insert(1, CUTOFF_AT, frame[schema.CREATED_AT].to_numpy())
     rows[LABEL] = label.to_numpy()
     position = rows[CUTOFF_AT].rank(method="first", pct=True)
-    rows[SPLIT] = pd.cut(
-        position,
-        [0, 1 - plan.validation_share - plan.test_share, 1 - plan.test_share, 1],
-        labels=list(SPLITS),
-    ).astype(str)
+    for used in (plan, *wider_plans(plan), plan):  # as judgeable_edges, by position here
+        rows[SPLIT] = pd.cut(
+            position,
+            [0, 1 - used.validation_share - used.test_share, 1 - used.test_share, 1],
+            labels=list(SPLITS),
+        ).astype(str)
+        if not periods_lacking(rows[SPLIT], rows[LABEL]):
+            break
     out.mkdir(parents=True, exist_ok=True)
     path = out / TRAINING_SET_FILE
     rows.to_parquet(path, index=False)
-    return path
+    return path, used

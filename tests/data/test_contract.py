@@ -314,7 +314,7 @@ def test_the_flat_split_follows_the_order_whatever_the_row_order_of_the_leads(tm
     for name, leads in (("as read", flat.leads), ("reversed", flat.leads.iloc[::-1])):
         built = pd.read_parquet(
             flat_training_set(connect(), leads, flat.label.loc[leads.index], spec,
-                              tmp_path / name, order=flat.order)
+                              tmp_path / name, order=flat.order)[0]
         )  # fmt: skip
         number = built[schema.LEAD_ID].map(flat.order.set_axis(flat.leads[schema.LEAD_ID]))
         spans = number.groupby(built["split"]).agg(["min", "max"])

@@ -16,14 +16,29 @@ from sklearn.metrics import roc_auc_score
 from typer.testing import CliRunner
 
 from leadscore.cli import app
+from leadscore.features import schema
+from leadscore.features.dialects import write_dialect
+from leadscore.features.infer import infer
 from leadscore.features.offline import LABEL, connect, register
+from leadscore.features.schema import CUTOFF_AT
 from leadscore.features.spec import load_spec
 from leadscore.features.synthetic import simulate, write_world
-from leadscore.features.training_set import SPLIT, build_training_set
+from leadscore.features.training_set import (
+    SPLIT,
+    TRAINING_SET_FILE,
+    WIDER_PLANS,
+    SplitPlan,
+    assign_splits,
+    build_training_set,
+    flat_training_set,
+    periods_lacking,
+    split_edges,
+    split_widened_note,
+)
 from leadscore.training.job.evaluation import bootstrap_auc_interval
 from leadscore.training.job.run import weekly_mql_volume
 from leadscore.training.job.train import choose_layer, fit_scorer
-from leadscore.training.model.artifact import load_model
+from leadscore.training.model.artifact import SPEC_FILE, load_model
 from leadscore.training.model.combiner import LogOddsBlend
 from leadscore.training.model.explain import contributions
 from leadscore.training.model.rulebook import compile_rules, parse_rulebook
@@ -180,3 +195,46 @@ def test_the_auc_interval_resamples_leads_so_repeated_snapshots_add_no_certainty
     assert abs((five_times[1] - five_times[0]) - (once[1] - once[0])) < 0.03
     assert (rows_as_leads[1] - rows_as_leads[0]) < 0.6 * (once[1] - once[0])
     assert bootstrap_auc_interval(label, score, leads) == five_times  # seeded
+
+
+def test_a_300_lead_export_whose_latest_fifth_holds_no_sql_widens_its_split_and_trains(tmp_path):
+    """Seed 7's 300 leads in Marketo's words leave the default test period without an SQL: the
+    run used to stop there. It now cuts the later periods wider, by the stated ladder, says so,
+    and trains with intervals that say how little the test can tell."""
+    paths = write_dialect(simulate(300, seed=7), "marketo", tmp_path / "export")
+    result = CliRunner().invoke(
+        app, ["train", "--leads", str(paths["leads"]), "--activities", str(paths["activities"]),
+              "--outcomes", str(paths["outcomes"]), "--out", str(tmp_path / "run"),
+              "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "split: widened" in said and "test 30%" in said and "95% interval" in said
+    path = tmp_path / "run" / "training" / TRAINING_SET_FILE
+    rows = pd.read_parquet(path)
+    labelled = rows[rows[LABEL].notna()]
+    assert periods_lacking(labelled[SPLIT], labelled[LABEL]) == []
+    # the default cut of the same rows really did leave a period without an SQL
+    table, spec = connect().read_parquet(path), load_spec(path.parent / SPEC_FILE)
+    default = assign_splits(
+        table, spec, split_edges(table, spec, SplitPlan(), rows[CUTOFF_AT].max())
+    )
+    cut = default.filter(default[LABEL].notnull()).select(SPLIT, LABEL).execute()
+    assert "test" in periods_lacking(cut[SPLIT], cut[LABEL])
+
+
+def test_a_flat_file_widens_its_split_only_when_a_period_would_judge_nothing(tmp_path):
+    """By position, as a flat file is split: the latest fifth without a conversion is widened
+    back; a file with conversions throughout keeps the plan it was given."""
+    n = 200
+    label = pd.Series(np.where(np.arange(n) % 10 == 0, 1, 0))
+    leads = pd.DataFrame({schema.LEAD_ID: range(n), "source": ["web", "event"] * (n // 2)})
+    spec = infer(leads, None, ()).spec
+    _, kept = flat_training_set(connect(), leads, label, spec, tmp_path / "steady")
+    assert kept == SplitPlan()
+    quiet_end = label.where(np.arange(n) <= 140, 0)  # the last conversion is lead 140 of 200
+    path, widened = flat_training_set(connect(), leads, quiet_end, spec, tmp_path / "quiet")
+    assert widened == WIDER_PLANS[0]  # the latest 30% begins at lead 140
+    rows = pd.read_parquet(path)
+    assert periods_lacking(rows[SPLIT], rows[LABEL]) == []
+    assert "test 20%" in split_widened_note(SplitPlan(), widened)

@@ -47,6 +47,7 @@ from leadscore.features.training_set import (
     SplitPlan,
     build_training_set,
     profile_training_set,
+    split_widened_note,
     write_profile,
 )
 from leadscore.progress import task
@@ -308,6 +309,8 @@ def prepare_training_set(
     write_profile(profile, out)
     mql_rate = historical_mql_per_week(source)
     decisions = list(start.decisions)
+    if widened := split_widened_note(plan, edges.plan):
+        decisions.append(f"split: {widened}")
     rulebook, suggestion, learned_until = start.rulebook, None, None
     if start.bootstrap:
         with task("Suggesting a rulebook from history"):

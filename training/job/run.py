@@ -149,8 +149,12 @@ def run_training(
         }
         for name, part in parts.items():
             if part.empty or part[LABEL].nunique() < 2:
+                sqls = int(part[LABEL].sum())
                 raise ValueError(
-                    f"the {name} period needs both SQL and non-SQL rows; export more history"
+                    f"the {name} period needs both SQL and non-SQL rows, and holds {sqls} SQL "
+                    f"and {len(part) - sqls} non-SQL rows (the whole export: "
+                    f"{int(rows[LABEL].sum())} SQL rows), also with the split widened as far "
+                    "as it goes; export more history"
                 )
         started = time.perf_counter()
         with tracking.training_run(tracking_uri, out / "mlartifacts", run_name="train") as run:
@@ -323,7 +327,9 @@ def train_from_exports(
             rulebook=load_rulebook(rulebook) if rulebook else None, fmt=fmt,
         )  # fmt: skip
         training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
-        mode, flat_shape = "flat", flat.shape
+        mode, flat_shape, decisions = "flat", flat.shape, flat.notes
+        for line in decisions:
+            say(line)
     elif training_set is None:
         prepared = prepare_export(
             export, out / "training", spec=spec, rulebook=rulebook, decided=decided
