@@ -17,6 +17,7 @@ from leadscore.features.infer import infer_spec
 from leadscore.features.offline import LABEL, connect, flat_feature_rows
 from leadscore.features.training_set import SPLIT
 from leadscore.training.job.flat import prepare_flat_training
+from leadscore.training.job.suggest import empty_rulebook, suggest
 from leadscore.training.job.train import fit_scorer
 from leadscore.training.model.explain import reasons
 from leadscore.training.model.rulebook import normalised_conditions, parse_rulebook
@@ -43,7 +44,7 @@ def office_hours_report(n: int, seed: int) -> pd.DataFrame:
 
 
 @pytest.fixture(scope="module")
-def fitted(tmp_path_factory):
+def flat(tmp_path_factory):
     base = tmp_path_factory.mktemp("created")
     report = office_hours_report(4000, seed=11)
     report.to_csv(base / "leads.csv", index=False)
@@ -51,7 +52,11 @@ def fitted(tmp_path_factory):
         **{schema.CREATED_AT: pd.to_datetime(report[schema.CREATED_AT], utc=True)}
     )
     spec, _ = infer_spec(leads, None, (), time_zone=ZONE)
-    flat = prepare_flat_training(base / "leads.csv", "converted", base / "run", spec=spec)
+    return prepare_flat_training(base / "leads.csv", "converted", base / "run", spec=spec)
+
+
+@pytest.fixture(scope="module")
+def fitted(flat):
     rows = pd.read_parquet(flat.training_set)
     labelled = rows[rows[LABEL].notna()]
     scorer = fit_scorer(
@@ -118,3 +123,16 @@ def test_a_rule_on_the_creation_hour_reads_numbers_and_names_as_the_levels(fitte
     conditions = normalised_conditions(rulebook.rules[0], fitted.spec)
     assert conditions["created_hour"].in_ == ("09", "10", "11")
     assert conditions["created_weekday"].in_ == ("tuesday", "monday")
+
+
+def test_rules_suggest_proposes_the_moments_a_marketer_would_write_a_rule_on(flat):
+    """From no rules: office hours score up, the weekend down, on the Tokyo clock, in words."""
+    rows = pd.read_parquet(flat.training_set)
+    part = {name: rows[rows[SPLIT] == name] for name in ("train", "validation")}
+    suggestion = suggest(empty_rulebook(), flat.spec, part["train"], part["validation"])
+    rules = {rule.name: rule for rule in suggestion.rulebook.rules}
+    office, weekend = rules["created_hour_office_hours"], rules["created_weekday_weekend"]
+    assert office.points > 0 > weekend.points
+    assert office.label["en"] == "Became a lead in office hours (09:00-17:59, Asia/Tokyo)"
+    assert weekend.label["ja"] == "土日に獲得したリード（Asia/Tokyo）"
+    assert office.when["created_hour"].in_ == tuple(f"{h:02d}" for h in range(9, 18))

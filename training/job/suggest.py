@@ -22,7 +22,13 @@ from sklearn.metrics import roc_auc_score
 from leadscore.features import schema
 from leadscore.features.infer import name_words
 from leadscore.features.schema import LABEL
-from leadscore.features.spec import ANY_TYPE, CategoricalAttribute, FeatureSpec, Signal
+from leadscore.features.spec import (
+    ANY_TYPE,
+    CategoricalAttribute,
+    CreatedAttribute,
+    FeatureSpec,
+    Signal,
+)
 from leadscore.training.job.rule_metrics import (
     DEFAULT_HANDOFF_SHARE,
     handoff_metrics,
@@ -173,10 +179,57 @@ def candidate_attribute_rules(
     return candidates
 
 
+# The moments a marketer writes rules on, as the creation attributes spell their levels. Why
+# groups and not each weekday or hour: one hour holds a few percent of leads, and a rule of
+# its own would be noise; "signed up on a weekend" or "at night" is what people read and keep.
+_CREATED_GROUPS: dict[str, tuple[tuple[str, tuple[str, ...], dict[str, str]], ...]] = {
+    "weekday": (
+        ("weekend", ("saturday", "sunday"),
+         {"en": "Became a lead on a weekend ({zone})", "ja": "土日に獲得したリード（{zone}）"}),
+    ),
+    "hour": (
+        ("office_hours", tuple(f"{h:02d}" for h in range(9, 18)),
+         {"en": "Became a lead in office hours (09:00-17:59, {zone})",
+          "ja": "営業時間内（9時〜17時台、{zone}）に獲得したリード"}),
+        ("night", tuple(f"{h:02d}" for h in (*range(22, 24), *range(0, 6))),
+         {"en": "Became a lead at night (22:00-05:59, {zone})",
+          "ja": "深夜（22時〜5時台、{zone}）に獲得したリード"}),
+    ),
+}  # fmt: skip
+
+
+def candidate_moment_rules(spec: FeatureSpec, rulebook: Rulebook, rows: pd.DataFrame) -> list[Rule]:
+    """Candidates on when a lead was created (weekend, office hours, night), on the creation
+    attributes' own clock, the zone named in the label so a reader knows which clock."""
+    taken = {r.name for r in rulebook.rules} | {p.name for p in rulebook.instant_pass}
+    candidates = []
+    for attribute in spec.attributes:
+        if not isinstance(attribute, CreatedAttribute) or attribute.name not in rows.columns:
+            continue
+        for key, levels, label in _CREATED_GROUPS[attribute.part]:
+            name = f"{attribute.name}_{key}"
+            share = rows[attribute.name].isin(levels).mean()
+            if name in taken or not _MIN_LEVEL_SHARE <= share <= 1 - _MIN_LEVEL_SHARE:
+                continue
+            candidates.append(
+                Rule(
+                    name=name,
+                    label={
+                        lang: text.format(zone=attribute.time_zone) for lang, text in label.items()
+                    },
+                    when={attribute.name: Condition.model_validate({"in": list(levels)})},
+                    points=1,
+                )
+            )
+    return candidates
+
+
 def candidate_rules(spec: FeatureSpec, rulebook: Rulebook, rows: pd.DataFrame) -> list[Rule]:
-    """New rules worth testing: frequent attribute levels and the spec's single-type signals."""
+    """New rules worth testing: frequent attribute levels, creation moments and the spec's
+    single-type signals."""
     return [
         *candidate_attribute_rules(spec, rulebook, rows),
+        *candidate_moment_rules(spec, rulebook, rows),
         *candidate_behaviour_rules(spec, rulebook),
     ]
 
