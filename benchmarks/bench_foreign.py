@@ -281,10 +281,12 @@ def mean_of_draws(draws: dict[int, dict[str, object]]) -> dict[str, object]:
     merged: dict[str, object] = {}
     for key in next(iter(draws.values())):
         values = [figures[key] for figures in draws.values()]
-        numbers = all(isinstance(v, int | float) for v in values)
-        merged[key] = (
-            float(np.mean(values)) if numbers else ", ".join(sorted(set(map(str, values))))
-        )
+        if len(set(values)) == 1:  # test rows, and anything else the draws share
+            merged[key] = values[0]
+        elif all(isinstance(v, int | float) for v in values):
+            merged[key] = float(np.mean(values))
+        else:
+            merged[key] = ", ".join(sorted(set(map(str, values))))
     merged["gap to truth"] = merged[OBSERVABLE] - merged["leadscore combined"]
     return merged
 

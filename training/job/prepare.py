@@ -356,16 +356,21 @@ def prepare_export(
     """
     say = decided or (lambda _: None)
     source = export.open()
-    start = starting_point(
-        source, spec=spec, rulebook=rulebook, time_zone=export.time_zone, plan=plan
-    )
-    for line in start.decisions:
-        say(line)
-    prepared = prepare_training_set(
-        source, start, out, plan=plan,
-        as_of=schema.utc_timestamp(as_of) if as_of else None,
-        target_mql_per_week=target_mql_per_week,
-    )  # fmt: skip
+    try:
+        start = starting_point(
+            source, spec=spec, rulebook=rulebook, time_zone=export.time_zone, plan=plan
+        )
+        for line in start.decisions:
+            say(line)
+        prepared = prepare_training_set(
+            source, start, out, plan=plan,
+            as_of=schema.utc_timestamp(as_of) if as_of else None,
+            target_mql_per_week=target_mql_per_week,
+        )  # fmt: skip
+    finally:
+        # DuckDB keeps the memory of the build until its connection closes: a training job
+        # that follows in the same process would otherwise fit its models on top of it
+        source.con.disconnect()
     for line in prepared.decisions[len(start.decisions) :]:
         say(line)
     return prepared

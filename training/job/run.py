@@ -10,6 +10,7 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+import pyarrow
 
 from leadscore import progress
 from leadscore.features import schema
@@ -147,13 +148,17 @@ def run_training(
             name: rows[(rows[SPLIT] == name) & rows[LABEL].notna()]
             for name in ("train", "validation", "test")
         }
+        total_sqls = int(rows[LABEL].sum())
+        del rows  # the gap and unlabelled rows are not needed again
+        # Arrow's pool keeps the file's buffers for reuse; nothing here reads Parquet again soon
+        pyarrow.default_memory_pool().release_unused()
         for name, part in parts.items():
             if part.empty or part[LABEL].nunique() < 2:
                 sqls = int(part[LABEL].sum())
                 raise ValueError(
                     f"the {name} period needs both SQL and non-SQL rows, and holds {sqls} SQL "
                     f"and {len(part) - sqls} non-SQL rows (the whole export: "
-                    f"{int(rows[LABEL].sum())} SQL rows), also with the split widened as far "
+                    f"{total_sqls} SQL rows), also with the split widened as far "
                     "as it goes; export more history"
                 )
         started = time.perf_counter()

@@ -300,7 +300,8 @@ def typical_counts(spec: FeatureSpec, rows: pd.DataFrame) -> dict[str, float]:
 
 def _encoded_means(logistic: Pipeline, inputs: pd.DataFrame) -> np.ndarray:
     """The logistic regression's encoded inputs, averaged: explanations centre on them."""
-    return np.asarray(logistic.named_steps["encode"].transform(inputs), float).mean(axis=0)
+    encoded = logistic.named_steps["encode"].transform(inputs)  # sparse or dense, by density
+    return np.asarray(encoded.mean(axis=0), float).ravel()
 
 
 @dataclass(frozen=True)

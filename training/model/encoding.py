@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import sparse
 from sklearn.compose import ColumnTransformer
 from sklearn.impute import SimpleImputer
 from sklearn.pipeline import Pipeline
@@ -136,7 +137,8 @@ def _categorical(step: Pipeline) -> CategoricalEncoding:
     for j, levels in enumerate(categories):
         probe = np.array([base] * (len(levels) + 1), dtype=object)
         probe[:, j] = [*levels, unseen_probe]
-        encoded = np.asarray(encoder.transform(probe), float)
+        encoded = encoder.transform(probe)
+        encoded = encoded.toarray() if sparse.issparse(encoded) else np.asarray(encoded, float)
         start = sum(widths[:j])
         block = encoded[:, start : start + widths[j]]
         if one_hot:

@@ -201,7 +201,7 @@ class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
         super().__setstate__(state)
 
     def fit(self, X: np.ndarray, y: np.ndarray) -> SignConstrainedLogistic:
-        X, y = validate_data(self, X, y)
+        X, y = validate_data(self, X, y, accept_sparse="csr")
         self.classes_ = np.unique(y)
         target = (y == self.classes_[-1]).astype(float)
         bounds = [(None, None)] * (X.shape[1] + 1)  # the last is the intercept
@@ -232,7 +232,7 @@ class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)
-        return self.margin(validate_data(self, X, reset=False))
+        return self.margin(validate_data(self, X, accept_sparse="csr", reset=False))
 
     def margin(self, X: np.ndarray) -> np.ndarray:
         """Log-odds of rows already encoded by the scorer, without re-validating them."""
@@ -327,11 +327,16 @@ def logistic_pipeline(spec: FeatureSpec, c: float) -> Pipeline:
                 make_pipeline(
                     _missing_level_imputer(),
                     _rare_levels(spec),
-                    OneHotEncoder(handle_unknown="ignore", sparse_output=False),
+                    OneHotEncoder(handle_unknown="ignore", sparse_output=True),
                 ),
                 categorical,
             ),
-        ]
+        ],
+        # Sparse while fitting when the one-hot levels make the encoded rows mostly zeros (an
+        # export's job titles and landing pages: hundreds of levels): the dense matrix of all
+        # labelled rows was the training job's peak memory. Scoring never calls transform: it
+        # runs the fitted steps as array operations (FittedEncoding).
+        sparse_threshold=0.3,
     )
     return Pipeline([("encode", encode), ("model", SignConstrainedLogistic(C=c, max_iter=2000))])
 
