@@ -12,7 +12,13 @@ from sklearn.compose import ColumnTransformer
 
 from leadscore.features.spec import CategoricalAttribute
 from leadscore.training.model.encoding import FittedEncoding
-from leadscore.training.model.scorer import lightgbm_pipeline, logistic_pipeline, model_columns
+from leadscore.training.model.scorer import (
+    SignConstrainedLogistic,
+    fit_logistic,
+    lightgbm_pipeline,
+    logistic_pipeline,
+    model_columns,
+)
 from tests.worlds import TEST_SPEC
 
 # two categoricals with their own rare-level thresholds: 'some' (5% of rows) is a level of
@@ -162,3 +168,36 @@ def test_each_encoded_column_is_credited_to_the_input_it_came_from():
         assert len(sources) == len(names)
         credited = dict(zip(names, sources, strict=True))
         assert {name: credited[name] for name in expected} == expected
+
+
+def test_a_logistic_regression_over_hundreds_of_levels_fits_sparse_and_finds_the_dense_optimum():
+    """An export's job titles and landing pages give hundreds of one-hot columns, mostly zeros:
+    the logistic model fits on a sparse matrix (the dense one of every labelled row was the
+    training job's peak memory) and lands on the weights the dense matrix gives."""
+    many = SPEC.model_copy(
+        update={"attributes": tuple(
+            a.model_copy(update={"min_share": 0.0}) if isinstance(a, CategoricalAttribute) else a
+            for a in SPEC.attributes
+        )}
+    )  # fmt: skip
+    rng = np.random.default_rng(3)
+    n = 3000
+    frame = pd.DataFrame({c: rng.normal(size=n) for c in NUMERIC})
+    for column in CATEGORICAL:
+        frame[column] = rng.choice(np.array([f"page {k}" for k in range(300)], dtype=object), n)
+    hot = frame[CATEGORICAL[0]].isin([f"page {k}" for k in range(30)])
+    label = rng.random(n) < 1 / (1 + np.exp(-(frame[NUMERIC[2]] + 1.5 * hot - 1.5)))
+    pipeline = fit_logistic(many, 1.0, frame, label.to_numpy())
+    encoded = pipeline.named_steps["encode"].transform(frame)
+    assert sparse.issparse(encoded) and encoded.shape[1] > 300 * len(CATEGORICAL)
+    fitted = pipeline.named_steps["model"]
+    dense = SignConstrainedLogistic(**fitted.get_params()).fit(encoded.toarray(), label)
+    np.testing.assert_allclose(fitted.coef_, dense.coef_, atol=1e-6)
+    np.testing.assert_allclose(fitted.intercept_, dense.intercept_, atol=1e-6)
+    fast = FittedEncoding.of(pipeline.named_steps["encode"])
+    levels = frame[CATEGORICAL].to_numpy(object)
+    np.testing.assert_allclose(
+        fitted.margin(fast.apply(frame[NUMERIC].to_numpy(float), levels)),
+        pipeline.decision_function(frame),
+        atol=1e-9,
+    )

@@ -211,7 +211,7 @@ class SignConstrainedLogistic(LinearLogOdds, ClassifierMixin, BaseEstimator):
         ):  # fmt: skip
             for j in columns:
                 bounds[j] = bound
-        scale = 1.0 / len(X)  # the mean loss: the same optimum, better conditioned
+        scale = 1.0 / X.shape[0]  # the mean loss: the same optimum, better conditioned
 
         def objective(params: np.ndarray) -> tuple[float, np.ndarray]:
             weights, intercept = params[:-1], params[-1]
