@@ -52,6 +52,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import NoReturn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))  # baselines.py, also when imported as a module
@@ -93,7 +94,8 @@ KEYS = [schema.LEAD_ID, CUTOFF_AT]
 _MEASURED = """
 import resource, subprocess, sys, time
 started = time.perf_counter()
-code = subprocess.call(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+with open(sys.argv[1], "w") as log:
+    code = subprocess.call(sys.argv[2:], stdout=log, stderr=subprocess.STDOUT)
 seconds = time.perf_counter() - started
 peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 print(code, seconds, peak_mb)
@@ -110,19 +112,21 @@ def export_inputs(paths: dict[str, Path]) -> list[str]:
 
 def train_measured(inputs: list[str], out: Path) -> tuple[float, float]:
     """One `leadscore train` on ``inputs`` (an export's files, or ``--training-set``) in its
-    own process: (wall seconds, peak resident MB)."""
+    own process: (wall seconds, peak resident MB). Its output goes to ``train.log`` beside
+    ``out``, whose error line (or last lines) a refusal quotes."""
     command = [
         sys.executable, "-c", "from leadscore.cli import app; app()", "train", *inputs,
         "--out", str(out), "--tracking-uri", f"sqlite:///{out / 'mlflow.db'}",
     ]  # fmt: skip
+    log = out.parent / f"{out.name}.train.log"
     measured = subprocess.run(
-        [sys.executable, "-c", _MEASURED, *command], capture_output=True, text=True, check=True
-    )
+        [sys.executable, "-c", _MEASURED, str(log), *command],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
     code, seconds, peak = measured.stdout.split()
     if code != "0":
-        log = subprocess.run(command, capture_output=True, text=True)
-        said = [line for line in log.stdout.splitlines() if line.startswith("error:")]
-        raise TrainRefused(" ".join(said) or log.stdout[-3000:])
+        said = [line for line in log.read_text().splitlines() if line.startswith("error:")]
+        raise TrainRefused(" ".join(said) or f"exit code {code}: {log.read_text()[-3000:]}")
     return float(seconds), float(peak)
 
 
@@ -218,21 +222,27 @@ def carry_labels(foreign: pd.DataFrame, canonical: pd.DataFrame) -> pd.DataFrame
     }
     for what, bad in problems.items():
         if bad.any():
-            first = rows.loc[bad, KEYS].iloc[0]
-            raise ValueError(
-                f"{int(bad.sum()):,} {what} (first: lead_id {first[schema.LEAD_ID]}, cutoff_at "
-                f"{first[CUTOFF_AT]}): the foreign and canonical training sets were not cut "
-                "alike; check that the dialect keeps lead ids and the spec's cutoff policy"
-            )
+            _unmatched(
+                rows.loc[bad, KEYS], what, "the foreign and canonical training sets were not cut "
+                "alike; check that the dialect keeps lead ids and the spec's cutoff policy",
+            )  # fmt: skip
     if lonely.any():
-        first = canonical.loc[lonely, KEYS].iloc[0]
-        raise ValueError(
-            f"{int(lonely.sum()):,} labelled canonical rows have no foreign twin (first: lead_id "
-            f"{first[schema.LEAD_ID]}, cutoff_at {first[CUTOFF_AT]}): the foreign training set "
-            "left rows out; check the export's reading notes in the run's decisions.txt"
-        )
+        _unmatched(
+            canonical.loc[lonely, KEYS], "labelled canonical rows have no foreign twin",
+            "the foreign training set left rows out; check the export's reading notes in the "
+            "run's decisions.txt",
+        )  # fmt: skip
     rows[LABEL] = rows["canonical_label"]
     return rows.drop(columns=["canonical_split", "canonical_label"])
+
+
+def _unmatched(keys: pd.DataFrame, what: str, hint: str) -> NoReturn:
+    """Stop, naming how many rows lack a twin and the first of them."""
+    first = keys.iloc[0]
+    raise ValueError(
+        f"{len(keys):,} {what} (first: lead_id {first[schema.LEAD_ID]}, cutoff_at "
+        f"{first[CUTOFF_AT]}): {hint}"
+    )
 
 
 def observable_run(
