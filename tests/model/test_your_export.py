@@ -29,10 +29,12 @@ from leadscore.training.job.prepare import (
     fitting_rules,
     labelled_periods,
     prepare_training_set,
+    recorded_learned_until,
     spec_misfit,
     starting_point,
 )
 from leadscore.training.job.suggest import empty_rulebook, signal_label, suggest
+from leadscore.training.model.artifact import load_model
 from leadscore.training.model.rulebook import DEFAULT_RULEBOOK, load_rulebook
 from leadscore.training.model.rules import RuleScorer
 
@@ -275,3 +277,20 @@ def test_event_mode_without_outcomes_or_a_training_set_says_what_is_missing(tmp_
     )
     said = " ".join(result.output.split())
     assert result.exit_code == 2 and "no training set here" in said
+
+
+def test_training_again_on_a_bootstrapped_set_judges_after_the_rows_its_rules_learnt_from(
+    marketo, tmp_path
+):
+    """`train --training-set` on the set the one command built reads its bootstrapped rulebook
+    beside it, and judges the layers after the same rows, as the one command did."""
+    base, _, _ = marketo
+    first = load_model(base / "run" / "model").metadata
+    assert first["rules_learned_until"] is not None  # the Marketo export's rules were suggested
+    training_set = base / "run" / "training" / "training_set.parquet"
+    invoke("train", "--training-set", training_set, "--out", tmp_path / "again",
+           "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")  # fmt: skip
+    again = load_model(tmp_path / "again" / "model").metadata
+    assert str(again["rules_learned_until"]) == str(first["rules_learned_until"])
+    assert str(recorded_learned_until(training_set, None)) == str(first["rules_learned_until"])
+    assert recorded_learned_until(training_set, DEFAULT_RULEBOOK) is None  # a rulebook named

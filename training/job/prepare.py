@@ -316,7 +316,7 @@ def prepare_training_set(
         with task("Suggesting a rulebook from history"):
             suggestion = bootstrap_from(path, built_with, target_mql_per_week, mql_rate)
         rulebook = suggestion.rulebook
-        learned_until = labelled_periods(path)["train"][CUTOFF_AT].max()
+        learned_until = bootstrap_learned_until(path)
         write_suggestion(suggestion, out / SUGGESTED_FILE, f"the training set {path}")
         decisions.append(
             f"rulebook: suggested from history, {len(rulebook.rules)} rules and "
@@ -449,6 +449,23 @@ def write_suggestion(suggestion: Suggestion, out: Path, source: str) -> list[Pat
     suggestion.evidence.to_csv(out.with_suffix(".evidence.csv"))
     out.with_suffix(".diff").write_text(suggestion.diff)
     return [out, out.with_suffix(".evidence.csv"), out.with_suffix(".diff")]
+
+
+def bootstrap_learned_until(training_set: Path) -> pd.Timestamp:
+    """The last cutoff a rulebook bootstrapped from ``training_set`` learnt its points from:
+    the train period's (:func:`bootstrap_from` proposes on it)."""
+    return labelled_periods(training_set)["train"][CUTOFF_AT].max()
+
+
+def recorded_learned_until(training_set: Path, rulebook: Path | None) -> pd.Timestamp | None:
+    """:func:`bootstrap_learned_until` when the rulebook beside ``training_set`` was bootstrapped
+    from it (its suggestion lies there too) and no other rulebook was named, else None.
+
+    Why: `train --training-set` on such a set must judge the layers only after those rows,
+    as the one command did; on earlier rows the rules would win by having seen the label."""
+    if rulebook is not None or beside(training_set, SUGGESTED_FILE) is None:
+        return None
+    return bootstrap_learned_until(training_set)
 
 
 def beside(training_set: Path, name: str) -> Path | None:

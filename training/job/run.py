@@ -314,7 +314,12 @@ def train_from_exports(
     from leadscore.features.sources import SourceChoiceError
     from leadscore.features.spec import load_spec
     from leadscore.training.job.flat import prepare_flat_training
-    from leadscore.training.job.prepare import prepare_export, read_profile, recorded_inputs
+    from leadscore.training.job.prepare import (
+        prepare_export,
+        read_profile,
+        recorded_inputs,
+        recorded_learned_until,
+    )
     from leadscore.training.job.tracking import default_tracking_uri
     from leadscore.training.model.rulebook import compile_rules, load_rulebook
 
@@ -346,6 +351,7 @@ def train_from_exports(
         mode = "event"
     else:
         base, book, decisions = recorded_inputs(training_set, spec, rulebook)
+        learned_until = recorded_learned_until(training_set, rulebook)
         fmt = fmt or ExportFormat.beside(training_set)
         for line in decisions:
             say(line)
