@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import json
 import shutil
-from dataclasses import asdict, dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import ibis
@@ -60,31 +61,14 @@ class SplitPlan:
 class SplitEdges:
     """The two moments that cut the timeline, stored with the training set and the model, and
     the shares of labelled rows they were cut at (wider than asked when :func:`judgeable_edges`
-    had to widen them)."""
+    had to widen them, ``widened`` then saying why in words)."""
 
     validation_from: pd.Timestamp
     test_from: pd.Timestamp
     as_of: pd.Timestamp
     validation_share: float = SplitPlan.validation_share
     test_share: float = SplitPlan.test_share
-
-    @property
-    def plan(self) -> SplitPlan:
-        return SplitPlan(self.validation_share, self.test_share)
-
-
-def split_widened_note(asked: SplitPlan, used: SplitPlan) -> str | None:
-    """Why and how the split was widened (:func:`judgeable_edges`), in words after "split: ",
-    else None."""
-    if used == asked:
-        return None
-    return (
-        f"widened, as with validation {asked.validation_share:.0%} and test "
-        f"{asked.test_share:.0%} of labelled rows, a period held no SQL or no non-SQL lead and "
-        f"could judge nothing; cut at validation {used.validation_share:.0%} and test "
-        f"{used.test_share:.0%} instead (the latest periods, still out of time). Figures from "
-        "so few SQLs are rough: read their intervals."
-    )
+    widened: str = ""
 
 
 # Why these steps: each moves the later periods back a little, test first (the figures a user
@@ -96,41 +80,77 @@ WIDER_PLANS: tuple[SplitPlan, ...] = (
 )
 
 
-def wider_plans(plan: SplitPlan) -> list[SplitPlan]:
-    """The steps of ``WIDER_PLANS`` that widen ``plan``'s test period."""
-    return [p for p in WIDER_PLANS if p.test_share > plan.test_share]
+def periods_lacking(counts: pd.DataFrame) -> dict[str, str]:
+    """What each period (train, validation, test) lacks, from rows counted per (``SPLIT``,
+    ``LABEL``) in column ``n``: a period without an SQL row or without a non-SQL row cannot
+    rank anybody against anybody, so it fits or judges nothing. Empty when none lacks."""
+    counts = counts[counts[SPLIT].isin(SPLITS)]
+    held = counts.groupby([SPLIT, counts[LABEL].astype(int)])["n"].sum()
+    lacking = {}
+    for name in SPLITS:
+        missing = [
+            what for value, what in ((1, "SQL"), (0, "non-SQL")) if held.get((name, value), 0) == 0
+        ]
+        if missing:
+            lacking[name] = " or ".join(f"no {what} row" for what in missing)
+    return lacking
 
 
-def periods_lacking(split: pd.Series, label: pd.Series) -> list[str]:
-    """The periods (train, validation, test) without an SQL row or without a non-SQL row: a
-    period that cannot rank anybody against anybody fits or judges nothing."""
-    both = pd.crosstab(split, label.astype(int)).reindex(index=list(SPLITS), columns=[0, 1])
-    return [name for name in SPLITS if not (both.loc[name].fillna(0) > 0).all()]
+def first_judgeable(
+    plan: SplitPlan, lacking: Callable[[SplitPlan], dict[str, str]]
+) -> tuple[SplitPlan, str]:
+    """The ladder, for both builders: ``plan`` when no period lacks anything under it, else
+    the first of ``WIDER_PLANS`` that widens both later periods and leaves none lacking, with
+    the note that says why (``""`` when ``plan`` is kept).
+
+    Widening moves rows from train to the later periods, so it is tried only when what lacks
+    is validation or test; when nothing works, ``plan`` comes back and the training job names
+    what each period lacks.
+    """
+    asked = lacking(plan)
+    if not asked or "train" in asked:
+        return plan, ""
+    wider = [
+        p for p in WIDER_PLANS
+        if p.test_share > plan.test_share and p.validation_share >= plan.validation_share
+    ]  # fmt: skip
+    for candidate in wider:
+        found = lacking(candidate)
+        if not found:
+            what = "; ".join(f"the {name} period held {held}" for name, held in asked.items())
+            return candidate, (
+                f"with validation {plan.validation_share:.0%} and test {plan.test_share:.0%} of "
+                f"labelled rows, {what}, so it could judge nothing; cut at validation "
+                f"{candidate.validation_share:.0%} and test {candidate.test_share:.0%} instead, "
+                "still out of time. The later periods hold few SQLs: read each figure's interval."
+            )
+        if "train" in found:
+            break
+    return plan, ""
 
 
 def judgeable_edges(
     rows: ir.Table, spec: FeatureSpec, plan: SplitPlan, as_of: pd.Timestamp
 ) -> SplitEdges:
-    """The split edges of ``plan``, or of the first of ``WIDER_PLANS`` (wider than ``plan``)
-    under which every period holds both SQL and non-SQL rows.
+    """The split edges of ``plan``, or of the first wider plan under which every period holds
+    both SQL and non-SQL rows (:func:`first_judgeable`).
 
     Why: a small export can leave its latest 20% without a single SQL (300 leads, a dozen
     SQLs), and then the test period judges nothing and the run would stop. Widening the later
     periods back by a stated ladder keeps the out-of-time design and lets the figures say how
-    sure they are (their bootstrap intervals are wide, as they should be). When no plan gives
-    every period both, ``plan``'s edges come back and the training job says which period
-    lacks what.
+    sure they are (their bootstrap intervals are wide, as they should be). The rows are
+    counted per period in the backend, a handful of numbers back, however large the export.
     """
-    for candidate in (plan, *wider_plans(plan)):
-        edges = split_edges(rows, spec, candidate, as_of)
-        periods = (
-            assign_splits(rows.filter(rows[LABEL].notnull()), spec, edges)
-            .select(SPLIT, LABEL)
-            .execute()
-        )
-        if not periods_lacking(periods[SPLIT], periods[LABEL]):
-            return edges
-    return split_edges(rows, spec, plan, as_of)
+    labelled = rows.filter(rows[LABEL].notnull())
+    edges: dict[SplitPlan, SplitEdges] = {}
+
+    def lacking(candidate: SplitPlan) -> dict[str, str]:
+        edges[candidate] = split_edges(rows, spec, candidate, as_of)
+        cut = assign_splits(labelled, spec, edges[candidate])
+        return periods_lacking(cut.group_by([SPLIT, LABEL]).aggregate(n=cut.count()).execute())
+
+    used, note = first_judgeable(plan, lacking)
+    return replace(edges[used], widened=note)
 
 
 def data_end(leads: ir.Table, activities: ir.Table, outcomes: ir.Table) -> pd.Timestamp:
@@ -406,10 +426,10 @@ def flat_training_set(
     *,
     plan: SplitPlan = SplitPlan(),
     order: pd.Series | None = None,
-) -> tuple[Path, SplitPlan]:
+) -> tuple[Path, str]:
     """A training set from a flat export: one row per lead, split by time (or by its order);
-    its path and the split plan used (``plan``, or a wider one when a period of ``plan`` would
-    hold no SQL or no non-SQL lead, by the ladder of :func:`judgeable_edges`).
+    its path and, when a period of ``plan`` would hold no SQL or no non-SQL lead and the split
+    was widened (:func:`first_judgeable`, by position here), why, else ``""``.
 
     With ``created_at`` the split is out of time. Without it, ``order`` (a sequential lead
     number, say, aligned with ``leads``) stands in for time, or else the file's row order
@@ -439,15 +459,19 @@ def flat_training_set(
     rows.insert(1, CUTOFF_AT, frame[schema.CREATED_AT].to_numpy())
     rows[LABEL] = label.to_numpy()
     position = rows[CUTOFF_AT].rank(method="first", pct=True)
-    for used in (plan, *wider_plans(plan), plan):  # as judgeable_edges, by position here
-        rows[SPLIT] = pd.cut(
-            position,
-            [0, 1 - used.validation_share - used.test_share, 1 - used.test_share, 1],
-            labels=list(SPLITS),
-        ).astype(str)
-        if not periods_lacking(rows[SPLIT], rows[LABEL]):
-            break
+
+    def cut(candidate: SplitPlan) -> pd.Series:
+        share = (candidate.validation_share, candidate.test_share)
+        edges = [0, 1 - share[0] - share[1], 1 - share[1], 1]
+        return pd.cut(position, edges, labels=list(SPLITS)).astype(str)
+
+    def lacking(candidate: SplitPlan) -> dict[str, str]:
+        counted = pd.DataFrame({SPLIT: cut(candidate), LABEL: rows[LABEL]})
+        return periods_lacking(counted.value_counts().rename("n").reset_index())
+
+    used, note = first_judgeable(plan, lacking)
+    rows[SPLIT] = cut(used)
     out.mkdir(parents=True, exist_ok=True)
     path = out / TRAINING_SET_FILE
     rows.to_parquet(path, index=False)
-    return path, used
+    return path, note

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import ibis
 import mlflow
 import numpy as np
 import pandas as pd
@@ -26,14 +27,14 @@ from leadscore.features.synthetic import simulate, write_world
 from leadscore.features.training_set import (
     SPLIT,
     TRAINING_SET_FILE,
-    WIDER_PLANS,
     SplitPlan,
     assign_splits,
     build_training_set,
+    first_judgeable,
     flat_training_set,
+    judgeable_edges,
     periods_lacking,
     split_edges,
-    split_widened_note,
 )
 from leadscore.training.job.evaluation import bootstrap_auc_interval
 from leadscore.training.job.run import weekly_mql_volume
@@ -209,32 +210,76 @@ def test_a_300_lead_export_whose_latest_fifth_holds_no_sql_widens_its_split_and_
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
-    assert "split: widened" in said and "test 30%" in said and "95% interval" in said
+    assert "the test period held no SQL row" in said and "test 30% instead" in said
+    assert "95% interval" in said
     path = tmp_path / "run" / "training" / TRAINING_SET_FILE
     rows = pd.read_parquet(path)
     labelled = rows[rows[LABEL].notna()]
-    assert periods_lacking(labelled[SPLIT], labelled[LABEL]) == []
+    assert periods_lacking(labelled.value_counts([SPLIT, LABEL]).rename("n").reset_index()) == {}
     # the default cut of the same rows really did leave a period without an SQL
     table, spec = connect().read_parquet(path), load_spec(path.parent / SPEC_FILE)
     default = assign_splits(
         table, spec, split_edges(table, spec, SplitPlan(), rows[CUTOFF_AT].max())
     )
-    cut = default.filter(default[LABEL].notnull()).select(SPLIT, LABEL).execute()
-    assert "test" in periods_lacking(cut[SPLIT], cut[LABEL])
+    cut = default.filter(default[LABEL].notnull())
+    counted = cut.group_by([SPLIT, LABEL]).aggregate(n=cut.count()).execute()
+    assert periods_lacking(counted)["test"] == "no SQL row"
 
 
 def test_a_flat_file_widens_its_split_only_when_a_period_would_judge_nothing(tmp_path):
     """By position, as a flat file is split: the latest fifth without a conversion is widened
-    back; a file with conversions throughout keeps the plan it was given."""
+    back, and `train --label` says so; a file with conversions throughout keeps its plan."""
     n = 200
     label = pd.Series(np.where(np.arange(n) % 10 == 0, 1, 0))
     leads = pd.DataFrame({schema.LEAD_ID: range(n), "source": ["web", "event"] * (n // 2)})
     spec = infer(leads, None, ()).spec
-    _, kept = flat_training_set(connect(), leads, label, spec, tmp_path / "steady")
-    assert kept == SplitPlan()
+    path, note = flat_training_set(connect(), leads, label, spec, tmp_path / "steady")
+    assert note == "" and pd.read_parquet(path)[SPLIT].value_counts()["test"] == 40
     quiet_end = label.where(np.arange(n) <= 140, 0)  # the last conversion is lead 140 of 200
-    path, widened = flat_training_set(connect(), leads, quiet_end, spec, tmp_path / "quiet")
-    assert widened == WIDER_PLANS[0]  # the latest 30% begins at lead 140
+    path, note = flat_training_set(connect(), leads, quiet_end, spec, tmp_path / "quiet")
     rows = pd.read_parquet(path)
-    assert periods_lacking(rows[SPLIT], rows[LABEL]) == []
-    assert "test 20%" in split_widened_note(SplitPlan(), widened)
+    assert rows[SPLIT].value_counts()["test"] == 60  # the latest 30% begins at lead 140
+    assert periods_lacking(rows.value_counts([SPLIT, LABEL]).rename("n").reset_index()) == {}
+    assert "the test period held no SQL row" in note
+    leads.assign(converted=quiet_end).to_csv(tmp_path / "leads.csv", index=False)
+    result = CliRunner().invoke(
+        app, ["train", "--leads", str(tmp_path / "leads.csv"), "--label", "converted",
+              "--out", str(tmp_path / "run"), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "split: with validation 20% and test 20%" in " ".join(result.output.split())
+
+
+def test_the_ladder_keeps_a_judgeable_split_and_never_widens_for_a_train_period_without_sqls():
+    """An export with SQLs in every period keeps the edges it asked for, with no note; one
+    whose SQLs all come late cannot be helped by moving rows out of train, so it is not."""
+    cutoffs = pd.date_range("2025-01-01", periods=400, freq="D", tz="UTC")
+    rows = pd.DataFrame({schema.LEAD_ID: range(400), CUTOFF_AT: cutoffs})
+    spec = load_spec(SPEC_PATH)
+    as_of = cutoffs.max() + pd.Timedelta(days=60)
+    steady = ibis.memtable(rows.assign(**{LABEL: (np.arange(400) % 7 == 0).astype(float)}))
+    kept = judgeable_edges(steady, spec, SplitPlan(), as_of)
+    assert kept == split_edges(steady, spec, SplitPlan(), as_of) and kept.widened == ""
+    late = ibis.memtable(rows.assign(**{LABEL: (np.arange(400) > 390).astype(float)}))
+    assert judgeable_edges(late, spec, SplitPlan(), as_of).widened == ""
+    assert first_judgeable(SplitPlan(), lambda plan: {"train": "no SQL row"}) == (SplitPlan(), "")
+
+
+def test_a_training_set_no_cut_can_judge_stops_naming_where_the_sqls_are(tmp_path):
+    """Every SQL in the train period: the run stops before fitting anything, and says which
+    period lacks what and how many leads with an SQL each period holds."""
+    rows = pd.DataFrame({
+        schema.LEAD_ID: range(30),
+        CUTOFF_AT: pd.date_range("2025-01-01", periods=30, freq="7D", tz="UTC"),
+        LABEL: [1.0, 0.0] * 5 + [0.0] * 20,
+        SPLIT: ["train"] * 18 + ["validation"] * 6 + ["test"] * 6,
+    })  # fmt: skip
+    rows.to_parquet(tmp_path / TRAINING_SET_FILE)
+    result = CliRunner().invoke(
+        app, ["train", "--training-set", str(tmp_path / TRAINING_SET_FILE),
+              "--out", str(tmp_path / "run"), "--tracking-uri", f"sqlite:///{tmp_path / 'm.db'}"],
+    )  # fmt: skip
+    said = " ".join(result.output.split())
+    assert result.exit_code != 0 and "Traceback" not in said
+    assert "the validation period has no SQL row; the test period has no SQL row" in said
+    assert "SQL leads: train 5 of 18 leads, validation 0 of 6 leads, test 0 of 6 leads" in said

@@ -293,4 +293,6 @@ def test_training_again_on_a_bootstrapped_set_judges_after_the_rows_its_rules_le
     again = load_model(tmp_path / "again" / "model").metadata
     assert str(again["rules_learned_until"]) == str(first["rules_learned_until"])
     assert str(recorded_learned_until(training_set, None)) == str(first["rules_learned_until"])
-    assert recorded_learned_until(training_set, DEFAULT_RULEBOOK) is None  # a rulebook named
+    assert recorded_learned_until(training_set, DEFAULT_RULEBOOK) is None  # another one named
+    that_one = training_set.parent / RULEBOOK_FILE  # the bootstrapped one, named
+    assert str(recorded_learned_until(training_set, that_one)) == str(first["rules_learned_until"])

@@ -16,7 +16,7 @@ from leadscore.features.infer import infer_spec
 from leadscore.features.offline import connect
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import FeatureSpec
-from leadscore.features.training_set import SplitPlan, flat_training_set, split_widened_note
+from leadscore.features.training_set import flat_training_set
 from leadscore.training.job.suggest import empty_rulebook
 from leadscore.training.model.rulebook import Rulebook, compile_rules
 
@@ -62,10 +62,8 @@ def prepare_flat_training(
         )  # fmt: skip
     book = rulebook if rulebook is not None else empty_rulebook()
     feature_spec = compile_rules(book, spec)
-    plan = SplitPlan()
-    path, used = flat_training_set(
-        connect(), kept, flat.label, feature_spec, out, plan=plan, order=flat.order
+    path, widened = flat_training_set(
+        connect(), kept, flat.label, feature_spec, out, order=flat.order
     )
-    widened = split_widened_note(plan, used)
     notes = (*flat.notes, f"split: {widened}") if widened else flat.notes
     return FlatTraining(feature_spec, book, path, flat.shape(drop), notes)

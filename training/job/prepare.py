@@ -47,7 +47,6 @@ from leadscore.features.training_set import (
     SplitPlan,
     build_training_set,
     profile_training_set,
-    split_widened_note,
     write_profile,
 )
 from leadscore.progress import task
@@ -309,8 +308,8 @@ def prepare_training_set(
     write_profile(profile, out)
     mql_rate = historical_mql_per_week(source)
     decisions = list(start.decisions)
-    if widened := split_widened_note(plan, edges.plan):
-        decisions.append(f"split: {widened}")
+    if edges.widened:
+        decisions.append(f"split: {edges.widened}")
     rulebook, suggestion, learned_until = start.rulebook, None, None
     if start.bootstrap:
         with task("Suggesting a rulebook from history"):
@@ -458,12 +457,16 @@ def bootstrap_learned_until(training_set: Path) -> pd.Timestamp:
 
 
 def recorded_learned_until(training_set: Path, rulebook: Path | None) -> pd.Timestamp | None:
-    """:func:`bootstrap_learned_until` when the rulebook beside ``training_set`` was bootstrapped
-    from it (its suggestion lies there too) and no other rulebook was named, else None.
+    """:func:`bootstrap_learned_until` when the rulebook training reads is the one bootstrapped
+    from ``training_set`` (written beside it with its suggestion; none named, or that very
+    file named), else None.
 
     Why: `train --training-set` on such a set must judge the layers only after those rows,
     as the one command did; on earlier rows the rules would win by having seen the label."""
-    if rulebook is not None or beside(training_set, SUGGESTED_FILE) is None:
+    written = beside(training_set, RULEBOOK_FILE)
+    if written is None or beside(training_set, SUGGESTED_FILE) is None:
+        return None
+    if rulebook is not None and Path(rulebook).resolve() != written.resolve():
         return None
     return bootstrap_learned_until(training_set)
 

@@ -19,6 +19,7 @@ from leadscore.features.reading import ExportFormat
 from leadscore.features.schema import LABEL, SPLIT
 from leadscore.features.sources import ExportPaths
 from leadscore.features.spec import FeatureSpec
+from leadscore.features.training_set import periods_lacking
 from leadscore.training.job.train import component_probabilities, evaluate, fit_scorer, refit_scorer
 from leadscore.training.model.artifact import save_model
 from leadscore.training.model.policy import Policy
@@ -99,6 +100,21 @@ TRAINING_STAGES = (
 )
 
 
+def unjudgeable_message(lacking: dict[str, str], parts: dict[str, pd.DataFrame]) -> str:
+    """Why the run stops when a period holds no SQL or no non-SQL row: what each lacks, and
+    the leads with and without an SQL in every period, so a user sees where the SQLs are."""
+    what = "; ".join(f"the {name} period has {held}" for name, held in lacking.items())
+    counts = []
+    for name, part in parts.items():
+        sql_leads = part.loc[part[LABEL] == 1, schema.LEAD_ID].nunique()
+        counts.append(f"{name} {sql_leads} of {part[schema.LEAD_ID].nunique()} leads")
+    return (
+        f"{what} (SQL leads: {', '.join(counts)}). Every period needs SQL and non-SQL leads to "
+        "fit or judge a model; a training set built by leadscore widens the later periods up to "
+        "40% of labelled rows first. Export a longer history, with outcomes up to date"
+    )
+
+
 def run_training(
     training_set: Path,
     spec: FeatureSpec,
@@ -148,19 +164,13 @@ def run_training(
             name: rows[(rows[SPLIT] == name) & rows[LABEL].notna()]
             for name in ("train", "validation", "test")
         }
-        total_sqls = int(rows[LABEL].sum())
         del rows  # the gap and unlabelled rows are not needed again
         # Arrow's pool keeps the file's buffers for reuse; nothing here reads Parquet again soon
         pyarrow.default_memory_pool().release_unused()
-        for name, part in parts.items():
-            if part.empty or part[LABEL].nunique() < 2:
-                sqls = int(part[LABEL].sum())
-                raise ValueError(
-                    f"the {name} period needs both SQL and non-SQL rows, and holds {sqls} SQL "
-                    f"and {len(part) - sqls} non-SQL rows (the whole export: "
-                    f"{total_sqls} SQL rows), also with the split widened as far "
-                    "as it goes; export more history"
-                )
+        if lacking := periods_lacking(
+            pd.concat(parts.values()).value_counts([SPLIT, LABEL]).rename("n").reset_index()
+        ):
+            raise ValueError(unjudgeable_message(lacking, parts))
         started = time.perf_counter()
         with tracking.training_run(tracking_uri, out / "mlartifacts", run_name="train") as run:
             mlflow.log_params(
