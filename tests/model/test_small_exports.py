@@ -36,7 +36,7 @@ from leadscore.features.training_set import (
     periods_lacking,
     split_edges,
 )
-from leadscore.training.job.evaluation import bootstrap_auc_interval
+from leadscore.training.job.evaluation import bootstrap_auc_interval, probability_metrics
 from leadscore.training.job.run import weekly_mql_volume
 from leadscore.training.job.train import choose_layer, fit_scorer
 from leadscore.training.model.artifact import SPEC_FILE, load_model
@@ -283,3 +283,12 @@ def test_a_training_set_no_cut_can_judge_stops_naming_where_the_sqls_are(tmp_pat
     assert result.exit_code != 0 and "Traceback" not in said
     assert "the validation period has no SQL row; the test period has no SQL row" in said
     assert "SQL leads: train 5 of 18 leads, validation 0 of 6 leads, test 0 of 6 leads" in said
+
+
+def test_the_test_figures_say_when_the_level_of_predictions_drifts_from_the_rate():
+    """Calibration in the large, beside ECE: a model whose probabilities are all twice what
+    happens reads 2.0, and one at the rate reads 1.0."""
+    label = np.array([1, 0, 0, 0] * 25)
+    on_rate = np.where(label == 1, 0.4, 0.2)  # mean 0.25, the rate
+    assert probability_metrics(label, on_rate)["mean_p_over_rate"] == pytest.approx(1.0)
+    assert probability_metrics(label, 2 * on_rate)["mean_p_over_rate"] == pytest.approx(2.0)

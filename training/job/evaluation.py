@@ -57,6 +57,8 @@ def probability_metrics(
         "log_loss": float(log_loss(label, p, labels=[0, 1])),
         "brier": float(brier_score_loss(label, p)),
         "ece": expected_calibration_error(label, p),
+        # calibration in the large: a level that drifts between periods shows here first
+        "mean_p_over_rate": float(p.mean() / label.mean()),
     }
     for share in TOP_SHARES:
         metrics[f"sql_capture_top_{int(share * 100)}pct"] = capture_at_top(label, p, share)
