@@ -461,9 +461,8 @@ def flat_training_set(
     position = rows[CUTOFF_AT].rank(method="first", pct=True)
 
     def cut(candidate: SplitPlan) -> pd.Series:
-        share = (candidate.validation_share, candidate.test_share)
-        edges = [0, 1 - share[0] - share[1], 1 - share[1], 1]
-        return pd.cut(position, edges, labels=list(SPLITS)).astype(str)
+        later, test = candidate.validation_share + candidate.test_share, candidate.test_share
+        return pd.cut(position, [0, 1 - later, 1 - test, 1], labels=list(SPLITS)).astype(str)
 
     def lacking(candidate: SplitPlan) -> dict[str, str]:
         counted = pd.DataFrame({SPLIT: cut(candidate), LABEL: rows[LABEL]})

@@ -167,9 +167,8 @@ def run_training(
         del rows  # the gap and unlabelled rows are not needed again
         # Arrow's pool keeps the file's buffers for reuse; nothing here reads Parquet again soon
         pyarrow.default_memory_pool().release_unused()
-        if lacking := periods_lacking(
-            pd.concat(parts.values()).value_counts([SPLIT, LABEL]).rename("n").reset_index()
-        ):
+        counts = pd.concat({name: part[LABEL].value_counts() for name, part in parts.items()})
+        if lacking := periods_lacking(counts.rename("n").rename_axis([SPLIT, LABEL]).reset_index()):
             raise ValueError(unjudgeable_message(lacking, parts))
         started = time.perf_counter()
         with tracking.training_run(tracking_uri, out / "mlartifacts", run_name="train") as run:
