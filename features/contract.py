@@ -48,6 +48,8 @@ _LABEL_CLASSES = {
     "1": 1, "0": 0, "1.0": 1, "0.0": 0,
     "yes": 1, "no": 0, "y": 1, "n": 0,
     "true": 1, "false": 0, "t": 1, "f": 0,
+    # Japanese spreadsheets: yes/no, present/absent, and the circle and cross marks
+    "はい": 1, "いいえ": 0, "あり": 1, "なし": 0, "有": 1, "無": 0, "○": 1, "〇": 1, "×": 0,
 }  # fmt: skip
 # what exports write for "no value" (pandas' own list and the spec's missing markers)
 _EMPTY_TOKENS = frozenset(
@@ -509,16 +511,17 @@ def empty_activities(id_dtype: object = "int64") -> pd.DataFrame:
 
 
 def parse_label(table: Table, column: str) -> pd.Series:
-    """A 0/1 label from 0/1, yes/no, true/false, y/n (any case); anything else is an error."""
+    """A 0/1 label from 0/1, yes/no, true/false, y/n (any case, full-width too), はい/いいえ,
+    あり/なし, 有/無, ○/×; anything else is an error."""
     raw = table.frame[column]
-    text = raw.astype("string").str.strip().str.lower()
+    text = raw.astype("string").str.normalize("NFKC").str.strip().str.lower()
     label = text.map(_LABEL_CLASSES)
     bad = label.isna()
     if bad.any():
         found = text[bad].fillna("<empty>").drop_duplicates().head(_SHOWN_ROWS).tolist()
         raise table.error(
             "label with values other than the two classes", column=column, rows=_rows(bad),
-            values=found, expected="0/1, yes/no or true/false on every row",
+            values=found, expected="0/1, yes/no, true/false or はい/いいえ on every row",
         )  # fmt: skip
     if label.nunique() < 2:
         raise table.error(

@@ -204,6 +204,15 @@ def test_flat_export_accepts_yes_no_labels_and_numbers_rows_without_ids(tmp_path
     assert "Email Address" in flat.personal_data
 
 
+def test_a_japanese_sheet_labels_conversions_in_its_own_words(tmp_path):
+    """はい/いいえ, ○/× and full-width digits, as a Japanese team fills a CP932 sheet."""
+    path = tmp_path / "商談.csv"
+    rows = "リードID,商談化\nA,はい\nB,いいえ\nC,○\nD,×\nE,１\nF,なし\n"
+    path.write_bytes(rows.encode("cp932"))
+    flat = load_flat(path, "商談化", id_column="リードID")
+    assert flat.label.tolist() == [1, 0, 1, 0, 1, 0]
+
+
 def test_flat_label_with_a_third_value_is_refused(tmp_path):
     path = write_csv(tmp_path / "crm.csv", "id,Converted\na,1\nb,0\nc,maybe\nd,")
     with pytest.raises(ContractError) as error:

@@ -42,7 +42,7 @@ from leadscore.training.job.train import choose_layer, fit_scorer
 from leadscore.training.model.artifact import SPEC_FILE, load_model
 from leadscore.training.model.combiner import LogOddsBlend
 from leadscore.training.model.explain import contributions
-from leadscore.training.model.rulebook import compile_rules, parse_rulebook
+from leadscore.training.model.rulebook import compile_rules, load_rulebook, parse_rulebook
 
 SPEC_PATH = Path(__file__).resolve().parents[2] / "features" / "default_spec.yaml"
 EMPTY_RULEBOOK = {"mql_threshold": 1e9, "grades": {"fit": {}, "engagement": {}}, "rules": []}
@@ -248,6 +248,10 @@ def test_a_flat_file_widens_its_split_only_when_a_period_would_judge_nothing(tmp
     )  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "split: with validation 20% and test 20%" in " ".join(result.output.split())
+    # its spec and rulebook lie beside the set, so `rules suggest --training-set` reads them
+    beside = tmp_path / "run" / "training"
+    assert load_spec(beside / SPEC_FILE).attributes == spec.attributes
+    assert load_rulebook(beside / "rulebook.yaml").rules == ()
 
 
 def test_the_ladder_keeps_a_judgeable_split_and_never_widens_for_a_train_period_without_sqls():

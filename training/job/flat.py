@@ -17,6 +17,7 @@ from leadscore.features.offline import connect
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import flat_training_set
+from leadscore.training.job.prepare import write_inputs
 from leadscore.training.job.suggest import empty_rulebook
 from leadscore.training.model.rulebook import Rulebook, compile_rules
 
@@ -65,5 +66,6 @@ def prepare_flat_training(
     path, widened = flat_training_set(
         connect(), kept, flat.label, feature_spec, out, order=flat.order
     )
+    write_inputs(path.parent, spec, book)
     notes = (*flat.notes, f"split: {widened}") if widened else flat.notes
     return FlatTraining(feature_spec, book, path, flat.shape(drop), notes)

@@ -31,7 +31,7 @@ import pandas as pd
 from leadscore.features import schema
 from leadscore.features.infer import Inference, infer
 from leadscore.features.reading import ExportFormat
-from leadscore.features.schema import CUTOFF_AT, LABEL
+from leadscore.features.schema import CUTOFF_AT, LABEL, SPLIT
 from leadscore.features.sources import ExportPaths, Source
 from leadscore.features.spec import (
     ANY_TYPE,
@@ -323,10 +323,9 @@ def prepare_training_set(
             f"{rulebook.mql_threshold:g} points ({suggestion.volume_rule}); "
             f"see {out / SUGGESTED_FILE} and its evidence"
         )
-    dump_spec(start.spec, out / SPEC_FILE)
+    write_inputs(out, start.spec, rulebook)
     if source.export_format is not None:  # for the next file of this export, and for people
         source.export_format.save(out)
-    (out / RULEBOOK_FILE).write_text(dump_rulebook(rulebook))
     (out / DECISIONS_FILE).write_text("\n".join(decisions) + "\n")
     return Prepared(
         path, compile_rules(rulebook, start.spec), rulebook, start.spec, profile, edges,
@@ -377,8 +376,6 @@ def prepare_export(
 
 def labelled_periods(training_set: Path | pd.DataFrame) -> dict[str, pd.DataFrame]:
     """The labelled rows of the train, validation and test periods."""
-    from leadscore.features.schema import LABEL, SPLIT
-
     rows = pd.read_parquet(training_set) if isinstance(training_set, Path) else training_set
     rows = rows[rows[LABEL].notna()]
     return {name: rows[rows[SPLIT] == name] for name in ("train", "validation", "test")}
@@ -450,10 +447,18 @@ def write_suggestion(suggestion: Suggestion, out: Path, source: str) -> list[Pat
     return [out, out.with_suffix(".evidence.csv"), out.with_suffix(".diff")]
 
 
+def write_inputs(out: Path, spec: FeatureSpec, rulebook: Rulebook) -> None:
+    """The spec (without the rules compiled in) and rulebook beside a training set, so that
+    `rules evaluate`, `rules suggest` and `train --training-set` read what it was built with."""
+    dump_spec(spec, out / SPEC_FILE)
+    (out / RULEBOOK_FILE).write_text(dump_rulebook(rulebook))
+
+
 def bootstrap_learned_until(training_set: Path) -> pd.Timestamp:
     """The last cutoff a rulebook bootstrapped from ``training_set`` learnt its points from:
     the train period's (:func:`bootstrap_from` proposes on it)."""
-    return labelled_periods(training_set)["train"][CUTOFF_AT].max()
+    rows = pd.read_parquet(training_set, columns=[CUTOFF_AT, LABEL, SPLIT])
+    return rows.loc[(rows[SPLIT] == "train") & rows[LABEL].notna(), CUTOFF_AT].max()
 
 
 def recorded_learned_until(training_set: Path, rulebook: Path | None) -> pd.Timestamp | None:
