@@ -60,10 +60,12 @@ def test_on_a_drifting_world_the_refit_ranks_the_next_period_better(drifting):
     """Neither model saw the next period; the refit has learned the new channel mix.
 
     Figures (3,000 leads, next period = the last 30% of labelled rows), train-only vs refit:
-    seed 1 ROC-AUC 0.749 vs 0.801, log loss 0.0919 vs 0.0885; seed 2 AUC 0.734 vs 0.752, log
-    loss 0.0847 vs 0.0838; seed 3 AUC 0.763 vs 0.764, log loss 0.0873 vs 0.0885 (the refit
-    under-predicted that period's rate). The assertions hold on all three: the refit ranks
-    better and its log loss is no more than 0.002 worse.
+    seed 1 ROC-AUC 0.758 vs 0.799, log loss 0.0917 vs 0.0880; seed 3 AUC 0.746 vs 0.747, log
+    loss 0.0887 vs 0.0879; seed 2 AUC 0.733 vs 0.732, log loss 0.0858 vs 0.0869 (few SQLs: the
+    logistic layer alone ships, and a third more history does not help it there). Mean P(SQL)
+    over the next period's rate, train-only vs refit: seed 1 1.21 vs 0.99, seed 2 1.14 vs 1.08,
+    seed 3 1.27 vs 1.10 (see training.job.level). The assertions hold on seeds 1 and 3: the
+    refit ranks better and its log loss is no more than 0.002 worse.
     """
     judged, refit, future = drifting
     label = future[LABEL].to_numpy(int)
@@ -130,6 +132,9 @@ def test_the_shipped_model_and_its_mlflow_run_say_it_was_refit(both_ways):
     assert params[True].params["shipped_model"] == "refit on all labelled history"
     assert params[False].params["shipped_model"] == "train period only"
     assert "refit_latest_oof_roc_auc" in params[True].metrics
+    assert params[True].params["level.method"] == plain.metadata["level"]["method"]
+    assert params[True].params["refit.level.method"] == refit.metadata["level"]["method"]
+    assert params[True].params["refit.level.periods"] == "5"
     test_metrics = {k: v for k, v in params[True].metrics.items() if k.startswith("test_")}
     assert test_metrics == {k: v for k, v in params[False].metrics.items()
                             if k.startswith("test_")}  # fmt: skip

@@ -58,6 +58,16 @@ def policy_note(policy: Policy, model_dir: Path) -> str:
     )
 
 
+def level_params(level: dict, prefix: str = "") -> dict[str, object]:
+    """MLflow params of how the combiner's level was read (:mod:`training.job.level`)."""
+    return {
+        f"{prefix}level.method": level["method"],
+        f"{prefix}level.offset": round(level["offset"], 4),
+        f"{prefix}level.same_level_p": round(level["same_level_p"], 4),
+        f"{prefix}level.periods": len(level["period_offsets"]),
+    }
+
+
 def _log_shipped(scorer: LeadScorer) -> None:
     """MLflow params of what ships: which model, its policy, and for a refit its own settings
     and its out-of-fold figures on the latest period (never the test figures: it saw test)."""
@@ -81,6 +91,7 @@ def _log_shipped(scorer: LeadScorer) -> None:
             "refit.method": refit["method"][:500],  # MLflow's limit on a param value
             "refit.combiner.logistic_weight": round(float(scorer.combiner.coef_[0, 1]), 4),
             "refit.combiner.lightgbm_weight": round(float(scorer.combiner.coef_[0, 2]), 4),
+            **level_params(scorer.metadata["level"], "refit."),
         }
     )
     mlflow.log_metrics(
@@ -206,6 +217,7 @@ def run_training(
                     "shipped_layer": scorer.metadata["shipped_layer"],
                     "layer_judged_on": scorer.metadata["layer_judged_on"],
                     "few_sqls": scorer.metadata["few_sqls"],
+                    **level_params(scorer.metadata["level"]),
                     **{f"{name}_sql_leads": counts["sql_leads"]
                        for name, counts in scorer.metadata["sql_counts"].items()},
                 }

@@ -1,8 +1,9 @@
 """Fit the lead scorer honestly: choose on validation, judge on the untouched test period.
 
 Hyperparameters of each model are searched on the train period and chosen by validation log
-loss; the combiner (:mod:`training.model.combiner`) is fitted on validation; the test period only
-ever produces the figures.
+loss; the combiner (:mod:`training.model.combiner`) is fitted on validation, and its level read
+across the train and validation periods (:mod:`training.job.level`); the test period only ever
+produces the figures.
 Each candidate is reported through ``on_candidate`` (the MLflow layer logs them as nested runs).
 
 Small exports (:func:`fit_scorer` states the rule): with few SQLs, validation is widened into
@@ -19,6 +20,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 import yaml
+from scipy.special import expit
 from sklearn.metrics import log_loss, roc_auc_score
 from sklearn.pipeline import Pipeline
 
@@ -28,6 +30,7 @@ from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
 from leadscore.training.job.capacity import WEEK, fill_threshold
 from leadscore.training.job.evaluation import probability_metrics
+from leadscore.training.job.level import Level, period_offset, periods_of, read_level
 from leadscore.training.job.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
 from leadscore.training.model.combiner import LAYERS, LogOddsBlend
 from leadscore.training.model.policy import DEFAULT_TIERS, CapacityError, Policy
@@ -65,6 +68,7 @@ FEW_SQL_LIGHTGBM = {"num_leaves": 7, "learning_rate": 0.05, "min_child_samples":
                     "reg_lambda": 5.0, "colsample_bytree": 0.5, "n_estimators": 100}  # fmt: skip
 MIN_COMBINER_SQL_LEADS = 20  # a refit's combiner: the latest period, widened until it has these
 SIMPLER_WITHIN_AUC = 0.01  # with few SQLs, a simpler layer this close to the best ships
+LEVEL_PERIODS = 4  # the models' fitting rows, cut by time into this many periods for the level
 
 
 @dataclass(frozen=True)
@@ -187,6 +191,10 @@ def fit_scorer(
     anything after it. The models that ship are fitted on the train period, as always. If the
     folds leave no SQL to judge on, validation alone judges.
 
+    The combiner's level (its intercept) is then read across periods, not from the one it was
+    fitted on (:func:`shift_level`): the train period cut by time into ``LEVEL_PERIODS``, and
+    validation.
+
     ``mql_per_week``: the export's historical MQL hand-offs a week, the first policy's volume
     when the rulebook hands off nobody (:func:`volume_policy`). ``rules_learned_until``: when
     the rulebook's points were learnt from this history (a bootstrapped rulebook), the last
@@ -264,9 +272,16 @@ def fit_scorer(
     rules_auc = float(roc_auc_score(label, baseline))
     aucs = {layer: auc for layer, (auc, _) in fitted.items()}
     shipped = choose_layer(aucs, rules_auc, few_sqls)
-    combiner = fitted[shipped][1]
     notes.append(shipped_layer_note(shipped, aucs, rules_auc, judged_on))
-    p_valid = combined_probability(combiner, layers.component_logits(validation).to_numpy())
+    valid_margins = layers.component_logits(validation).to_numpy()
+    combiner, level = shift_level(
+        fitted[shipped][1],
+        [(train, layers.component_logits(train).to_numpy(), LEVEL_PERIODS),
+         (validation, valid_margins, 1)],
+        reference=valid_margins,
+    )  # fmt: skip
+    notes.append(level.describe())
+    p_valid = combined_probability(combiner, valid_margins)
     metadata = {
         "shipped_layer": shipped,
         "layer_judged_on": judged_on,
@@ -275,6 +290,7 @@ def fit_scorer(
         "few_sqls": few_sqls,
         "rules_learned_until": rules_learned_until,
         "chosen_params": chosen,
+        "level": vars(level),
         "notes": notes,
     }
     return LeadScorer(
@@ -286,6 +302,48 @@ def fit_scorer(
         reason_catalog=yaml.safe_load(CATALOG.read_text()),
         typical_counts=typical_counts(spec, train),
     )  # fmt: skip
+
+
+def own_log_odds(combiner: LogOddsBlend, margins: np.ndarray) -> np.ndarray:
+    """The shipped layer's log-odds at the models' own link: their log-odds weighted as the
+    combiner weighs them, at slope 1, before the combiner sharpens or flattens them.
+
+    Why not the combiner's log-odds: on the models' own fitting rows their fit is sharper than
+    out of sample, and a combiner slope fitted out of sample would read that as a level (on
+    3,000-lead worlds, +0.1 to +0.6 log-odds in the periods the models fitted on). At their own
+    link, models fitted by maximum likelihood match their fitting rows' rate. The rules layer
+    has no link of its own (its points are not fitted by likelihood): the combiner's is used.
+    """
+    weights = combiner.coef_[0, 1:]
+    if combiner.layer == "rules" or weights.sum() <= 0:
+        return combiner.decision_function(margins)
+    return margins[:, 1:] @ weights / weights.sum()
+
+
+def shift_level(
+    combiner: LogOddsBlend,
+    parts: list[tuple[pd.DataFrame, np.ndarray, int]],
+    reference: np.ndarray,
+) -> tuple[LogOddsBlend, Level]:
+    """``combiner`` with its level read across periods (:func:`training.job.level.read_level`).
+
+    ``parts``: (labelled rows, their component margins, how many periods to cut them into by
+    time), oldest first. Why: the intercept fitted on one period carries that period's
+    conversion level, and one period's dip or peak is mostly sampling noise; the level rule
+    pools the periods unless their levels differ beyond it, and then follows the latest.
+    Levels are read at the models' own link (:func:`own_log_odds`); the combiner's intercept
+    then moves until its mean P(SQL) on the ``reference`` margins (the latest period's) is
+    what the models' own link, at the level read, gives them.
+    """
+    periods = [
+        period
+        for rows, margins, count in parts
+        for period in periods_of(rows, own_log_odds(combiner, margins), count)
+    ]
+    level = read_level(periods)
+    target = float(expit(own_log_odds(combiner, reference) + level.offset).mean())
+    moved = period_offset(combiner.decision_function(reference), target)
+    return combiner.with_level(moved), replace(level, offset=moved)
 
 
 def typical_counts(spec: FeatureSpec, rows: pd.DataFrame) -> dict[str, float]:
@@ -358,7 +416,8 @@ REFIT_METHOD = (
     "tree count and layer chosen on the train and validation periods; combiner (the "
     "calibration), score scale and first hand-off threshold fitted on out-of-fold predictions "
     "over time ({folds} expanding windows that keep the {horizon}-day gap and never split a "
-    "lead): the combiner on {combiner_on}, the score scale and threshold on the latest period"
+    "lead): the combiner on {combiner_on}, its level read across {periods} periods of all "
+    "history, the score scale and threshold on the latest period"
 )
 
 
@@ -380,7 +439,10 @@ def refit_scorer(
     time until it holds them, or holds every block. Why not every block always: early
     blocks are predicted by models of little history, whose weaker margins pull a pooled
     slope and intercept away from the refit's (on a drifting world the pooled fit
-    under-predicted the next period by a quarter). The score scale and the first policy's
+    under-predicted the next period by a quarter). The combiner's level is then read across
+    ``LEVEL_PERIODS + 1`` periods of all labelled rows by time, scored by the refit models
+    (:func:`shift_level`), as the judged one's was across train and validation. The score
+    scale and the first policy's
     threshold come from the latest block, so a score's percentile and the hand-off volume
     stay those of leads no model had seen. When the folds leave no SQL to fit on, ``judged``
     ships unchanged and a note says so.
@@ -412,11 +474,17 @@ def refit_scorer(
         blocks += 1
         fit_on = oof.since(np.unique(oof.fold)[-blocks])
     combiner_on = "the latest period" if blocks == 1 else f"the latest {blocks} periods"
-    combiner = LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(fit_on.margins, fit_on.label)
+    margins = layers.component_logits(rows).to_numpy()
+    combiner, level = shift_level(
+        LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(fit_on.margins, fit_on.label),
+        [(rows, margins, LEVEL_PERIODS + 1)],
+        reference=margins[rows.index.isin(latest.rows.index)],
+    )
     p_latest = combined_probability(combiner, latest.margins)
     method = REFIT_METHOD.format(
-        folds=CV_FOLDS, horizon=spec.sql_within_days, combiner_on=combiner_on
-    )
+        folds=CV_FOLDS, horizon=spec.sql_within_days, combiner_on=combiner_on,
+        periods=LEVEL_PERIODS + 1,
+    )  # fmt: skip
     window = f"{rows[CUTOFF_AT].min()} .. {rows[CUTOFF_AT].max()}"
     latest_window = f"{latest.rows[CUTOFF_AT].min()} .. {latest.rows[CUTOFF_AT].max()}"
     metadata = {
@@ -436,8 +504,10 @@ def refit_scorer(
                 "log_loss": float(log_loss(latest.label, p_latest, labels=[0, 1])),
             },
         },
+        "level": vars(level),
         "notes": [
             *judged.metadata["notes"],
+            level.describe("Shipped model's level"),
             f"Shipped model: the chosen configuration refit on all {len(rows)} labelled rows "
             f"({window}), so it has learned from the latest months; its combiner, score scale "
             f"and first hand-off threshold come from out-of-fold predictions over time. The "

@@ -24,6 +24,8 @@ and is judged for it.
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 from scipy.optimize import minimize
 from scipy.special import expit, log_expit
@@ -93,6 +95,15 @@ class LogOddsBlend(LinearLogOdds, ClassifierMixin, BaseEstimator):
         self.coef_ = coef[np.newaxis, :]
         self.intercept_ = np.array([intercept])
         return self
+
+    def with_level(self, offset: float) -> LogOddsBlend:
+        """A copy whose intercept moves by ``offset`` log-odds: the level read across several
+        periods (:mod:`training.job.level`) in place of the one period the blend was fitted on.
+        Weights and slope stay; explanations read the intercept, so they stay exact."""
+        check_is_fitted(self)
+        moved = copy.deepcopy(self)
+        moved.intercept_ = self.intercept_ + offset
+        return moved
 
     def decision_function(self, X: np.ndarray) -> np.ndarray:
         check_is_fitted(self)

@@ -1,0 +1,126 @@
+"""The combiner's level is read across periods, so one period's dip does not set it.
+
+A marketing ops lead compares the scorer's mean P(SQL) with what sales converted last quarter.
+When the one period the combiner was fitted on converted low by chance, every score of the next
+quarter came out low with it (on the 20,000-lead Marketo world, 0.80 of the test period's rate).
+The level rule pools the periods unless their levels differ beyond sampling noise, and follows
+the latest when they drift.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import expit, logit
+
+from leadscore.features.offline import LABEL
+from leadscore.features.schema import LEAD_ID
+from leadscore.features.synthetic import simulate
+from leadscore.features.training_set import SPLIT
+from leadscore.training.job.level import Period, period_offset, read_level
+from leadscore.training.job.train import LIGHTGBM_GRID, LOGISTIC_GRID, fit_scorer
+from tests.worlds import default_training_set
+
+ROWS = 5_000  # a period's rows, one lead each: about 180 SQLs at the base log-odds below
+
+
+def period(level: float, seed: int) -> Period:
+    """A period whose rows convert at the combiner's log-odds shifted by ``level``."""
+    rng = np.random.default_rng(seed)
+    log_odds = rng.normal(-4.0, 1.0, ROWS)
+    label = (rng.random(ROWS) < expit(log_odds + level)).astype(int)
+    return Period(log_odds, label, int(label.sum()), int(ROWS - label.sum()))
+
+
+def test_a_period_offset_brings_the_mean_probability_to_the_rate():
+    p = period(0.3, seed=1)
+    offset = period_offset(p.log_odds, float(p.label.mean()))
+    assert expit(p.log_odds + offset).mean() == pytest.approx(p.label.mean(), rel=1e-6)
+
+
+def test_a_dip_within_sampling_noise_moves_the_level_only_by_its_share():
+    """Four periods at +0.3 and a latest one at +0.2: pooled, each weighted by its SQLs."""
+    periods = [period(0.3, seed) for seed in range(4)] + [period(0.2, seed=4)]
+    level = read_level(periods)
+    assert level.method == "one level" and level.same_level_p >= 0.05
+    assert level.offset == pytest.approx(0.28, abs=0.04)
+    precision = 1 / np.array([1 / p.sql_leads + 1 / p.other_leads for p in periods])
+    np.testing.assert_allclose(level.period_weights, precision / precision.sum())
+    assert level.offset == pytest.approx(np.dot(level.period_weights, level.period_offsets))
+
+
+def test_a_level_that_keeps_falling_is_followed():
+    """+0.6 down to -0.2 in five steps is no noise: the latest periods weigh most."""
+    periods = [period(level, seed) for seed, level in enumerate([0.6, 0.4, 0.2, 0.0, -0.2])]
+    level = read_level(periods)
+    assert level.method == "a moving level" and level.same_level_p < 0.05
+    assert level.period_weights[-1] > 0.5
+    assert level.offset < 0.0  # pooling would have said +0.2
+    assert sum(level.period_weights) == pytest.approx(1.0)
+    assert level.offset == pytest.approx(np.dot(level.period_weights, level.period_offsets))
+
+
+def test_a_period_without_an_sql_carries_no_level():
+    empty = Period(np.full(50, -4.0), np.zeros(50, int), 0, 50)
+    assert read_level([empty]).method == "none" and read_level([empty]).offset == 0.0
+    level = read_level([empty, period(0.3, seed=1)])
+    assert len(level.period_offsets) == 1 and level.offset == pytest.approx(0.3, abs=0.05)
+
+
+@pytest.fixture(scope="module")
+def low_validation(tmp_path_factory):  # type: ignore[no-untyped-def]
+    """A 6,000-lead world whose validation period lost a fifth of its SQL leads by chance."""
+    path, spec, rulebook = default_training_set(
+        simulate(6000, 11), tmp_path_factory.mktemp("low_validation")
+    )
+    rows = pd.read_parquet(path)
+    rows = rows[rows[LABEL].notna()]
+    validation = rows[SPLIT] == "validation"
+    sql_leads = rows.loc[validation & (rows[LABEL] == 1), LEAD_ID].unique()
+    lost = np.random.default_rng(0).choice(sql_leads, len(sql_leads) // 5, replace=False)
+    rows.loc[validation & rows[LEAD_ID].isin(lost), LABEL] = 0.0
+    parts = {name: rows[rows[SPLIT] == name] for name in ("train", "validation", "test")}
+    scorer = fit_scorer(
+        parts["train"], parts["validation"], spec, rulebook,
+        logistic_grid=LOGISTIC_GRID[1:2], lightgbm_grid=LIGHTGBM_GRID[:1],
+    )  # fmt: skip
+    return scorer, parts
+
+
+def test_a_validation_period_that_converted_low_does_not_set_the_next_quarters_level(
+    low_validation,
+):
+    scorer, parts = low_validation
+    level = scorer.metadata["level"]
+    test = parts["test"]
+    rate = test[LABEL].mean()
+    p = scorer.probability(test)
+    as_fitted = expit(logit(p) - level["offset"])  # the combiner as validation alone set it
+    assert level["method"] == "one level" and level["offset"] > 0
+    assert abs(np.log(p.mean() / rate)) < abs(np.log(as_fitted.mean() / rate))
+    assert any(note.startswith("Level: one level over 5 periods") for note in
+               scorer.metadata["notes"])  # fmt: skip
+
+
+def test_the_level_keeps_each_score_explained_exactly(low_validation):
+    from leadscore.training.model.explain import contributions
+
+    scorer, parts = low_validation
+    sample = parts["test"].sample(200, random_state=0)
+    p = scorer.probability(sample)
+    np.testing.assert_allclose(
+        contributions(scorer, sample).sum(axis=1), np.log(p / (1 - p)), atol=1e-6
+    )
+
+
+def test_the_level_is_saved_with_the_model(low_validation, tmp_path: Path):
+    from leadscore.training.model.artifact import load_model, save_model
+
+    scorer, parts = low_validation
+    save_model(scorer, tmp_path / "model")
+    loaded = load_model(tmp_path / "model")
+    np.testing.assert_allclose(loaded.probability(parts["test"]), scorer.probability(parts["test"]))
+    assert loaded.metadata["level"]["method"] == "one level"
