@@ -17,11 +17,24 @@ import pytest
 from scipy.special import expit, logit
 
 from leadscore.features.offline import LABEL
-from leadscore.features.schema import LEAD_ID
+from leadscore.features.schema import CUTOFF_AT, LEAD_ID
 from leadscore.features.synthetic import simulate
 from leadscore.features.training_set import SPLIT
-from leadscore.training.job.level import Period, period_offset, read_level
-from leadscore.training.job.train import LIGHTGBM_GRID, LOGISTIC_GRID, fit_scorer
+from leadscore.training.job.level import (
+    Period,
+    local_level,
+    offset_variance,
+    period_offset,
+    read_level,
+)
+from leadscore.training.job.train import (
+    LIGHTGBM_GRID,
+    LOGISTIC_GRID,
+    fit_scorer,
+    own_log_odds,
+    shift_level,
+)
+from leadscore.training.model.combiner import LAYERS, LogOddsBlend
 from tests.worlds import default_training_set
 
 ROWS = 5_000  # a period's rows, one lead each: about 180 SQLs at the base log-odds below
@@ -47,7 +60,8 @@ def test_a_dip_within_sampling_noise_moves_the_level_only_by_its_share():
     level = read_level(periods)
     assert level.method == "one level" and level.same_level_p >= 0.05
     assert level.offset == pytest.approx(0.28, abs=0.04)
-    precision = 1 / np.array([1 / p.sql_leads + 1 / p.other_leads for p in periods])
+    variances = [offset_variance(p, o) for p, o in zip(periods, level.period_offsets, strict=True)]
+    precision = 1 / np.array(variances)
     np.testing.assert_allclose(level.period_weights, precision / precision.sum())
     assert level.offset == pytest.approx(np.dot(level.period_weights, level.period_offsets))
 
@@ -63,11 +77,85 @@ def test_a_level_that_keeps_falling_is_followed():
     assert level.offset == pytest.approx(np.dot(level.period_weights, level.period_offsets))
 
 
+def test_the_local_level_pools_at_step_zero_and_follows_the_latest_at_a_large_step():
+    offsets, variances = np.array([0.4, 0.1, -0.2]), np.array([0.01, 0.02, 0.04])
+    pooled = (offsets / variances).sum() / (1 / variances).sum()
+    assert local_level(offsets, variances, 0.0)[0] == pytest.approx(pooled)
+    assert local_level(offsets, variances, 1e6)[0] == pytest.approx(-0.2, abs=1e-4)
+
+
+def test_an_offset_spread_over_sharper_probabilities_is_less_sure_than_the_rate():
+    """The same rate and leads, log-odds spread wider: the offset's noise grows."""
+    rng = np.random.default_rng(0)
+    label = (rng.random(ROWS) < 0.03).astype(int)
+    flat, sharp = np.full(ROWS, -3.5), rng.normal(-4.0, 1.5, ROWS)
+    counts = (int(label.sum()), int(ROWS - label.sum()))
+    rate = float(label.mean())
+    flat_v = offset_variance(Period(flat, label, *counts), period_offset(flat, rate))
+    sharp_v = offset_variance(Period(sharp, label, *counts), period_offset(sharp, rate))
+    assert flat_v == pytest.approx(1 / counts[0] + 1 / counts[1])
+    assert sharp_v > 1.2 * flat_v
+
+
 def test_a_period_without_an_sql_carries_no_level():
     empty = Period(np.full(50, -4.0), np.zeros(50, int), 0, 50)
     assert read_level([empty]).method == "none" and read_level([empty]).offset == 0.0
     level = read_level([empty, period(0.3, seed=1)])
     assert len(level.period_offsets) == 1 and level.offset == pytest.approx(0.3, abs=0.05)
+
+
+def margins_and_rows(seed: int, start: str, level: float) -> tuple[np.ndarray, pd.DataFrame]:
+    """A period's three component margins (rule points/10, logistic and LightGBM log-odds) and
+    its rows, converting at the logistic log-odds shifted by ``level``."""
+    rng = np.random.default_rng(seed)
+    logistic = rng.normal(-4.0, 1.0, ROWS)
+    margins = np.column_stack(
+        [rng.normal(2, 1, ROWS), logistic, logistic + rng.normal(0, 0.3, ROWS)]
+    )
+    rows = pd.DataFrame({
+        LEAD_ID: [f"{start}-{k}" for k in range(ROWS)],
+        CUTOFF_AT: pd.date_range(start, periods=ROWS, freq="min", tz="UTC"),
+        LABEL: (rng.random(ROWS) < expit(logistic + level)).astype(float),
+    })  # fmt: skip
+    return margins, rows
+
+
+@pytest.mark.parametrize("layer", LAYERS)
+def test_every_layer_takes_the_level_read_on_the_latest_period(layer):
+    """Each layer's mean P(SQL) on the latest period is what its own link gives at the level
+    read, whether it was fitted there or not."""
+    history = [margins_and_rows(seed, f"2025-0{seed + 1}-01", 0.3) for seed in range(4)]
+    latest_margins, latest = margins_and_rows(9, "2025-09-01", 0.0)  # fitted on a low period
+    combiner = LogOddsBlend(layer=layer).fit(latest_margins, latest[LABEL].to_numpy(int))
+    moved, level = shift_level(
+        combiner,
+        [(pd.concat([rows for _, rows in history]), np.vstack([m for m, _ in history]), 4),
+         (latest, latest_margins, 1)],
+        reference=latest_margins,
+    )  # fmt: skip
+    assert level.method in ("one level", "a moving level") and level.intercept_shift > 0
+    assert moved.intercept_[0] == pytest.approx(combiner.intercept_[0] + level.intercept_shift)
+    np.testing.assert_array_equal(moved.coef_, combiner.coef_)
+    own = expit(own_log_odds(combiner, latest_margins) + level.offset).mean()
+    assert expit(moved.decision_function(latest_margins)).mean() == pytest.approx(own, rel=1e-6)
+    if layer == "rules":  # no link of its own: the combiner's, so the shift is the level read
+        assert level.intercept_shift == pytest.approx(level.offset)
+
+
+def test_a_combiner_fitted_on_the_one_period_read_is_left_where_it_is():
+    margins, rows = margins_and_rows(3, "2025-01-01", 0.2)
+    combiner = LogOddsBlend(layer="logistic").fit(margins, rows[LABEL].to_numpy(int))
+    _, level = shift_level(combiner, [(rows, margins, 1)], reference=margins)
+    assert level.intercept_shift == pytest.approx(0.0, abs=1e-6)
+
+
+def test_without_a_usable_period_the_combiner_stays_as_fitted():
+    margins, rows = margins_and_rows(3, "2025-01-01", 0.2)
+    combiner = LogOddsBlend().fit(margins, rows[LABEL].to_numpy(int))
+    no_sql = rows.assign(**{LABEL: 0.0})
+    moved, level = shift_level(combiner, [(no_sql, margins, 2)], reference=margins)
+    assert level.method == "none" and moved is combiner
+    assert "left as fitted" in level.describe()
 
 
 @pytest.fixture(scope="module")
@@ -98,8 +186,8 @@ def test_a_validation_period_that_converted_low_does_not_set_the_next_quarters_l
     test = parts["test"]
     rate = test[LABEL].mean()
     p = scorer.probability(test)
-    as_fitted = expit(logit(p) - level["offset"])  # the combiner as validation alone set it
-    assert level["method"] == "one level" and level["offset"] > 0
+    as_fitted = expit(logit(p) - level["intercept_shift"])  # as validation alone set it
+    assert level["method"] == "one level" and level["intercept_shift"] > 0
     assert abs(np.log(p.mean() / rate)) < abs(np.log(as_fitted.mean() / rate))
     assert any(note.startswith("Level: one level over 5 periods") for note in
                scorer.metadata["notes"])  # fmt: skip
@@ -109,6 +197,7 @@ def test_the_level_keeps_each_score_explained_exactly(low_validation):
     from leadscore.training.model.explain import contributions
 
     scorer, parts = low_validation
+    assert scorer.metadata["level"]["intercept_shift"] > 0  # the level has moved the intercept
     sample = parts["test"].sample(200, random_state=0)
     p = scorer.probability(sample)
     np.testing.assert_allclose(

@@ -20,24 +20,20 @@ stated rule (:func:`read_level`):
   ch. 2) with its random-step variance fitted by maximum likelihood: the filtered level at the
   latest period, so the latest periods weigh most, as they should when the level drifts.
 
-Which periods, and at which link, is :func:`training.job.train.shift_level`'s: the models' own
-fitting rows cut by time, and the period the combiner was fitted on, at the models' own link,
-where models fitted by maximum likelihood match their fitting rows' rate.
+Which periods are read, and at which link, is said once, in
+:func:`training.job.train.shift_level`.
 
 Measured before choosing, on ten simulated worlds (3,000 to 20,000 leads, three drifting): the
 judged model's mean P(SQL) over the test period's rate, and the refit's over the period after
 its history. Without the level, 0.67 to 1.11 (13% off on average) and the refit 0.67 to 1.17
 (19%). Periods predicted by the time folds' models read the level worse than the fitting rows
 (the earliest folds, fitted on an export's first months of only young leads, were 0.6 log-odds
-off). The local level always, with no test of one level: 0.88 to 1.18 (9.5%), 12%
-off on two of the four 20,000-lead worlds. This rule: 0.91 to 1.27 (10.8%), within 10% on all
-four 20,000-lead worlds (5% on average there), and the refit 0.91 to 1.15 (6.6%). Its cost: on
+off). The local level always, with no test of one level: 0.88 to 1.27 (9.9%), 12% off on two
+of the four 20,000-lead worlds. This rule: 0.91 to 1.27 (10.6%), within 10% on all four
+20,000-lead worlds (5% on average there), and the refit 0.91 to 1.15 (6.3%). Its cost: on
 3,000-lead worlds drifting steadily the test cannot tell the drift from noise and pools, and
 the judged model over-predicts the next period by 14% to 27%; the refit, which ships and has
-learned the latest months, reads 0.99 to 1.10 there.
-
-Why not statsmodels' ``UnobservedComponents``: it fits one observation variance shared by every
-period, where here each period's is known from its SQL count; the filter is a dozen lines.
+learned the latest months, reads 0.98 to 1.09 there.
 """
 
 from __future__ import annotations
@@ -56,14 +52,14 @@ from leadscore.features.schema import CUTOFF_AT, LABEL
 SAME_LEVEL_P = 0.05  # Cochran's Q below this p-value: the periods' levels differ
 # the random step's variance (log-odds squared) is searched over 0 and this grid
 STEP_VARIANCES = (0.0, *np.logspace(-4, 1, 51))
-MAX_OFFSET = 10.0  # a period's offset is searched within this many log-odds of the combiner's
+MAX_OFFSET = 50.0  # a period's offset is searched within this many log-odds of its log-odds'
 
 
 @dataclass(frozen=True)
 class Period:
-    """One period predicted out of fold: the combiner's log-odds on its rows, their labels, and
-    how many distinct leads reached SQL and did not (rows of one lead move together, so leads,
-    not rows, set the sampling noise)."""
+    """One period: the log-odds on its labelled rows, their labels, and how many distinct leads
+    reached SQL and did not (rows of one lead move together, so leads, not rows, set the
+    sampling noise)."""
 
     log_odds: np.ndarray
     label: np.ndarray
@@ -73,28 +69,32 @@ class Period:
 
 @dataclass(frozen=True)
 class Level:
-    """The shift applied to the combiner's intercept, and how it was read."""
+    """The level read across periods, and what it moved the combiner's intercept by."""
 
-    offset: float
+    offset: float  # the level read: weights @ period_offsets
     method: str  # "one level", "a moving level", or "none" (no period had both classes)
     same_level_p: float  # Cochran's Q p-value; 1.0 with fewer than two periods
     period_offsets: list[float]
     period_weights: list[float]  # each period's share in ``offset`` (they sum to 1)
+    intercept_shift: float = 0.0  # set by training.job.train.shift_level
 
     def describe(self, subject: str = "Level") -> str:
-        """One line for the run's notes and MLflow."""
+        """One line for the run's notes."""
+        if self.method == "none":
+            return f"{subject}: no period held both an SQL and a non-SQL lead; left as fitted."
         offsets = ", ".join(f"{o:+.2f}" for o in self.period_offsets)
         weights = ", ".join(f"{w:.2f}" for w in self.period_weights)
         return (
             f"{subject}: {self.method} over {len(self.period_offsets)} periods (offsets oldest to "
-            f"latest {offsets} log-odds; same-level test p = {self.same_level_p:.2f}); the "
-            f"combiner's intercept moves {self.offset:+.3f}, weights {weights}."
+            f"latest {offsets} log-odds, weights {weights}; same-level test p = "
+            f"{self.same_level_p:.2f}); the combiner's intercept moves "
+            f"{self.intercept_shift:+.3f}."
         )
 
 
 def periods_of(rows: pd.DataFrame, log_odds: np.ndarray, count: int) -> list[Period]:
-    """``rows`` (labelled) with the combiner's ``log_odds`` on each, cut by cutoff time into
-    ``count`` periods of equal row counts, oldest first."""
+    """``rows`` (labelled) with the ``log_odds`` on each, cut by cutoff time into ``count``
+    periods of equal row counts, oldest first."""
     order = np.argsort(rows[CUTOFF_AT].to_numpy(), kind="stable")
     label = rows[LABEL].to_numpy(int)
     leads = rows[schema.LEAD_ID].to_numpy()
@@ -116,14 +116,29 @@ def period_offset(log_odds: np.ndarray, rate: float) -> float:
     )
 
 
-def offset_variance(period: Period) -> float:
-    """Sampling variance of a period's offset: that of the log-odds of a rate over leads."""
-    return 1.0 / period.sql_leads + 1.0 / period.other_leads
+def offset_variance(period: Period, offset: float) -> float:
+    """Sampling variance of a period's ``offset``.
+
+    The offset moves the mean P(SQL) by mean(p(1-p)) per log-odds, so its variance is the
+    rate's over that squared. The rate's is counted over leads (the log-odds of a rate over
+    ``sql_leads`` and ``other_leads``, ``1/sql + 1/other``, scaled back to the rate), as a lead's
+    rows convert together; where the log-odds spread leads apart, mean(p(1-p)) falls below
+    rate(1-rate) and the offset is that much less sure than the rate.
+    """
+    p = expit(period.log_odds + offset)
+    rate = float(period.label.mean())
+    over_leads = 1.0 / period.sql_leads + 1.0 / period.other_leads
+    return over_leads * (rate * (1 - rate) / float(np.mean(p * (1 - p)))) ** 2
 
 
-def _filter(offsets: np.ndarray, variances: np.ndarray, step: float) -> tuple[float, float]:
+def local_level(offsets: np.ndarray, variances: np.ndarray, step: float) -> tuple[float, float]:
     """(filtered level at the latest period, log likelihood) of the local-level model with
-    random-step variance ``step``, started diffuse (on the first period's offset)."""
+    random-step variance ``step``, started diffuse (on the first period's offset).
+
+    Step 0 gives the precision-weighted mean of every offset; a step far above the variances
+    gives the latest offset. Written out (a dozen lines) because statsmodels'
+    ``UnobservedComponents`` fits one observation variance for every period, where here each
+    period's is known."""
     level, variance, loglik = offsets[0], variances[0], 0.0
     for offset, noise in zip(offsets[1:], variances[1:], strict=True):
         predicted = variance + step
@@ -138,22 +153,25 @@ def _filter(offsets: np.ndarray, variances: np.ndarray, step: float) -> tuple[fl
 
 def read_level(periods: list[Period]) -> Level:
     """The level of ``periods`` (oldest first), by the module's rule; periods without both an
-    SQL and a non-SQL lead carry no level and are left out. With none left, the shift is 0."""
+    SQL and a non-SQL lead carry no level and are left out. With none left, the level is 0
+    and ``method`` is "none"."""
     usable = [p for p in periods if p.sql_leads > 0 and p.other_leads > 0]
     if not usable:
         return Level(0.0, "none", 1.0, [], [])
     offsets = np.array([period_offset(p.log_odds, float(p.label.mean())) for p in usable])
-    variances = np.array([offset_variance(p) for p in usable])
+    variances = np.array([offset_variance(p, o) for p, o in zip(usable, offsets, strict=True)])
     precision = 1.0 / variances
     pooled = float(precision @ offsets / precision.sum())
     q = float(precision @ (offsets - pooled) ** 2)
     same_level_p = float(chi2.sf(q, len(usable) - 1)) if len(usable) > 1 else 1.0
-    if same_level_p >= SAME_LEVEL_P:
+    step = 0.0
+    if same_level_p < SAME_LEVEL_P:
+        step = max(STEP_VARIANCES, key=lambda s: local_level(offsets, variances, s)[1])
+    if step == 0.0:  # one level: the filter at step 0 is the precision-weighted mean
         weights = precision / precision.sum()
         return Level(pooled, "one level", same_level_p, offsets.tolist(), weights.tolist())
-    step = max(STEP_VARIANCES, key=lambda s: _filter(offsets, variances, s)[1])
     # the filtered level is linear in the offsets: each period's weight is its unit response
-    weights = np.array([_filter(unit, variances, step)[0] for unit in np.eye(len(usable))])
+    weights = np.array([local_level(unit, variances, step)[0] for unit in np.eye(len(usable))])
     return Level(
         float(weights @ offsets), "a moving level", same_level_p, offsets.tolist(),
         weights.tolist(),

@@ -68,7 +68,8 @@ FEW_SQL_LIGHTGBM = {"num_leaves": 7, "learning_rate": 0.05, "min_child_samples":
                     "reg_lambda": 5.0, "colsample_bytree": 0.5, "n_estimators": 100}  # fmt: skip
 MIN_COMBINER_SQL_LEADS = 20  # a refit's combiner: the latest period, widened until it has these
 SIMPLER_WITHIN_AUC = 0.01  # with few SQLs, a simpler layer this close to the best ships
-LEVEL_PERIODS = 4  # the models' fitting rows, cut by time into this many periods for the level
+LEVEL_PERIODS = 4  # the train period, cut by time into this many periods for the level
+REFIT_LEVEL_PERIODS = LEVEL_PERIODS + 1  # the refit's rows: as many periods as the judged read
 
 
 @dataclass(frozen=True)
@@ -191,9 +192,8 @@ def fit_scorer(
     anything after it. The models that ship are fitted on the train period, as always. If the
     folds leave no SQL to judge on, validation alone judges.
 
-    The combiner's level (its intercept) is then read across periods, not from the one it was
-    fitted on (:func:`shift_level`): the train period cut by time into ``LEVEL_PERIODS``, and
-    validation.
+    The combiner's level (its intercept) is then read across the train and validation periods,
+    not from the one it was fitted on (:func:`shift_level`).
 
     ``mql_per_week``: the export's historical MQL hand-offs a week, the first policy's volume
     when the rulebook hands off nobody (:func:`volume_policy`). ``rules_learned_until``: when
@@ -327,13 +327,17 @@ def shift_level(
 ) -> tuple[LogOddsBlend, Level]:
     """``combiner`` with its level read across periods (:func:`training.job.level.read_level`).
 
-    ``parts``: (labelled rows, their component margins, how many periods to cut them into by
-    time), oldest first. Why: the intercept fitted on one period carries that period's
-    conversion level, and one period's dip or peak is mostly sampling noise; the level rule
-    pools the periods unless their levels differ beyond it, and then follows the latest.
-    Levels are read at the models' own link (:func:`own_log_odds`); the combiner's intercept
-    then moves until its mean P(SQL) on the ``reference`` margins (the latest period's) is
-    what the models' own link, at the level read, gives them.
+    Why: the intercept fitted on one period carries that period's conversion level, and one
+    period's dip or peak is mostly sampling noise. ``parts``: (labelled rows, their component
+    margins, how many periods to cut them into by time), oldest first. The judged model reads
+    the train period cut into ``LEVEL_PERIODS`` (the models' fitting rows) and validation (the
+    period after them, which the combiner was fitted on); the refit reads all its rows cut into
+    ``REFIT_LEVEL_PERIODS``. Levels are read at the models' own link (:func:`own_log_odds`),
+    where models fitted by maximum likelihood match their fitting rows' rate, so a fitting
+    period's offset is its level and not the combiner's slope at work on margins sharper than
+    out of sample. The intercept then moves until the combiner's mean P(SQL) on the
+    ``reference`` margins (the latest period's) is what the models' own link gives them at the
+    level read. With no usable period, the combiner is left as fitted.
     """
     periods = [
         period
@@ -341,9 +345,11 @@ def shift_level(
         for period in periods_of(rows, own_log_odds(combiner, margins), count)
     ]
     level = read_level(periods)
+    if level.method == "none":
+        return combiner, level
     target = float(expit(own_log_odds(combiner, reference) + level.offset).mean())
     moved = period_offset(combiner.decision_function(reference), target)
-    return combiner.with_level(moved), replace(level, offset=moved)
+    return combiner.with_level(moved), replace(level, intercept_shift=moved)
 
 
 def typical_counts(spec: FeatureSpec, rows: pd.DataFrame) -> dict[str, float]:
@@ -440,8 +446,8 @@ def refit_scorer(
     blocks are predicted by models of little history, whose weaker margins pull a pooled
     slope and intercept away from the refit's (on a drifting world the pooled fit
     under-predicted the next period by a quarter). The combiner's level is then read across
-    ``LEVEL_PERIODS + 1`` periods of all labelled rows by time, scored by the refit models
-    (:func:`shift_level`), as the judged one's was across train and validation. The score
+    all labelled rows (:func:`shift_level`); the judged model's stays in
+    ``metadata["judged_level"]``. The score
     scale and the first policy's
     threshold come from the latest block, so a score's percentile and the hand-off volume
     stay those of leads no model had seen. When the folds leave no SQL to fit on, ``judged``
@@ -474,16 +480,15 @@ def refit_scorer(
         blocks += 1
         fit_on = oof.since(np.unique(oof.fold)[-blocks])
     combiner_on = "the latest period" if blocks == 1 else f"the latest {blocks} periods"
-    margins = layers.component_logits(rows).to_numpy()
     combiner, level = shift_level(
         LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(fit_on.margins, fit_on.label),
-        [(rows, margins, LEVEL_PERIODS + 1)],
-        reference=margins[rows.index.isin(latest.rows.index)],
+        [(rows, layers.component_logits(rows).to_numpy(), REFIT_LEVEL_PERIODS)],
+        reference=layers.component_logits(latest.rows).to_numpy(),
     )
     p_latest = combined_probability(combiner, latest.margins)
     method = REFIT_METHOD.format(
         folds=CV_FOLDS, horizon=spec.sql_within_days, combiner_on=combiner_on,
-        periods=LEVEL_PERIODS + 1,
+        periods=REFIT_LEVEL_PERIODS,
     )  # fmt: skip
     window = f"{rows[CUTOFF_AT].min()} .. {rows[CUTOFF_AT].max()}"
     latest_window = f"{latest.rows[CUTOFF_AT].min()} .. {latest.rows[CUTOFF_AT].max()}"
@@ -505,6 +510,7 @@ def refit_scorer(
             },
         },
         "level": vars(level),
+        "judged_level": judged.metadata["level"],
         "notes": [
             *judged.metadata["notes"],
             level.describe("Shipped model's level"),
