@@ -63,6 +63,7 @@ def level_params(level: dict, prefix: str = "") -> dict[str, object]:
     return {
         f"{prefix}level.method": level["method"],
         f"{prefix}level.offset": round(level["offset"], 4),
+        f"{prefix}level.intercept_shift": round(level["intercept_shift"], 4),
         f"{prefix}level.same_level_p": round(level["same_level_p"], 4),
         f"{prefix}level.periods": len(level["period_offsets"]),
     }
