@@ -138,6 +138,7 @@ def main() -> None:
             raise SystemExit(scored.output)
         scorer = load_model(out / "run" / "model")
         internal = scorer.metadata["test_metrics"]["combined"]["roc_auc"]
+        levels = [n for n in scorer.metadata["notes"] if "level:" in n.split(" over ")[0]]
         train, held_out = pd.read_csv(train_file), pd.read_csv(held_out_file)
         scores = pd.read_csv(scores_file, dtype={"lead_id": str})
     # the baselines read the same raw columns the leadscore spec reads
@@ -176,6 +177,8 @@ def main() -> None:
     verdict = "yes" if calibrated else "no"
     print(f"  leadscore mean p_sql within 10% of the realised rate: {verdict}")
     level_shift(train, held_out, predicted[LEADSCORE])
+    for note in levels:  # how the judged and the shipped model read their level
+        print(f"  {note}")
     print(
         f"  for reference, leadscore's internal out-of-time test ROC-AUC "
         f"(latest leads of the training file): {internal:.4f}"

@@ -50,8 +50,8 @@ would become SQL; ``converts`` says whether it did); neither is censored by the 
 
 from __future__ import annotations
 
-from leadscore.features.synthetic.config import SimulationConfig
+from leadscore.features.synthetic.config import DRIFTING_CHANNEL_MIX, SimulationConfig
 from leadscore.features.synthetic.export import write_world
 from leadscore.features.synthetic.world import SyntheticWorld, simulate
 
-__all__ = ["SimulationConfig", "SyntheticWorld", "simulate", "write_world"]
+__all__ = ["DRIFTING_CHANNEL_MIX", "SimulationConfig", "SyntheticWorld", "simulate", "write_world"]

@@ -102,3 +102,15 @@ class SimulationConfig:
     def export_at(self) -> pd.Timestamp:
         """When the export is taken: the end of the period."""
         return self.start + pd.DateOffset(months=self.months)
+
+
+DRIFTING_CHANNEL_MIX = SimulationConfig(
+    paid_social_share_start=0.0,
+    paid_social_share_end=1.0,
+    lead_volume_growth=2.0,
+    intent_episode_intercept=0.5,
+    hand_raise_intercept=0.5,
+)
+"""No paid social at first, nothing else at the end, and three times the inflow by then: the
+early history a train-only model learns from is not the world it will score (the world of the
+refit's test and of ``benchmarks/bench_level.py``)."""

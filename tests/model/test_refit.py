@@ -17,22 +17,12 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import log_loss, roc_auc_score
 
 from leadscore.features.offline import LABEL
-from leadscore.features.synthetic import SimulationConfig, simulate
+from leadscore.features.synthetic import DRIFTING_CHANNEL_MIX, SimulationConfig, simulate
 from leadscore.features.training_set import SPLIT, SplitPlan
 from leadscore.training.job.run import run_training
 from leadscore.training.job.train import LIGHTGBM_GRID, LOGISTIC_GRID, fit_scorer, refit_scorer
 from leadscore.training.model.explain import contributions
 from tests.worlds import default_training_set
-
-# No paid social at first, nothing else at the end, and three times the inflow by then: the
-# early history a train-only model learns from is not the world it will score.
-DRIFTING = SimulationConfig(
-    paid_social_share_start=0.0,
-    paid_social_share_end=1.0,
-    lead_volume_growth=2.0,
-    intent_episode_intercept=0.5,
-    hand_raise_intercept=0.5,
-)
 
 
 def training_set(n: int, seed: int, config: SimulationConfig, plan: SplitPlan, out: Path):  # type: ignore[no-untyped-def]
@@ -43,7 +33,7 @@ def training_set(n: int, seed: int, config: SimulationConfig, plan: SplitPlan, o
 def drifting(tmp_path_factory):  # type: ignore[no-untyped-def]
     """(train-only scorer, scorer refit on train + validation, the next period's rows)."""
     path, spec, rulebook = training_set(
-        3000, 1, DRIFTING, SplitPlan(0.4, 0.3), tmp_path_factory.mktemp("drift")
+        3000, 1, DRIFTING_CHANNEL_MIX, SplitPlan(0.4, 0.3), tmp_path_factory.mktemp("drift")
     )
     rows = pd.read_parquet(path)
     parts = {name: rows[(rows[SPLIT] == name) & rows[LABEL].notna()] for name in

@@ -151,10 +151,11 @@ def local_level(offsets: np.ndarray, variances: np.ndarray, step: float) -> tupl
     return float(level), float(loglik)
 
 
-def read_level(periods: list[Period]) -> Level:
+def read_level(periods: list[Period], significance: float = SAME_LEVEL_P) -> Level:
     """The level of ``periods`` (oldest first), by the module's rule; periods without both an
     SQL and a non-SQL lead carry no level and are left out. With none left, the level is 0
-    and ``method`` is "none"."""
+    and ``method`` is "none". A ``significance`` above 1 skips the test of one level (the local
+    level always, as ``benchmarks/bench_level.py`` compares)."""
     usable = [p for p in periods if p.sql_leads > 0 and p.other_leads > 0]
     if not usable:
         return Level(0.0, "none", 1.0, [], [])
@@ -163,16 +164,16 @@ def read_level(periods: list[Period]) -> Level:
     precision = 1.0 / variances
     pooled = float(precision @ offsets / precision.sum())
     q = float(precision @ (offsets - pooled) ** 2)
-    same_level_p = float(chi2.sf(q, len(usable) - 1)) if len(usable) > 1 else 1.0
+    p_value = float(chi2.sf(q, len(usable) - 1)) if len(usable) > 1 else 1.0
     step = 0.0
-    if same_level_p < SAME_LEVEL_P:
+    if p_value < significance:
         step = max(STEP_VARIANCES, key=lambda s: local_level(offsets, variances, s)[1])
     if step == 0.0:  # one level: the filter at step 0 is the precision-weighted mean
         weights = precision / precision.sum()
-        return Level(pooled, "one level", same_level_p, offsets.tolist(), weights.tolist())
+        return Level(pooled, "one level", p_value, offsets.tolist(), weights.tolist())
     # the filtered level is linear in the offsets: each period's weight is its unit response
     weights = np.array([local_level(unit, variances, step)[0] for unit in np.eye(len(usable))])
     return Level(
-        float(weights @ offsets), "a moving level", same_level_p, offsets.tolist(),
+        float(weights @ offsets), "a moving level", p_value, offsets.tolist(),
         weights.tolist(),
     )  # fmt: skip

@@ -30,7 +30,13 @@ from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
 from leadscore.training.job.capacity import WEEK, fill_threshold
 from leadscore.training.job.evaluation import probability_metrics
-from leadscore.training.job.level import Level, period_offset, periods_of, read_level
+from leadscore.training.job.level import (
+    SAME_LEVEL_P,
+    Level,
+    period_offset,
+    periods_of,
+    read_level,
+)
 from leadscore.training.job.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
 from leadscore.training.model.combiner import LAYERS, LogOddsBlend
 from leadscore.training.model.policy import DEFAULT_TIERS, CapacityError, Policy
@@ -324,6 +330,7 @@ def shift_level(
     combiner: LogOddsBlend,
     parts: list[tuple[pd.DataFrame, np.ndarray, int]],
     reference: np.ndarray,
+    significance: float = SAME_LEVEL_P,
 ) -> tuple[LogOddsBlend, Level]:
     """``combiner`` with its level read across periods (:func:`training.job.level.read_level`).
 
@@ -337,14 +344,15 @@ def shift_level(
     period's offset is its level and not the combiner's slope at work on margins sharper than
     out of sample. The intercept then moves until the combiner's mean P(SQL) on the
     ``reference`` margins (the latest period's) is what the models' own link gives them at the
-    level read. With no usable period, the combiner is left as fitted.
+    level read. With no usable period, the combiner is left as fitted. ``significance``: see
+    :func:`training.job.level.read_level`.
     """
     periods = [
         period
         for rows, margins, count in parts
         for period in periods_of(rows, own_log_odds(combiner, margins), count)
     ]
-    level = read_level(periods)
+    level = read_level(periods, significance)
     if level.method == "none":
         return combiner, level
     target = float(expit(own_log_odds(combiner, reference) + level.offset).mean())
