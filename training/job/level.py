@@ -23,7 +23,8 @@ stated rule (:func:`read_level`):
 Which periods are read, and at which link, is said once, in
 :func:`training.job.train.shift_level`.
 
-Measured before choosing, on ten simulated worlds (3,000 to 20,000 leads, three drifting): the
+Measured before choosing, on ten simulated worlds (3,000 to 20,000 leads, three drifting;
+``benchmarks/bench_level.py``, and the Marketo-worded world of ``bench_foreign.py``): the
 judged model's mean P(SQL) over the test period's rate, and the refit's over the period after
 its history. Without the level, 0.67 to 1.11 (13% off on average) and the refit 0.67 to 1.17
 (19%). Periods predicted by the time folds' models read the level worse than the fitting rows
