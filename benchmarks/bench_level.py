@@ -151,8 +151,9 @@ def main() -> None:
         leads, seeds = item[len(name) :].split("x")
         for seed in range(1, int(seeds) + 1):
             figures.append(judge_world(name, int(leads), seed))
-            print({k: round(v, 3) if isinstance(v, float) else v for k, v in figures[-1].items()},
-                  flush=True)  # fmt: skip
+            said = {k: round(float(v), 3) if isinstance(v, float) else v
+                    for k, v in figures[-1].items()}  # fmt: skip
+            print(said, flush=True)
     table = pd.DataFrame(figures).set_index("world")
     pd.set_option("display.width", 200)
     print("\nMean P(SQL) over the test period's realised rate (1.00 = calibrated in the large)")

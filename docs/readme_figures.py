@@ -19,6 +19,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 import time
@@ -178,7 +179,11 @@ def curl_answer(readme: str) -> str:
 
 
 def figures() -> dict[str, Callable[[str], str]]:
-    """Run the tour and the 3,000-lead demo; each README block's new text, by block name."""
+    """Run the tour and the 3,000-lead demo; each README block's new text, by block name.
+
+    The tour folder is emptied first, as a fresh checkout has none: a tour run before would
+    leave its MLflow registry behind, and each run would print the next model version."""
+    shutil.rmtree(ROOT / TOUR_DIR, ignore_errors=True)
     printed: dict[str, str] = {}
     hot = ""
     for step in TOUR:

@@ -29,9 +29,9 @@ judged model's mean P(SQL) over the test period's rate, and the refit's over the
 its history. Without the level, 0.67 to 1.11 (13% off on average) and the refit 0.67 to 1.17
 (19%). Periods predicted by the time folds' models read the level worse than the fitting rows
 (the earliest folds, fitted on an export's first months of only young leads, were 0.6 log-odds
-off). The local level always, with no test of one level: 0.88 to 1.27 (9.9%), 12% off on two
-of the four 20,000-lead worlds. This rule: 0.91 to 1.27 (10.6%), within 10% on all four
-20,000-lead worlds (5% on average there), and the refit 0.91 to 1.15 (6.3%). Its cost: on
+off). The local level always, with no test of one level: 0.88 to 1.27 (10.0%), 12% off on two
+of the four 20,000-lead worlds. This rule: 0.91 to 1.27 (10.7%), within 10% on all four
+20,000-lead worlds (5% on average there), and the refit 0.91 to 1.15 (6.4%). Its cost: on
 3,000-lead worlds drifting steadily the test cannot tell the drift from noise and pools, and
 the judged model over-predicts the next period by 14% to 27%; the refit, which ships and has
 learned the latest months, reads 0.98 to 1.09 there.
