@@ -106,6 +106,9 @@ def level_shift(train: pd.DataFrame, held_out: pd.DataFrame, p_sql: np.ndarray) 
     )
 
 
+LEVEL_NOTES = ("Level:", "Shipped model's level:")  # training.job.train's notes on the level
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
@@ -138,7 +141,7 @@ def main() -> None:
             raise SystemExit(scored.output)
         scorer = load_model(out / "run" / "model")
         internal = scorer.metadata["test_metrics"]["combined"]["roc_auc"]
-        levels = [n for n in scorer.metadata["notes"] if "level:" in n.split(" over ")[0]]
+        levels = [n for n in scorer.metadata["notes"] if n.startswith(LEVEL_NOTES)]
         train, held_out = pd.read_csv(train_file), pd.read_csv(held_out_file)
         scores = pd.read_csv(scores_file, dtype={"lead_id": str})
     # the baselines read the same raw columns the leadscore spec reads

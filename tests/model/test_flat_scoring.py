@@ -192,3 +192,17 @@ def test_a_flat_model_refuses_an_activities_file_rather_than_ignoring_it(crm_mod
     activities.write_text("lead_id,occurred_at,activity_type\n")
     result = score(model, base / "crm.csv", tmp_path / "s.csv", "--activities", activities)
     assert result.exit_code == 2 and "a flat model scores leads alone" in result.output
+
+
+def test_a_flat_model_ships_refit_on_all_its_history_with_or_without_created_at(
+    crm_model, dated_model
+):
+    """A flat file's split keeps no gap (its label has no date; without created_at its times
+    are a stand-in a second apart), so the refit's time folds keep none either: the model that
+    ships has learned from the latest leads, as an event export's does."""
+    for _, model, *_ in (crm_model, dated_model):
+        metadata = load_model(model).metadata
+        assert metadata["gap_days"] == 0
+        assert metadata["refit"] is not None, metadata["notes"]
+        assert metadata["refit"]["rows"] > metadata["sql_counts"]["train"]["rows"]
+        assert "0-day gap" in metadata["refit"]["method"]

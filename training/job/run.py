@@ -202,6 +202,7 @@ def run_training(
                 parts["train"], parts["validation"], spec, rulebook,
                 on_candidate=tracking.log_candidate, mql_per_week=mql_per_week,
                 rules_learned_until=rules_learned_until,
+                gap_days=0 if flat_shape is not None else None,
             )  # fmt: skip
             fit_seconds = time.perf_counter() - started
             logistic = scorer.logistic.named_steps["model"]

@@ -182,6 +182,7 @@ def fit_scorer(
     lightgbm_grid: tuple[dict, ...] = LIGHTGBM_GRID,
     mql_per_week: float | None = None,
     rules_learned_until: pd.Timestamp | None = None,
+    gap_days: int | None = None,
 ) -> LeadScorer:
     """The whole scorer, with hyperparameters, combiner and shipped layer chosen on validation.
 
@@ -206,9 +207,14 @@ def fit_scorer(
     the rulebook's points were learnt from this history (a bootstrapped rulebook), the last
     cutoff they saw; the layers are judged only on later rows, where the rules are as
     out-of-sample as the models (on earlier rows the rules would win by having seen the label).
+    ``gap_days``: the days the split keeps between periods, which the time folds keep too
+    (``metadata["gap_days"]``, the refit's as well): by default the spec's label window; 0 for
+    a flat file, whose split keeps no gap (its label has no date, and without ``created_at``
+    its times are a stand-in a second apart, which an H-day gap would leave nothing to fit on).
     Notes in plain words (few SQLs, the shipped layer) are in ``metadata["notes"]``.
     """
     report = on_candidate or (lambda _: None)
+    gap_days = spec.sql_within_days if gap_days is None else gap_days
     train, y_train = _labelled(train)
     validation, y_valid = _labelled(validation)
     counts = {"train": sql_counts(train), "validation": sql_counts(validation)}
@@ -261,7 +267,9 @@ def fit_scorer(
 
     layers = Layers(spec, rules, best_logistic, best_lightgbm)
     oof = (
-        _out_of_fold(pd.concat([train, validation]), spec, rulebook, chosen, rules_learned_until)
+        _out_of_fold(
+            pd.concat([train, validation]), spec, rulebook, chosen, gap_days, rules_learned_until
+        )
         if few_sqls
         else None
     )
@@ -296,6 +304,7 @@ def fit_scorer(
         "few_sqls": few_sqls,
         "rules_learned_until": rules_learned_until,
         "chosen_params": chosen,
+        "gap_days": gap_days,
         "level": vars(level),
         "notes": notes,
     }
@@ -466,7 +475,10 @@ def refit_scorer(
     rows = rows.sort_values([CUTOFF_AT, schema.LEAD_ID], kind="stable").reset_index(drop=True)
     chosen = judged.metadata["chosen_params"]
     shipped = judged.metadata["shipped_layer"]
-    oof = _out_of_fold(rows, spec, rulebook, chosen, judged.metadata.get("rules_learned_until"))
+    gap_days = judged.metadata.get("gap_days", spec.sql_within_days)
+    oof = _out_of_fold(
+        rows, spec, rulebook, chosen, gap_days, judged.metadata.get("rules_learned_until")
+    )
     if oof is None or len(np.unique(oof.latest().label)) < 2:
         return replace(
             judged,
@@ -495,7 +507,7 @@ def refit_scorer(
     )
     p_latest = combined_probability(combiner, latest.margins)
     method = REFIT_METHOD.format(
-        folds=CV_FOLDS, horizon=spec.sql_within_days, combiner_on=combiner_on,
+        folds=CV_FOLDS, horizon=gap_days, combiner_on=combiner_on,
         periods=REFIT_LEVEL_PERIODS,
     )  # fmt: skip
     window = f"{rows[CUTOFF_AT].min()} .. {rows[CUTOFF_AT].max()}"
@@ -545,6 +557,7 @@ def _out_of_fold(
     spec: FeatureSpec,
     rulebook: Rulebook,
     chosen: dict,
+    gap_days: int,
     rules_learned_until: pd.Timestamp | None = None,
 ) -> OutOfFold | None:
     """Margins predicted out of fold by :func:`time_folds` with the ``chosen`` settings
@@ -554,7 +567,7 @@ def _out_of_fold(
     rows = rows.reset_index(drop=True)
     label = rows[LABEL].to_numpy(int)
     predicted, margins, folds = [], [], []
-    windows = progress.track(time_folds(rows, spec.sql_within_days), "Out-of-time folds")
+    windows = progress.track(time_folds(rows, gap_days), "Out-of-time folds")
     for k, (fit, block) in enumerate(windows):
         if len(np.unique(label[fit])) < 2:
             continue
