@@ -347,14 +347,14 @@ def shift_level(
     period's dip or peak is mostly sampling noise. ``parts``: (labelled rows, their component
     margins, how many periods to cut them into by time), oldest first. The judged model reads
     the train period cut into ``LEVEL_PERIODS`` (the models' fitting rows) and validation (the
-    period after them, which the combiner was fitted on); the refit reads all its rows cut into
-    ``REFIT_LEVEL_PERIODS``. Levels are read at the models' own link (:func:`own_log_odds`),
-    where models fitted by maximum likelihood match their fitting rows' rate, so a fitting
-    period's offset is its level and not the combiner's slope at work on margins sharper than
-    out of sample. The intercept then moves until the combiner's mean P(SQL) on the
-    ``reference`` margins (the latest period's) is what the models' own link gives them at the
-    level read. With no usable period, the combiner is left as fitted. ``significance``: see
-    :func:`training.job.level.read_level`.
+    period after them, where the combiner was fitted unless SQLs were few); the refit reads all
+    its rows cut into ``REFIT_LEVEL_PERIODS``. Levels are read at the models' own link
+    (:func:`own_log_odds`), where models fitted by maximum likelihood match their fitting rows'
+    rate, so a fitting period's offset is its level and not the combiner's slope at work on
+    margins sharper than out of sample. The intercept then moves until the combiner's mean
+    P(SQL) on the ``reference`` margins (the latest period's) is what the models' own link gives
+    them at the level read. With no usable period, the combiner is left as fitted.
+    ``significance``: see :func:`training.job.level.read_level`.
     """
     periods = [
         period
