@@ -76,6 +76,9 @@ MIN_COMBINER_SQL_LEADS = 20  # a refit's combiner: the latest period, widened un
 SIMPLER_WITHIN_AUC = 0.01  # with few SQLs, a simpler layer this close to the best ships
 LEVEL_PERIODS = 4  # the train period, cut by time into this many periods for the level
 REFIT_LEVEL_PERIODS = LEVEL_PERIODS + 1  # the refit's rows: as many periods as the judged read
+# rows scored at once to read the level: a whole history's encoded inputs held at once raised
+# the one-command train's peak memory by a fifth (20,000-lead Marketo export)
+LEVEL_CHUNK_ROWS = 20_000
 
 
 @dataclass(frozen=True)
@@ -290,7 +293,7 @@ def fit_scorer(
     valid_margins = layers.component_logits(validation).to_numpy()
     combiner, level = shift_level(
         fitted[shipped][1],
-        [(train, layers.component_logits(train).to_numpy(), LEVEL_PERIODS),
+        [(train, margins_in_chunks(layers, train), LEVEL_PERIODS),
          (validation, valid_margins, 1)],
         reference=valid_margins,
     )  # fmt: skip
@@ -317,6 +320,14 @@ def fit_scorer(
         reason_catalog=yaml.safe_load(CATALOG.read_text()),
         typical_counts=typical_counts(spec, train),
     )  # fmt: skip
+
+
+def margins_in_chunks(layers: Layers, rows: pd.DataFrame) -> np.ndarray:
+    """``layers.component_logits(rows)``, ``LEVEL_CHUNK_ROWS`` rows at a time."""
+    return np.vstack([
+        layers.component_logits(rows.iloc[start : start + LEVEL_CHUNK_ROWS]).to_numpy()
+        for start in range(0, len(rows), LEVEL_CHUNK_ROWS)
+    ])  # fmt: skip
 
 
 def own_log_odds(combiner: LogOddsBlend, margins: np.ndarray) -> np.ndarray:
@@ -502,7 +513,7 @@ def refit_scorer(
     combiner_on = "the latest period" if blocks == 1 else f"the latest {blocks} periods"
     combiner, level = shift_level(
         LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(fit_on.margins, fit_on.label),
-        [(rows, layers.component_logits(rows).to_numpy(), REFIT_LEVEL_PERIODS)],
+        [(rows, margins_in_chunks(layers, rows), REFIT_LEVEL_PERIODS)],
         reference=layers.component_logits(latest.rows).to_numpy(),
     )
     p_latest = combined_probability(combiner, latest.margins)
