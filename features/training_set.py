@@ -417,6 +417,21 @@ def write_profile(profile: dict, out: Path) -> Path:
     return path
 
 
+# a flat file without created_at: its leads' stand-in times, a second apart in lead order
+STAND_IN_START = pd.Timestamp("2000-01-01", tz="UTC")
+
+
+def time_window(cutoffs: pd.Series) -> str:
+    """The span of ``cutoffs`` in words: first .. last, or for a flat file's stand-in times
+    (:data:`STAND_IN_START`) the leads' places in their order (the order column, else the
+    file's), which is all those times mean."""
+    first, last = cutoffs.min(), cutoffs.max()
+    if first >= STAND_IN_START and last < STAND_IN_START + pd.Timedelta(days=365):
+        places = (cutoffs - STAND_IN_START).dt.total_seconds()
+        return f"leads {int(places.min()) + 1:,} to {int(places.max()) + 1:,} in lead order"
+    return f"{first} .. {last}"
+
+
 def flat_training_set(
     con: ibis.BaseBackend,
     leads: pd.DataFrame,
@@ -453,7 +468,7 @@ def flat_training_set(
             if aligned.isna().any():
                 raise ValueError("order has no value for some leads: align it with leads")
             place = aligned.rank(method="first").to_numpy() - 1
-        stand_in = pd.Timestamp("2000-01-01", tz="UTC") + pd.to_timedelta(place, unit="s")
+        stand_in = STAND_IN_START + pd.to_timedelta(place, unit="s")
         frame[schema.CREATED_AT] = np.asarray(stand_in)
     rows = flat_feature_rows(con, frame, spec)
     rows.insert(1, CUTOFF_AT, frame[schema.CREATED_AT].to_numpy())

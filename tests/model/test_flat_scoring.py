@@ -206,3 +206,6 @@ def test_a_flat_model_ships_refit_on_all_its_history_with_or_without_created_at(
         assert metadata["refit"] is not None, metadata["notes"]
         assert metadata["refit"]["rows"] > metadata["sql_counts"]["train"]["rows"]
         assert "0-day gap" in metadata["refit"]["method"]
+    # stand-in times are no dates: the window says where the leads sit in their order
+    assert load_model(crm_model[1]).metadata["refit"]["window"] == "leads 1 to 2,000 in lead order"
+    assert load_model(dated_model[1]).metadata["refit"]["window"].startswith("2025-01-01")

@@ -28,6 +28,7 @@ from leadscore import progress
 from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
+from leadscore.features.training_set import time_window
 from leadscore.training.job.capacity import WEEK, fill_threshold
 from leadscore.training.job.evaluation import probability_metrics
 from leadscore.training.job.level import (
@@ -276,8 +277,9 @@ def fit_scorer(
         if few_sqls
         else None
     )
+    valid_margins = layers.component_logits(validation).to_numpy()
     if oof is None:
-        rows, margins = validation, layers.component_logits(validation).to_numpy()
+        rows, margins = validation, valid_margins
         judged_on = "validation"
     else:
         rows, margins = oof.rows, oof.margins
@@ -290,7 +292,6 @@ def fit_scorer(
     aucs = {layer: auc for layer, (auc, _) in fitted.items()}
     shipped = choose_layer(aucs, rules_auc, few_sqls)
     notes.append(shipped_layer_note(shipped, aucs, rules_auc, judged_on))
-    valid_margins = layers.component_logits(validation).to_numpy()
     combiner, level = shift_level(
         fitted[shipped][1],
         [(train, margins_in_chunks(layers, train), LEVEL_PERIODS),
@@ -511,18 +512,20 @@ def refit_scorer(
         blocks += 1
         fit_on = oof.since(np.unique(oof.fold)[-blocks])
     combiner_on = "the latest period" if blocks == 1 else f"the latest {blocks} periods"
+    margins = margins_in_chunks(layers, rows)
     combiner, level = shift_level(
         LogOddsBlend(COMBINER_PRIOR_STRENGTH, shipped).fit(fit_on.margins, fit_on.label),
-        [(rows, margins_in_chunks(layers, rows), REFIT_LEVEL_PERIODS)],
-        reference=layers.component_logits(latest.rows).to_numpy(),
+        [(rows, margins, REFIT_LEVEL_PERIODS)],
+        # rows is indexed by position (reset above), and the folds keep that index
+        reference=margins[latest.rows.index.to_numpy()],
     )
     p_latest = combined_probability(combiner, latest.margins)
     method = REFIT_METHOD.format(
         folds=CV_FOLDS, horizon=gap_days, combiner_on=combiner_on,
         periods=REFIT_LEVEL_PERIODS,
     )  # fmt: skip
-    window = f"{rows[CUTOFF_AT].min()} .. {rows[CUTOFF_AT].max()}"
-    latest_window = f"{latest.rows[CUTOFF_AT].min()} .. {latest.rows[CUTOFF_AT].max()}"
+    window = time_window(rows[CUTOFF_AT])
+    latest_window = time_window(latest.rows[CUTOFF_AT])
     metadata = {
         **judged.metadata,
         "refit": {
@@ -546,7 +549,7 @@ def refit_scorer(
             *judged.metadata["notes"],
             level.describe("Shipped model's level"),
             f"Shipped model: the chosen configuration refit on all {len(rows)} labelled rows "
-            f"({window}), so it has learned from the latest months; its combiner, score scale "
+            f"({window}), so it has learned from the latest history; its combiner, score scale "
             f"and first hand-off threshold come from out-of-fold predictions over time. The "
             "test figures are those of the same configuration fitted on the train period "
             "alone: the refit can only be judged on periods it has not seen.",
