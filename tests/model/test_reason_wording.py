@@ -69,11 +69,11 @@ def foreign_model_catalog():
         ("visit_web_page_pricing", {"visit_web_page_pricing_count_30d": 1.0}, "en",
          "Visit Web Page (/pricing): once in the last 30 days"),
         ("visit_web_page_pricing", {"visit_web_page_pricing_count_30d": 0.0}, "ja",
-         "直近30日間は「Visit Web Page（/pricing）」なし"),
+         "直近30日間は「ページを閲覧（/pricing）」なし"),  # a Marketo name the catalog knows
         ("配信停止", {"配信停止_count_365d": 1.0}, "ja", "直近365日間に「配信停止」が1回"),
         ("メール開封", {"メール開封_recency_days": 144.8}, "ja", "最後の「メール開封」から145日"),
         ("メール開封", {"メール開封_recency_days": float("nan")}, "en",
-         "メール開封: none in the last 365 days"),
+         "Opened an email: none in the last 365 days"),
         ("役職", {"役職": "部長"}, "ja", "役職：部長"),
         ("役職", {"役職": None}, "ja", "役職：未登録"),
         ("job_title", {"job_title": None}, "en", "Job Title: not recorded"),
@@ -97,10 +97,45 @@ def test_the_export_named_timeline_reads_its_activities_in_words():
     )
     assert activity_words(catalog, "Visit Web Page", "/blog/x", "en") == "Visit Web Page"
     assert activity_words(catalog, "配信停止", None, "ja") == "配信停止"
+    assert activity_words(catalog, "配信停止", None, "en") == "Unsubscribed from our emails"
     # the canonical codes in the catalog's words, whatever the model
     assert activity_words(catalog, "email_click", None, "ja") == "メール内のリンクをクリック"
     assert activity_words(catalog, "page_view", "/x", "en") == "Viewed a page"
     assert activity_words(catalog, "webinar_attended", None, "en") == "Attended a webinar"
+
+
+def test_an_activity_the_catalog_knows_by_an_ma_tools_name_reads_in_both_languages():
+    """A Japanese rep of a Marketo user reads フォームを送信, an English rep of a SATORI user
+    "Submitted a form"; each keeps the export's own words in the export's own language, and a
+    name the catalog does not know stays as written in both."""
+    from leadscore.training.model.wording import parse_phrases, type_words
+
+    phrases = parse_phrases(None)
+    expected = {
+        ("Fill Out Form", "en"): "Fill Out Form",
+        ("Fill Out Form", "ja"): "フォームを送信",
+        ("FILL OUT  FORM", "ja"): "フォームを送信",  # compared as folded text
+        ("フォーム送信", "ja"): "フォーム送信",
+        ("フォーム送信", "en"): "Submitted a form",
+        ("Marketing Email Opened", "ja"): "メールを開封",
+        ("Attend Event", "ja"): "Attend Event",  # a webinar or a trade show: not guessed
+        ("inquiry", "ja"): "Inquiry",
+    }
+    assert {(t, lang): type_words(t, phrases, lang) for t, lang in expected} == expected
+
+
+def test_a_rule_labelled_in_one_language_reads_that_label_in_the_other():
+    from leadscore.training.model.rulebook import Rule
+
+    rule = Rule.model_validate(
+        {
+            "name": "bucho",
+            "label": {"ja": "部長職"},
+            "when": {"役職": {"in": ["部長"]}},
+            "points": 5,
+        },
+    )
+    assert rule.text("en") == rule.text("ja") == "部長職"
 
 
 # ------------------------------------------------------------------ the catalog's own words

@@ -7,6 +7,7 @@ The exports here are simulated worlds rewritten in Marketo's, HubSpot's and an o
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import mlflow
@@ -81,6 +82,16 @@ def test_an_unseen_vocabulary_trains_with_one_command_and_says_what_it_decided(m
         assert (base / "run" / "training" / name).exists()
 
 
+def test_a_bootstrapped_rule_reads_in_the_exports_words_and_the_catalogs_japanese(marketo):
+    base, _, _ = marketo
+    book = load_rulebook(base / "run" / "training" / "rulebook_suggested.yaml")
+    forms = [r for r in book.rules if r.activity and r.activity.type == "Fill Out Form"]
+    assert forms, [r.name for r in book.rules]
+    for rule in forms:  # Marketo's own words in English, the catalog's in Japanese
+        assert rule.label["en"].startswith("Fill Out Form"), rule.label
+        assert rule.label["ja"].startswith("フォームを送信"), rule.label
+
+
 def test_what_the_run_decided_is_in_mlflow_beside_its_figures(marketo):
     base, _, _ = marketo
     client = MlflowClient(tracking_uri=f"sqlite:///{base / 'mlflow.db'}")
@@ -106,6 +117,16 @@ def test_later_commands_read_the_spec_and_rulebook_the_training_set_was_built_wi
     training_set = base / "run" / "training" / "training_set.parquet"
     result = invoke("rules", "evaluate", "--training-set", training_set)
     assert "rulebook.yaml" in result.output and "AUC of points" in result.output
+
+
+def test_rules_evaluate_on_an_export_judges_the_rulebook_train_would_start_from(marketo):
+    _, paths, _ = marketo
+    result = invoke("rules", "evaluate", *export_files(paths))
+    assert "rulebook: suggested from history" in result.output
+    assert "AUC of points" in result.output
+    # built in a temporary folder: no decision points at a file that is gone
+    assert "/leadscore-" not in result.output
+    assert "`leadscore rules suggest --out FILE` writes it" in " ".join(result.output.split())
 
 
 def test_the_default_rulebook_keeps_only_the_rules_an_export_can_fire():
@@ -142,9 +163,15 @@ def test_rules_suggest_builds_a_rulebook_from_nothing_with_an_instant_pass_for_i
     assert book.rules, result.output
     assert [p.activity.type for p in book.instant_pass] == ["inquiry"]
     assert book.mql_threshold < float("inf")
-    # readable words from the export's own names
+    # readable words from the export's own names, in both languages
+    assert all(set(r.label) == {"en", "ja"} for r in book.rules), book.rules
     labels = {r.label["en"] for r in book.rules}
-    assert any(label.startswith(("level: ", "role: ", "channel: ", "size: ")) for label in labels)
+    assert any(label.startswith(("Level: ", "Role: ", "Channel: ", "Size: ")) for label in labels)
+    # the run suggested once, from no rules: no rulebook from a temporary build came first
+    assert "/leadscore-" not in result.output and "rulebook: suggested from history" not in (
+        result.output
+    )
+    assert re.search(r"now, validation\W+0\W", result.output), result.output
     evidence = pd.read_csv(out.with_suffix(".evidence.csv"), index_col="rule")
     assert {"new", "new instant pass"} <= set(evidence["status"])
     assert evidence.loc["did_inquiry", "lift"] > 5

@@ -48,7 +48,13 @@ from leadscore.training.model.rulebook import (
 )
 from leadscore.training.model.rules import behaviour_units, capped_points, condition_mask
 from leadscore.training.model.scorer import signal_sign
-from leadscore.training.model.wording import load_catalog
+from leadscore.training.model.wording import (
+    each_language,
+    load_catalog,
+    parse_phrases,
+    readable_column,
+    signal_words,
+)
 
 _CANDIDATE_OCCURRENCES = 3
 _CANDIDATE_WINDOW = 30
@@ -107,16 +113,24 @@ def _concept_label(signal: Signal) -> dict[str, str]:
 
 
 def signal_label(signal: Signal) -> dict[str, str]:
-    """A rule's label in the export's own words ("Fill Out Form: Contact Sales"), or the
-    catalog's in English and Japanese where it knows the concept (``page_view`` on
-    ``/pricing*`` is "Viewed the pricing page" / 「料金ページを閲覧」)."""
+    """A rule's label in English and Japanese, worded as the reasons word the signal: the
+    catalog's concept where it knows one (``page_view`` on ``/pricing*`` is "Viewed the
+    pricing page" / 「料金ページを閲覧」), else the export's own words, with the catalog's
+    words for an activity it knows under the export's name (Marketo's "Fill Out Form (Contact
+    Sales)" reads 「フォームを送信（Contact Sales）」 in Japanese)."""
     known = _concept_label(signal)
     if known:
         return known
-    words = signal.activity_types[0]
-    if signal.detail:
-        words += f": {signal.detail.strip('*')}"
-    return {"en": words}
+    phrases = parse_phrases(None)
+    return each_language(lambda lang: signal_words(signal, phrases, lang))
+
+
+def attribute_label(column: str, level: object) -> dict[str, str]:
+    """An attribute rule's label in both languages, as the reasons word the attribute: the
+    export's column and level ("Seniority: staff", 「役職：担当者」)."""
+    phrases = parse_phrases(None)
+    shown = readable_column(column)
+    return each_language(lambda lang: phrases("attribute", lang, column=shown, value=level))
 
 
 def candidate_behaviour_rules(spec: FeatureSpec, rulebook: Rulebook) -> list[Rule]:
@@ -158,7 +172,7 @@ def candidate_attribute_rules(
     spec: FeatureSpec, rulebook: Rulebook, rows: pd.DataFrame
 ) -> list[Rule]:
     """One candidate per frequent level of each categorical attribute, labelled as the export
-    writes the column ("seniority: director")."""
+    writes the column and level ("Seniority: director")."""
     taken = {r.name for r in rulebook.rules} | {p.name for p in rulebook.instant_pass}
     candidates = []
     for attribute in spec.attributes:
@@ -171,7 +185,7 @@ def candidate_attribute_rules(
                 candidates.append(
                     Rule(
                         name=name,
-                        label={"en": f"{attribute.column}: {level}"},
+                        label=attribute_label(attribute.column, level),
                         when={attribute.name: Condition.model_validate({"in": [level]})},
                         points=1,
                     )

@@ -109,7 +109,10 @@ class Rule(_Model):
         return "fit" if self.when is not None else "engagement"
 
     def text(self, lang: str = "en") -> str:
-        return self.label.get(lang) or self.label.get("en") or self.name.replace("_", " ")
+        """The label in ``lang``, else in English, else in the one language it has (a rule a
+        Japanese team labelled only in Japanese), else the name."""
+        only = next(iter(self.label.values()), None)
+        return self.label.get(lang) or self.label.get("en") or only or self.name.replace("_", " ")
 
 
 class InstantPass(_Model):

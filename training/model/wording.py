@@ -27,13 +27,15 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from leadscore.features.spec import ANY_TYPE, FeatureSpec, Signal, glob_to_regex
+from leadscore.features.spec import ANY_TYPE, FeatureSpec, Signal, fold_text, glob_to_regex
 from leadscore.training.model.rulebook import Rulebook
 from leadscore.training.model.scorer import INSTANT_PASS, RULE_POINTS
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
 LANGUAGES = ("en", "ja")
 NUMBER = re.compile(r"\{(\w+)[^}]*\}")
+# kana, kanji and half-width katakana: text a Japanese reader reads as Japanese
+_JAPANESE_SCRIPT = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uff66-\uff9f]")
 
 
 @dataclass(frozen=True)
@@ -68,10 +70,18 @@ class Phrases:
 
     frames: dict[str, dict[str, str]]  # name -> lang -> frame
     activities: dict[str, dict[str, str]]  # canonical activity type -> lang -> words
+    names: dict[str, str] = field(default_factory=dict)  # an MA tool's name, folded -> type
 
     def __call__(self, name: str, lang: str, **values: object) -> str:
         frame = self.frames[name]
         return (frame.get(lang) or frame["en"]).format(**values)
+
+    def known_type(self, activity_type: str) -> str | None:
+        """The canonical type an export's activity type is, by its name or by a name MA
+        tools write for it (Marketo's ``Fill Out Form``, a Japanese tool's フォーム送信)."""
+        if activity_type in self.activities:
+            return activity_type
+        return self.names.get(fold_text(activity_type))
 
 
 def _texts(entry: dict, suffix: str = "") -> dict[str, str]:
@@ -124,9 +134,17 @@ def _packaged_phrases() -> Phrases:
 
 def _phrases(document: dict) -> Phrases:
     packaged = _packaged()
+    activities = {**packaged["activities"], **document.get("activities", {})}
+    names = {  # a model's own catalog adds names; an older one keeps the packaged names
+        fold_text(name): activity_type
+        for source in (packaged["activities"], document.get("activities", {}))
+        for activity_type, entry in source.items()
+        for name in entry.get("names", ())
+    }
     return Phrases(
         frames={**packaged["phrases"], **document.get("phrases", {})},
-        activities={**packaged["activities"], **document.get("activities", {})},
+        activities={t: {k: v for k, v in e.items() if k != "names"} for t, e in activities.items()},
+        names=names,
     )
 
 
@@ -291,11 +309,20 @@ def readable_column(column: str) -> str:
     return column
 
 
+def written_in(text: str) -> str:
+    """The catalog language an export's own words are in: Japanese when they hold kana or
+    kanji, else English (the catalog's other language)."""
+    return "ja" if _JAPANESE_SCRIPT.search(text) else "en"
+
+
 def type_words(activity_type: str, phrases: Phrases, lang: str) -> str:
     """An activity type in words: the catalog's for the canonical types (``page_view`` is
-    "Viewed a page" / ページを閲覧), else as the export writes it, a code made readable."""
-    words = phrases.activities.get(activity_type)
-    if words:
+    "Viewed a page" / ページを閲覧); for a name an MA tool writes for one (``Fill Out Form``),
+    the export's own words in their language and the catalog's in the other (フォームを送信);
+    else as the export writes it, a code made readable."""
+    known = phrases.known_type(activity_type)
+    if known is not None and (known == activity_type or written_in(activity_type) != lang):
+        words = phrases.activities[known]
         return words.get(lang) or words["en"]
     return readable_column(activity_type)
 
@@ -327,7 +354,7 @@ def activity_words(catalog: ModelCatalog, activity_type: str, detail: object, la
                 continue
             if signal.detail is not None and not re.match(glob_to_regex(signal.detail), str(text)):
                 continue
-            if signal.detail is None and activity_type in catalog.phrases.activities:
+            if signal.detail is None and catalog.phrases.known_type(activity_type):
                 break  # the type's own words say more than its concept's ("Opened an email")
             concept = _concept_of_signal(spec, signal, catalog.concepts)
             if concept is not None and concept.labels.get(lang):
