@@ -41,7 +41,9 @@ label seeds seed, seed+1, ...; the table then shows means, as one draw's few hun
 SQLs cannot tell AUCs 0.01 apart.
 
 ``--small`` trains the first dialect at a few small sizes and prints each layer's AUC with its
-bootstrap interval (when the training job reports one) and the layer that shipped.
+bootstrap interval (when the training job reports one), the layer that shipped, and the judged
+model's mean P(SQL) over the test rate with its interval: a test period of a few dozen SQL
+leads cannot show a level right to 10%, and the interval says how far chance alone moves it.
 """
 
 from __future__ import annotations
@@ -165,12 +167,28 @@ def judge(run: Path, rows: pd.DataFrame, truth: str, true_p: pd.Series) -> dict[
     figures[truth] = roc_auc_score(test[LABEL], true_p.loc[test.index].to_numpy())
     # the judged model's, on a test period it never saw: the honest calibration figure
     figures["mean p / rate (judged, test unseen)"] = metrics["combined"]["mean_p_over_rate"]
+    figures["its 95% interval"] = with_interval(metrics["combined"], "mean_p_over_rate", 3)
     p = scorer.probability(test)  # the shipped model, refit on every period, test included
     figures["shipped model's mean p / rate (saw test)"] = float(np.mean(p) / test[LABEL].mean())
     figures["test rows"] = len(test)
     figures["test SQLs"] = int(test[LABEL].sum())
     figures["shipped"] = scorer.metadata.get("shipped_layer", "combined")
     return figures
+
+
+def with_interval(metrics: dict[str, float], figure: str, digits: int) -> str:
+    """A test figure with its bootstrap interval over leads, when the run reported one."""
+    shown = f"{metrics[figure]:.{digits}f}"
+    if f"{figure}_low" not in metrics:
+        return shown
+    return f"{shown} [{metrics[f'{figure}_low']:.2f}, {metrics[f'{figure}_high']:.2f}]"
+
+
+def test_sql_leads(run: Path) -> int:
+    """Leads of the run's test period that reached SQL: what a calibration figure rests on."""
+    rows = pd.read_parquet(run / "training" / TRAINING_SET_FILE)
+    test = rows[(rows[SPLIT] == "test") & (rows[LABEL] == 1)]
+    return int(test[schema.LEAD_ID].nunique())
 
 
 def latent_truth(truth: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
@@ -381,12 +399,11 @@ def main() -> None:
             metrics = scorer.metadata["test_metrics"]
             row = {}
             for layer, m in metrics.items():
-                interval = (
-                    f" [{m['roc_auc_low']:.2f}, {m['roc_auc_high']:.2f}]"
-                    if "roc_auc_low" in m else ""
-                )  # fmt: skip
-                row[layer] = f"{m['roc_auc']:.3f}{interval}"
+                row[layer] = with_interval(m, "roc_auc", 3)
             row["shipped"] = scorer.metadata.get("shipped_layer", "combined")
+            # the judged model's level on its test period, and how far chance alone moves it
+            row["mean p / rate"] = with_interval(metrics["combined"], "mean_p_over_rate", 2)
+            row["test SQL leads"] = test_sql_leads(run)
             row["train s"] = round(seconds)
             small[size] = row
     figures = pd.DataFrame(table)

@@ -28,6 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))  # baselines.py, also when imported
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from baselines import baseline_models  # noqa: E402  (benchmarks/baselines.py)
+from scipy.stats import binomtest  # noqa: E402
 from sklearn.metrics import roc_auc_score  # noqa: E402
 from typer.testing import CliRunner  # noqa: E402
 
@@ -179,6 +180,19 @@ def main() -> None:
     calibrated = abs(predicted[LEADSCORE].mean() / realised - 1) <= 0.10
     verdict = "yes" if calibrated else "no"
     print(f"  leadscore mean p_sql within 10% of the realised rate: {verdict}")
+    low, high = binomtest(int(outcome.sum()), len(outcome)).proportion_ci(method="wilson")
+    mean_p = predicted[LEADSCORE].mean()
+    print(
+        f"  the held-out rate's 95% interval (Wilson, one row per lead): {low:.3f}-{high:.3f}; "
+        f"mean p / rate over it: {mean_p / high:.3f}-{mean_p / low:.3f}"
+    )
+    band = scorer.metadata["level"].get("band")
+    if band is not None:  # what the shipped model said the level could do, before it was seen
+        inside = "inside" if band[0] <= realised / mean_p <= band[1] else "outside"
+        print(
+            f"  the shipped model's level band for the next period (rate over mean p, 95%): "
+            f"{band[0]:.2f}-{band[1]:.2f}; the held-out file's {realised / mean_p:.3f} is {inside}"
+        )
     level_shift(train, held_out, predicted[LEADSCORE])
     for note in levels:  # how the judged and the shipped model read their level
         print(f"  {note}")

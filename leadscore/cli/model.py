@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -275,19 +277,24 @@ def train(
 def _print_trained(result: dict) -> None:
     """The training job's figures on the out-of-time test period, its notes, where it went."""
     table = Table(title="Out-of-time test period")
-    table.caption = "95% interval: bootstrap of roc_auc over test leads, 1,000 resamples"
+    table.caption = (
+        "In brackets: 95%, bootstrap over test leads, 1,000 resamples. mean p / rate: mean "
+        "P(SQL) over the SQL rate, 1.00 when the level is right."
+    )
     columns = ("pr_auc", "log_loss", "brier", "ece", "sql_capture_top_10pct")
     table.add_column("model")
     table.add_column("roc_auc", justify="right")
-    table.add_column("95% interval", justify="right")
+    table.add_column("mean p / rate", justify="right")
     for column in columns:
         table.add_column(column, justify="right")
     shipped = result["shipped_layer"]
     for name, row in result["metrics"].iterrows():
         label = f"shipped ({shipped})" if name == "combined" and shipped != "combined" else name
-        interval = f"{row['roc_auc_low']:.2f}-{row['roc_auc_high']:.2f}"
         table.add_row(
-            str(label), f"{row['roc_auc']:.3f}", interval, *[f"{row[c]:.4f}" for c in columns]
+            str(label),
+            _with_interval(row, "roc_auc", 3),
+            _with_interval(row, "mean_p_over_rate", 2),
+            *[f"{row[c]:.4f}" for c in columns],
         )
     console.print(table)
     for note in result["notes"]:
@@ -297,6 +304,15 @@ def _print_trained(result: dict) -> None:
         f"registered {REGISTERED_MODEL_NAME} version {result['model_version']} as {CHALLENGER}; "
         f"fitted in {result['fit_seconds']:.0f} s"
     )
+
+
+def _with_interval(row: Mapping[str, float], figure: str, digits: int) -> str:
+    """A figure with its bootstrap interval beside it, "0.812 [0.77-0.85]"."""
+    low, high = row.get(f"{figure}_low"), row.get(f"{figure}_high")
+    shown = f"{row[figure]:.{digits}f}"
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return shown
+    return f"{shown} [{low:.2f}-{high:.2f}]"
 
 
 def tune_threshold(

@@ -64,12 +64,14 @@ def small_export(tmp_path_factory) -> tuple[Path, str, str]:
 
 def test_a_300_lead_export_trains_and_says_how_sure_it_is(small_export):
     run, uri, output = small_export
-    assert "95% interval" in output and "Few SQLs" in output
+    assert "In brackets: 95%, bootstrap over test leads" in output and "Few SQLs" in output
     assert "Shipped layer:" in output and "tune-threshold --model" in output
     metrics = load_model(run / "model").metadata["test_metrics"]
     for figures in metrics.values():
-        assert figures["roc_auc_low"] <= figures["roc_auc"] <= figures["roc_auc_high"]
-        assert f"{figures['roc_auc_low']:.2f}-{figures['roc_auc_high']:.2f}" in output
+        for figure in ("roc_auc", "mean_p_over_rate"):  # what the data can support, both
+            low, high = figures[f"{figure}_low"], figures[f"{figure}_high"]
+            assert low <= figures[figure] <= high
+            assert f"[{low:.2f}-{high:.2f}]" in output
     mlflow.set_tracking_uri(uri)
     client = MlflowClient()
     version = client.get_model_version_by_alias("lead-scorer", "challenger")
@@ -211,7 +213,7 @@ def test_a_300_lead_export_whose_latest_fifth_holds_no_sql_widens_its_split_and_
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())
     assert "the test period held no SQL row" in said and "test 30% instead" in said
-    assert "95% interval" in said
+    assert "In brackets: 95%, bootstrap over test leads" in said
     path = tmp_path / "run" / "training" / TRAINING_SET_FILE
     rows = pd.read_parquet(path)
     labelled = rows[rows[LABEL].notna()]
@@ -287,6 +289,28 @@ def test_a_training_set_no_cut_can_judge_stops_naming_where_the_sqls_are(tmp_pat
     assert result.exit_code != 0 and "Traceback" not in said
     assert "the validation period has no SQL row; the test period has no SQL row" in said
     assert "SQL leads: train 5 of 18 leads, validation 0 of 6 leads, test 0 of 6 leads" in said
+
+
+def test_the_level_interval_resamples_leads_so_a_lead_seen_weekly_is_one_piece_of_evidence():
+    """Mean P(SQL) over the rate has an interval as wide as its SQLs allow: 40 SQLs leave
+    room for chance that 4,000 do not, and five weekly snapshots of the same 400 leads are
+    no more evidence than one snapshot each."""
+    from leadscore.training.job.evaluation import bootstrap_level_interval
+
+    rng = np.random.default_rng(0)
+
+    def interval(leads: int, snapshots: int = 1) -> tuple[float, float]:
+        """A model on the level: every tenth lead an SQL, P(SQL) averaging 0.1."""
+        label = rng.permutation(np.arange(leads) % 10 == 0).astype(int)
+        p = rng.permutation(np.linspace(0.02, 0.18, leads))
+        expand = lambda values: np.repeat(values, snapshots)  # noqa: E731
+        return bootstrap_level_interval(expand(label), expand(p), expand(np.arange(leads)))
+
+    small, large = interval(400), interval(40_000)
+    assert small[0] < 1 < small[1] and large[0] < 1 < large[1]
+    assert small[1] - small[0] > 5 * (large[1] - large[0])
+    weekly = interval(400, snapshots=5)
+    assert weekly[1] - weekly[0] == pytest.approx(small[1] - small[0], rel=0.35)
 
 
 def test_the_test_figures_say_when_the_level_of_predictions_drifts_from_the_rate():

@@ -1,11 +1,13 @@
 """How good a probability is: ranking, calibration and what sales gets at the top of the list.
 
 scikit-learn gives ROC-AUC, PR-AUC, log loss and Brier; expected calibration error, the SQL
-capture at the top k% and a bootstrap interval of ROC-AUC over leads are written here because
-scikit-learn has none of them.
+capture at the top k% and bootstrap intervals over leads (of ROC-AUC and of mean P(SQL) over
+the SQL rate) are written here because scikit-learn has none of them.
 """
 
 from __future__ import annotations
+
+from collections.abc import Iterator
 
 import numpy as np
 from scipy import sparse
@@ -64,6 +66,8 @@ def probability_metrics(
         metrics[f"sql_capture_top_{int(share * 100)}pct"] = capture_at_top(label, p, share)
     if groups is not None:
         metrics["roc_auc_low"], metrics["roc_auc_high"] = bootstrap_auc_interval(label, p, groups)
+        low, high = bootstrap_level_interval(label, p, groups)
+        metrics["mean_p_over_rate_low"], metrics["mean_p_over_rate_high"] = low, high
     return metrics
 
 
@@ -102,17 +106,55 @@ def bootstrap_auc_interval(
         )
         for mask in (label == 1, label == 0)
     )
-    rng = np.random.default_rng(seed)
     chunk = max(1, _CELLS_PER_CHUNK // max(n_values, n_leads))
     aucs = []
-    for start in range(0, resamples, chunk):
-        size = min(chunk, resamples - start)
-        counts = rng.multinomial(n_leads, np.full(n_leads, 1.0 / n_leads), size=size)
+    for counts in _lead_resamples(n_leads, resamples, chunk, seed):
         pos, neg = (positive @ counts.T).T, (negative @ counts.T).T
         below = np.cumsum(neg, axis=1) - neg  # non-SQL weight strictly below each score
         wins = (pos * (below + 0.5 * neg)).sum(axis=1)
         pairs = pos.sum(axis=1) * neg.sum(axis=1)
-        aucs.append(np.divide(wins, pairs, out=np.full(size, np.nan), where=pairs > 0))
+        aucs.append(np.divide(wins, pairs, out=np.full(len(counts), np.nan), where=pairs > 0))
+    return _percentile_interval(np.concatenate(aucs), level)
+
+
+def bootstrap_level_interval(
+    label: np.ndarray,
+    p: np.ndarray,
+    groups: np.ndarray,
+    *,
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    level: float = BOOTSTRAP_LEVEL,
+    seed: int = 0,
+) -> tuple[float, float]:
+    """Percentile bootstrap interval of mean P(SQL) over the SQL rate, resampling leads.
+
+    Why: calibration in the large is judged against a rate of a few dozen SQLs on a small
+    export, where 1.15 may be chance; the interval says how far the rate alone can wander.
+    Leads are resampled as in :func:`bootstrap_auc_interval`, the ratio of each resample is
+    its weighted sum of P(SQL) over its weighted count of SQL rows.
+    """
+    _, lead_of_row = np.unique(np.asarray(groups), return_inverse=True)
+    n_leads = lead_of_row.max() + 1
+    p_sum = np.bincount(lead_of_row, weights=np.asarray(p, float), minlength=n_leads)
+    sql_sum = np.bincount(lead_of_row, weights=np.asarray(label, float), minlength=n_leads)
+    ratios = []
+    for counts in _lead_resamples(n_leads, resamples, max(1, _CELLS_PER_CHUNK // n_leads), seed):
+        expected, realised = counts @ p_sum, counts @ sql_sum
+        ratios.append(
+            np.divide(expected, realised, out=np.full(len(counts), np.nan), where=realised > 0)
+        )
+    return _percentile_interval(np.concatenate(ratios), level)
+
+
+def _lead_resamples(n_leads: int, resamples: int, chunk: int, seed: int) -> Iterator[np.ndarray]:
+    """Blocks of at most ``chunk`` resamples, each row a count per lead (drawn with replacement)."""
+    rng = np.random.default_rng(seed)
+    for start in range(0, resamples, chunk):
+        size = min(chunk, resamples - start)
+        yield rng.multinomial(n_leads, np.full(n_leads, 1.0 / n_leads), size=size)
+
+
+def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.nanpercentile(np.concatenate(aucs), [tail, 100.0 - tail])
+    low, high = np.nanpercentile(values, [tail, 100.0 - tail])
     return float(low), float(high)

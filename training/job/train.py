@@ -376,9 +376,13 @@ def shift_level(
     level = read_level(periods, significance)
     if level.method == "none":
         return combiner, level
-    target = float(expit(own_log_odds(combiner, reference) + level.offset).mean())
+    own = own_log_odds(combiner, reference)
+    target = float(expit(own + level.offset).mean())
     moved = period_offset(combiner.decision_function(reference), target)
-    return combiner.with_level(moved), replace(level, intercept_shift=moved)
+    band = tuple(
+        float(expit(own + level.offset + z * level.spread).mean()) / target for z in (-1.96, 1.96)
+    )
+    return combiner.with_level(moved), replace(level, intercept_shift=moved, band=band)
 
 
 def typical_counts(spec: FeatureSpec, rows: pd.DataFrame) -> dict[str, float]:
@@ -690,8 +694,9 @@ def component_probabilities(scorer: LeadScorer, rows: pd.DataFrame) -> dict[str,
 def evaluate(scorer: LeadScorer, test: pd.DataFrame) -> pd.DataFrame:
     """Test-period metrics for rules, logistic, LightGBM and the combination, side by side.
 
-    ``combined`` is what the scorer ships (its ``metadata["shipped_layer"]``); each ROC-AUC comes
-    with its bootstrap interval over test leads (``roc_auc_low``, ``roc_auc_high``). Reads the
+    ``combined`` is what the scorer ships (its ``metadata["shipped_layer"]``); each ROC-AUC and
+    mean P(SQL) over the SQL rate comes with its bootstrap interval over test leads
+    (``roc_auc_low``, ``roc_auc_high``, ``mean_p_over_rate_low``, ...). Reads the
     scorer and never changes it: the rule baseline's probability map was fitted with the
     combiner, on validation (:func:`fit_scorer`).
     """
