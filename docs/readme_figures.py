@@ -66,12 +66,14 @@ def written_paths(step: str) -> list[str]:
 
 
 def table_titled(output: str, title: str) -> str:
-    """The rich table whose title line holds ``title``, from its title to its bottom border."""
+    """The rich table whose title line holds ``title``, from its title to its bottom border and
+    its caption (the centred lines under the border; what the command prints next starts at
+    the margin)."""
     lines = output.splitlines()
     start = next(i for i, line in enumerate(lines) if title in line)
     end = next(i for i in range(start, len(lines)) if lines[i].lstrip().startswith("└"))
     tail = end + 1
-    if tail < len(lines) and "interval" in lines[tail]:  # the caption under the test table
+    while tail < len(lines) and lines[tail].startswith(" ") and lines[tail].strip():
         tail += 1
     return "\n".join(line.rstrip() for line in lines[start:tail]) + "\n"
 

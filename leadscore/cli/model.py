@@ -278,15 +278,17 @@ def _print_trained(result: dict) -> None:
     """The training job's figures on the out-of-time test period, its notes, where it went."""
     table = Table(title="Out-of-time test period")
     table.caption = (
-        "In brackets: 95%, bootstrap over test leads, 1,000 resamples. mean p / rate: mean "
-        "P(SQL) over the SQL rate, 1.00 when the level is right."
+        "In brackets: 95%, bootstrap over test leads. mean p / rate: 1.00 when the level is right"
     )
-    columns = ("pr_auc", "log_loss", "brier", "ece", "sql_capture_top_10pct")
+    # Brier is left to MLflow and the model's metadata: log loss and ECE say as much, and the
+    # table must fit a 100-column terminal beside the intervals
+    columns = {"pr_auc": "pr_auc", "log_loss": "log_loss", "ece": "ece",
+               "sql_capture_top_10pct": "SQLs in top 10%"}  # fmt: skip
     table.add_column("model")
     table.add_column("roc_auc", justify="right")
     table.add_column("mean p / rate", justify="right")
-    for column in columns:
-        table.add_column(column, justify="right")
+    for header in columns.values():
+        table.add_column(header, justify="right")
     shipped = result["shipped_layer"]
     for name, row in result["metrics"].iterrows():
         label = f"shipped ({shipped})" if name == "combined" and shipped != "combined" else name

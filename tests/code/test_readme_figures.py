@@ -53,7 +53,7 @@ def test_every_figure_block_is_one_the_script_makes_and_only_those_change(figure
 
 
 def test_a_printed_table_is_cut_from_its_title_to_its_caption(figures):
-    table = Table(title="Out-of-time test period", caption="95% interval: bootstrap")
+    table = Table(title="Out-of-time test period", caption="In brackets: 95%, bootstrap")
     for column in ("model", "roc_auc", "95% interval", "pr_auc", "log_loss"):
         table.add_column(column)
     table.add_row("combined", "0.834", "0.81-0.86", "0.1464", "0.0799")
@@ -64,7 +64,8 @@ def test_a_printed_table_is_cut_from_its_title_to_its_caption(figures):
     console.print("after")
     cut = figures.table_titled(out.getvalue(), "Out-of-time test period")
     assert cut.splitlines()[0].strip() == "Out-of-time test period"
-    assert "│ combined │ 0.834" in cut and cut.splitlines()[-1].strip() == "95% interval: bootstrap"
+    assert "│ combined │ 0.834" in cut
+    assert cut.splitlines()[-1].strip() == "In brackets: 95%, bootstrap"
     assert "before" not in cut and "after" not in cut
 
 

@@ -127,6 +127,8 @@ def test_the_shipped_model_and_its_mlflow_run_say_it_was_refit(both_ways):
     assert params[True].params["level.method"] == plain.metadata["level"]["method"]
     assert params[True].params["refit.level.method"] == refit.metadata["level"]["method"]
     assert params[True].params["refit.level.periods"] == "5"
+    low, high = refit.metadata["level"]["band"]  # how far the next period may sit, logged
+    assert low < 1 < high and params[True].params["refit.level.band"] == f"{low:.3f}-{high:.3f}"
     test_metrics = {k: v for k, v in params[True].metrics.items() if k.startswith("test_")}
     assert test_metrics == {k: v for k, v in params[False].metrics.items()
                             if k.startswith("test_")}  # fmt: skip

@@ -28,7 +28,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 
 from leadscore.training.job.evaluation import reliability_curve
 from leadscore.training.job.train import Candidate
-from leadscore.training.model.pyfunc import LeadScorerModel
+from leadscore.training.model.pyfunc import ENTRY
 from leadscore.training.model.registry import CHALLENGER, CHAMPION, REGISTERED_MODEL_NAME
 
 EXPERIMENT = "leadscore"
@@ -229,7 +229,7 @@ def _log_scorer(
     with _without_artifact_bars():
         info = mlflow.pyfunc.log_model(
             name=REGISTERED_MODEL_NAME,
-            python_model=LeadScorerModel(),
+            python_model=str(ENTRY),  # models from code: no pickle
             artifacts={"model_dir": str(model_dir)},
             code_paths=[str(code)],
             signature=infer_signature(sample, _declared(output)),

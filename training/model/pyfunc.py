@@ -1,6 +1,6 @@
 """The model as MLflow loads it: the pyfunc face of a model directory.
 
-Kept in the runtime room because ``mlflow.pyfunc.load_model`` unpickles this class in a process
+Kept in the runtime room because ``mlflow.pyfunc.load_model`` builds this class in a process
 that never trains: it must import nothing from the training job. Its registered name and aliases
 are in :mod:`leadscore.training.model.registry`.
 """
@@ -11,6 +11,9 @@ from pathlib import Path
 
 import mlflow
 import pandas as pd
+
+# the file MLflow runs to build this model (models from code: no pickle of it is stored)
+ENTRY = Path(__file__).with_name("pyfunc_entry.py")
 
 
 class LeadScorerModel(mlflow.pyfunc.PythonModel):
