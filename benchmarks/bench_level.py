@@ -14,6 +14,10 @@ period's rate three ways:
   one level first; judged model only);
 * **the rule** (what ships): pooled unless Cochran's Q says the periods differ.
 
+Beside them, each model's band for the next period (``Level.band``: where its rate may sit
+over the mean P(SQL), 95%, for a period as large as the latest read) and whether the test
+period's rate fell inside it.
+
 Worlds: the default world (``default``) and the drifting channel mix
 (``DRIFTING_CHANNEL_MIX``, ``drift``; split 40/30/30 as in ``tests/model/test_refit.py``) at
 several sizes, seeds 1, 2, ... Each training set is built with the default spec and rulebook.
@@ -119,14 +123,25 @@ def judge_world(world: str, leads: int, seed: int) -> dict[str, object]:
         f"(p {judged.metadata['level']['same_level_p']:.2f})",
         "refit as fitted": as_fitted(refit, test).mean() / rate,
         "refit the rule": refit.probability(test).mean() / rate,
+        "judged band holds": band_holds(judged, test),
+        "refit band holds": band_holds(refit, test),
     }
+
+
+def band_holds(scorer: LeadScorer, test: pd.DataFrame) -> str:
+    """The level's band for the next period (rate over mean P(SQL), 95%) and whether the test
+    period's rate falls inside it: the band is a claim, this checks it."""
+    low, high = scorer.metadata["level"]["band"]
+    ratio = test[LABEL].mean() / scorer.probability(test).mean()
+    return f"{low:.2f}-{high:.2f} {'yes' if low <= ratio <= high else 'NO'}"
 
 
 def summary(table: pd.DataFrame) -> pd.DataFrame:
     """Per way: range, mean |ratio - 1|, and the large worlds within 10%."""
     large = table["leads"] >= LARGE
     rows = {}
-    for way in [c for c in table.columns if c.startswith(("judged ", "refit "))]:
+    ratios = [c for c in table.columns if c.startswith(("judged ", "refit "))]
+    for way in [c for c in ratios if not c.endswith("band holds")]:
         ratio = table[way].astype(float)
         rows[way] = {
             "lowest": ratio.min(),
@@ -160,6 +175,10 @@ def main() -> None:
     print(table.drop(columns="leads").to_string(float_format=lambda v: f"{v:.3f}"))
     print()
     print(summary(table).to_string(float_format=lambda v: f"{v:.3f}"))
+    for name in ("judged", "refit"):
+        held = table[f"{name} band holds"].str.endswith("yes")
+        print(f"{name}: the test rate fell inside the level's 95% band on {held.sum()} of "
+              f"{len(held)} worlds")  # fmt: skip
 
 
 if __name__ == "__main__":

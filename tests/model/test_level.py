@@ -9,6 +9,7 @@ the latest when they drift.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +97,25 @@ def test_a_moving_level_is_less_sure_of_the_next_period_than_a_steady_one():
     steady = read_level([period(0.3, seed) for seed in range(5)])
     moving = read_level([period(v, seed) for seed, v in enumerate([0.6, 0.4, 0.2, 0.0, -0.2])])
     assert 0 < steady.spread < 0.1 < moving.spread
-    assert "the next period may convert" in moving.describe()
+    assert moving.next_period_sd > steady.next_period_sd
+
+
+def test_a_small_export_says_its_next_period_may_convert_far_from_the_mean_p():
+    """Periods of 500 leads (about 18 SQLs) against 5,000: each period's own noise is about
+    three times as wide, and the band the run prints says so."""
+    large = read_level([period(0.3, seed) for seed in range(5)])
+    small = read_level([replace(p, log_odds=p.log_odds[:500], label=p.label[:500],
+                                sql_leads=int(p.label[:500].sum()),
+                                other_leads=int(500 - p.label[:500].sum()))
+                        for p in (period(0.3, seed) for seed in range(5))])  # fmt: skip
+    assert small.noise > 2.5 * large.noise
+    margins, rows = margins_and_rows(3, "2025-01-01", 0.3)
+    combiner = LogOddsBlend(layer="logistic").fit(margins, rows[LABEL].to_numpy(int))
+    _, level = shift_level(combiner, [(rows, margins, 5)], reference=margins)
+    low, high = level.band
+    assert low < 1 < high and "A next period as large as the latest may convert" in (
+        level.describe()
+    )
 
 
 def test_the_local_level_pools_at_step_zero_and_follows_the_latest_at_a_large_step():

@@ -23,11 +23,12 @@ stated rule (:func:`read_level`):
 Which periods are read, and at which link, is said once, in
 :func:`training.job.train.shift_level`.
 
-The reading also says how sure it is (:func:`next_level_spread`): where the next period's
-level may sit, with the step variance averaged over rather than fixed at its estimate, turned
-into the range of the next period's rate over the model's mean P(SQL) (``Level.band``). A user
-whose level moves learns from the run that a mean P(SQL) within 10% of next quarter's rate is
-more than the history can promise, and by how much.
+The reading also says how sure it is: where the next period's level may sit
+(:func:`next_level_spread`, the step variance averaged over rather than fixed at its estimate)
+and the sampling noise of a period as large as the latest, turned into the range of the next
+period's rate over the model's mean P(SQL) (``Level.band``). A user whose level moves, or whose
+periods hold few SQLs, learns from the run that a mean P(SQL) within 10% of next quarter's rate
+is more than the history can promise, and by how much.
 
 Measured before choosing, on ten simulated worlds (3,000 to 20,000 leads, three drifting;
 ``benchmarks/bench_level.py``, and the Marketo-worded world of ``bench_foreign.py``): the
@@ -87,11 +88,19 @@ class Level:
     # standard deviation (log-odds) of the next period's level about ``offset``: the level's
     # own uncertainty, plus one random step for a moving level
     spread: float = 0.0
+    # standard deviation (log-odds) of the offset of a period as large as the latest read: the
+    # sampling noise the next period's own rate adds to its level
+    noise: float = 0.0
     intercept_shift: float = 0.0  # set by training.job.train.shift_level
-    # the next period's rate over the mean P(SQL) at ``offset`` -/+ 1.96 ``spread``, on the
-    # latest period's leads (set by training.job.train.shift_level): how far the level alone
-    # may carry the next period's rate from what the model predicts
+    # the next period's rate over the mean P(SQL), 95%, for a period as large as the latest
+    # read (set by training.job.train.shift_level from ``spread`` and ``noise``): how far the
+    # next period's realised rate may sit from what the model predicts
     band: tuple[float, float] = (1.0, 1.0)
+
+    @property
+    def next_period_sd(self) -> float:
+        """Standard deviation (log-odds) of the next period's offset: its level and its noise."""
+        return float(np.hypot(self.spread, self.noise))
 
     def describe(self, subject: str = "Level") -> str:
         """One line for the run's notes."""
@@ -103,9 +112,10 @@ class Level:
             f"{subject}: {self.method} over {len(self.period_offsets)} periods (offsets oldest to "
             f"latest {offsets} log-odds, weights {weights}; same-level test p = "
             f"{self.same_level_p:.2f}); the combiner's intercept moves "
-            f"{self.intercept_shift:+.3f}. As sure as the level is (+/- "
-            f"{1.96 * self.spread:.2f} log-odds), the next period may convert {self.band[0]:.2f} "
-            f"to {self.band[1]:.2f} times the mean P(SQL) (95%), before its own sampling noise."
+            f"{self.intercept_shift:+.3f}. A next period as large as the latest may convert "
+            f"{self.band[0]:.2f} to {self.band[1]:.2f} times the mean P(SQL) (95%: the level "
+            f"+/- {1.96 * self.spread:.2f} log-odds, the period's own noise +/- "
+            f"{1.96 * self.noise:.2f})."
         )
 
 
@@ -182,6 +192,7 @@ def read_level(periods: list[Period], significance: float = SAME_LEVEL_P) -> Lev
     offsets = np.array([period_offset(p.log_odds, float(p.label.mean())) for p in usable])
     variances = np.array([offset_variance(p, o) for p, o in zip(usable, offsets, strict=True)])
     precision = 1.0 / variances
+    noise = float(np.sqrt(variances[-1]))
     pooled = float(precision @ offsets / precision.sum())
     q = float(precision @ (offsets - pooled) ** 2)
     p_value = float(chi2.sf(q, len(usable) - 1)) if len(usable) > 1 else 1.0
@@ -191,13 +202,15 @@ def read_level(periods: list[Period], significance: float = SAME_LEVEL_P) -> Lev
     if step == 0.0:  # one level: the filter at step 0 is the precision-weighted mean
         weights = precision / precision.sum()
         spread = next_level_spread(offsets, variances, pooled)
-        return Level(pooled, "one level", p_value, offsets.tolist(), weights.tolist(), spread)
+        return Level(
+            pooled, "one level", p_value, offsets.tolist(), weights.tolist(), spread, noise
+        )
     # the filtered level is linear in the offsets: each period's weight is its unit response
     weights = np.array([local_level(unit, variances, step)[0] for unit in np.eye(len(usable))])
     offset = float(weights @ offsets)
     return Level(
         offset, "a moving level", p_value, offsets.tolist(), weights.tolist(),
-        next_level_spread(offsets, variances, offset),
+        next_level_spread(offsets, variances, offset), noise,
     )  # fmt: skip
 
 

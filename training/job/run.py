@@ -67,6 +67,7 @@ def level_params(level: dict, prefix: str = "") -> dict[str, object]:
         f"{prefix}level.same_level_p": round(level["same_level_p"], 4),
         f"{prefix}level.periods": len(level["period_offsets"]),
         f"{prefix}level.spread": round(level.get("spread", 0.0), 4),
+        f"{prefix}level.noise": round(level.get("noise", 0.0), 4),
         f"{prefix}level.band": "{:.3f}-{:.3f}".format(*level.get("band", (1.0, 1.0))),
     }
 

@@ -379,9 +379,8 @@ def shift_level(
     own = own_log_odds(combiner, reference)
     target = float(expit(own + level.offset).mean())
     moved = period_offset(combiner.decision_function(reference), target)
-    band = tuple(
-        float(expit(own + level.offset + z * level.spread).mean()) / target for z in (-1.96, 1.96)
-    )
+    sd = level.next_period_sd
+    band = tuple(float(expit(own + level.offset + z * sd).mean()) / target for z in (-1.96, 1.96))
     return combiner.with_level(moved), replace(level, intercept_shift=moved, band=band)
 
 
