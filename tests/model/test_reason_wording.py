@@ -124,6 +124,22 @@ def test_an_activity_the_catalog_knows_by_an_ma_tools_name_reads_in_both_languag
     assert {(t, lang): type_words(t, phrases, lang) for t, lang in expected} == expected
 
 
+def test_a_suggested_attribute_rule_is_labelled_as_the_reason_words_its_level():
+    """The rule a marketer reads in the rulebook and the reason a rep reads on the lead say
+    the same words: 流入元：SNS広告 in both, never the folded sns広告 the models read."""
+    from leadscore.training.job.suggest import attribute_label
+
+    _, catalog = foreign_model_catalog()
+    reason = concept_text(
+        catalog.concepts["役職"], {"役職": "it部長"}, "ja", phrases=catalog.phrases
+    )
+    assert attribute_label("役職", "it部長")["ja"] == reason == "役職：IT部長"
+    assert attribute_label("lead_source", "paid_social") == {
+        "en": "Lead source: Paid Social",
+        "ja": "Lead source：Paid Social",
+    }
+
+
 def test_a_rule_labelled_in_one_language_reads_that_label_in_the_other():
     from leadscore.training.model.rulebook import Rule
 

@@ -50,6 +50,7 @@ from leadscore.training.model.rules import behaviour_units, capped_points, condi
 from leadscore.training.model.scorer import signal_sign
 from leadscore.training.model.wording import (
     each_language,
+    format_value,
     load_catalog,
     parse_phrases,
     readable_column,
@@ -127,10 +128,14 @@ def signal_label(signal: Signal) -> dict[str, str]:
 
 def attribute_label(column: str, level: object) -> dict[str, str]:
     """An attribute rule's label in both languages, as the reasons word the attribute: the
-    export's column and level ("Seniority: staff", 「役職：担当者」)."""
+    export's column and level ("Seniority: Staff", 「流入元：SNS広告」)."""
     phrases = parse_phrases(None)
     shown = readable_column(column)
-    return each_language(lambda lang: phrases("attribute", lang, column=shown, value=level))
+    return each_language(
+        lambda lang: phrases(
+            "attribute", lang, column=shown, value=format_value(level, lang, phrases)
+        )
+    )
 
 
 def candidate_behaviour_rules(spec: FeatureSpec, rulebook: Rulebook) -> list[Rule]:
