@@ -198,6 +198,31 @@ def test_leadscore_serve_from_any_folder_answers_and_a_stop_signal_takes_its_wor
         finish(serve, model)
 
 
+def test_a_leadscore_serve_killed_outright_takes_its_server_down_with_it(world, tmp_path):
+    """SIGKILL (the OOM killer, `kill -9`) leaves `leadscore serve` no moment to stop the server
+    it started in a session of its own; the kernel tells the server, which stops its workers
+    and frees the port, so the next start does not fail on "address in use"."""
+    shutil.copytree(world.model, tmp_path / "m" / "model")
+    model, port = (tmp_path / "m" / "model").resolve(), free_port()
+    serve = leadscore_serve(tmp_path, "--model", "m/model", "--port", str(port))
+    try:
+        deadline = time.monotonic() + 120
+        while not ready(port):
+            assert serve.poll() is None, printed(tmp_path)
+            assert time.monotonic() < deadline, printed(tmp_path)
+            time.sleep(0.5)
+        assert len(serving(model)) >= 2
+        serve.kill()
+        serve.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while serving(model) and time.monotonic() < deadline:
+            time.sleep(0.3)
+        assert serving(model) == []
+        assert port_is_free(port)
+    finally:
+        finish(serve, model)
+
+
 def test_leadscore_serve_refuses_a_broken_model_before_starting_with_one_line_why(world, tmp_path):
     shutil.copytree(world.model, tmp_path / "model")
     (tmp_path / "model" / "scorer.joblib").unlink()
