@@ -75,6 +75,7 @@ from leadscore.features.sources import ExportPaths  # noqa: E402
 from leadscore.features.spec import DEFAULT_SPEC, FeatureSpec, load_spec  # noqa: E402
 from leadscore.features.synthetic import SyntheticWorld, simulate, write_world  # noqa: E402
 from leadscore.features.training_set import TRAINING_SET_FILE, build_training_set  # noqa: E402
+from leadscore.training.job.evaluation import with_interval  # noqa: E402
 from leadscore.training.job.prepare import (  # noqa: E402
     SUGGESTED_FILE,
     bootstrap_from,
@@ -174,14 +175,6 @@ def judge(run: Path, rows: pd.DataFrame, truth: str, true_p: pd.Series) -> dict[
     figures["test SQLs"] = int(test[LABEL].sum())
     figures["shipped"] = scorer.metadata.get("shipped_layer", "combined")
     return figures
-
-
-def with_interval(metrics: dict[str, float], figure: str, digits: int) -> str:
-    """A test figure with its bootstrap interval over leads, when the run reported one."""
-    shown = f"{metrics[figure]:.{digits}f}"
-    if f"{figure}_low" not in metrics:
-        return shown
-    return f"{shown} [{metrics[f'{figure}_low']:.2f}, {metrics[f'{figure}_high']:.2f}]"
 
 
 def test_sql_leads(run: Path) -> int:

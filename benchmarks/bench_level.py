@@ -14,9 +14,9 @@ period's rate three ways:
   one level first; judged model only);
 * **the rule** (what ships): pooled unless Cochran's Q says the periods differ.
 
-Beside them, each model's band for the next period (``Level.band``: where its rate may sit
-over the mean P(SQL), 95%, for a period as large as the latest read) and whether the test
-period's rate fell inside it.
+Beside them, each model's band for the next period (``Level.band``: how low and how high its
+mean P(SQL) over the rate may be, for a period as large as the latest read) and whether the
+test period's ratio fell inside it.
 
 Worlds: the default world (``default``) and the drifting channel mix
 (``DRIFTING_CHANNEL_MIX``, ``drift``; split 40/30/30 as in ``tests/model/test_refit.py``) at
@@ -129,10 +129,10 @@ def judge_world(world: str, leads: int, seed: int) -> dict[str, object]:
 
 
 def band_holds(scorer: LeadScorer, test: pd.DataFrame) -> str:
-    """The level's band for the next period (rate over mean P(SQL), 95%) and whether the test
-    period's rate falls inside it: the band is a claim, this checks it."""
+    """The level's band for the next period (mean P(SQL) over its rate, ``BAND_LEVEL``) and
+    whether the test period's ratio falls inside it: the band is a claim, this checks it."""
     low, high = scorer.metadata["level"]["band"]
-    ratio = test[LABEL].mean() / scorer.probability(test).mean()
+    ratio = scorer.probability(test).mean() / test[LABEL].mean()
     return f"{low:.2f}-{high:.2f} {'yes' if low <= ratio <= high else 'NO'}"
 
 
@@ -177,7 +177,7 @@ def main() -> None:
     print(summary(table).to_string(float_format=lambda v: f"{v:.3f}"))
     for name in ("judged", "refit"):
         held = table[f"{name} band holds"].str.endswith("yes")
-        print(f"{name}: the test rate fell inside the level's 95% band on {held.sum()} of "
+        print(f"{name}: the test ratio fell inside the level's band on {held.sum()} of "
               f"{len(held)} worlds")  # fmt: skip
 
 

@@ -188,10 +188,11 @@ def main() -> None:
     )
     band = scorer.metadata["level"].get("band")
     if band is not None:  # what the shipped model said the level could do, before it was seen
-        inside = "inside" if band[0] <= realised / mean_p <= band[1] else "outside"
+        ratio = mean_p / realised
+        inside = "inside" if band[0] <= ratio <= band[1] else "outside"
         print(
-            f"  the shipped model's level band for the next period (rate over mean p, 95%): "
-            f"{band[0]:.2f}-{band[1]:.2f}; the held-out file's {realised / mean_p:.3f} is {inside}"
+            f"  the shipped model's band for the next period (mean p / rate, 95%): "
+            f"{band[0]:.2f}-{band[1]:.2f}; the held-out file's {ratio:.3f} is {inside}"
         )
     level_shift(train, held_out, predicted[LEADSCORE])
     for note in levels:  # how the judged and the shipped model read their level

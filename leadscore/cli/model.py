@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated
 
@@ -276,9 +274,12 @@ def train(
 
 def _print_trained(result: dict) -> None:
     """The training job's figures on the out-of-time test period, its notes, where it went."""
+    from leadscore.training.job.evaluation import BOOTSTRAP_LEVEL, with_interval
+
     table = Table(title="Out-of-time test period")
     table.caption = (
-        "In brackets: 95%, bootstrap over test leads. mean p / rate: 1.00 when the level is right"
+        f"In brackets: {BOOTSTRAP_LEVEL:.0%}, bootstrap over test leads. mean p / rate: 1.00 "
+        "when the level is right"
     )
     # Brier is left to MLflow and the model's metadata: log loss and ECE say as much, and the
     # table must fit a 100-column terminal beside the intervals
@@ -294,8 +295,8 @@ def _print_trained(result: dict) -> None:
         label = f"shipped ({shipped})" if name == "combined" and shipped != "combined" else name
         table.add_row(
             str(label),
-            _with_interval(row, "roc_auc", 3),
-            _with_interval(row, "mean_p_over_rate", 2),
+            with_interval(row, "roc_auc", 3),
+            with_interval(row, "mean_p_over_rate", 2),
             *[f"{row[c]:.4f}" for c in columns],
         )
     console.print(table)
@@ -306,15 +307,6 @@ def _print_trained(result: dict) -> None:
         f"registered {REGISTERED_MODEL_NAME} version {result['model_version']} as {CHALLENGER}; "
         f"fitted in {result['fit_seconds']:.0f} s"
     )
-
-
-def _with_interval(row: Mapping[str, float], figure: str, digits: int) -> str:
-    """A figure with its bootstrap interval beside it, "0.812 [0.77-0.85]"."""
-    low, high = row.get(f"{figure}_low"), row.get(f"{figure}_high")
-    shown = f"{row[figure]:.{digits}f}"
-    if low is None or high is None or math.isnan(low) or math.isnan(high):
-        return shown
-    return f"{shown} [{low:.2f}-{high:.2f}]"
 
 
 def tune_threshold(

@@ -140,6 +140,21 @@ def test_a_suggested_attribute_rule_is_labelled_as_the_reason_words_its_level():
     }
 
 
+def test_no_name_an_ma_tool_writes_stands_for_two_activities():
+    """A name under two types would word the same export's activity one way or the other by
+    the catalog's order; it must be left out instead (as "Attend Event" is)."""
+    import yaml
+
+    from leadscore.features.spec import fold_text
+    from leadscore.training.model.wording import CATALOG
+
+    meant: dict[str, set[str]] = {}
+    for activity_type, entry in yaml.safe_load(CATALOG.read_text())["activities"].items():
+        for name in entry.get("names", ()):
+            meant.setdefault(fold_text(name), set()).add(activity_type)
+    assert meant and {name: types for name, types in meant.items() if len(types) > 1} == {}
+
+
 def test_a_rule_labelled_in_one_language_reads_that_label_in_the_other():
     from leadscore.training.model.rulebook import Rule
 

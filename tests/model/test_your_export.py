@@ -126,7 +126,7 @@ def test_rules_evaluate_on_an_export_judges_the_rulebook_train_would_start_from(
     assert "AUC of points" in result.output
     # built in a temporary folder: no decision points at a file that is gone
     assert "/leadscore-" not in result.output
-    assert "`leadscore rules suggest --out FILE` writes it" in " ".join(result.output.split())
+    assert "`leadscore features build --out DIR` keeps it" in " ".join(result.output.split())
 
 
 def test_the_default_rulebook_keeps_only_the_rules_an_export_can_fire():

@@ -7,7 +7,8 @@ the SQL rate) are written here because scikit-learn has none of them.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import math
+from collections.abc import Iterator, Mapping
 
 import numpy as np
 from scipy import sparse
@@ -49,8 +50,9 @@ def capture_at_top(label: np.ndarray, score: np.ndarray, share: float) -> float:
 def probability_metrics(
     label: np.ndarray, p: np.ndarray, groups: np.ndarray | None = None
 ) -> dict[str, float]:
-    """The figures of one probability; with ``groups`` (lead ids), ROC-AUC's bootstrap interval
-    as ``roc_auc_low`` and ``roc_auc_high`` (:func:`bootstrap_auc_interval`)."""
+    """The figures of one probability; with ``groups`` (lead ids), the bootstrap intervals of
+    ROC-AUC (``roc_auc_low``, ``roc_auc_high``; :func:`bootstrap_auc_interval`) and of mean
+    P(SQL) over the rate (``mean_p_over_rate_low``, ``_high``; :func:`bootstrap_level_interval`)."""
     label = np.asarray(label, int)
     p = np.clip(np.asarray(p, float), 1e-6, 1 - 1e-6)
     metrics = {
@@ -131,7 +133,8 @@ def bootstrap_level_interval(
     Why: calibration in the large is judged against a rate of a few dozen SQLs on a small
     export, where 1.15 may be chance; the interval says how far the rate alone can wander.
     Leads are resampled as in :func:`bootstrap_auc_interval`, the ratio of each resample is
-    its weighted sum of P(SQL) over its weighted count of SQL rows.
+    its weighted sum of P(SQL) over its weighted count of SQL rows; a resample without an SQL
+    is infinitely far above its rate, so a test of a handful of SQLs reads an upper end of inf.
     """
     _, lead_of_row = np.unique(np.asarray(groups), return_inverse=True)
     n_leads = lead_of_row.max() + 1
@@ -141,9 +144,19 @@ def bootstrap_level_interval(
     for counts in _lead_resamples(n_leads, resamples, max(1, _CELLS_PER_CHUNK // n_leads), seed):
         expected, realised = counts @ p_sum, counts @ sql_sum
         ratios.append(
-            np.divide(expected, realised, out=np.full(len(counts), np.nan), where=realised > 0)
+            np.divide(expected, realised, out=np.full(len(counts), np.inf), where=realised > 0)
         )
     return _percentile_interval(np.concatenate(ratios), level)
+
+
+def with_interval(metrics: Mapping[str, float], figure: str, digits: int) -> str:
+    """A figure with its bootstrap interval beside it, "0.812 [0.77-0.85]" (the figure alone
+    when none was computed): how `train` prints it and the benchmarks quote it."""
+    low, high = metrics.get(f"{figure}_low"), metrics.get(f"{figure}_high")
+    shown = f"{metrics[figure]:.{digits}f}"
+    if low is None or high is None or math.isnan(low) or math.isnan(high):
+        return shown
+    return f"{shown} [{low:.2f}-{high:.2f}]"
 
 
 def _lead_resamples(n_leads: int, resamples: int, chunk: int, seed: int) -> Iterator[np.ndarray]:

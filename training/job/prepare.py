@@ -289,7 +289,7 @@ def prepare_training_set(
     as_of: pd.Timestamp | None = None,
     plan: SplitPlan = SplitPlan(),
     target_mql_per_week: float | None = None,
-    bootstrap: bool = True,
+    suggest_when_due: bool = True,
     temporary: bool = False,
 ) -> Prepared:
     """Build the training set from ``start``; bootstrap the rulebook from it when due.
@@ -300,10 +300,11 @@ def prepare_training_set(
     format (unless the default) and, when bootstrapped, the suggestion with its evidence beside
     the training set.
 
-    ``bootstrap=False`` leaves a due rulebook empty, for ``rules suggest``, which suggests one
-    itself (from the train and validation periods, with a diff against no rules): a rulebook
-    suggested here first would be a "current" one the user never saw. ``temporary``: ``out``
-    is deleted after the call, so no decision points a user to a file in it.
+    ``suggest_when_due=False`` leaves a due rulebook empty, for ``rules suggest``, which
+    suggests one itself (from the train and validation periods, with a diff against no rules):
+    a rulebook suggested here first would be a "current" one the user never saw.
+    ``temporary``: ``out`` is deleted after the call, so no decision points a user to a file in
+    it.
     """
     built_with = compile_rules(start.rulebook, start.spec)
     path, edges = build_training_set(
@@ -318,7 +319,7 @@ def prepare_training_set(
     if edges.widened:
         decisions.append(f"split: {edges.widened}")
     rulebook, suggestion, learned_until = start.rulebook, None, None
-    if start.bootstrap and not bootstrap:
+    if start.bootstrap and not suggest_when_due:
         rulebook = empty_rulebook()
     elif start.bootstrap:
         with task("Suggesting a rulebook from history"):
@@ -327,7 +328,7 @@ def prepare_training_set(
         learned_until = bootstrap_learned_until(path)
         write_suggestion(suggestion, out / SUGGESTED_FILE, f"the training set {path}")
         where = (
-            "`leadscore rules suggest --out FILE` writes it with its evidence for review"
+            "`leadscore features build --out DIR` keeps it with its evidence for review"
             if temporary
             else f"see {out / SUGGESTED_FILE} and its evidence"
         )
@@ -357,7 +358,7 @@ def prepare_export(
     as_of: str | pd.Timestamp | None = None,
     target_mql_per_week: float | None = None,
     decided: Callable[[str], None] | None = None,
-    bootstrap: bool = True,
+    suggest_when_due: bool = True,
     temporary: bool = False,
 ) -> Prepared:
     """Open an export, decide its spec and rulebook, and build its training set under ``out``.
@@ -365,7 +366,7 @@ def prepare_export(
     Why one call: `features build`, `train` and `rules` start from an export the same way.
     ``decided`` hears each decision as it is made (the starting point's before the long build,
     a bootstrapped rulebook's after it), so nothing happens without a word; ``as_of`` is an ISO
-    8601 time (UTC if no zone) or a timestamp; ``bootstrap`` and ``temporary`` as in
+    8601 time (UTC if no zone) or a timestamp; ``suggest_when_due`` and ``temporary`` as in
     :func:`prepare_training_set`.
     """
     say = decided or (lambda _: None)
@@ -379,7 +380,8 @@ def prepare_export(
         prepared = prepare_training_set(
             source, start, out, plan=plan,
             as_of=schema.utc_timestamp(as_of) if as_of else None,
-            target_mql_per_week=target_mql_per_week, bootstrap=bootstrap, temporary=temporary,
+            target_mql_per_week=target_mql_per_week, suggest_when_due=suggest_when_due,
+            temporary=temporary,
         )  # fmt: skip
     finally:
         # DuckDB keeps the memory of the build until its connection closes: a training job

@@ -47,20 +47,20 @@ def rule_inputs(
     spec: Path | None = None,
     rulebook: Path | None = None,
     decided: Callable[[str], None] | None = None,
-    bootstrap: bool = True,
+    suggest_when_due: bool = True,
 ) -> RuleInputs:
     """The inputs from ``training_set``, or from ``export`` built into a temporary folder.
 
     A training set brings the spec and rulebook it was built with (or those named); an export
     gets the ones that fit it, each decision passed to ``decided``; when none fits, a rulebook
-    bootstrapped from history as `train` would (``bootstrap``), else no rules.
+    bootstrapped from history as `train` would (``suggest_when_due``), else no rules.
     """
     say = decided or (lambda _: None)
     if training_set is None:
         with tempfile.TemporaryDirectory(prefix="leadscore-") as build:
             prepared = prepare_export(
                 export, Path(build), spec=spec, rulebook=rulebook, decided=decided,
-                bootstrap=bootstrap, temporary=True,
+                suggest_when_due=suggest_when_due, temporary=True,
             )  # fmt: skip
             rows = pd.read_parquet(prepared.training_set)
         return RuleInputs(
@@ -137,11 +137,10 @@ def suggest_rulebook(
 ) -> SuggestedRulebook:
     """Propose points, new rules and instant passes from history and write them to ``out``
     (with the evidence and the diff beside it); ``from_scratch`` starts from no rules."""
-    # from an export no rulebook fits, the suggestion starts from no rules: one suggested
-    # first in a temporary build would be a "current" rulebook the user never saw
-    inputs = rule_inputs(
-        training_set, export, spec=spec, rulebook=rulebook, decided=decided, bootstrap=False
-    )
+    inputs = rule_inputs(  # from no rules where none fits (see prepare_training_set)
+        training_set, export, spec=spec, rulebook=rulebook, decided=decided,
+        suggest_when_due=False,
+    )  # fmt: skip
     book = empty_rulebook() if from_scratch else inputs.rulebook
     unmatched = RuleScorer(book, inputs.spec).fit(inputs.rows).unmatched_rules(inputs.rows)
     result = suggest_from(

@@ -59,17 +59,20 @@ def policy_note(policy: Policy, model_dir: Path) -> str:
 
 
 def level_params(level: dict, prefix: str = "") -> dict[str, object]:
-    """MLflow params of how the combiner's level was read (:mod:`training.job.level`)."""
-    return {
+    """MLflow params of how the combiner's level was read (:mod:`training.job.level`); the
+    next period's band only when a level was read (a model trained before has none)."""
+    params = {
         f"{prefix}level.method": level["method"],
         f"{prefix}level.offset": round(level["offset"], 4),
         f"{prefix}level.intercept_shift": round(level["intercept_shift"], 4),
         f"{prefix}level.same_level_p": round(level["same_level_p"], 4),
         f"{prefix}level.periods": len(level["period_offsets"]),
-        f"{prefix}level.spread": round(level.get("spread", 0.0), 4),
-        f"{prefix}level.noise": round(level.get("noise", 0.0), 4),
-        f"{prefix}level.band": "{:.3f}-{:.3f}".format(*level.get("band", (1.0, 1.0))),
     }
+    if level.get("band") is not None:
+        params[f"{prefix}level.spread"] = round(level["spread"], 4)
+        params[f"{prefix}level.noise"] = round(level["noise"], 4)
+        params[f"{prefix}level.band"] = "{:.3f}-{:.3f}".format(*level["band"])
+    return params
 
 
 def _log_shipped(scorer: LeadScorer) -> None:

@@ -37,6 +37,7 @@ from leadscore.training.job.level import (
     period_offset,
     periods_of,
     read_level,
+    with_band,
 )
 from leadscore.training.job.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
 from leadscore.training.model.combiner import LAYERS, LogOddsBlend
@@ -379,9 +380,7 @@ def shift_level(
     own = own_log_odds(combiner, reference)
     target = float(expit(own + level.offset).mean())
     moved = period_offset(combiner.decision_function(reference), target)
-    sd = level.next_period_sd
-    band = tuple(float(expit(own + level.offset + z * sd).mean()) / target for z in (-1.96, 1.96))
-    return combiner.with_level(moved), replace(level, intercept_shift=moved, band=band)
+    return combiner.with_level(moved), replace(with_band(level, own), intercept_shift=moved)
 
 
 def typical_counts(spec: FeatureSpec, rows: pd.DataFrame) -> dict[str, float]:

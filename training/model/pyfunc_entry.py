@@ -5,7 +5,8 @@ https://mlflow.org/docs/latest/ml/model/models-from-code/) stores the code that 
 model instead of a CloudPickle of it, so loading runs reviewed code rather than deserialising
 bytes, and no train prints MLflow's warning about pickled objects. The model itself is
 :class:`leadscore.training.model.pyfunc.LeadScorerModel`; its artifacts (the model directory)
-are passed beside this file.
+are passed beside this file. Importing it registers the model with MLflow (``set_model``):
+that is what the file is for, so nothing but MLflow should import it.
 """
 
 from mlflow.models import set_model
