@@ -26,7 +26,8 @@ import pandas as pd
 
 FORMS = (
     "ISO 8601 such as 2026-04-06T09:29:00+09:00, 2026-04-06 or 2026/04/06 09:29[:00], "
-    "2026年4月6日[ 9時29分], or DD/MM/YYYY and MM/DD/YYYY with one order for the whole column"
+    "2026年4月6日[ 9時29分], or DD/MM/YYYY and MM/DD/YYYY with one order for the whole column; "
+    "a clock of 24 hours or of 12 with AM/PM (午前/午後)"
 )
 _JAPANESE = re.compile(
     r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日\s*(?:\([^)]*\))?"
@@ -35,9 +36,12 @@ _JAPANESE = re.compile(
 _YEAR_FIRST = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:\s*\([^)]*\))?(.*)$")
 _YEAR_LAST = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(.*)$")
 _CLOCK = re.compile(
-    r"^(?:[T\s]+(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$",
+    r"^(?:[T\s]+(\d{1,2}):(\d{2})(?::(\d{2})(\.\d+)?)?)?\s*(?:([AP])\.?M\.?)?"
+    r"\s*(Z|UTC|GMT|[+-]\d{2}:?\d{2})?$",
     re.IGNORECASE,
 )
+# 午後3:05 (a Japanese tool's 12-hour clock): the half of the day before the time
+_JAPANESE_HALF = re.compile(r"(午前|午後)\s*(\d{1,2}:\d{2}(?::\d{2})?)")
 # str patterns (not compiled) so that pandas runs them in Arrow's regex engine, not row by row
 _OFFSET = r"(?i)(?:Z|[+-]\d{2}:?\d{2}|\s(?:UTC|GMT))$"
 _SLASHED = r"^\d{4}/\d{1,2}/\d{1,2}(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
@@ -219,11 +223,20 @@ def _normalise(value: str) -> str:
 
 
 def _clock(rest: str) -> str:
-    """' 9:05' as ' 09:05:00' (ISO wants two-digit hours); an offset kept as written."""
+    """' 9:05' as ' 09:05:00' (ISO wants two-digit hours), ' 7:11 PM' and ' 午後7:11' as
+    ' 19:11:00' (US reports and some Japanese tools write a 12-hour clock); an offset kept as
+    written."""
+    rest = _JAPANESE_HALF.sub(
+        lambda m: f" {m.group(2)} {'AM' if m.group(1) == '午前' else 'PM'}", rest
+    )
     match = _CLOCK.match(rest)
     if match is None:
         return rest  # left for the ISO parser to refuse by row
-    h, mi, s, fraction, zone = match.groups()
+    h, mi, s, fraction, half, zone = match.groups()
+    if half is not None:
+        if h is None or not 1 <= int(h) <= 12:
+            return rest  # '13:00 PM', or a half-day without a time: refused by row
+        h = str(int(h) % 12 + (12 if half.upper() == "P" else 0))
     clock = f" {int(h):02d}:{mi}:{s or '00'}{fraction or ''}" if h is not None else ""
     if zone and zone.upper() in ("UTC", "GMT"):
         zone = "+00:00"

@@ -147,6 +147,23 @@ def test_a_column_whose_order_nothing_settles_is_refused_with_the_fix(tmp_path):
     assert day_first.leads[schema.CREATED_AT].iloc[0] == pd.Timestamp("2026-04-06 09:29", tz="UTC")
 
 
+def test_a_twelve_hour_clock_reads_as_a_us_report_or_a_japanese_tool_writes_it(tmp_path):
+    """HubSpot and Salesforce reports write "01/13/2026 07:11 PM"; some Japanese tools 午後7:11.
+    Midnight is 12 AM and noon 12 PM; an hour past 12 with a half-day is refused by row."""
+    written = ["01/13/2026 07:11 PM", "01/14/2026 12:05 AM", "01/15/2026 12:30 pm",
+               "2026/01/16 午前 9:00", "2026/01/17 午後12:15:30"]  # fmt: skip
+    leads = pd.DataFrame({"lead_id": range(1, 6), "created_at": written})
+    created = load_export(write(leads, tmp_path / "leads.csv")).leads[schema.CREATED_AT]
+    assert created.dt.strftime("%Y-%m-%d %H:%M:%S").tolist() == [
+        "2026-01-13 19:11:00", "2026-01-14 00:05:00", "2026-01-15 12:30:00",
+        "2026-01-16 09:00:00", "2026-01-17 12:15:30",
+    ]  # fmt: skip
+    leads.loc[1, "created_at"] = "01/14/2026 13:05 PM"
+    with pytest.raises(ContractError) as refused:
+        load_export(write(leads, tmp_path / "bad.csv"))
+    assert "row 2 (line 3)" in str(refused.value) and "AM/PM" in str(refused.value)
+
+
 def test_day_first_and_month_first_in_one_column_are_refused(tmp_path):
     leads = pd.DataFrame({"lead_id": [1, 2], "created_at": ["13/04/2026", "04/13/2026"]})
     with pytest.raises(ContractError, match="day first and dates with the month first"):
