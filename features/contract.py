@@ -35,7 +35,7 @@ from leadscore.features.reading import (
     read_text_table,
     rename_columns,
 )
-from leadscore.features.spec import MISSING_MARKERS
+from leadscore.features.spec import MISSING_MARKERS, fold_text
 from leadscore.features.timestamps import TimestampError, on_clock, parse_times
 
 _SHOWN_ROWS = 5
@@ -301,10 +301,13 @@ def _number_columns(frame: pd.DataFrame) -> tuple[str, ...]:
 
 
 def _require_columns(table: Table, required: Sequence[str], expected: str | None = None) -> None:
-    present = {_squash(c): str(c) for c in table.frame.columns}
+    present = {_squash(c): str(c) for c in table.frame.columns if _squash(c)}
     for column in required:
         if column not in table.frame.columns:
-            close = difflib.get_close_matches(_squash(column), list(present), n=1, cutoff=0.6)
+            wanted = _squash(column)
+            close = (
+                difflib.get_close_matches(wanted, list(present), n=1, cutoff=0.6) if wanted else []
+            )
             hint = (
                 f"Did you mean '{present[close[0]]}'? Map it with --column "
                 f"{column}={present[close[0]]}"
@@ -318,7 +321,10 @@ def _require_columns(table: Table, required: Sequence[str], expected: str | None
 
 
 def _squash(name: object) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+    """A column name as compared for a near miss: folded, without spaces, marks or underscores,
+    letters of every script kept ('Lead ID' meets 'lead_id', '顧客 番号' meets '顧客番号';
+    keeping only a-z once squashed every Japanese name to nothing, and then all matched)."""
+    return re.sub(r"[\W_]+", "", fold_text(str(name)))
 
 
 def _rows(mask: pd.Series) -> list[int]:

@@ -169,6 +169,19 @@ def test_missing_required_column_suggests_the_close_one(tmp_path):
     assert "Did you mean 'LeadID'?" in str(error.value)
 
 
+def test_a_missing_japanese_column_is_matched_in_its_own_script_never_on_nothing(tmp_path):
+    """'顧客 番号' is a near miss for 顧客番号; メール (an email column) is none for 流入経路,
+    though a comparison of a-z alone once read both as empty and matched them."""
+    rows = "顧客 番号,メール,受注\n1,a@example.jp,○\n2,b@example.jp,×\n"
+    path = write_csv(tmp_path / "leads.csv", rows)
+    with pytest.raises(ContractError) as near:
+        load_flat(path, label="受注", id_column="顧客番号")
+    assert "Did you mean '顧客 番号'? Map it with --column 顧客番号=顧客 番号" in str(near.value)
+    with pytest.raises(ContractError) as far:
+        load_flat(path, label="受注", id_column="流入経路")
+    assert "Did you mean" not in str(far.value) and "--column 流入経路=<its name>" in str(far.value)
+
+
 def test_missing_created_at_value_is_an_error_not_a_drop(tmp_path):
     leads = write_csv(tmp_path / "leads.csv", "lead_id,created_at\n1,2025-01-01\n2,")
     with pytest.raises(ContractError, match=r"empty timestamp in column 'created_at' at row 2"):
