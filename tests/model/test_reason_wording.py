@@ -140,6 +140,26 @@ def test_a_suggested_attribute_rule_is_labelled_as_the_reason_words_its_level():
     }
 
 
+def test_a_flat_files_leftover_reason_speaks_of_its_details_not_of_activities_it_never_had():
+    """A CRM report has no activities: what goes against a lead there is how its details
+    combine, and "Activity pattern" would send a rep looking for visits there are none of."""
+    from leadscore.features.spec import parse_spec
+    from leadscore.training.model.wording import PATTERN, model_catalog
+
+    flat = parse_spec({"attributes": [{"name": "役職", "column": "役職", "kind": "categorical"}],
+                       "signals": []})  # fmt: skip
+    words = {
+        lang: concept_text(model_catalog(flat, None, None).concepts[PATTERN], {}, lang)
+        for lang in ("en", "ja")
+    }
+    assert words == {"en": "Details together unlike leads that converted",
+                     "ja": "商談化したリードと異なる項目の組み合わせ"}  # fmt: skip
+    _, with_activities = foreign_model_catalog()
+    assert concept_text(with_activities.concepts[PATTERN], {}, "en") == (
+        "Activity pattern unlike leads that converted"
+    )
+
+
 def test_no_name_an_ma_tool_writes_stands_for_two_activities():
     """A name under two types would word the same export's activity one way or the other by
     the catalog's order; it must be left out instead (as "Attend Event" is)."""

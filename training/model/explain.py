@@ -18,7 +18,8 @@ submitted a form") is never a reason for a lead, and an activity whose spec dire
 never a reason against it (nor, for a ``down`` signal, the other way round). The models are
 held to the directions, but interactions and centring on the training mean still leave parts
 of terms against them; those parts are summed into one concept, ``activity_pattern``
-("Activity pattern unlike leads that converted"), so the reasons still add up exactly.
+("Activity pattern unlike leads that converted"; for a model without activities, "Details
+together unlike leads that converted"), so the reasons still add up exactly.
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ from leadscore.training.model.scorer import (
     signal_sign,
 )
 from leadscore.training.model.wording import (
+    PATTERN,
     Concept,
     ModelCatalog,
     concept_text,
@@ -52,7 +54,6 @@ from leadscore.training.model.wording import (
 
 BASE = "base"
 TOP_REASONS = 3  # reasons per side that sales sees by default
-PATTERN = "activity_pattern"  # where the parts of terms against their direction go
 
 
 @lru_cache(maxsize=32)

@@ -32,6 +32,7 @@ from leadscore.training.model.rulebook import Rulebook
 from leadscore.training.model.scorer import INSTANT_PASS, RULE_POINTS
 
 CATALOG = Path(__file__).resolve().parent / "reason_catalog.yaml"
+PATTERN = "activity_pattern"  # where the parts of terms against their direction go (explain)
 LANGUAGES = ("en", "ja")
 NUMBER = re.compile(r"\{(\w+)[^}]*\}")
 # kana, kanji and half-width katakana: text a Japanese reader reads as Japanese
@@ -185,6 +186,12 @@ def model_catalog(
     }
     phrases = parse_phrases(document)
     concepts |= _generated(spec, rulebook, concepts, phrases)
+    if PATTERN in concepts and not spec.signals:  # a flat file: no activity to speak of
+        concepts[PATTERN] = replace(
+            concepts[PATTERN],
+            texts=each_language(lambda lang: phrases("details_pattern", lang)),
+            for_texts=each_language(lambda lang: phrases("details_pattern_for", lang)),
+        )
     concepts = {key: _with_owned_words(c, concepts) for key, c in concepts.items()}
     for ratio in spec.ratios:  # a ratio is read with its numerator: clicks per email opened
         owner = next((c for c in concepts.values() if c.matches(ratio.numerator)), None)
