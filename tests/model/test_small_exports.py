@@ -154,6 +154,10 @@ def test_without_a_usable_rulebook_the_model_still_hands_off_and_says_why(
     assert scorer.policy.handoffs_per_week > 0
     expected = "historical MQL volume" if with_mql_history else "top 10% a week"
     assert scorer.policy.kind == expected
+    if not with_mql_history:  # a tenth of the leads, not of each week's rows at the lowest cut
+        validation = part["validation"]
+        handed = validation.loc[decisions.to_numpy() == "hand off", "lead_id"].nunique()
+        assert handed / validation["lead_id"].nunique() == pytest.approx(0.10, abs=0.02)
 
 
 def test_weekly_mql_volume_counts_leads_with_an_mql_and_needs_mql_at():

@@ -48,8 +48,8 @@ def policy_note(policy: Policy, model_dir: Path) -> str:
     why = {
         "rulebook volume": "what the rulebook handed off on validation",
         "historical MQL volume": "no rule handed off anyone, so the export's own MQL history",
-        "top 10% a week": "no rule handed off anyone and the outcomes have no mql_at, so the "
-        "top 10% of each week's leads",
+        "top 10% a week": "no rule handed off anyone and the outcomes have no mql_at, so a "
+        "tenth of the leads a week, the best ones",
     }[policy.kind]
     return (
         f"Hand-off volume: about {policy.handoffs_per_week:g} leads a week ({policy.kind}: "

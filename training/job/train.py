@@ -29,7 +29,7 @@ from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import time_window
-from leadscore.training.job.capacity import WEEK, fill_threshold
+from leadscore.training.job.capacity import fill_threshold, weeks_spanned
 from leadscore.training.job.evaluation import probability_metrics
 from leadscore.training.job.level import (
     SAME_LEVEL_P,
@@ -636,8 +636,10 @@ def volume_policy(
     * ``historical MQL volume``: without a usable rulebook, the export's MQLs a week
       (``mql_per_week``, :func:`training.job.run.weekly_mql_volume`), counted as leads handed off
       the first time;
-    * ``top 10% a week``: without either, the top ``DEFAULT_HANDOFF_SHARE`` of each validation
-      week's rows.
+    * ``top 10% a week``: without either, ``DEFAULT_HANDOFF_SHARE`` of validation's leads a
+      week, the best ones, counted as the MQL volume is (each lead at its first hand-off). Not
+      the top tenth of each week's rows with the lowest week's cut for all: that handed off
+      18% of a flat CRM report's leads, whose quiet weeks set the bar for every week.
 
     Instant passes hand off whatever the volume. The capacity-based policy (``leadscore
     tune-threshold``) replaces it. ``p``: the rows' P(SQL), as the scorer being built gives it
@@ -657,14 +659,14 @@ def volume_policy(
         chosen = passes | (p >= threshold)
     else:
         kind = "top 10% a week"
-        week = ((validation[CUTOFF_AT] - validation[CUTOFF_AT].min()) // WEEK).to_numpy()
-        key = pd.Series(np.where(passes, np.inf, p), index=validation.index)
-        rank = key.groupby(week).rank(ascending=False, method="first").to_numpy()
-        size = pd.Series(week).map(pd.Series(week).value_counts()).to_numpy()
-        chosen = rank <= np.ceil(DEFAULT_HANDOFF_SHARE * size)
+        leads_a_week = validation[schema.LEAD_ID].nunique() / weeks_spanned(validation)
+        try:
+            threshold = fill_threshold(validation, p, passes, DEFAULT_HANDOFF_SHARE * leads_a_week)
+        except CapacityError:
+            threshold = 1.0
+        chosen = passes | (p >= threshold)
     scored = chosen & ~passes
     threshold = float(p[scored].min()) if scored.any() else 1.0
-    weeks = max((validation[CUTOFF_AT].max() - validation[CUTOFF_AT].min()) / WEEK, 1.0)
     handed = validation.loc[passes | (p >= threshold), schema.LEAD_ID].nunique()
     return Policy(
         version=1,
@@ -672,7 +674,7 @@ def volume_policy(
         threshold=threshold,
         instant_pass_hands_off=rules.rulebook.instant_pass_hands_off,
         validation_handoffs=int(chosen.sum()),
-        handoffs_per_week=round(float(handed / weeks), 1),  # leads, each at its first
+        handoffs_per_week=round(float(handed / weeks_spanned(validation)), 1),  # leads, at first
         tiers=DEFAULT_TIERS,
     )
 
