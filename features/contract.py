@@ -34,6 +34,7 @@ from leadscore.features.reading import (
     read_excel_table,
     read_text_table,
     rename_columns,
+    table_columns,
 )
 from leadscore.features.spec import MISSING_MARKERS, fold_text
 from leadscore.features.timestamps import TimestampError, on_clock, parse_times
@@ -115,6 +116,9 @@ class Table:
     time_zone: str = "UTC"  # the clock of times written without a zone
     date_format: str | None = None
     notes: tuple[str, ...] = ()  # what reading decided (a preset's absent columns, say)
+    # the table it was read as, and the contract columns --column mapped in every file: a file
+    # that lacks one of those is told to map it for its table alone
+    mapped: tuple[str, tuple[str, ...]] | None = None
 
     def error(self, problem: str, **kwargs: object) -> ContractError:
         return ContractError(problem, source=self.source, csv=self.csv, **kwargs)  # type: ignore[arg-type]
@@ -248,7 +252,9 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         raise ContractError("the file has a header but no rows", source=source)
     frame.columns = [str(c).strip() for c in frame.columns]
     try:
-        frame = rename_columns(frame, fmt.columns, schema.CONTRACT_COLUMNS.get(kind, ()))
+        frame = rename_columns(
+            frame, table_columns(fmt.columns, kind), schema.CONTRACT_COLUMNS.get(kind, ())
+        )
     except ValueError as error:
         raise ContractError(str(error), source=source) from None
     notes: tuple[str, ...] = ()
@@ -260,7 +266,10 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     if kind_of_file == "parquet":
         return Table(frame, source, **clock)
     numbers = _number_columns(frame) if kind == "leads" else ()  # judged on leads alone
-    return Table(frame, source, csv=kind_of_file != "excel", numbers=numbers, **clock)
+    mapped = (kind, tuple(c for c in fmt.columns if "." not in c))
+    return Table(
+        frame, source, csv=kind_of_file != "excel", numbers=numbers, mapped=mapped, **clock
+    )
 
 
 def is_empty(value: object) -> bool:
@@ -308,11 +317,14 @@ def _require_columns(table: Table, required: Sequence[str], expected: str | None
             close = (
                 difflib.get_close_matches(wanted, list(present), n=1, cutoff=0.6) if wanted else []
             )
+            key = column
+            if table.mapped is not None and column in table.mapped[1]:  # mapped for other files
+                key = f"{table.mapped[0]}.{column}"
             hint = (
                 f"Did you mean '{present[close[0]]}'? Map it with --column "
-                f"{column}={present[close[0]]}"
+                f"{key}={present[close[0]]}"
                 if close
-                else f"If the export names it otherwise, map it: --column {column}=<its name>"
+                else f"If the export names it otherwise, map it: --column {key}=<its name>"
             )
             raise table.error(
                 f"missing required column '{column}'",

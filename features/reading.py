@@ -52,7 +52,9 @@ class ReadError(ValueError):
 class ExportFormat:
     """How an export's files are written; the defaults read a UTF-8, ISO 8601, UTC export.
 
-    ``columns`` maps a contract column to the export's name for it (``lead_id: リードID``);
+    ``columns`` maps a contract column to the export's name for it (``lead_id: リードID``), in
+    every file, or in one file's table alone (``activities.lead_id: Lead Id``, when the leads
+    file says ``Id``; :func:`table_columns`);
     ``source`` is a system preset (``hubspot``, ``marketo``, ``salesforce``) whose documented
     column names fill in what ``columns`` does not say.
     """
@@ -78,14 +80,19 @@ class ExportFormat:
                     "utf-8, utf-8-sig, cp932 or shift_jis"
                 ) from None
         known = {c for columns in schema.CONTRACT_COLUMNS.values() for c in columns}
+        known |= {f"{table}.{c}" for table, cs in schema.CONTRACT_COLUMNS.items() for c in cs}
         unknown = sorted(set(self.columns) - known)
         if unknown:
             raise ValueError(
-                f"'{unknown[0]}' is not a contract column; map one of {', '.join(sorted(known))}"
+                f"'{unknown[0]}' is not a contract column; map one of "
+                f"{', '.join(sorted(k for k in known if '.' not in k))}, in every file, or in one "
+                f"table's file alone as TABLE.COLUMN ({', '.join(schema.CONTRACT_COLUMNS)})"
             )
-        taken = [n for n in self.columns.values() if list(self.columns.values()).count(n) > 1]
-        if taken:
-            raise ValueError(f"column '{taken[0]}' is mapped to two contract columns")
+        for table in schema.CONTRACT_COLUMNS:
+            names = list(table_columns(self.columns, table).values())
+            taken = [n for n in names if names.count(n) > 1]
+            if taken:
+                raise ValueError(f"column '{taken[0]}' is mapped to two contract columns")
 
     @property
     def is_default(self) -> bool:
@@ -172,6 +179,15 @@ class ExportFormat:
         if "columns" in given:
             given["columns"] = {**self.columns, **given["columns"]}  # type: ignore[dict-item]
         return replace(self, **given)  # type: ignore[arg-type]
+
+
+def table_columns(columns: Mapping[str, str], table: str) -> dict[str, str]:
+    """The contract-to-export names for one table's file: the names for every file, then the
+    table's own (``activities.lead_id``), which win. Why per table: one system's exports name
+    one column two ways (a lead export's ``Id``, its activity export's ``Lead Id``)."""
+    every = {c: e for c, e in columns.items() if "." not in c}
+    own = {c.split(".", 1)[1]: e for c, e in columns.items() if c.startswith(f"{table}.")}
+    return {**every, **own}
 
 
 def parse_column_options(pairs: Sequence[str]) -> dict[str, str]:

@@ -126,7 +126,8 @@ _READING_OPTIONS: dict[str, tuple[object, object]] = {
         typer.Option(
             metavar="CONTRACT=EXPORT",
             help="The export's name for a contract column: --column lead_id=リードID "
-            "--column created_at=作成日時 (repeat).",
+            "--column created_at=作成日時 (repeat); for one table's file alone, TABLE.COLUMN: "
+            "--column activities.lead_id='Lead Id'.",
             rich_help_panel="Reading the export",
         ),
     ),

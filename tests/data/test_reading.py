@@ -164,6 +164,29 @@ def test_a_twelve_hour_clock_reads_as_a_us_report_or_a_japanese_tool_writes_it(t
     assert "row 2 (line 3)" in str(refused.value) and "AM/PM" in str(refused.value)
 
 
+def test_one_system_naming_the_lead_id_two_ways_is_mapped_per_file(tmp_path):
+    """A lead export's ``Id`` and its activity export's ``Lead Id``: one mapping for every file
+    cannot say both, so the file that lacks it is told to map it for its table alone."""
+    leads = write(pd.DataFrame({"Id": [1, 2], "created_at": ["2026-04-01", "2026-04-02"]}),
+                  tmp_path / "leads.csv")  # fmt: skip
+    activities = write(
+        pd.DataFrame({"Lead Id": [1, 2], "occurred_at": ["2026-04-03", "2026-04-04"],
+                      "activity_type": ["Visit Webpage", "Fill Out Form"]}),
+        tmp_path / "activities.csv",
+    )  # fmt: skip
+    every_file = ExportFormat(columns=parse_column_options(["lead_id=Id"]))
+    with pytest.raises(ContractError) as refused:
+        load_export(leads, activities, fmt=every_file)
+    assert "activities.csv: missing required column 'lead_id'" in str(refused.value)
+    assert "--column activities.lead_id=Lead Id" in str(refused.value)
+
+    per_file = every_file.with_options(columns={"activities.lead_id": "Lead Id"})
+    export = load_export(leads, activities, fmt=per_file)
+    assert export.activities[schema.LEAD_ID].tolist() == export.leads[schema.LEAD_ID].tolist()
+    with pytest.raises(ValueError, match=r"TABLE\.COLUMN"):
+        ExportFormat(columns={"activities.created_at": "Created"})  # no such column there
+
+
 def test_day_first_and_month_first_in_one_column_are_refused(tmp_path):
     leads = pd.DataFrame({"lead_id": [1, 2], "created_at": ["13/04/2026", "04/13/2026"]})
     with pytest.raises(ContractError, match="day first and dates with the month first"):
