@@ -17,8 +17,15 @@ import jinja2
 import pandas as pd
 
 from leadscore.features import schema
-from leadscore.features.contract import empty_activities, is_empty, load_export
+from leadscore.features.contract import (
+    FlatShape,
+    empty_activities,
+    is_empty,
+    load_export,
+    load_flat_to_score,
+)
 from leadscore.features.infer import organisation_column
+from leadscore.features.offline import connect, flat_feature_rows
 from leadscore.features.reading import ExportFormat
 from leadscore.serving.scoring import check_language, online_rows, score_features
 from leadscore.serving.team_clock import (
@@ -44,6 +51,7 @@ _TEXT = {
     "en": {
         "title": "Hand-off sheet", "score": "Score", "tier": "Tier", "grade": "Grade",
         "p_sql": "Chance of SQL within {h} days", "why": "Why", "against": "Against",
+        "p_label": "Chance of '{label}'",
         "points": "Rulebook points", "timeline": "Recent activity", "unknown": "Still unknown",
         "next": "Next step", "deadline": "Follow up by", "none": "nothing recorded",
         "no_fields": "the export has no budget, authority, need or timing fields: ask all four",
@@ -56,6 +64,7 @@ _TEXT = {
     "ja": {
         "title": "営業引き継ぎシート", "score": "スコア", "tier": "ランク", "grade": "グレード",
         "p_sql": "{h}日以内に商談化する確率", "why": "有望な理由", "against": "懸念点",
+        "p_label": "「{label}」の確率",
         "points": "スコアリングルールの内訳", "timeline": "最近の行動", "unknown": "未確認事項",
         "next": "次のアクション", "deadline": "対応期限", "none": "記録なし",
         "no_fields": "予算・決裁権・ニーズ・導入時期の項目がエクスポートにありません。"
@@ -165,7 +174,7 @@ def handoff_sheet(
         "as_of": on_team_clock(as_of, zone).isoformat(),
         "time_zone": zone,
         "p_sql": float(scored["p_sql"]),
-        "p_sql_label": text["p_sql"].format(h=scorer.spec.sql_within_days),
+        "p_sql_label": _chance_of(scorer, text),
         "score": int(scored["score"]),
         "tier": tier,
         "tier_meaning": policy.tiers[tier].meaning_in(lang) if tier in policy.tiers else "",
@@ -181,6 +190,25 @@ def handoff_sheet(
         "follow_up_by_text": deadline_text(deadline, zone, lang),
         "model_version": scorer.metadata.get("model_version"),
     }
+
+
+def _chance_of(scorer: LeadScorer, text: dict[str, str]) -> str:
+    """What the probability is of: SQL within the spec's days, or for a flat model the label
+    its file had ('受注'), which carries no horizon."""
+    shape = FlatShape.from_metadata(scorer.metadata)
+    if shape is not None:
+        return text["p_label"].format(label=shape.label_column)
+    return text["p_sql"].format(h=scorer.spec.sql_within_days)
+
+
+def _the_lead(leads: pd.DataFrame, lead_id: str, path: Path) -> pd.DataFrame:
+    """The row of ``lead_id`` (as typed on the command line) among ``leads``, or a ValueError."""
+    ids = leads[schema.LEAD_ID]
+    wanted = int(lead_id) if pd.api.types.is_integer_dtype(ids) and lead_id.isdigit() else lead_id
+    match = leads[ids == wanted]
+    if match.empty:
+        raise ValueError(f"lead_id {lead_id} is not in {path.name}")
+    return match
 
 
 def render_html(sheet: dict, lang: str = "en") -> str:
@@ -216,21 +244,33 @@ def write_handoff_sheet(
     """
     check_language(lang)
     scorer = load_model(model)
-    export = load_export(leads, activities, fmt=ExportFormat.remembered(scorer.metadata, fmt))
-    ids = export.leads[schema.LEAD_ID]
-    wanted = int(lead_id) if pd.api.types.is_integer_dtype(ids) and lead_id.isdigit() else lead_id
-    match = export.leads[ids == wanted]
-    if match.empty:
-        raise ValueError(f"lead_id {lead_id} is not in {leads.name}")
+    fmt = ExportFormat.remembered(scorer.metadata, fmt)
+    shape = FlatShape.from_metadata(scorer.metadata)
+    if shape is not None:  # a flat model: the next file of its shape, as `score` reads it
+        if activities is not None:
+            raise ValueError("--activities: a flat model explains leads alone; leave it out")
+        needed = [attribute.column for attribute in scorer.spec.attributes]
+        rows = load_flat_to_score(leads, shape, needed, fmt)
+        match = _the_lead(rows, lead_id, leads)
+        history = empty_activities(rows[schema.LEAD_ID].dtype)
+        created = match[schema.CREATED_AT].iloc[0] if schema.CREATED_AT in match else None
+        moment = schema.utc_timestamp(
+            as_of or (created if created is not None else pd.Timestamp.now(tz="UTC").floor("s"))
+        )
+        features = flat_feature_rows(connect(), match, scorer.spec)
+    else:
+        export = load_export(leads, activities, fmt=fmt)
+        match = _the_lead(export.leads, lead_id, leads)
+        wanted = match[schema.LEAD_ID].iloc[0]
+        history = export.activities[export.activities[schema.LEAD_ID] == wanted]
+        if history.empty:
+            history = empty_activities(export.leads[schema.LEAD_ID].dtype)
+        moment = schema.utc_timestamp(as_of if as_of else max(
+            [export.leads[schema.CREATED_AT].max(), export.activities[schema.OCCURRED_AT].max()]
+            if len(export.activities) else [export.leads[schema.CREATED_AT].max()]
+        ))  # fmt: skip
+        features = online_rows(scorer, [match.iloc[0].to_dict()], [history], [moment])
     lead = match.iloc[0].to_dict()
-    history = export.activities[export.activities[schema.LEAD_ID] == wanted]
-    if history.empty:
-        history = empty_activities(ids.dtype)
-    moment = schema.utc_timestamp(as_of if as_of else max(
-        [export.leads[schema.CREATED_AT].max(), export.activities[schema.OCCURRED_AT].max()]
-        if len(export.activities) else [export.leads[schema.CREATED_AT].max()]
-    ))  # fmt: skip
-    features = online_rows(scorer, [lead], [history], [moment])
     sheet = handoff_sheet(scorer, features, lead, history, moment, lang=lang, time_zone=time_zone)
     out.parent.mkdir(parents=True, exist_ok=True)
     if out.suffix == ".json":

@@ -7,6 +7,7 @@ comes - label column there or not - and give back exactly one scored row per lea
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -112,6 +113,31 @@ def test_next_months_report_without_the_label_scores_one_row_per_lead_in_file_or
     assert {"tier", "reasons", "reasons_json", "rule_breakdown"} <= set(scores.columns)
     assert scores.columns[-1] == "error"
     assert "example.com" not in result.output
+
+
+def test_a_rep_opens_the_sheet_of_a_lead_of_the_next_report_as_scores_gave_it(crm_model, tmp_path):
+    """`explain` reads the next report as `score` does (its id column, no created_at): the
+    same probability, and it is the chance of the file's own label, which has no horizon."""
+    _, model, _ = crm_model
+    upcoming = crm_report(50, seed=9, first_number=800_000).drop(columns=["Converted"])
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    assert score(model, tmp_path / "next.csv", tmp_path / "scores.csv").exit_code == 0
+    lead = upcoming["Prospect ID"].iloc[7]
+    result = invoke("explain", "--model", model, "--lead-id", lead, "--leads",
+                    tmp_path / "next.csv", "--out", tmp_path / "sheet.json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    sheet = json.loads((tmp_path / "sheet.json").read_text())
+    scores = pd.read_csv(tmp_path / "scores.csv").set_index(schema.LEAD_ID)
+    assert sheet["lead_id"] == lead
+    assert sheet["p_sql"] == pytest.approx(scores.loc[lead, "p_sql"], abs=1e-9)
+    assert sheet["p_sql_label"] == "Chance of 'Converted'" and sheet["timeline"] == []
+    with_activities = invoke(
+        "explain", "--model", model, "--lead-id", lead, "--leads", tmp_path / "next.csv",
+        "--activities", tmp_path / "next.csv", "--out", tmp_path / "sheet.json",
+    )  # fmt: skip
+    assert with_activities.exit_code != 0 and "flat model explains leads alone" in " ".join(
+        with_activities.output.split()
+    )
 
 
 def test_a_report_with_the_label_still_there_scores_as_the_training_rows_did(crm_model, tmp_path):
