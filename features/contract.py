@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import difflib
 import re
+import shlex
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -116,9 +117,10 @@ class Table:
     time_zone: str = "UTC"  # the clock of times written without a zone
     date_format: str | None = None
     notes: tuple[str, ...] = ()  # what reading decided (a preset's absent columns, say)
-    # the table it was read as, and the contract columns --column mapped in every file: a file
-    # that lacks one of those is told to map it for its table alone
-    mapped: tuple[str, tuple[str, ...]] | None = None
+    kind: str | None = None  # the table it was read as: leads, activities or outcomes
+    # the contract columns --column mapped in every file: a file that lacks one of those is
+    # told to map it for its table alone
+    mapped: tuple[str, ...] = ()
 
     def error(self, problem: str, **kwargs: object) -> ContractError:
         return ContractError(problem, source=self.source, csv=self.csv, **kwargs)  # type: ignore[arg-type]
@@ -262,14 +264,13 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         from leadscore.features.presets import apply_preset  # it raises this module's errors
 
         frame, notes = apply_preset(fmt.source, kind, frame, source)  # type: ignore[arg-type]
-    clock = {"time_zone": fmt.time_zone, "date_format": fmt.date_format, "notes": notes}
+    mapped = tuple(c for c in fmt.columns if "." not in c)
+    read = {"time_zone": fmt.time_zone, "date_format": fmt.date_format, "notes": notes,
+            "kind": kind, "mapped": mapped}  # fmt: skip
     if kind_of_file == "parquet":
-        return Table(frame, source, **clock)
+        return Table(frame, source, **read)  # type: ignore[arg-type]
     numbers = _number_columns(frame) if kind == "leads" else ()  # judged on leads alone
-    mapped = (kind, tuple(c for c in fmt.columns if "." not in c))
-    return Table(
-        frame, source, csv=kind_of_file != "excel", numbers=numbers, mapped=mapped, **clock
-    )
+    return Table(frame, source, csv=kind_of_file != "excel", numbers=numbers, **read)  # type: ignore[arg-type]
 
 
 def is_empty(value: object) -> bool:
@@ -309,27 +310,48 @@ def _number_columns(frame: pd.DataFrame) -> tuple[str, ...]:
 # ------------------------------------------------------------------------------------ validation
 
 
-def _require_columns(table: Table, required: Sequence[str], expected: str | None = None) -> None:
+def _require_columns(
+    table: Table,
+    required: Sequence[str],
+    expected: str | None = None,
+    named_by: Mapping[str, str] | None = None,
+) -> None:
+    """Each of ``required`` is a column of the table, or a ContractError with the fix: a
+    contract column is mapped with ``--column`` (for this table's file alone when the other
+    files have it mapped), one the user named with an option (``named_by``: column -> option,
+    such as ``--id-column``) is named again there, and any other (a model's attribute) is
+    renamed in the file, as the model reads it by that name."""
     present = {_squash(c): str(c) for c in table.frame.columns if _squash(c)}
+    contract = {c for columns in schema.CONTRACT_COLUMNS.values() for c in columns}
     for column in required:
-        if column not in table.frame.columns:
-            wanted = _squash(column)
-            close = (
-                difflib.get_close_matches(wanted, list(present), n=1, cutoff=0.6) if wanted else []
+        if column in table.frame.columns:
+            continue
+        wanted = _squash(column)
+        close = difflib.get_close_matches(wanted, list(present), n=1, cutoff=0.6) if wanted else []
+        near = present[close[0]] if close else None
+        if column in contract:
+            key = f"{table.kind}.{column}" if table.kind and column in table.mapped else column
+            option = (
+                f"--column {shlex.quote(f'{key}={near}')}"
+                if near
+                else (f"--column {key}=<its name>")
             )
-            key = column
-            if table.mapped is not None and column in table.mapped[1]:  # mapped for other files
-                key = f"{table.mapped[0]}.{column}"
-            hint = (
-                f"Did you mean '{present[close[0]]}'? Map it with --column "
-                f"{key}={present[close[0]]}"
-                if close
-                else f"If the export names it otherwise, map it: --column {key}=<its name>"
-            )
-            raise table.error(
-                f"missing required column '{column}'",
-                expected=expected or f"columns {', '.join(required)}", fix=hint,
+            hint = f"Did you mean '{near}'? Map it with {option}" if near else (
+                f"If the export names it otherwise, map it: {option}"
             )  # fmt: skip
+        elif named_by and column in named_by:
+            hint = f"Name the column as the file writes it: {named_by[column]} " + (
+                shlex.quote(near) if near else "<its name>"
+            )
+            hint = f"Did you mean '{near}'? {hint}" if near else hint
+        else:
+            hint = f"Rename the file's column to '{column}'" + (
+                f" (did you mean '{near}'?)" if near else ""
+            ) + ": the model reads it by that name"  # fmt: skip
+        raise table.error(
+            f"missing required column '{column}'",
+            expected=expected or f"columns {', '.join(required)}", fix=hint,
+        )  # fmt: skip
 
 
 def _squash(name: object) -> str:
@@ -663,7 +685,11 @@ def load_flat(
     there is no created_at; it is then left out of the attributes, never a feature.
     """
     table = read_table(path, fmt)
-    _require_columns(table, [label] + [c for c in (id_column, order_column) if c is not None])
+    named_by = {label: "--label", id_column: "--id-column", order_column: "--order-column"}
+    _require_columns(
+        table, [label] + [c for c in (id_column, order_column) if c is not None],
+        named_by={c: option for c, option in named_by.items() if c is not None},
+    )  # fmt: skip
     if order_column is not None:
         _check_order_column(table, order_column, label)
     order = parse_order(table, order_column) if order_column is not None else None

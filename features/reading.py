@@ -88,11 +88,16 @@ class ExportFormat:
                 f"{', '.join(sorted(k for k in known if '.' not in k))}, in every file, or in one "
                 f"table's file alone as TABLE.COLUMN ({', '.join(schema.CONTRACT_COLUMNS)})"
             )
-        for table in schema.CONTRACT_COLUMNS:
-            names = list(table_columns(self.columns, table).values())
+        for table, contract in schema.CONTRACT_COLUMNS.items():
+            mapped = {c: e for c, e in table_columns(self.columns, table).items() if c in contract}
+            names = list(mapped.values())
             taken = [n for n in names if names.count(n) > 1]
             if taken:
-                raise ValueError(f"column '{taken[0]}' is mapped to two contract columns")
+                both = " and ".join(c for c, e in mapped.items() if e == taken[0])
+                raise ValueError(
+                    f"column '{taken[0]}' of the {table} file is mapped to two contract columns, "
+                    f"{both}"
+                )
 
     @property
     def is_default(self) -> bool:
@@ -176,8 +181,13 @@ class ExportFormat:
     def with_options(self, **options: object) -> ExportFormat:
         """This format with the options a user gave on the command line (None: not given)."""
         given = {k: v for k, v in options.items() if v is not None and v != {}}
-        if "columns" in given:
-            given["columns"] = {**self.columns, **given["columns"]}  # type: ignore[dict-item]
+        if "columns" in given:  # a name given for every file now replaces a table's own before
+            new: Mapping[str, str] = given["columns"]  # type: ignore[assignment]
+            kept = {
+                c: e for c, e in self.columns.items()
+                if "." not in c or c.split(".", 1)[1] not in new
+            }  # fmt: skip
+            given["columns"] = {**kept, **new}
         return replace(self, **given)  # type: ignore[arg-type]
 
 

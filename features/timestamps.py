@@ -31,7 +31,7 @@ FORMS = (
 )
 _JAPANESE = re.compile(
     r"^(\d{4})年\s*(\d{1,2})月\s*(\d{1,2})日\s*(?:\([^)]*\))?"
-    r"\s*(?:(\d{1,2})[時:](\d{1,2})分?(?::?(\d{1,2})秒?)?)?$"
+    r"\s*(?:(午前|午後)?\s*(\d{1,2})[時:](\d{1,2})分?(?::?(\d{1,2})秒?)?)?$"
 )
 _YEAR_FIRST = re.compile(r"^(\d{4})[/.\-](\d{1,2})[/.\-](\d{1,2})(?:\s*\([^)]*\))?(.*)$")
 _YEAR_LAST = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{4})(.*)$")
@@ -42,6 +42,9 @@ _CLOCK = re.compile(
 )
 # 午後3:05 (a Japanese tool's 12-hour clock): the half of the day before the time
 _JAPANESE_HALF = re.compile(r"(午前|午後)\s*(\d{1,2}:\d{2}(?::\d{2})?)")
+_JAPANESE_CLOCK = re.compile(
+    r"(\d{1,2})時(\d{1,2})分?(?:(\d{1,2})秒)?"
+)  # 15時05分 after a slash date
 # str patterns (not compiled) so that pandas runs them in Arrow's regex engine, not row by row
 _OFFSET = r"(?i)(?:Z|[+-]\d{2}:?\d{2}|\s(?:UTC|GMT))$"
 _SLASHED = r"^\d{4}/\d{1,2}/\d{1,2}(?: \d{1,2}:\d{2}(?::\d{2})?)?$"
@@ -211,7 +214,11 @@ def _normalise(value: str) -> str:
     text = unicodedata.normalize("NFKC", value).strip()
     japanese = _JAPANESE.match(text)
     if japanese:
-        y, mo, d, h, mi, s = japanese.groups()
+        y, mo, d, half, h, mi, s = japanese.groups()
+        if half is not None:
+            if int(h) > 12:
+                return text  # 午後13時: left for the ISO parser to refuse by row
+            h = str(int(h) % 12 + (12 if half == "午後" else 0))
         clock = f" {int(h):02d}:{int(mi):02d}:{int(s or 0):02d}" if h is not None else ""
         return f"{y}-{int(mo):02d}-{int(d):02d}{clock}"
     text = _WEEKDAY_TAG.sub("", _WEEKDAY_WORD.sub("", text))
@@ -226,6 +233,9 @@ def _clock(rest: str) -> str:
     """' 9:05' as ' 09:05:00' (ISO wants two-digit hours), ' 7:11 PM' and ' 午後7:11' as
     ' 19:11:00' (US reports and some Japanese tools write a 12-hour clock); an offset kept as
     written."""
+    rest = _JAPANESE_CLOCK.sub(
+        lambda m: f"{m.group(1)}:{m.group(2)}" + (f":{m.group(3)}" if m.group(3) else ""), rest
+    )
     rest = _JAPANESE_HALF.sub(
         lambda m: f" {m.group(2)} {'AM' if m.group(1) == '午前' else 'PM'}", rest
     )
@@ -233,8 +243,8 @@ def _clock(rest: str) -> str:
     if match is None:
         return rest  # left for the ISO parser to refuse by row
     h, mi, s, fraction, half, zone = match.groups()
-    if half is not None:
-        if h is None or not 1 <= int(h) <= 12:
+    if half is not None:  # 12 AM is midnight; 0 PM (午後0:15, as some phones write) is noon
+        if h is None or int(h) > 12:
             return rest  # '13:00 PM', or a half-day without a time: refused by row
         h = str(int(h) % 12 + (12 if half.upper() == "P" else 0))
     clock = f" {int(h):02d}:{mi}:{s or '00'}{fraction or ''}" if h is not None else ""

@@ -87,11 +87,19 @@ def score_flat(
         created = None
         if schema.CREATED_AT in leads.columns:
             created = pd.Series(pd.to_datetime(leads[schema.CREATED_AT], utc=True).to_numpy())
-        if as_of is None:
-            now = pd.Timestamp.now(tz="UTC").floor("s")
-            as_of = created.max() if created is not None else now
-        as_of = schema.utc_timestamp(as_of)
+        as_of = flat_as_of(leads, as_of)
         return _score_rows(scorer, features, created, as_of, lang=lang, top=top, begin=begin)
+
+
+def flat_as_of(leads: pd.DataFrame, as_of: object | None = None) -> pd.Timestamp:
+    """The moment a flat file is scored at: ``as_of`` when given, else its latest
+    ``created_at``, else now (a file without times has no moment of its own)."""
+    if as_of is None:
+        if schema.CREATED_AT in leads.columns:
+            as_of = pd.to_datetime(leads[schema.CREATED_AT], utc=True).max()
+        else:
+            as_of = pd.Timestamp.now(tz="UTC").floor("s")
+    return schema.utc_timestamp(as_of)
 
 
 def _score_rows(
@@ -178,9 +186,9 @@ def score_file(
     check_language(lang)  # before the model and the file are read, not after
     scorer = load_model(model)
     fmt = ExportFormat.remembered(scorer.metadata, fmt)
-    shape = FlatShape.from_metadata(scorer.metadata)
-    if shape is not None or scorer.metadata.get("data_mode") == "flat":
-        scored = _score_flat_file(scorer, shape, leads, activities, as_of, lang, fmt)
+    if is_flat(scorer):
+        rows = flat_file_rows(scorer, leads, activities, fmt)
+        scored = score_flat(scorer, rows, schema.utc_timestamp(as_of) if as_of else None, lang=lang)
         moment = scored["as_of"].iloc[0]
     else:
         source = from_files(leads, activities, None, fmt=fmt)
@@ -196,23 +204,25 @@ def score_file(
     return ScoredFile(scored, moment, output)
 
 
-def _score_flat_file(
-    scorer: LeadScorer,
-    shape: FlatShape | None,
-    leads: Path,
-    activities: Path | None,
-    as_of: str | None,
-    lang: str,
-    fmt: ExportFormat,
+def is_flat(scorer: LeadScorer) -> bool:
+    """A model trained on a flat file: it reads the next file of that shape, no activities."""
+    return FlatShape.from_metadata(scorer.metadata) is not None or (
+        scorer.metadata.get("data_mode") == "flat"
+    )
+
+
+def flat_file_rows(
+    scorer: LeadScorer, leads: Path, activities: Path | None, fmt: ExportFormat
 ) -> pd.DataFrame:
-    """Scores of a flat model's next file, or a ValueError saying what to change."""
+    """A flat model's next file as `score` and `explain` read it (lead_id, its attributes,
+    ``created_at`` when the model had it), or a ValueError saying what to change."""
+    shape = FlatShape.from_metadata(scorer.metadata)
     if shape is None:
         raise ValueError(
             "this flat model was trained before models remembered their file's shape; "
             "train it again with `leadscore train --leads F --label COLUMN`"
         )
     if activities is not None:
-        raise ValueError("--activities: a flat model scores leads alone; leave it out")
+        raise ValueError("--activities: a flat model reads leads alone; leave it out")
     needed = [attribute.column for attribute in scorer.spec.attributes]
-    rows = load_flat_to_score(leads, shape, needed, fmt)
-    return score_flat(scorer, rows, schema.utc_timestamp(as_of) if as_of else None, lang=lang)
+    return load_flat_to_score(leads, shape, needed, fmt)

@@ -17,16 +17,11 @@ import jinja2
 import pandas as pd
 
 from leadscore.features import schema
-from leadscore.features.contract import (
-    FlatShape,
-    empty_activities,
-    is_empty,
-    load_export,
-    load_flat_to_score,
-)
+from leadscore.features.contract import FlatShape, empty_activities, is_empty, load_export
 from leadscore.features.infer import organisation_column
 from leadscore.features.offline import connect, flat_feature_rows
 from leadscore.features.reading import ExportFormat
+from leadscore.serving.batch import flat_as_of, flat_file_rows, is_flat
 from leadscore.serving.scoring import check_language, online_rows, score_features
 from leadscore.serving.team_clock import (
     deadline_text,
@@ -245,18 +240,13 @@ def write_handoff_sheet(
     check_language(lang)
     scorer = load_model(model)
     fmt = ExportFormat.remembered(scorer.metadata, fmt)
-    shape = FlatShape.from_metadata(scorer.metadata)
-    if shape is not None:  # a flat model: the next file of its shape, as `score` reads it
-        if activities is not None:
-            raise ValueError("--activities: a flat model explains leads alone; leave it out")
-        needed = [attribute.column for attribute in scorer.spec.attributes]
-        rows = load_flat_to_score(leads, shape, needed, fmt)
+    if is_flat(scorer):  # the next file of its shape, as `score` reads it
+        rows = flat_file_rows(scorer, leads, activities, fmt)
         match = _the_lead(rows, lead_id, leads)
         history = empty_activities(rows[schema.LEAD_ID].dtype)
-        created = match[schema.CREATED_AT].iloc[0] if schema.CREATED_AT in match else None
-        moment = schema.utc_timestamp(
-            as_of or (created if created is not None else pd.Timestamp.now(tz="UTC").floor("s"))
-        )
+        moment = flat_as_of(rows, as_of)
+        if schema.CREATED_AT in match and match[schema.CREATED_AT].iloc[0] > moment:
+            raise ValueError(f"lead_id {lead_id} was created after {moment:%Y-%m-%d %H:%M} UTC")
         features = flat_feature_rows(connect(), match, scorer.spec)
     else:
         export = load_export(leads, activities, fmt=fmt)

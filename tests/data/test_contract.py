@@ -176,10 +176,13 @@ def test_a_missing_japanese_column_is_matched_in_its_own_script_never_on_nothing
     path = write_csv(tmp_path / "leads.csv", rows)
     with pytest.raises(ContractError) as near:
         load_flat(path, label="受注", id_column="顧客番号")
-    assert "Did you mean '顧客 番号'? Map it with --column 顧客番号=顧客 番号" in str(near.value)
+    # not a contract column: named again with the option that named it, quoted for a shell
+    said = str(near.value)
+    assert "Did you mean '顧客 番号'? Name the column as the file writes it:" in said
+    assert "--id-column '顧客 番号'" in said
     with pytest.raises(ContractError) as far:
         load_flat(path, label="受注", id_column="流入経路")
-    assert "Did you mean" not in str(far.value) and "--column 流入経路=<its name>" in str(far.value)
+    assert "Did you mean" not in str(far.value) and "--id-column <its name>" in str(far.value)
 
 
 def test_missing_created_at_value_is_an_error_not_a_drop(tmp_path):

@@ -148,15 +148,18 @@ def test_a_column_whose_order_nothing_settles_is_refused_with_the_fix(tmp_path):
 
 
 def test_a_twelve_hour_clock_reads_as_a_us_report_or_a_japanese_tool_writes_it(tmp_path):
-    """HubSpot and Salesforce reports write "01/13/2026 07:11 PM"; some Japanese tools 午後7:11.
-    Midnight is 12 AM and noon 12 PM; an hour past 12 with a half-day is refused by row."""
+    """HubSpot and Salesforce reports write "01/13/2026 07:11 PM"; some Japanese tools 午後7:11
+    or 午後3時05分. Midnight is 12 AM, noon 12 PM or 午後0時; an hour past 12 with a half-day
+    is refused by row."""
     written = ["01/13/2026 07:11 PM", "01/14/2026 12:05 AM", "01/15/2026 12:30 pm",
-               "2026/01/16 午前 9:00", "2026/01/17 午後12:15:30"]  # fmt: skip
-    leads = pd.DataFrame({"lead_id": range(1, 6), "created_at": written})
+               "2026/01/16 午前 9:00", "2026/01/17 午後12:15:30", "2026/01/18 午後0:15",
+               "2026年1月19日 午後3時05分", "2026/01/20 午後3時05分"]  # fmt: skip
+    leads = pd.DataFrame({"lead_id": range(1, 9), "created_at": written})
     created = load_export(write(leads, tmp_path / "leads.csv")).leads[schema.CREATED_AT]
     assert created.dt.strftime("%Y-%m-%d %H:%M:%S").tolist() == [
         "2026-01-13 19:11:00", "2026-01-14 00:05:00", "2026-01-15 12:30:00",
-        "2026-01-16 09:00:00", "2026-01-17 12:15:30",
+        "2026-01-16 09:00:00", "2026-01-17 12:15:30", "2026-01-18 12:15:00",
+        "2026-01-19 15:05:00", "2026-01-20 15:05:00",
     ]  # fmt: skip
     leads.loc[1, "created_at"] = "01/14/2026 13:05 PM"
     with pytest.raises(ContractError) as refused:
@@ -178,13 +181,17 @@ def test_one_system_naming_the_lead_id_two_ways_is_mapped_per_file(tmp_path):
     with pytest.raises(ContractError) as refused:
         load_export(leads, activities, fmt=every_file)
     assert "activities.csv: missing required column 'lead_id'" in str(refused.value)
-    assert "--column activities.lead_id=Lead Id" in str(refused.value)
+    assert "--column 'activities.lead_id=Lead Id'" in str(refused.value)  # quoted for a shell
 
     per_file = every_file.with_options(columns={"activities.lead_id": "Lead Id"})
     export = load_export(leads, activities, fmt=per_file)
     assert export.activities[schema.LEAD_ID].tolist() == export.leads[schema.LEAD_ID].tolist()
     with pytest.raises(ValueError, match=r"TABLE\.COLUMN"):
         ExportFormat(columns={"activities.created_at": "Created"})  # no such column there
+    # one name for two columns of different files is no clash: each file renames its own
+    assert ExportFormat(columns={"created_at": "Date", "activities.occurred_at": "Date"})
+    with pytest.raises(ValueError, match="of the leads file is mapped to two contract columns"):
+        ExportFormat(columns={"lead_id": "Id", "created_at": "Id"})
 
 
 def test_day_first_and_month_first_in_one_column_are_refused(tmp_path):

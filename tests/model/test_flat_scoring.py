@@ -135,7 +135,7 @@ def test_a_rep_opens_the_sheet_of_a_lead_of_the_next_report_as_scores_gave_it(cr
         "explain", "--model", model, "--lead-id", lead, "--leads", tmp_path / "next.csv",
         "--activities", tmp_path / "next.csv", "--out", tmp_path / "sheet.json",
     )  # fmt: skip
-    assert with_activities.exit_code != 0 and "flat model explains leads alone" in " ".join(
+    assert with_activities.exit_code != 0 and "flat model reads leads alone" in " ".join(
         with_activities.output.split()
     )
 
@@ -217,7 +217,7 @@ def test_a_flat_model_refuses_an_activities_file_rather_than_ignoring_it(crm_mod
     activities = tmp_path / "activities.csv"
     activities.write_text("lead_id,occurred_at,activity_type\n")
     result = score(model, base / "crm.csv", tmp_path / "s.csv", "--activities", activities)
-    assert result.exit_code == 2 and "a flat model scores leads alone" in result.output
+    assert result.exit_code == 2 and "a flat model reads leads alone" in result.output
 
 
 def test_a_flat_model_ships_refit_on_all_its_history_with_or_without_created_at(

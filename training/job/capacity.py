@@ -31,6 +31,7 @@ from leadscore.training.job.response_delay import (
     queue_waits,
     read_outcome_times,
 )
+from leadscore.training.job.rule_metrics import weeks_spanned
 from leadscore.training.model.policy import (
     DEFAULT_TIERS,
     POLICY_FILE,
@@ -129,11 +130,6 @@ def first_handoffs(rows: pd.DataFrame, qualifies: np.ndarray) -> pd.DataFrame:
     )
 
 
-def weeks_spanned(rows: pd.DataFrame) -> float:
-    """The weeks ``rows``' cutoffs span, at least one: what a weekly volume is counted over."""
-    return max((rows[CUTOFF_AT].max() - rows[CUTOFF_AT].min()) / WEEK, 1.0)
-
-
 def fill_threshold(
     rows: pd.DataFrame, key: np.ndarray, passes: np.ndarray, per_week: float
 ) -> float:
@@ -142,7 +138,7 @@ def fill_threshold(
     A lead is handed off at some point exactly when its best key reaches the threshold, so the
     volume at a threshold is the number of leads whose best key does.
     """
-    weeks = weeks_spanned(rows)
+    weeks = weeks_spanned(rows[CUTOFF_AT])
     budget = math.floor(per_week * weeks + 1e-9)
     best = (
         pd.Series(np.where(passes, np.inf, key), index=rows.index)
@@ -186,7 +182,7 @@ def handoff_outcomes(
     for team, members in handed.groupby("_team"):
         waits[members.index] = queue_waits(members[CUTOFF_AT], capacity.of_team(str(team)))
     kept = handed["_converts"] * delay.multiplier(waits.to_numpy())
-    weeks, count = weeks_spanned(rows), len(handed)
+    weeks, count = weeks_spanned(rows[CUTOFF_AT]), len(handed)
     outcomes = {
         "handoffs_per_week": count / weeks,
         "sqls_per_week": float(kept.sum() / weeks),
@@ -300,7 +296,7 @@ def capacity_curve(
     past capacity the queue grows, waits eat conversions, and more hand-offs stop paying.
     """
     key = p if value is None else p * value
-    weeks = weeks_spanned(rows)
+    weeks = weeks_spanned(rows[CUTOFF_AT])
     pass_volume = len(first_handoffs(rows, passes)) / weeks
     out = []
     for volume in volumes:

@@ -168,6 +168,9 @@ def _lead_resamples(n_leads: int, resamples: int, chunk: int, seed: int) -> Iter
 
 
 def _percentile_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """Percentiles of the resamples, NaN ones skipped; with an infinite one among them, read
+    off the sorted values without interpolating (between two infinities it gives NaN)."""
     tail = (1.0 - level) / 2.0 * 100.0
-    low, high = np.nanpercentile(values, [tail, 100.0 - tail])
+    method = "inverted_cdf" if np.isinf(values).any() else "linear"
+    low, high = np.nanpercentile(values, [tail, 100.0 - tail], method=method)
     return float(low), float(high)

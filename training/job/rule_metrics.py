@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-from leadscore.features.schema import CUTOFF_AT, LABEL
+from leadscore.features.schema import CUTOFF_AT, LABEL, LEAD_ID
 
 # With no rulebook volume and no MQL history, hand off this share of leads a week: a stated
 # default a person changes with `leadscore tune-threshold --capacity`, never zero.
@@ -19,8 +19,14 @@ DEFAULT_HANDOFF_SHARE = 0.10
 
 
 def weeks_spanned(cutoffs: pd.Series) -> float:
+    """The weeks the cutoffs span, at least one: what a weekly volume is counted over."""
     span = (cutoffs.max() - cutoffs.min()) / pd.Timedelta(days=7)
     return max(float(span), 1.0)
+
+
+def default_handoff_leads(rows: pd.DataFrame) -> int:
+    """The stated default volume: ``DEFAULT_HANDOFF_SHARE`` of the rows' leads, at least one."""
+    return max(1, round(DEFAULT_HANDOFF_SHARE * rows[LEAD_ID].nunique()))
 
 
 def handoff_metrics(rows: pd.DataFrame, points: np.ndarray, handoff: np.ndarray) -> dict:

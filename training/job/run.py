@@ -20,6 +20,7 @@ from leadscore.features.schema import LABEL, SPLIT
 from leadscore.features.sources import ExportPaths
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import periods_lacking
+from leadscore.training.job.rule_metrics import DEFAULT_HANDOFF_SHARE
 from leadscore.training.job.train import component_probabilities, evaluate, fit_scorer, refit_scorer
 from leadscore.training.model.artifact import save_model
 from leadscore.training.model.policy import Policy
@@ -48,8 +49,8 @@ def policy_note(policy: Policy, model_dir: Path) -> str:
     why = {
         "rulebook volume": "what the rulebook handed off on validation",
         "historical MQL volume": "no rule handed off anyone, so the export's own MQL history",
-        "top 10% a week": "no rule handed off anyone and the outcomes have no mql_at, so a "
-        "tenth of the leads a week, the best ones",
+        "top 10% a week": "no rule handed off anyone and the outcomes have no mql_at, so "
+        f"{DEFAULT_HANDOFF_SHARE:.0%} of the leads a week, the best ones",
     }[policy.kind]
     return (
         f"Hand-off volume: about {policy.handoffs_per_week:g} leads a week ({policy.kind}: "

@@ -31,6 +31,7 @@ from leadscore.features.spec import (
 )
 from leadscore.training.job.rule_metrics import (
     DEFAULT_HANDOFF_SHARE,
+    default_handoff_leads,
     handoff_metrics,
     threshold_for_volume,
     top_k_handoff,
@@ -391,9 +392,10 @@ def handoff_volume(
             round(historical_mql_per_week * weeks),
             f"the historical MQL volume, {historical_mql_per_week:.1f} leads a week from mql_at",
         )
-    share = DEFAULT_HANDOFF_SHARE
-    leads = rows[schema.LEAD_ID].nunique()
-    return round(share * leads), f"the top {share:.0%} of leads a week (no MQL history)"
+    return (
+        default_handoff_leads(rows),
+        f"the top {DEFAULT_HANDOFF_SHARE:.0%} of leads a week (no MQL history)",
+    )
 
 
 def threshold_for_leads(

@@ -29,7 +29,7 @@ from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import time_window
-from leadscore.training.job.capacity import fill_threshold, weeks_spanned
+from leadscore.training.job.capacity import fill_threshold
 from leadscore.training.job.evaluation import probability_metrics
 from leadscore.training.job.level import (
     SAME_LEVEL_P,
@@ -39,7 +39,11 @@ from leadscore.training.job.level import (
     read_level,
     with_band,
 )
-from leadscore.training.job.rule_metrics import DEFAULT_HANDOFF_SHARE, top_k_handoff
+from leadscore.training.job.rule_metrics import (
+    default_handoff_leads,
+    top_k_handoff,
+    weeks_spanned,
+)
 from leadscore.training.model.combiner import LAYERS, LogOddsBlend
 from leadscore.training.model.policy import DEFAULT_TIERS, CapacityError, Policy
 from leadscore.training.model.rulebook import Rulebook
@@ -637,7 +641,8 @@ def volume_policy(
       (``mql_per_week``, :func:`training.job.run.weekly_mql_volume`), counted as leads handed off
       the first time;
     * ``top 10% a week``: without either, ``DEFAULT_HANDOFF_SHARE`` of validation's leads a
-      week, the best ones, counted as the MQL volume is (each lead at its first hand-off). Not
+      week (at least one lead; :func:`training.job.rule_metrics.default_handoff_leads`), the best
+      ones, counted as the MQL volume is (each lead at its first hand-off). Not
       the top tenth of each week's rows with the lowest week's cut for all: that handed off
       18% of a flat CRM report's leads, whose quiet weeks set the bar for every week.
 
@@ -657,13 +662,10 @@ def volume_policy(
         except CapacityError:  # instant passes alone exceed it: they still hand off
             threshold = 1.0
         chosen = passes | (p >= threshold)
-    else:
+    else:  # no rule handed off anyone, so no instant pass fired either
         kind = "top 10% a week"
-        leads_a_week = validation[schema.LEAD_ID].nunique() / weeks_spanned(validation)
-        try:
-            threshold = fill_threshold(validation, p, passes, DEFAULT_HANDOFF_SHARE * leads_a_week)
-        except CapacityError:
-            threshold = 1.0
+        weeks = weeks_spanned(validation[CUTOFF_AT])
+        threshold = fill_threshold(validation, p, passes, default_handoff_leads(validation) / weeks)
         chosen = passes | (p >= threshold)
     scored = chosen & ~passes
     threshold = float(p[scored].min()) if scored.any() else 1.0
@@ -674,7 +676,7 @@ def volume_policy(
         threshold=threshold,
         instant_pass_hands_off=rules.rulebook.instant_pass_hands_off,
         validation_handoffs=int(chosen.sum()),
-        handoffs_per_week=round(float(handed / weeks_spanned(validation)), 1),  # leads, at first
+        handoffs_per_week=round(float(handed / weeks_spanned(validation[CUTOFF_AT])), 1),
         tiers=DEFAULT_TIERS,
     )
 
