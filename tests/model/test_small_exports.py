@@ -5,6 +5,7 @@ And a model trained without a usable rulebook still hands leads off, at a volume
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import ibis
@@ -315,6 +316,21 @@ def test_the_level_interval_resamples_leads_so_a_lead_seen_weekly_is_one_piece_o
     assert small[1] - small[0] > 5 * (large[1] - large[0])
     weekly = interval(400, snapshots=5)
     assert weekly[1] - weekly[0] == pytest.approx(small[1] - small[0], rel=0.35)
+
+
+def test_three_test_sqls_leave_the_level_unbounded_above_and_the_run_says_so():
+    """Resamples of three SQL leads often hold none: the ratio's upper end is infinite, kept
+    as null in the model's JSON metadata, and printed as inf, never dropped."""
+    from leadscore.training.job.evaluation import bootstrap_level_interval, with_interval
+
+    label = np.zeros(200, int)
+    label[:3] = 1
+    low, high = bootstrap_level_interval(label, np.full(200, 0.04), np.arange(200))
+    assert 1 < low < 2.67 and high == np.inf  # 8 SQLs expected, 3 seen
+    stored = json.loads(pd.DataFrame({"combined": {"mean_p_over_rate": 2.67,
+                        "mean_p_over_rate_low": low, "mean_p_over_rate_high": high}}).T
+                        .to_json(orient="index"))["combined"]  # fmt: skip
+    assert with_interval(stored, "mean_p_over_rate", 2) == f"2.67 [{low:.2f}-inf]"
 
 
 def test_the_test_figures_say_when_the_level_of_predictions_drifts_from_the_rate():

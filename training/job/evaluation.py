@@ -153,6 +153,8 @@ def with_interval(metrics: Mapping[str, float], figure: str, digits: int) -> str
     """A figure with its bootstrap interval beside it, "0.812 [0.77-0.85]" (the figure alone
     when none was computed): how `train` prints it and the benchmarks quote it."""
     low, high = metrics.get(f"{figure}_low"), metrics.get(f"{figure}_high")
+    if high is None and low is not None and f"{figure}_high" in metrics:
+        high = math.inf  # JSON has no infinity: metadata keeps an unbounded end as null
     shown = f"{metrics[figure]:.{digits}f}"
     if low is None or high is None or math.isnan(low) or math.isnan(high):
         return shown
