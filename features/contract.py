@@ -331,19 +331,15 @@ def _require_columns(
         near = present[close[0]] if close else None
         if column in contract:
             key = f"{table.kind}.{column}" if table.kind and column in table.mapped else column
-            option = (
-                f"--column {shlex.quote(f'{key}={near}')}"
-                if near
-                else (f"--column {key}=<its name>")
-            )
-            hint = f"Did you mean '{near}'? Map it with {option}" if near else (
-                f"If the export names it otherwise, map it: {option}"
-            )  # fmt: skip
+            if near:
+                hint = f"Did you mean '{near}'? Map it with --column {shlex.quote(f'{key}={near}')}"
+            else:
+                hint = f"If the export names it otherwise, map it: --column {key}=<its name>"
         elif named_by and column in named_by:
-            hint = f"Name the column as the file writes it: {named_by[column]} " + (
-                shlex.quote(near) if near else "<its name>"
-            )
-            hint = f"Did you mean '{near}'? {hint}" if near else hint
+            name = shlex.quote(near) if near else "<its name>"
+            hint = f"Name the column as the file writes it: {named_by[column]} {name}"
+            if near:
+                hint = f"Did you mean '{near}'? {hint}"
         else:
             hint = f"Rename the file's column to '{column}'" + (
                 f" (did you mean '{near}'?)" if near else ""

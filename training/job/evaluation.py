@@ -120,13 +120,7 @@ def bootstrap_auc_interval(
 
 
 def bootstrap_level_interval(
-    label: np.ndarray,
-    p: np.ndarray,
-    groups: np.ndarray,
-    *,
-    resamples: int = BOOTSTRAP_RESAMPLES,
-    level: float = BOOTSTRAP_LEVEL,
-    seed: int = 0,
+    label: np.ndarray, p: np.ndarray, groups: np.ndarray
 ) -> tuple[float, float]:
     """Percentile bootstrap interval of mean P(SQL) over the SQL rate, resampling leads.
 
@@ -141,12 +135,13 @@ def bootstrap_level_interval(
     p_sum = np.bincount(lead_of_row, weights=np.asarray(p, float), minlength=n_leads)
     sql_sum = np.bincount(lead_of_row, weights=np.asarray(label, float), minlength=n_leads)
     ratios = []
-    for counts in _lead_resamples(n_leads, resamples, max(1, _CELLS_PER_CHUNK // n_leads), seed):
+    chunk = max(1, _CELLS_PER_CHUNK // n_leads)
+    for counts in _lead_resamples(n_leads, BOOTSTRAP_RESAMPLES, chunk, seed=0):
         expected, realised = counts @ p_sum, counts @ sql_sum
         ratios.append(
             np.divide(expected, realised, out=np.full(len(counts), np.inf), where=realised > 0)
         )
-    return _percentile_interval(np.concatenate(ratios), level)
+    return _percentile_interval(np.concatenate(ratios), BOOTSTRAP_LEVEL)
 
 
 def with_interval(metrics: Mapping[str, float], figure: str, digits: int) -> str:
