@@ -84,14 +84,19 @@ EXAMPLE_LEAD: dict[str, Any] = {
 }  # fmt: skip
 
 
+def field_errors(problems: list[tuple[tuple[str | int, ...], str]], title: str) -> ValidationError:
+    """Validation errors at field paths, for checks that need more than one field's value or
+    the model being served."""
+    details: list[InitErrorDetails] = [
+        {"type": PydanticCustomError("value_error", message), "loc": loc, "input": None}
+        for loc, message in problems
+    ]
+    return ValidationError.from_exception_data(title, details, hide_input=True)
+
+
 def field_error(loc: tuple[str | int, ...], message: str, title: str) -> ValidationError:
-    """A validation error at a field path, for checks that need more than one field's value."""
-    detail: InitErrorDetails = {
-        "type": PydanticCustomError("value_error", message),
-        "loc": loc,
-        "input": None,
-    }
-    return ValidationError.from_exception_data(title, [detail], hide_input=True)
+    """A validation error at one field path."""
+    return field_errors([(loc, message)], title)
 
 
 def utc(moment: datetime) -> datetime:
@@ -121,7 +126,12 @@ class ScoreRequest(BaseModel):
     )
 
     lead_id: LeadId = Field(description="The MA system's id of the lead, echoed back.")
-    created_at: datetime = Field(description="When the lead was created (no zone means UTC).")
+    created_at: datetime | None = Field(
+        None,
+        description="When the lead was created (no zone means UTC). Required, except by a "
+        "model trained on a flat file that had no creation time (GET /metadata: "
+        "needs_created_at).",
+    )
     attributes: dict[Annotated[str, Field(max_length=200)], AttributeValue] = Field(
         default_factory=dict,
         max_length=MAX_ATTRIBUTES,
@@ -153,6 +163,8 @@ class ScoreRequest(BaseModel):
 
     def check_times(self, now: datetime) -> None:
         """A lead cannot be scored before it exists."""
+        if self.created_at is None:
+            return
         created, moment = utc(self.created_at), self.moment(now)
         if created > moment:
             raise field_error(
@@ -161,6 +173,24 @@ class ScoreRequest(BaseModel):
                 f"{moment:%Y-%m-%dT%H:%M:%SZ}; send as_of, or check the time zone",
                 "ScoreRequest",
             )
+
+    def check_fits(self, *, needs_created_at: bool, reads_activities: bool) -> None:
+        """What the model being served reads: ``created_at`` unless it learnt from a flat file
+        without one, activities unless it learnt from a flat file. Posted activities a model
+        cannot read are refused, not ignored: the caller would take them to count."""
+        problems = []
+        if needs_created_at and self.created_at is None:
+            problems.append(
+                (("created_at",), "required: this model learnt from when each lead was created")
+            )
+        if not reads_activities and self.activities:
+            problems.append((
+                ("activities",),
+                "this model was trained on a flat file (one row per lead) and reads no "
+                "activities; send the lead's fields as attributes and leave activities out",
+            ))  # fmt: skip
+        if problems:
+            raise field_errors(problems, "ScoreRequest")
 
 
 class Reason(BaseModel):
@@ -272,6 +302,11 @@ class ServiceMetadata(BaseModel):
     spec_fingerprint: str
     rulebook_fingerprint: str | None
     sql_within_days: int
+    needs_created_at: bool = Field(description="Whether a posted lead must have created_at.")
+    reads_activities: bool = Field(
+        description="Whether the model reads activities; false for a model trained on a flat "
+        "file, which refuses a lead posted with them."
+    )
     policy: dict[str, Any] = Field(description="The hand-off policy in force (thresholds, tiers).")
     policy_refused: str | None = Field(
         None,

@@ -24,7 +24,7 @@ from leadscore.features.schema import CUTOFF_AT
 from leadscore.features.sources import Source, from_files
 from leadscore.features.training_set import data_end
 from leadscore.progress import stages
-from leadscore.serving.scoring import TOP_REASONS, check_language, score_features
+from leadscore.serving.scoring import TOP_REASONS, check_language, is_flat, score_features
 from leadscore.training.model.artifact import load_model
 from leadscore.training.model.scorer import LeadScorer
 
@@ -202,13 +202,6 @@ def score_file(
     else:
         scored.to_csv(output, index=False)
     return ScoredFile(scored, moment, output)
-
-
-def is_flat(scorer: LeadScorer) -> bool:
-    """A model trained on a flat file: it reads the next file of that shape, no activities."""
-    return FlatShape.from_metadata(scorer.metadata) is not None or (
-        scorer.metadata.get("data_mode") == "flat"
-    )
 
 
 def flat_file_rows(

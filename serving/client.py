@@ -54,7 +54,8 @@ def lead_payload(
     as_of: object = None,
     lang: str = "en",
 ) -> dict[str, Any]:
-    """The body of ``POST /score`` for one lead of an export and its activity rows.
+    """The body of ``POST /score`` for one lead of an export (or of a flat model's file) and
+    its activity rows.
 
     Personal data is left out: columns named like it (email, 氏名, tel_no; not a consent flag
     or a count such as email_opens, which may be features) and any value with an email's or a
@@ -65,7 +66,6 @@ def lead_payload(
     personal = set(personal_data_columns(pd.DataFrame([attributes]), by_content=False))
     payload: dict[str, Any] = {
         "lead_id": _json_value(lead[schema.LEAD_ID]),
-        "created_at": _json_value(lead[schema.CREATED_AT]),
         "attributes": {
             str(k): _json_value(v)
             for k, v in attributes.items()
@@ -74,6 +74,8 @@ def lead_payload(
         "activities": [_activity(a) for a in records],
         "lang": lang,
     }
+    if schema.CREATED_AT in lead:  # a flat file may have none, and its model reads none
+        payload["created_at"] = _json_value(lead[schema.CREATED_AT])
     if as_of is not None:
         payload["as_of"] = _json_value(pd.Timestamp(as_of))
     return payload

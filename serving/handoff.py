@@ -21,8 +21,8 @@ from leadscore.features.contract import FlatShape, empty_activities, is_empty, l
 from leadscore.features.infer import organisation_column
 from leadscore.features.offline import connect, flat_feature_rows
 from leadscore.features.reading import ExportFormat
-from leadscore.serving.batch import flat_as_of, flat_file_rows, is_flat
-from leadscore.serving.scoring import check_language, online_rows, score_features
+from leadscore.serving.batch import flat_as_of, flat_file_rows
+from leadscore.serving.scoring import check_language, is_flat, online_rows, score_features
 from leadscore.serving.team_clock import (
     deadline_text,
     follow_up_deadline,
@@ -95,9 +95,10 @@ style="background:{{ colour }}">{{ t.tier }} {{ s.tier }}</span> &nbsp; {{ s.tie
 {% else %}<li>{{ t.none }}</li>{% endfor %}</ul>
 <h2>{{ t.points }}</h2><p>{{ s.rule_breakdown }}</p>
 <h2>{{ t.unknown }}</h2><ul>{% for u in s.unknown %}<li>{{ u }}</li>{% endfor %}</ul>
-<h2>{{ t.timeline }}</h2><p class="note">{{ times }}</p><table>{% for a in s.timeline %}
+{% if s.timeline is not none %}<h2>{{ t.timeline }}</h2><p class="note">{{ times }}</p>
+<table>{% for a in s.timeline %}
 <tr><td>{{ a.when }}</td><td>{{ a.activity }}</td><td>{{ a.detail }}</td></tr>
-{% else %}<tr><td>{{ t.none }}</td></tr>{% endfor %}</table></body></html>"""
+{% else %}<tr><td>{{ t.none }}</td></tr>{% endfor %}</table>{% endif %}</body></html>"""
 )
 
 
@@ -133,7 +134,9 @@ def handoff_sheet(
 
     Times are on the team's clock (:func:`serving.team_clock.team_time_zone`; ``time_zone``
     overrides), as ISO 8601 with their offset for systems and in the language's words for
-    people; activities are named in words from the model's catalog.
+    people; activities are named in words from the model's catalog. A flat model's sheet has
+    no timeline (``None``): its file records no activities, and "nothing recorded" would say
+    the lead did nothing.
     """
     text = _TEXT[lang]
     zone = team_time_zone(scorer, lang, time_zone)
@@ -178,7 +181,8 @@ def handoff_sheet(
         "reasons": explained,
         "rule_breakdown": result.breakdown_text(0, lang),
         "rule_points": float(scored["rule_points"]),
-        "timeline": timeline,
+        # a flat model's file has no activities: no timeline, rather than an empty one
+        "timeline": None if is_flat(scorer) else timeline,
         "unknown": unknowns(lead, lang),
         "next_step": step,
         "follow_up_by": on_team_clock(deadline, zone).isoformat() if deadline else None,

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features import schema
+from leadscore.features.contract import FlatShape
 from leadscore.features.online import ActivityColumns, online_features
 from leadscore.training.model.explain import TOP_REASONS, reason_text, reasons
 from leadscore.training.model.rows import FeatureRows
@@ -88,6 +89,20 @@ def score_features(
     )
 
 
+def is_flat(scorer: LeadScorer) -> bool:
+    """A model trained on a flat file: it reads the next file of that shape, no activities."""
+    return FlatShape.from_metadata(scorer.metadata) is not None or (
+        scorer.metadata.get("data_mode") == "flat"
+    )
+
+
+def needs_created_at(scorer: LeadScorer) -> bool:
+    """Whether a lead must come with ``created_at``: always for a model of events (its age and
+    activity windows count from it), for a flat one exactly when its file had the column."""
+    shape = FlatShape.from_metadata(scorer.metadata)
+    return shape.created_at if shape is not None else not is_flat(scorer)
+
+
 def online_rows(
     scorer: LeadScorer,
     leads: Sequence[Mapping[str, object]],
@@ -98,12 +113,18 @@ def online_rows(
 
     Each row is the online path's vector, which equals the offline builder's row for the same
     lead and cutoff; ``lead_id`` is carried alongside for the caller, never used as a feature.
-    The rows are one object block with the values' types as given: a DataFrame, even of one
-    block, costs more to build and to read than scoring one lead.
+    A flat model learnt every lead as at its creation (:func:`features.offline.
+    flat_feature_rows`), so its leads are seen at ``created_at``, whatever the call's time: a
+    lead age the model never saw would otherwise reach it. The rows are one object block with
+    the values' types as given: a DataFrame, even of one block, costs more to build and to
+    read than scoring one lead.
     """
     names = scorer.feature_names
+    flat = is_flat(scorer)
     values = np.empty((len(leads), len(names) + 1), dtype=object)
     for i, (lead, history, moment) in enumerate(zip(leads, activities, as_of, strict=True)):
+        if flat and lead.get(schema.CREATED_AT) is not None:
+            moment = lead[schema.CREATED_AT]
         vector = online_features(lead, history, moment, scorer.spec)
         values[i, 0] = lead.get(schema.LEAD_ID)
         values[i, 1:] = [vector[name] for name in names]

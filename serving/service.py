@@ -43,7 +43,13 @@ from leadscore.serving.api import (
 from leadscore.serving.auth import AuthMiddleware
 from leadscore.serving.coalesce import Coalescer
 from leadscore.serving.model_source import ModelHandle
-from leadscore.serving.scoring import Scored, online_rows, score_features
+from leadscore.serving.scoring import (
+    Scored,
+    is_flat,
+    needs_created_at,
+    online_rows,
+    score_features,
+)
 from leadscore.serving.team_clock import (
     deadline_text,
     follow_up_deadline,
@@ -149,7 +155,15 @@ class LeadScoring:
     async def score(self, lead: ScoreRequest, /) -> ScoreResponse:
         """Score one lead: p_sql, score, tier, grade, decision, reasons and rule breakdown."""
         lead.check_times(datetime.now(UTC))
+        self._check_fits(lead)
         return await self.coalescer.submit(lead)
+
+    def _check_fits(self, lead: ScoreRequest) -> None:
+        """The lead carries what the model being served reads (see ScoreRequest.check_fits)."""
+        scorer = self.handle.current()
+        lead.check_fits(
+            needs_created_at=needs_created_at(scorer), reads_activities=not is_flat(scorer)
+        )
 
     def _score_now(self, leads: Sequence[ScoreRequest]) -> list[ScoreResponse]:
         return self._score(list(leads), datetime.now(UTC))
@@ -171,6 +185,7 @@ class LeadScoring:
             try:
                 lead = ScoreRequest.model_validate(raw)
                 lead.check_times(now)
+                self._check_fits(lead)
             except ValidationError as error:
                 lead_id = raw.get("lead_id") if isinstance(raw, dict) else None
                 items[index] = BatchItem(

@@ -123,3 +123,26 @@ def default_training_set(world, out: Path, plan=None):  # type: ignore[no-untype
         con, tables["leads"], tables["activities"], tables["outcomes"], spec, out, **options
     )
     return path, spec, rulebook
+
+
+CRM_SOURCES = ["Google", "Referral", "Olark Chat", "Direct Traffic"]
+
+
+def crm_report(n: int, seed: int, *, first_number: int = 660_000) -> pd.DataFrame:
+    """A CRM report as X Education writes it: newest leads first, no created_at."""
+    rng = np.random.default_rng(seed)
+    source = rng.choice(CRM_SOURCES, n)
+    visits = rng.poisson(3, n).astype(float)
+    visits[rng.random(n) < 0.05] = np.nan
+    logit = -1.5 + 1.4 * (source == "Referral") + 0.3 * np.nan_to_num(visits)
+    return pd.DataFrame(
+        {
+            "Prospect ID": [f"p-{seed}-{i:05d}" for i in rng.permutation(n)],
+            "Lead Number": first_number - 3 * np.arange(n),
+            "Lead Source": source,
+            "TotalVisits": visits,
+            "Email": [f"lead{seed}x{i}@example.com" for i in range(n)],
+            "Tags": np.where(rng.random(n) < 0.5, "Ringing", "Will revert"),
+            "Converted": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No"),
+        }
+    )

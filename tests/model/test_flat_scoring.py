@@ -18,31 +18,16 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.contract import FlatShape
-from leadscore.features.offline import LABEL
+from leadscore.features.offline import LABEL, connect, flat_feature_rows
+from leadscore.features.reading import ExportFormat
+from leadscore.serving.batch import flat_file_rows
+from leadscore.serving.scoring import needs_created_at, online_rows
 from leadscore.training.model.artifact import load_model
+from leadscore.training.model.rows import FeatureRows
+from leadscore.training.model.scorer import model_columns
+from tests.worlds import crm_report
 
 runner = CliRunner()
-SOURCES = ["Google", "Referral", "Olark Chat", "Direct Traffic"]
-
-
-def crm_report(n: int, seed: int, *, first_number: int = 660_000) -> pd.DataFrame:
-    """A CRM report as X Education writes it: newest leads first, no created_at."""
-    rng = np.random.default_rng(seed)
-    source = rng.choice(SOURCES, n)
-    visits = rng.poisson(3, n).astype(float)
-    visits[rng.random(n) < 0.05] = np.nan
-    logit = -1.5 + 1.4 * (source == "Referral") + 0.3 * np.nan_to_num(visits)
-    return pd.DataFrame(
-        {
-            "Prospect ID": [f"p-{seed}-{i:05d}" for i in rng.permutation(n)],
-            "Lead Number": first_number - 3 * np.arange(n),
-            "Lead Source": source,
-            "TotalVisits": visits,
-            "Email": [f"lead{seed}x{i}@example.com" for i in range(n)],
-            "Tags": np.where(rng.random(n) < 0.5, "Ringing", "Will revert"),
-            "Converted": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No"),
-        }
-    )
 
 
 def invoke(*args: object):  # type: ignore[no-untyped-def]
@@ -130,7 +115,10 @@ def test_a_rep_opens_the_sheet_of_a_lead_of_the_next_report_as_scores_gave_it(cr
     scores = pd.read_csv(tmp_path / "scores.csv").set_index(schema.LEAD_ID)
     assert sheet["lead_id"] == lead
     assert sheet["p_sql"] == pytest.approx(scores.loc[lead, "p_sql"], abs=1e-9)
-    assert sheet["p_sql_label"] == "Chance of 'Converted'" and sheet["timeline"] == []
+    assert sheet["p_sql_label"] == "Chance of 'Converted'" and sheet["timeline"] is None
+    page = invoke("explain", "--model", model, "--lead-id", lead, "--leads",
+                  tmp_path / "next.csv", "--out", tmp_path / "sheet.html")  # fmt: skip
+    assert page.exit_code == 0 and "Recent activity" not in (tmp_path / "sheet.html").read_text()
     with_activities = invoke(
         "explain", "--model", model, "--lead-id", lead, "--leads", tmp_path / "next.csv",
         "--activities", tmp_path / "next.csv", "--out", tmp_path / "sheet.json",
@@ -235,3 +223,25 @@ def test_a_flat_model_ships_refit_on_all_its_history_with_or_without_created_at(
     # stand-in times are no dates: the window says where the leads sit in their order
     assert load_model(crm_model[1]).metadata["refit"]["window"] == "leads 1 to 2,000 in lead order"
     assert load_model(dated_model[1]).metadata["refit"]["window"].startswith("2025-01-01")
+
+
+def test_a_flat_lead_posted_online_is_seen_at_its_creation_however_late_the_call(
+    crm_model, dated_model, tmp_path
+):
+    """The service builds a flat model's rows on the online path: each lead as at its creation,
+    as the model learnt it, so a call weeks later gives the row of `leadscore score`, not a lead
+    age the model never saw. A model whose file had no created_at does not ask for one."""
+    _, model = dated_model
+    scorer = load_model(model)
+    upcoming = crm_report(30, seed=9).drop(columns=["Prospect ID", "Lead Number", "Converted"])
+    upcoming.insert(0, "created_at", pd.date_range("2025-09-01", periods=30, freq="5h", tz="UTC"))
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    rows = flat_file_rows(scorer, tmp_path / "next.csv", None, ExportFormat())
+    offline = FeatureRows.of(flat_feature_rows(connect(), rows, scorer.spec))
+    late = pd.Timestamp("2025-11-01", tz="UTC")
+    online = online_rows(scorer, rows.to_dict("records"), [[]] * len(rows), [late] * len(rows))
+    numeric, categorical = model_columns(scorer.spec)
+    assert "lead_age_days" in numeric and "created_weekday" in scorer.feature_names
+    np.testing.assert_array_equal(online.numbers(numeric), offline.numbers(numeric))
+    np.testing.assert_array_equal(online.levels(categorical), offline.levels(categorical))
+    assert needs_created_at(scorer) and not needs_created_at(load_model(crm_model[1]))

@@ -59,7 +59,7 @@ def world(trained_world) -> World:
     )
 
 
-def _serve(model: Path, log: Path, env: dict[str, str]) -> Iterator[Server]:
+def serve_model(model: Path, log: Path, env: dict[str, str]) -> Iterator[Server]:
     port = free_port()
     process = start_server(str(model), port=port, extra_env=env, log=log)
     url = f"http://127.0.0.1:{port}"
@@ -74,7 +74,7 @@ def _serve(model: Path, log: Path, env: dict[str, str]) -> Iterator[Server]:
 def server(world, tmp_path_factory) -> Iterator[Server]:
     """An open server, as on a private network."""
     log = tmp_path_factory.mktemp("server") / "server.log"
-    yield from _serve(world.model, log, {"LEADSCORE_MAX_BATCH": str(MAX_BATCH)})
+    yield from serve_model(world.model, log, {"LEADSCORE_MAX_BATCH": str(MAX_BATCH)})
 
 
 @pytest.fixture(scope="session")
@@ -87,4 +87,4 @@ def secured_server(world, tmp_path_factory) -> Iterator[Server]:
         "LEADSCORE_WEBHOOK_SECRET": WEBHOOK_SECRET,
         "LEADSCORE_POLICY_RELOAD_SECONDS": "0.2",
     }
-    yield from _serve(model, base / "server.log", env)
+    yield from serve_model(model, base / "server.log", env)
