@@ -421,12 +421,19 @@ def write_profile(profile: dict, out: Path) -> Path:
 STAND_IN_START = pd.Timestamp("2000-01-01", tz="UTC")
 
 
+def is_stand_in(cutoffs: pd.Series) -> bool:
+    """Whether ``cutoffs`` are a flat file's stand-in times (:data:`STAND_IN_START`, a second
+    apart in lead order): places, not moments, so nothing a week long can be counted in them."""
+    first, last = cutoffs.min(), cutoffs.max()
+    return bool(first >= STAND_IN_START and last < STAND_IN_START + pd.Timedelta(days=365))
+
+
 def time_window(cutoffs: pd.Series) -> str:
     """The span of ``cutoffs`` in words: first .. last, or for a flat file's stand-in times
-    (:data:`STAND_IN_START`) the leads' places in their order (the order column, else the
-    file's), which is all those times mean."""
+    the leads' places in their order (the order column, else the file's), which is all those
+    times mean."""
     first, last = cutoffs.min(), cutoffs.max()
-    if first >= STAND_IN_START and last < STAND_IN_START + pd.Timedelta(days=365):
+    if is_stand_in(cutoffs):
         places = (cutoffs - STAND_IN_START).dt.total_seconds()
         return f"leads {int(places.min()) + 1:,} to {int(places.max()) + 1:,} in lead order"
     return f"{first} .. {last}"

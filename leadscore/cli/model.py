@@ -312,7 +312,11 @@ def _print_trained(result: dict) -> None:
 def tune_threshold(
     model: Annotated[Path, typer.Option(help="Model directory written by `leadscore train`.")],
     capacity: Annotated[
-        str, typer.Option(help="Follow-ups sales can make: 200/week, 40/day or 5x40/week.")
+        str,
+        typer.Option(
+            help="Follow-ups sales can make: 200/week, 40/day, 5x40/week, or a share of the "
+            "leads (15%; the only form for a model whose file had no creation times)."
+        ),
     ],
     sla_hours: Annotated[
         float, typer.Option(help="First contact within this many hours.")
@@ -388,6 +392,9 @@ def tune_threshold(
 def _print_policy(result: dict) -> None:
     """A tuned policy: its thresholds and expectations, the backtest, the capacity curve."""
     policy = result["policy"]
+    if policy.capacity_share is not None:
+        _print_share_policy(result)
+        return
     expected = policy.expected
     half_life = policy.response_delay["half_life_hours"]
     console.print(
@@ -414,7 +421,11 @@ def _print_policy(result: dict) -> None:
     console.print(backtest)
     rulebook = result["backtest"].loc["rulebook threshold"]
     matched = result["backtest"].loc["policy, volume matched on test"]
+    if rulebook["handoffs_per_week"] == 0:
+        console.print("the rulebook hands off no one on test: there is no volume of its to match")
     for how, suffix in (("through the queue", ""), ("at usual follow-up", "_without_queue")):
+        if rulebook["handoffs_per_week"] == 0:
+            break
         rate, sqls = f"mql_to_sql_rate{suffix}", f"sqls_per_week{suffix}"
         console.print(
             f"at the rulebook's {rulebook['handoffs_per_week']:.1f} hand-offs a week, {how}: "
@@ -434,6 +445,36 @@ def _print_policy(result: dict) -> None:
             f"{row['handoffs_per_week']:.1f}", f"{row['expected_sqls_per_week']:.2f}",
             f"{row['expected_mql_to_sql_rate']:.2%}", f"{row['sla_breaches_per_week']:.1f}",
             *([f"{row['expected_value_per_week']:,.0f}"] if valued else []),
+        )  # fmt: skip
+    console.print(curve)
+
+
+def _print_share_policy(result: dict) -> None:
+    """A policy tuned to a share of the leads (a file without creation times): the share, the
+    backtest on test's leads and the curve, with no week and no queue in them."""
+    policy, expected = result["policy"], result["policy"].expected
+    console.print(
+        f"policy v{policy.version} ({policy.objective}): threshold {policy.threshold:.4g}, the "
+        f"best {policy.capacity_share:.0%} of leads; on validation it hands off "
+        f"{expected['handoff_share']:.1%}, expected MQL->SQL {expected['mql_to_sql_rate']:.1%}, "
+        f"{expected['sql_share']:.0%} of the SQLs; follow up within {policy.sla_hours:g} h"
+    )
+    backtest = Table(title="Out-of-time backtest on the test leads")
+    for column in ("policy", "handed off", "leads", "MQL->SQL", "share of SQLs"):
+        backtest.add_column(column, justify="right")
+    for name, row in result["backtest"].iterrows():
+        backtest.add_row(
+            str(name), f"{row['handoff_share']:.1%}", f"{row['handoffs']:.0f}",
+            f"{row['mql_to_sql_rate']:.1%}", f"{row['sql_share']:.1%}",
+        )  # fmt: skip
+    console.print(backtest)
+    curve = Table(title="Capacity curve (validation, expected)")
+    for column in ("share handed off", "MQL->SQL", "share of SQLs"):
+        curve.add_column(column, justify="right")
+    for row in result["curve"].to_dict("records"):
+        curve.add_row(
+            f"{row['handoff_share']:.1%}", f"{row['mql_to_sql_rate']:.1%}",
+            f"{row['sql_share']:.1%}",
         )  # fmt: skip
     console.print(curve)
 

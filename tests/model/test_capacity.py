@@ -325,3 +325,23 @@ def test_tune_threshold_command_reports_the_backtest(world_dir, model_dir):
     ]:
         refused = runner.invoke(app, ["tune-threshold", "--model", str(model_dir), *bad])
         assert refused.exit_code == 2 and message in refused.output, refused.output
+
+
+def test_a_share_of_the_leads_is_that_share_of_validations_leads_a_week(model_dir):
+    """Marketing ops may say "the best 10% of leads": a model with times takes it as that share
+    of the leads validation saw arrive, a week, and tunes the queue as for any capacity."""
+    result = runner.invoke(app, ["tune-threshold", "--model", str(model_dir), "--capacity", "10%"])
+    assert result.exit_code == 0, result.output
+    written = json.loads((model_dir / "policy.json").read_text())
+    rows = pd.read_parquet(load_model(model_dir).metadata["training_set"])
+    valid = rows[(rows[SPLIT] == "validation") & rows[LABEL].notna()]
+    weeks = (valid[CUTOFF_AT].max() - valid[CUTOFF_AT].min()) / pd.Timedelta(days=7)
+    assert written["capacity_per_week"] == pytest.approx(
+        0.1 * valid[schema.LEAD_ID].nunique() / weeks
+    )
+    assert "Out-of-time backtest, per week, through the sales queue" in result.output
+    for bad in ("0%", "120%", "ten percent"):
+        refused = runner.invoke(
+            app, ["tune-threshold", "--model", str(model_dir), "--capacity", bad]
+        )
+        assert refused.exit_code == 2 and "capacity" in refused.output, refused.output

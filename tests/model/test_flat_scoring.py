@@ -8,6 +8,7 @@ comes - label column there or not - and give back exactly one scored row per lea
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -22,6 +23,7 @@ from leadscore.features.offline import LABEL, connect, flat_feature_rows
 from leadscore.features.reading import ExportFormat
 from leadscore.serving.batch import flat_file_rows
 from leadscore.serving.scoring import needs_created_at, online_rows
+from leadscore.training.job.run import policy_note
 from leadscore.training.model.artifact import load_model
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.scorer import model_columns
@@ -245,3 +247,34 @@ def test_a_flat_lead_posted_online_is_seen_at_its_creation_however_late_the_call
     np.testing.assert_array_equal(online.numbers(numeric), offline.numbers(numeric))
     np.testing.assert_array_equal(online.levels(categorical), offline.levels(categorical))
     assert needs_created_at(scorer) and not needs_created_at(load_model(crm_model[1]))
+
+
+def test_a_report_without_times_hands_off_a_share_of_its_leads_and_is_tuned_by_share(
+    crm_model, tmp_path
+):
+    """A CRM report has no creation times, so "about 200 leads a week" would count weeks it
+    does not have. The first policy hands off the best tenth of the leads and says so; the
+    command it points to takes the share sales can follow up and refuses a weekly number,
+    saying why; the next report hands off about that share."""
+    _, trained_model, _ = crm_model
+    model = Path(shutil.copytree(trained_model, tmp_path / "model"))
+    policy = load_model(model).policy
+    assert policy.kind == "top 10% of leads" and policy.handoffs_per_week is None
+    assert 0.03 < policy.handoff_share <= 0.10  # at most a tenth: leads tie on few scores
+    note = policy_note(policy, model)
+    assert f"the best {policy.handoff_share:.1%} of leads" in note and "no week" in note
+    assert "--capacity 15%" in note
+    weekly = invoke("tune-threshold", "--model", model, "--capacity", "100/week")
+    message = " ".join(weekly.output.split())
+    assert weekly.exit_code == 2 and "no creation times" in message and "--capacity 15%" in message
+    tuned = invoke("tune-threshold", "--model", model, "--capacity", "25%")
+    assert tuned.exit_code == 0, tuned.output
+    assert "a week" not in tuned.output and "SLA breaches" not in tuned.output
+    assert "rulebook threshold" not in tuned.output  # it hands off no one: nothing to show
+    policy = load_model(model).policy
+    assert policy.capacity_share == 0.25 and 0.15 < policy.handoff_share <= 0.25
+    upcoming = crm_report(1000, seed=11, first_number=900_000).drop(columns=["Converted"])
+    upcoming.to_csv(tmp_path / "next.csv", index=False)
+    assert score(model, tmp_path / "next.csv", tmp_path / "scores.csv").exit_code == 0
+    handed = (pd.read_csv(tmp_path / "scores.csv")["decision"] == "hand off").mean()
+    assert 0.18 < handed < 0.32

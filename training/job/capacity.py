@@ -24,7 +24,7 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
-from leadscore.features.training_set import TRAINING_SET_FILE
+from leadscore.features.training_set import TRAINING_SET_FILE, is_stand_in
 from leadscore.training.job.response_delay import (
     ResponseDelay,
     estimate_response_delay,
@@ -45,6 +45,7 @@ from leadscore.training.model.policy import (
     policy_thresholds,
     store_policy,
 )
+from leadscore.training.model.scorer import LeadScorer
 from leadscore.training.model.service_level import DEFAULT_SLA_HOURS
 
 WEEK = pd.Timedelta(days=7)
@@ -113,13 +114,29 @@ def parse_capacity(text: str) -> float:
     )
     if not match:
         raise CapacityError(
-            f"capacity {text!r} not understood; write it like 200/week, 40/day or 5x40/week"
+            f"capacity {text!r} not understood; write it like 200/week, 40/day, 5x40/week or 15%"
         )
     reps, amount, unit = match.groups()
     value = float(amount) * (float(reps) if reps else 1.0) * (7.0 if unit == "day" else 1.0)
     if value <= 0:
         raise CapacityError(f"capacity must be positive, got {text!r}")
     return value
+
+
+def parse_share(text: str) -> float | None:
+    """'15%' -> 0.15, the share of leads sales can follow up; None when ``text`` is no share.
+
+    Why a share: a file without creation times (a flat CRM report) has no weeks to count
+    follow-ups in, and "the best 15% of each report" is how such teams say it. A model with
+    times takes it as that share of its leads a week.
+    """
+    match = re.fullmatch(r"\s*(-?\d+(?:\.\d+)?)\s*%\s*", text)
+    if not match:
+        return None
+    share = float(match.group(1)) / 100
+    if not 0 < share <= 1:
+        raise CapacityError(f"capacity {text!r}: a share of leads is more than 0% and at most 100%")
+    return share
 
 
 def first_handoffs(rows: pd.DataFrame, qualifies: np.ndarray) -> pd.DataFrame:
@@ -352,20 +369,11 @@ def tune_threshold(
     policy, with the delay model it assumed, into the model directory (the old one kept under
     ``policies/``) and into the training's MLflow run.
     """
-    import mlflow
-
-    from leadscore.features.schema import SPLIT
     from leadscore.training.model.artifact import load_model
 
     delay = delay or ResponseDelay()
     scorer = load_model(model_dir)
-    path = Path(training_set or scorer.metadata.get("training_set") or TRAINING_SET_FILE)
-    if not path.is_file():
-        raise CapacityError(f"training set {path} not found; pass --training-set")
-    rows = pd.read_parquet(path)
-    rows = rows[rows[LABEL].notna()]
-    valid = rows[rows[SPLIT] == "validation"].reset_index(drop=True)
-    test = rows[rows[SPLIT] == "test"].reset_index(drop=True)
+    valid, test = tuning_rows(scorer, training_set)
     capacity.teams(valid)  # a segment the model lacks, or levels without capacity, fail here
     p_valid, p_test = scorer.probability(valid), scorer.probability(test)
     passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
@@ -408,7 +416,32 @@ def tune_threshold(
         fitted_value.of(valid) if fitted_value else None,
     )  # fmt: skip
     policy = policy.amended(backtest=backtest)
-    write_policy(Path(model_dir), policy)
+    figure = _curve_figure(curve, capacity.per_week)
+    _store(Path(model_dir), scorer, policy, curve, figure)
+    return {"policy": policy, "backtest": pd.DataFrame(backtest).T, "curve": curve}
+
+
+def tuning_rows(scorer: LeadScorer, training_set: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The labelled validation and test rows of the model's training set (or ``training_set``)."""
+    from leadscore.features.schema import SPLIT
+
+    path = Path(training_set or scorer.metadata.get("training_set") or TRAINING_SET_FILE)
+    if not path.is_file():
+        raise CapacityError(f"training set {path} not found; pass --training-set")
+    rows = pd.read_parquet(path)
+    rows = rows[rows[LABEL].notna()]
+    valid = rows[rows[SPLIT] == "validation"].reset_index(drop=True)
+    test = rows[rows[SPLIT] == "test"].reset_index(drop=True)
+    return valid, test
+
+
+def _store(
+    model_dir: Path, scorer: LeadScorer, policy: Policy, curve: pd.DataFrame, figure: object
+) -> None:
+    """The tuned policy into the model directory, and with its curve into the training's run."""
+    import mlflow
+
+    write_policy(model_dir, policy)
     uri, run_id = scorer.metadata.get("tracking_uri"), scorer.metadata.get("run_id")
     if uri and run_id:
         mlflow.set_tracking_uri(uri)
@@ -418,10 +451,115 @@ def tune_threshold(
                 json.loads(curve.to_json(orient="records")),
                 f"policies/capacity-curve-v{policy.version}.json",
             )
-            mlflow.log_figure(
-                _curve_figure(curve, capacity.per_week),
-                f"policies/capacity-curve-v{policy.version}.png",
-            )
+            mlflow.log_figure(figure, f"policies/capacity-curve-v{policy.version}.png")
+
+
+def share_outcomes(
+    rows: pd.DataFrame, handoff: np.ndarray, converts: np.ndarray
+) -> dict[str, float]:
+    """Share of leads handed off, MQL->SQL rate and share of SQLs caught, one row per lead.
+
+    ``converts`` is each lead's chance of SQL (expected figures) or its label (a backtest).
+    Without times there is no queue to wait in and nothing to count a week over.
+    """
+    handoff = np.asarray(handoff, bool)
+    total = float(np.sum(converts))
+    return {
+        "handoff_share": float(handoff.mean()) if len(rows) else 0.0,
+        "handoffs": float(handoff.sum()),
+        "mql_to_sql_rate": float(np.mean(converts[handoff])) if handoff.any() else 0.0,
+        "sql_share": float(np.sum(converts[handoff]) / total) if total > 0 else 0.0,
+    }
+
+
+def share_threshold(rows: pd.DataFrame, key: np.ndarray, passes: np.ndarray, share: float) -> float:
+    """The lowest key that hands off at most ``share`` of the rows' leads, instant passes first."""
+    leads = rows[schema.LEAD_ID].nunique()
+    try:
+        return fill_threshold(rows, key, passes, share * leads / weeks_spanned(rows[CUTOFF_AT]))
+    except CapacityError:
+        raise CapacityError(
+            f"instant passes alone hand off {first_handoffs(rows, passes).shape[0] / leads:.1%} "
+            f"of the leads, more than the share of {share:.1%}: raise the share, or narrow the "
+            "instant-pass triggers"
+        ) from None
+
+
+def share_curve(
+    rows: pd.DataFrame, p: np.ndarray, key: np.ndarray, passes: np.ndarray, share: float
+) -> pd.DataFrame:
+    """Expected MQL->SQL rate and share of SQLs caught at shares around ``share`` (those the
+    instant passes leave room for): where handing off more stops paying."""
+    leads, passing = rows[schema.LEAD_ID].nunique(), len(first_handoffs(rows, passes))
+    points = []
+    for each in sorted({min(round(share * f, 4), 1.0) for f in (0.25, 0.5, 0.75, 1, 1.5, 2, 3)}):
+        if passing <= each * leads:
+            threshold = share_threshold(rows, key, passes, each)
+            points.append({"share": each, **share_outcomes(rows, passes | (key >= threshold), p)})
+    return pd.DataFrame(points)
+
+
+def tune_share(
+    model_dir: Path,
+    share: float,
+    training_set: Path | None = None,
+    *,
+    sla_hours: float = DEFAULT_SLA_HOURS,
+    deal_value: DealValue | None = None,
+) -> dict:
+    """Re-tune the policy of a model whose file had no creation times: the best ``share`` of
+    the leads (by P(SQL), or by P(SQL) x deal value), instant passes first.
+
+    Such a file's rows have stand-in times a second apart, so the queue and the weekly counts
+    of :func:`tune_threshold` would read seconds as the week sales works in. The threshold is
+    chosen on validation; the backtest replays the test leads for the policy, the best
+    ``share`` of test itself (the volume matched, the best a threshold could do) and the
+    rulebook threshold when it hands off anyone; the curve gives the expected MQL->SQL rate
+    and share of SQLs caught on validation at other shares. ``sla_hours`` still sets the
+    follow-up deadline of a handed-off lead. Written to the model directory and the
+    training's MLflow run.
+    """
+    from leadscore.training.model.artifact import load_model
+
+    scorer = load_model(model_dir)
+    valid, test = tuning_rows(scorer, training_set)
+    p_valid, p_test = scorer.probability(valid), scorer.probability(test)
+    passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
+    passes_test = scorer.rules.instant_passes(test).any(axis=1).to_numpy()
+    fitted = deal_value.fitted(valid) if deal_value else None
+    key_valid = p_valid * fitted.of(valid) if fitted else p_valid
+    key_test = p_test * fitted.of(test) if fitted else p_test
+    threshold = share_threshold(valid, key_valid, passes_valid, share)
+    handoff = passes_valid | (key_valid >= threshold)
+    label = test[LABEL].to_numpy(float)
+    backtest = {
+        "policy": share_outcomes(test, passes_test | (key_test >= threshold), label),
+        f"best {share:.0%} of test": share_outcomes(
+            test, passes_test | (key_test >= share_threshold(test, key_test, passes_test, share)),
+            label,
+        ),
+    }  # fmt: skip
+    rulebook = scorer.rules.predict(test).astype(bool)
+    if rulebook.any():  # a bootstrapped or empty rulebook may hand off no one: nothing to show
+        backtest["rulebook threshold"] = share_outcomes(test, rulebook, label)
+    curve = share_curve(valid, p_valid, key_valid, passes_valid, share)
+    policy = Policy(
+        version=scorer.in_force().version + 1,
+        kind="capacity",
+        objective="expected SQLs" if fitted is None else "expected pipeline value",
+        threshold=threshold,
+        thresholds={REST: threshold},
+        instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
+        tiers=scorer.in_force().tiers,
+        sla_hours=sla_hours,
+        capacity_share=share,
+        handoff_share=round(float(handoff.mean()), 4),
+        validation_handoffs=int(handoff.sum()),
+        deal_value=fitted,
+        expected=share_outcomes(valid, handoff, p_valid),
+        backtest=backtest,
+    )
+    _store(Path(model_dir), scorer, policy, curve, _share_figure(curve, share))
     return {"policy": policy, "backtest": pd.DataFrame(backtest).T, "curve": curve}
 
 
@@ -458,13 +596,17 @@ def tune_for_capacity(
     levels of a categorical one. Returns :func:`tune_threshold`'s result with the
     ``capacity`` it was tuned for.
     """
+    from leadscore.training.model.artifact import load_model
+
     per_segment = {
         level: parse_capacity(amount)
         for level, amount in _pairs(segment_capacity, "--segment-capacity", "LEVEL=N/week").items()
     }
     if per_segment and not segment:
         raise CapacityError("--segment-capacity needs --segment")
-    settings = Capacity(parse_capacity(capacity), sla_hours, segment, per_segment)
+    share = parse_share(capacity)
+    valid, _ = tuning_rows(load_model(model_dir), training_set)
+    untimed = is_stand_in(valid[CUTOFF_AT])
     if response_half_life_hours is not None:
         delay = ResponseDelay(response_half_life_hours, "configured")
     elif outcomes is not None:
@@ -482,8 +624,43 @@ def tune_for_capacity(
     if per_level and not deal_value:
         raise CapacityError("--level-value needs --deal-value (the attribute it prices)")
     value = DealValue(deal_value, per_level) if deal_value else None
+    if untimed:
+        refused = [option for option, given in (
+            ("--segment", segment), ("--response-half-life-hours", response_half_life_hours),
+            ("--outcomes", outcomes),
+        ) if given is not None]  # fmt: skip
+        if share is None or refused:
+            raise CapacityError(
+                "the file this model learnt from has no creation times, so there is no week "
+                "to count follow-ups in and no queue to wait in: give the share of leads sales "
+                "can follow up, e.g. --capacity 15%"
+                + (f", without {', '.join(refused)}" if refused else "")
+            )
+        result = tune_share(model_dir, share, training_set, sla_hours=sla_hours, deal_value=value)
+        return {**result, "capacity": None}
+    if share is not None:  # that share of the leads validation saw arrive, a week
+        per_week = share * valid[schema.LEAD_ID].nunique() / weeks_spanned(valid[CUTOFF_AT])
+    else:
+        per_week = parse_capacity(capacity)
+    settings = Capacity(per_week, sla_hours, segment, per_segment)
     result = tune_threshold(model_dir, settings, training_set, delay=delay, deal_value=value)
     return {**result, "capacity": settings}
+
+
+def _share_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, left = plt.subplots(figsize=(6, 4))
+    left.plot(curve["share"], curve["sql_share"], "o-", label="share of SQLs caught")
+    left.plot(curve["share"], curve["mql_to_sql_rate"], "s--", label="MQL->SQL rate")
+    left.axvline(current, color="grey", linestyle=":", label="chosen share")
+    left.set(xlabel="share of leads handed off", title="Capacity curve (validation)")
+    left.legend(loc="lower right")
+    fig.tight_layout()
+    return fig
 
 
 def _curve_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]

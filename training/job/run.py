@@ -45,17 +45,29 @@ def weekly_mql_volume(outcomes: pd.DataFrame) -> float | None:
 
 
 def policy_note(policy: Policy, model_dir: Path) -> str:
-    """Plain words on the first hand-off policy: its volume, which rule chose it, how to change."""
+    """Plain words on the first hand-off policy: its volume, which rule chose it, how to change.
+
+    A model whose file had no creation times hands off a share of its leads: "185 leads a
+    week" would count weeks its file does not have.
+    """
     why = {
         "rulebook volume": "what the rulebook handed off on validation",
         "historical MQL volume": "no rule handed off anyone, so the export's own MQL history",
         "top 10% a week": "no rule handed off anyone and the outcomes have no mql_at, so "
         f"{DEFAULT_HANDOFF_SHARE:.0%} of the leads a week, the best ones",
+        "top 10% of leads": f"no rule handed off anyone, so the best {DEFAULT_HANDOFF_SHARE:.0%} "
+        "of the leads",
     }[policy.kind]
+    tune = f"`leadscore tune-threshold --model {model_dir} --capacity"
+    if policy.handoff_share is not None:
+        return (
+            f"Hand-off volume: the best {policy.handoff_share:.1%} of leads ({policy.kind}: "
+            f"{why}); the file has no creation times, so there is no week to count them in. "
+            f"Set the share sales can follow up with {tune} 15%`."
+        )
     return (
         f"Hand-off volume: about {policy.handoffs_per_week:g} leads a week ({policy.kind}: "
-        f"{why}). Set it from sales capacity with `leadscore tune-threshold --model {model_dir} "
-        "--capacity N/week`."
+        f"{why}). Set it from sales capacity with {tune} N/week`."
     )
 
 
@@ -86,6 +98,7 @@ def _log_shipped(scorer: LeadScorer) -> None:
             "policy.kind": scorer.in_force().kind,
             "policy.threshold": scorer.in_force().threshold,
             "policy.handoffs_per_week": scorer.in_force().handoffs_per_week,
+            "policy.handoff_share": scorer.in_force().handoff_share,
         }
     )
     if not refit:

@@ -28,7 +28,7 @@ from leadscore import progress
 from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.spec import FeatureSpec
-from leadscore.features.training_set import time_window
+from leadscore.features.training_set import is_stand_in, time_window
 from leadscore.training.job.capacity import fill_threshold
 from leadscore.training.job.evaluation import probability_metrics
 from leadscore.training.job.level import (
@@ -646,11 +646,16 @@ def volume_policy(
       the top tenth of each week's rows with the lowest week's cut for all: that handed off
       18% of a flat CRM report's leads, whose quiet weeks set the bar for every week.
 
+    A flat file without creation times has no weeks (its rows' times are stand-ins, a second
+    apart in lead order): its volume is the share of validation's leads handed off
+    (``handoff_share``), and without a rulebook volume it is ``top 10% of leads``.
+
     Instant passes hand off whatever the volume. The capacity-based policy (``leadscore
     tune-threshold``) replaces it. ``p``: the rows' P(SQL), as the scorer being built gives it
     (a refit scorer's threshold is set on out-of-fold predictions, see :func:`refit_scorer`).
     """
     passes = rules.instant_passes(validation).any(axis=1).to_numpy()
+    untimed = is_stand_in(validation[CUTOFF_AT])
     volume = int(rules.predict(validation).sum())
     if volume > 0:
         kind = "rulebook volume"
@@ -663,21 +668,25 @@ def volume_policy(
             threshold = 1.0
         chosen = passes | (p >= threshold)
     else:  # no rule handed off anyone, so no instant pass fired either
-        kind = "top 10% a week"
+        kind = "top 10% of leads" if untimed else "top 10% a week"
         weeks = weeks_spanned(validation[CUTOFF_AT])
         threshold = fill_threshold(validation, p, passes, default_handoff_leads(validation) / weeks)
         chosen = passes | (p >= threshold)
     scored = chosen & ~passes
     threshold = float(p[scored].min()) if scored.any() else 1.0
     handed = validation.loc[passes | (p >= threshold), schema.LEAD_ID].nunique()
+    if untimed:
+        volume = {"handoff_share": round(handed / validation[schema.LEAD_ID].nunique(), 4)}
+    else:
+        volume = {"handoffs_per_week": round(handed / weeks_spanned(validation[CUTOFF_AT]), 1)}
     return Policy(
         version=1,
         kind=kind,
         threshold=threshold,
         instant_pass_hands_off=rules.rulebook.instant_pass_hands_off,
         validation_handoffs=int(chosen.sum()),
-        handoffs_per_week=round(float(handed / weeks_spanned(validation[CUTOFF_AT])), 1),
         tiers=DEFAULT_TIERS,
+        **volume,
     )
 
 

@@ -116,6 +116,7 @@ Number = Annotated[float, Strict()]
 AtLeastZero = Annotated[float, Strict(), Field(ge=0)]
 Positive = Annotated[float, Strict(), Field(gt=0)]
 Count = Annotated[int, Strict(), Field(ge=0)]
+Share = Annotated[float, Strict(), Field(ge=0, le=1)]
 Name = Annotated[str, Strict(), Field(min_length=1)]
 Flag = Annotated[bool, Strict()]
 _CHECKED = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
@@ -166,8 +167,10 @@ class Policy(BaseModel):
     a ``segment``, ``thresholds`` gives each team (a level of it) its own, and ``threshold``
     holds for the levels not named. ``kind`` says how the volume was chosen: by training
     (``rulebook volume``, ``historical MQL volume``, ``top 10% a week``, with
-    ``handoffs_per_week``) or by `leadscore tune-threshold` (``capacity``, with the capacity,
-    the delay model and the expected and backtest figures). Unknown fields are refused, not
+    ``handoffs_per_week``; ``top 10% of leads`` and ``handoff_share`` for a model whose file
+    had no creation times, where no week can be counted) or by `leadscore tune-threshold`
+    (``capacity``, with the capacity a week or, without times, ``capacity_share``, the delay
+    model and the expected and backtest figures). Unknown fields are refused, not
     ignored: a misspelt ``instant_pass_hands_of`` would otherwise be silently dropped.
     Policies of every earlier version load: fields they lack take the defaults here.
     """
@@ -175,7 +178,10 @@ class Policy(BaseModel):
     model_config = _CHECKED
 
     version: Count
-    kind: Literal["rulebook volume", "historical MQL volume", "top 10% a week", "capacity"]
+    kind: Literal[
+        "rulebook volume", "historical MQL volume", "top 10% a week", "top 10% of leads",
+        "capacity",
+    ]
     threshold: AtLeastZero
     thresholds: dict[Name, AtLeastZero] = {}
     segment: Name | None = None
@@ -187,8 +193,11 @@ class Policy(BaseModel):
     time_zone: Name | None = None
     objective: Literal["expected SQLs", "expected pipeline value"] = "expected SQLs"
     handoffs_per_week: AtLeastZero | None = None
+    # a model whose file had no creation times counts hand-offs as a share of its leads
+    handoff_share: Share | None = None
     validation_handoffs: Count | None = None
     capacity_per_week: Positive | None = None
+    capacity_share: Share | None = None
     capacity_per_segment: dict[Name, Positive] = {}
     deal_value: DealValue | None = None
     response_delay: dict[str, Number | str | None] = {}
