@@ -36,6 +36,7 @@ from leadscore.features.reading import (
     read_text_table,
     rename_columns,
     table_columns,
+    title_note,
 )
 from leadscore.features.spec import MISSING_MARKERS, fold_text
 from leadscore.features.timestamps import TimestampError, on_clock, parse_times
@@ -77,6 +78,7 @@ class ContractError(ValueError):
         expected: str | None = None,
         fix: str | None = None,
         csv: bool = False,
+        title_rows: int = 0,
     ) -> None:
         self.problem, self.source, self.column = problem, source, column
         self.rows = [int(r) for r in rows]
@@ -85,7 +87,7 @@ class ContractError(ValueError):
         if column is not None:
             parts.append(f" in column '{column}'")
         if self.rows:
-            shown = ", ".join(_row_label(r, csv) for r in self.rows[:_SHOWN_ROWS])
+            shown = ", ".join(_row_label(r, csv, title_rows) for r in self.rows[:_SHOWN_ROWS])
             more = len(self.rows) - _SHOWN_ROWS
             parts.append(f" at {shown}" + (f" (and {more} more rows)" if more > 0 else ""))
         if values:
@@ -97,8 +99,10 @@ class ContractError(ValueError):
         super().__init__("".join(parts))
 
 
-def _row_label(row: int, csv: bool) -> str:
-    return f"row {row} (line {row + 1})" if csv else f"row {row}"
+def _row_label(row: int, csv: bool, title_rows: int = 0) -> str:
+    """A data row as a person finds it: in a CSV also its line, past the header and any title
+    rows above it."""
+    return f"row {row} (line {row + 1 + title_rows})" if csv else f"row {row}"
 
 
 @dataclass(frozen=True)
@@ -121,9 +125,12 @@ class Table:
     # the contract columns --column mapped in every file: a file that lacks one of those is
     # told to map it for its table alone
     mapped: tuple[str, ...] = ()
+    title_rows: int = 0  # rows above the header holding a title, not read as data
 
     def error(self, problem: str, **kwargs: object) -> ContractError:
-        return ContractError(problem, source=self.source, csv=self.csv, **kwargs)  # type: ignore[arg-type]
+        return ContractError(
+            problem, source=self.source, csv=self.csv, title_rows=self.title_rows, **kwargs
+        )  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
@@ -161,6 +168,7 @@ class FlatExport:
     number_columns: tuple[str, ...] = ()
     id_column: str | None = None  # the file's id column; None: row numbers are the ids
     order_column: str | None = None
+    created_from: str | None = None  # the file's column read as created_at (creation_column)
 
     @property
     def attribute_columns(self) -> list[str]:
@@ -242,12 +250,13 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     if path.stat().st_size == 0:
         raise ContractError("the file is empty", source=source, expected="a header and rows")
     try:
+        skipped = 0  # title rows above the header
         if kind_of_file == "parquet":
             frame = pd.read_parquet(path)
         elif kind_of_file == "excel":
-            frame, _ = read_excel_table(path, fmt)
+            frame, _, skipped = read_excel_table(path, fmt)
         else:
-            frame = read_text_table(path, fmt, tab=kind_of_file == "tsv")
+            frame, skipped = read_text_table(path, fmt, tab=kind_of_file == "tsv")
     except ReadError as error:
         raise ContractError(error.problem, source=error.source, fix=error.fix) from None
     if frame.empty:
@@ -259,18 +268,21 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         )
     except ValueError as error:
         raise ContractError(str(error), source=source) from None
-    notes: tuple[str, ...] = ()
+    notes = title_note(source, skipped)
     if fmt.source is not None:  # after the user's own names, which win
         from leadscore.features.presets import apply_preset  # it raises this module's errors
 
-        frame, notes = apply_preset(fmt.source, kind, frame, source)  # type: ignore[arg-type]
+        frame, preset_notes = apply_preset(fmt.source, kind, frame, source)  # type: ignore[arg-type]
+        notes += preset_notes
     mapped = tuple(c for c in fmt.columns if "." not in c)
     read = {"time_zone": fmt.time_zone, "date_format": fmt.date_format, "notes": notes,
             "kind": kind, "mapped": mapped}  # fmt: skip
     if kind_of_file == "parquet":
         return Table(frame, source, **read)  # type: ignore[arg-type]
     numbers = _number_columns(frame) if kind == "leads" else ()  # judged on leads alone
-    return Table(frame, source, csv=kind_of_file != "excel", numbers=numbers, **read)  # type: ignore[arg-type]
+    return Table(
+        frame, source, csv=kind_of_file != "excel", numbers=numbers, title_rows=skipped, **read
+    )  # type: ignore[arg-type]
 
 
 def is_empty(value: object) -> bool:
@@ -666,6 +678,45 @@ def _with_lead_ids(
     return table, note
 
 
+# names a CRM or MA tool gives the time a lead was created (Create Date, CreatedDate, 作成日時,
+# 登録日): read, folded, as created_at in a flat file that has none
+_CREATION_NAME = re.compile(r"creat|作成日|作成時|登録日|登録時")
+
+
+def creation_column(table: Table, leave_out: Sequence[str] = ()) -> tuple[str | None, str]:
+    """The column of a flat file without ``created_at`` that holds when each lead was created,
+    and what was decided, in words ("" when no column is named so).
+
+    Why: a CRM report writes the creation time as 'Created Date' or 作成日時, not
+    ``created_at``; without it the split would follow file order and the creation weekday and
+    hour would be lost, without a word. A column is taken when its name says creation and it
+    holds a time on every row; when two do, neither is, and the note says how to choose.
+    """
+    named = [
+        c for c in table.frame.columns
+        if c not in leave_out and _CREATION_NAME.search(str(c).lower())
+    ]  # fmt: skip
+    timed = []
+    for column in named:
+        try:
+            parse_timestamps(table, column, required=True)
+        except ContractError:
+            continue
+        timed.append(column)
+    if len(timed) == 1:
+        return timed[0], (
+            f"'{timed[0]}' is when each lead was created (its name, and a time on every row): "
+            "the split follows it and it gives the creation weekday and hour; if it is not, "
+            "name the creation time with --column created_at=NAME, or leave it out with --drop"
+        )
+    if len(timed) > 1:
+        return None, (
+            f"{' and '.join(repr(c) for c in timed)} may each be when a lead was created; "
+            "name the creation time with --column created_at=NAME to split by time"
+        )
+    return None, ""
+
+
 def load_flat(
     path: str | Path,
     label: str,
@@ -673,14 +724,25 @@ def load_flat(
     id_column: str | None = None,
     order_column: str | None = None,
     fmt: ExportFormat | None = None,
+    drop: Sequence[str] = (),
 ) -> FlatExport:
     """Load a flat export: one row per lead, a label column, attributes, optional created_at.
 
     Without an id column the 1-based row number becomes the lead_id, so every row still comes
     back in the scored output exactly once. ``order_column`` orders the leads in time when
-    there is no created_at; it is then left out of the attributes, never a feature.
+    there is no created_at; it is then left out of the attributes, never a feature. Without
+    either, a column named and filled as a creation time is read as created_at
+    (:func:`creation_column`; ``drop`` columns never are), and ``FlatExport.created_from``
+    names it.
     """
     table = read_table(path, fmt)
+    created_from, creation_note = None, ""
+    if schema.CREATED_AT not in table.frame.columns and order_column is None:
+        leave_out = [label, *(c for c in (id_column,) if c), *drop]
+        created_from, creation_note = creation_column(table, leave_out)
+        if created_from is not None:
+            renamed = table.frame.rename(columns={created_from: schema.CREATED_AT})
+            table = replace(table, frame=renamed)
     named_by = {label: "--label", id_column: "--id-column", order_column: "--order-column"}
     _require_columns(
         table, [label] + [c for c in (id_column, order_column) if c is not None],
@@ -689,7 +751,7 @@ def load_flat(
     if order_column is not None:
         _check_order_column(table, order_column, label)
     order = parse_order(table, order_column) if order_column is not None else None
-    notes: list[str] = []
+    notes: list[str] = [*table.notes, *([creation_note] if creation_note else [])]
     if order_column is not None:
         notes.append(f"'{order_column}' orders the leads in time for the split; not a feature")
     had_ids = schema.LEAD_ID in table.frame.columns
@@ -710,6 +772,7 @@ def load_flat(
         order=None if order is None else order.set_axis(leads.index),
         number_columns=table.numbers,
         id_column=id_column or (schema.LEAD_ID if had_ids else None), order_column=order_column,
+        created_from=created_from,
     )  # fmt: skip
 
 

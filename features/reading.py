@@ -253,33 +253,84 @@ def _decodes(path: Path, encoding: str) -> bool:
     return True
 
 
-def sniff_separator(path: Path, encoding: str, default: str) -> str:
-    """The header line's separator: ``default``, or a tab or semicolon when that splits the
-    header into more fields (Excel's 'Unicode text' is tab-separated, European Excel writes
-    semicolons); quoted names are read as the CSV reader reads them."""
+def _first_lines(path: Path, encoding: str) -> list[str]:
+    """The file's first :data:`HEAD_ROWS` lines, as text (a quoted field may span lines)."""
     with _open_bytes(path) as raw, io.TextIOWrapper(raw, encoding=encoding, newline="") as text:
-        header = text.readline()
+        return [line for _, line in zip(range(HEAD_ROWS), text, strict=False)]
+
+
+def sniff_separator(path: Path, encoding: str, default: str) -> str:
+    """The separator of the file's first lines: ``default``, or a tab or semicolon when that
+    splits its widest line into more fields (Excel's 'Unicode text' is tab-separated, European
+    Excel writes semicolons); quoted names are read as the CSV reader reads them. The widest
+    line, not the first: a report may put its title above the header."""
+    lines = _first_lines(path, encoding)
     fields = {
-        sep: len(next(csv.reader([header], delimiter=sep), [])) for sep in (default, "\t", ";", ",")
+        sep: max((len(row) for row in csv.reader(lines, delimiter=sep)), default=0)
+        for sep in (default, "\t", ";", ",")
     }
     best = max(fields, key=lambda sep: (fields[sep], sep == default))
     return best if fields[best] > fields[default] else default
 
 
-def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> pd.DataFrame:
-    """A CSV or TSV file as text cells (only a blank cell is empty), in its encoding.
+HEAD_ROWS = 30  # the rows looked at for the separator and for a title above the header
+
+
+def title_rows(rows: Sequence[Sequence[object]]) -> int:
+    """How many rows above the header hold a title (a report's name, its export date, blank
+    rows); 0 when the first row is the header.
+
+    Japanese Excel reports and CRM report exports often start so, and the header read from
+    their first row names no column the user asked for. The first row is a title only when it
+    fills at most half the cells the rows under it typically fill; the header is then the
+    first row that fills most of that width with distinct names. A first row as wide as the
+    data is the header, whatever follows, so a plain file is never second-guessed.
+    """
+    cells = [[str(c).strip() for c in row if not _blank_cell(c)] for row in rows]
+    filled = sorted(len(names) for names in cells[1:] if names)
+    if len(filled) < 2:
+        return 0
+    typical = filled[len(filled) // 2]
+    if len(cells[0]) > typical / 2:
+        return 0
+    for place, names in enumerate(cells):
+        if len(names) >= max(2, 0.8 * typical) and len(set(names)) == len(names):
+            return place
+    return 0
+
+
+def _blank_cell(value: object) -> bool:
+    return value is None or (isinstance(value, float) and value != value) or not str(value).strip()
+
+
+def title_note(source: str, skipped: int) -> tuple[str, ...]:
+    """What reading a titled file decided, in words (nothing for a plain file)."""
+    if not skipped:
+        return ()
+    return (
+        f"{source}: the header is row {skipped + 1}; the {skipped} row(s) above it hold a title "
+        "and were not read as data",
+    )
+
+
+def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> tuple[pd.DataFrame, int]:
+    """A CSV or TSV file as text cells (only a blank cell is empty), in its encoding, and the
+    title rows above its header that were skipped (:func:`title_rows`).
 
     CRLF line ends and a UTF-8 byte-order mark are read by pandas' parser as they are.
     """
     encoding = fmt.encoding or detect_encoding(path)
     try:
         separator = sniff_separator(path, encoding, "\t" if tab else ",")
+        head = list(csv.reader(_first_lines(path, encoding), delimiter=separator))
+        skipped = title_rows(head)
         # only a blank cell is empty here: pandas' default would also read 'NA' (North
         # America, say) as missing, where the service, which gets the text, keeps it
-        return pd.read_csv(
+        frame = pd.read_csv(
             path, sep=separator, dtype=str, keep_default_na=False, na_values=[""],
-            encoding=encoding, encoding_errors="strict",
+            encoding=encoding, encoding_errors="strict", skiprows=skipped,
         )  # fmt: skip
+        return frame, skipped
     except UnicodeDecodeError as exc:
         raise ReadError(
             f"the file is not {encoding} text (byte {exc.start:,} cannot be read)",
@@ -297,10 +348,10 @@ def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> pd.DataFrame:
         ) from None  # fmt: skip
 
 
-def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple[str, ...]]:
+def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple[str, ...], int]:
     """A sheet of an Excel workbook as the CSV reader gives it: text cells, except columns
-    whose cells are all dates (typed by Excel), which stay times; returns the frame and its
-    time columns.
+    whose cells are all dates (typed by Excel), which stay times; returns the frame, its time
+    columns and the title rows above its header that were skipped (:func:`title_rows`).
 
     Why convert numbers to text: the rest of the contract reads CSV cells as text (a code
     ``0111`` keeps its zero, the spec says which attributes are numbers), and Excel stores
@@ -327,7 +378,9 @@ def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple
                 f"no sheet {fmt.sheet!r}", source=path.name,
                 fix=f"The workbook's sheets are {', '.join(names)}; choose one with --sheet",
             )  # fmt: skip
-    raw = book.parse(sheet, dtype=object)
+    head = book.parse(sheet, dtype=object, header=None, nrows=HEAD_ROWS)
+    skipped = title_rows(head.itertuples(index=False))
+    raw = book.parse(sheet, dtype=object, header=skipped)
     frame = pd.DataFrame(index=raw.index)
     times = []
     for column in raw.columns:
@@ -338,7 +391,7 @@ def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple
             times.append(str(column))
         else:
             frame[str(column)] = pd.Series(values.map(_cell_text).tolist(), dtype="str")
-    return frame, tuple(times)
+    return frame, tuple(times), skipped
 
 
 def _cell_text(value: object) -> str | None:

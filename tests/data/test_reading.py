@@ -357,3 +357,67 @@ def test_a_broken_export_format_file_is_one_clear_error(tmp_path):
     path.write_text("time_zone:\n", encoding="utf-8")
     with pytest.raises(ValueError, match="time_zone is empty"):
         ExportFormat.load(path)
+
+
+TITLE = ["リード一覧（2026年4月）", "出力日: 2026/04/08 9:00", ""]
+
+
+def titled_csv(frame: pd.DataFrame, path: Path, encoding: str = "cp932") -> Path:
+    """A report as a Japanese tool or a CRM's report export writes it: a title, the export
+    date and a blank line above the header."""
+    lines = [*TITLE, frame.to_csv(index=False, lineterminator="\r\n")]
+    path.write_bytes("\r\n".join(lines).encode(encoding))
+    return path
+
+
+def test_a_report_with_a_title_above_its_header_reads_as_the_plain_file(
+    tmp_path, as_written_in_utf8
+):
+    others = export_files(tmp_path / "csv", "cp932", "\r\n")[1:]
+    titled = load_export(titled_csv(LEADS, tmp_path / "leads.csv"), *others, fmt=TOKYO)
+    pd.testing.assert_frame_equal(titled.leads, as_written_in_utf8.leads)
+    assert "leads.csv: the header is row 4; the 3 row(s) above it hold a title" in titled.notes[0]
+
+    book = tmp_path / "leads.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        pd.DataFrame({"title": TITLE}).to_excel(writer, index=False, header=False)
+        LEADS.to_excel(writer, index=False, startrow=len(TITLE))
+    from_excel = load_export(book, *others, fmt=TOKYO)
+    assert from_excel.leads[schema.LEAD_ID].tolist() == [1001, 1002, 1003, 1004]
+    assert from_excel.leads["役職"].tolist() == LEADS["役職"].tolist()
+
+
+def test_a_bad_cell_below_a_title_is_named_by_the_line_the_user_sees(tmp_path):
+    leads = LEADS.assign(作成日時=["2026/04/01 9:05", "2026/04/02", "yesterday", "2026/04/04"])
+    with pytest.raises(ContractError) as error:
+        load_export(titled_csv(leads, tmp_path / "leads.csv"), fmt=TOKYO)
+    assert "row 3 (line 7)" in str(error.value)  # 3 title lines, the header, two rows
+
+
+def test_a_plain_file_whose_first_rows_are_sparse_is_not_taken_for_a_title(tmp_path):
+    sparse = pd.DataFrame(
+        {"lead_id": ["1", "2", "3"], "created_at": ["2026-04-01", "2026-04-02", "2026-04-03"],
+         "役職": [None, None, "部長"], "従業員数": [None, "35", None]}
+    )  # fmt: skip
+    export = load_export(write(sparse, tmp_path / "leads.csv"))
+    assert export.leads[schema.LEAD_ID].tolist() == [1, 2, 3] and not export.notes
+
+
+def test_a_flat_report_reads_its_creation_time_by_name_and_says_so(tmp_path):
+    """A CRM report names its creation time 作成日時 or 'Created Date', not created_at: read
+    as the creation time when its name says so and every row holds a time, never when two
+    columns could be it."""
+    flat = LEADS.assign(商談化=["1", "0", "0", "1"]).rename(columns={"リードID": "顧客番号"})
+    loaded = load_flat(write(flat, tmp_path / "flat.csv"), "商談化", id_column="顧客番号",
+                       fmt=ExportFormat(time_zone="Asia/Tokyo"))  # fmt: skip
+    assert loaded.created_from == "作成日時"
+    assert loaded.leads[schema.CREATED_AT].iloc[0] == pd.Timestamp("2026-04-01 00:05", tz="UTC")
+    assert any("'作成日時' is when each lead was created" in note for note in loaded.notes)
+    dropped = load_flat(tmp_path / "flat.csv", "商談化", drop=["作成日時"])
+    assert dropped.created_from is None and "作成日時" in dropped.leads.columns
+    two = flat.assign(登録日=flat["作成日時"])
+    undecided = load_flat(write(two, tmp_path / "two.csv"), "商談化")
+    assert undecided.created_from is None and schema.CREATED_AT not in undecided.leads.columns
+    assert any("--column created_at=NAME" in note for note in undecided.notes)
+    text = flat.assign(作成日時=["昨日", "今日", "", "先週"])  # a name alone is not enough
+    assert load_flat(write(text, tmp_path / "text.csv"), "商談化").created_from is None

@@ -278,3 +278,37 @@ def test_a_report_without_times_hands_off_a_share_of_its_leads_and_is_tuned_by_s
     assert score(model, tmp_path / "next.csv", tmp_path / "scores.csv").exit_code == 0
     handed = (pd.read_csv(tmp_path / "scores.csv")["decision"] == "hand off").mean()
     assert 0.18 < handed < 0.32
+
+
+def japanese_report(n: int, seed: int) -> pd.DataFrame:
+    """A Japanese CRM's lead report: its own names for the id and the creation time."""
+    report = crm_report(n, seed).drop(columns=["Lead Number", "Tags"])
+    created = pd.date_range("2025-04-01 09:00", periods=n, freq="4h")
+    report.insert(1, "作成日時", created.strftime("%Y/%m/%d %H:%M"))
+    names = {"Prospect ID": "顧客番号", "Email": "メール", "Converted": "受注"}
+    return report.rename(columns=names)
+
+
+def test_a_titled_japanese_report_trains_on_its_creation_time_and_scores_the_next(tmp_path):
+    """Title lines above the header, 作成日時 for the creation time, an email column: the run
+    says what it read and left out, splits by time, and reads the next report the same way."""
+    report = tmp_path / "report.csv"
+    lines = ["リード一覧", "出力日: 2025/12/01", "", japanese_report(1500, 3).to_csv(index=False)]
+    report.write_bytes("\r\n".join(lines).encode("cp932"))
+    result = invoke("train", "--leads", report, "--label", "受注", "--id-column", "顧客番号",
+                    "--out", tmp_path / "run", "--timezone", "Asia/Tokyo",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "the header is row 4" in said and "'作成日時' is when each lead was created" in said
+    assert "left out メール: personal data" in said and "a week" in said
+    model = tmp_path / "run" / "model"
+    shape = FlatShape.from_metadata(load_model(model).metadata)
+    assert shape is not None and shape.created_at
+    upcoming = japanese_report(60, 4).drop(columns=["受注"])
+    nxt = tmp_path / "next.csv"
+    nxt.write_bytes("\r\n".join(["リード一覧", "", upcoming.to_csv(index=False)]).encode("cp932"))
+    assert score(model, nxt, tmp_path / "scores.csv").exit_code == 0
+    scores = pd.read_csv(tmp_path / "scores.csv")
+    assert scores[schema.LEAD_ID].tolist() == upcoming["顧客番号"].tolist()
+    assert scores["p_sql"].notna().all()

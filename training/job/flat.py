@@ -8,9 +8,10 @@ the shape of the file it learnt from (:class:`features.contract.FlatShape`) so t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from leadscore.features import schema
 from leadscore.features.contract import FlatShape, load_flat
 from leadscore.features.infer import infer_spec
 from leadscore.features.offline import connect
@@ -31,6 +32,8 @@ class FlatTraining:
     training_set: Path
     shape: FlatShape
     notes: tuple[str, ...] = ()
+    # how the file was read, with the column read as created_at when one was found by its name
+    fmt: ExportFormat = field(default_factory=ExportFormat)
 
 
 def prepare_flat_training(
@@ -54,18 +57,24 @@ def prepare_flat_training(
     spec reads the creation weekday and hour on its clock.
     """
     fmt = fmt or ExportFormat()
-    flat = load_flat(leads, label, id_column=id_column, order_column=order_column, fmt=fmt)
+    flat = load_flat(
+        leads, label, id_column=id_column, order_column=order_column, fmt=fmt, drop=drop
+    )
+    if flat.created_from is not None:  # the next file is read the same way
+        fmt = replace(fmt, columns={**fmt.columns, schema.CREATED_AT: flat.created_from})
     kept = flat.leads.drop(columns=list(drop), errors="ignore")
+    left_out: list[str] = []
     if spec is None:
-        spec, _ = infer_spec(
+        spec, skipped = infer_spec(
             kept, None, flat.personal_data, exclude=(label,), numbers=flat.number_columns,
             time_zone=fmt.time_zone,
         )  # fmt: skip
+        left_out = [f"left out {line}" for line in skipped]
     book = rulebook if rulebook is not None else empty_rulebook()
     feature_spec = compile_rules(book, spec)
     path, widened = flat_training_set(
         connect(), kept, flat.label, feature_spec, out, order=flat.order
     )
     write_inputs(path.parent, spec, book)
-    notes = (*flat.notes, f"split: {widened}") if widened else flat.notes
-    return FlatTraining(feature_spec, book, path, flat.shape(drop), notes)
+    notes = (*flat.notes, *left_out, *([f"split: {widened}"] if widened else []))
+    return FlatTraining(feature_spec, book, path, flat.shape(drop), notes, fmt)

@@ -380,7 +380,7 @@ def train_from_exports(
             rulebook=load_rulebook(rulebook) if rulebook else None, fmt=fmt,
         )  # fmt: skip
         training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
-        mode, flat_shape, decisions = "flat", flat.shape, flat.notes
+        mode, flat_shape, decisions, fmt = "flat", flat.shape, flat.notes, flat.fmt
         for line in decisions:
             say(line)
     elif training_set is None:

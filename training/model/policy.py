@@ -179,7 +179,10 @@ class Policy(BaseModel):
 
     version: Count
     kind: Literal[
-        "rulebook volume", "historical MQL volume", "top 10% a week", "top 10% of leads",
+        "rulebook volume",
+        "historical MQL volume",
+        "top 10% a week",
+        "top 10% of leads",
         "capacity",
     ]
     threshold: AtLeastZero
