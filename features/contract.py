@@ -558,18 +558,44 @@ def empty_activities(id_dtype: object = "int64") -> pd.DataFrame:
     )
 
 
+def label_dates(table: Table, column: str) -> pd.Series | None:
+    """The dates of a label written as the date a lead converted ('Became a Sales Qualified
+    Lead Date', 受注日), empty when it never did; None when the column is not so written.
+
+    Why: HubSpot, Salesforce and Japanese CRMs report a conversion as its date, and such a
+    column is a label (a date: converted; empty: not). Every filled cell must be a time and
+    at least one cell empty; else the column is read as classes, whose error names the rows.
+    """
+    values = table.frame[column]
+    if not (isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
+        values
+    )):  # fmt: skip
+        text = values.astype("string").str.strip()
+        filled = ~_empty_text(text)
+        if not filled.any() or filled.all() or text[filled].isin(list(_LABEL_CLASSES)).any():
+            return None
+    try:
+        dates = parse_timestamps(table, column, required=False)
+    except ContractError:
+        return None
+    return dates if 0 < dates.notna().sum() < len(dates) else None
+
+
 def parse_label(table: Table, column: str) -> pd.Series:
     """A 0/1 label from 0/1, yes/no, true/false, y/n (any case, full-width too), はい/いいえ,
-    あり/なし, 有/無, ○/×; anything else is an error."""
+    あり/なし, 有/無, ○/×, or a conversion date (:func:`label_dates`: a date is 1, empty 0);
+    anything else is an error."""
+    dates = label_dates(table, column)
     raw = table.frame[column]
     text = raw.astype("string").str.normalize("NFKC").str.strip().str.lower()
-    label = text.map(_LABEL_CLASSES)
+    label = text.map(_LABEL_CLASSES) if dates is None else dates.notna().astype(int)
     bad = label.isna()
     if bad.any():
         found = text[bad].fillna("<empty>").drop_duplicates().head(_SHOWN_ROWS).tolist()
         raise table.error(
             "label with values other than the two classes", column=column, rows=_rows(bad),
-            values=found, expected="0/1, yes/no, true/false or はい/いいえ on every row",
+            values=found, expected="0/1, yes/no, true/false or はい/いいえ on every row, or "
+            "the date each lead converted (empty when it did not)",
         )  # fmt: skip
     if label.nunique() < 2:
         raise table.error(
@@ -761,6 +787,10 @@ def load_flat(
     target = parse_label(table, label)
     if schema.CREATED_AT in frame.columns:
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
+    dates = label_dates(table, label)
+    if dates is not None:
+        target, note = _mature_label(target, dates, frame.get(schema.CREATED_AT), label)
+        notes.append(note)
     leads = frame.drop(columns=[label])
     personal = tuple(
         personal_data_columns(
@@ -774,6 +804,38 @@ def load_flat(
         id_column=id_column or (schema.LEAD_ID if had_ids else None), order_column=order_column,
         created_from=created_from,
     )  # fmt: skip
+
+
+MATURITY_QUANTILE = 0.9  # the share of converters that convert within the maturity window
+
+
+def _mature_label(
+    label: pd.Series, dates: pd.Series, created: pd.Series | None, column: str
+) -> tuple[pd.Series, str]:
+    """A dated label with the leads too recent to judge left unlabelled (NaN), and the note.
+
+    A lead created days before the export had no time to convert, and an empty date would
+    teach that it never does: the newest leads would read as a fall in the rate (the fall
+    X Education's newest leads show, say). With creation times, leads created less than the
+    time most converters take (``MATURITY_QUANTILE`` of them, at least a day) before the
+    file's latest time are not learnt from; they are still scored. Without creation times
+    nothing says how old a lead is, and the note says so.
+    """
+    said = f"'{column}' holds the date each lead converted: a date is 1, empty 0"
+    if created is None:
+        return label, said + "; without created_at, the newest leads' empty dates may only mean "
+        "they had no time yet"
+    delays = ((dates - created).dt.total_seconds() / 86_400)[dates.notna()]
+    window = max(1.0, float(np.ceil(delays[delays >= 0].quantile(MATURITY_QUANTILE))))
+    end = max(created.max(), dates.max())
+    recent = (created > end - pd.Timedelta(days=window)).to_numpy()
+    mature = label.astype("float64").where(~recent)
+    return mature, (
+        f"{said}; {MATURITY_QUANTILE:.0%} of converters converted within {window:g} days of "
+        f"creation, so the {int(recent.sum()):,} leads created in the {window:g} days before "
+        f"the file's latest time ({end:%Y-%m-%d}) are too recent to judge: not learnt from or "
+        "judged on, scored as any lead"
+    )
 
 
 def load_flat_to_score(

@@ -456,6 +456,8 @@ def flat_training_set(
     With ``created_at`` the split is out of time. Without it, ``order`` (a sequential lead
     number, say, aligned with ``leads``) stands in for time, or else the file's row order
     does (many CRM exports list leads in creation order), so the test rows are the latest.
+    The shares are of the labelled leads; a lead without a label (too recent to judge, see
+    :func:`features.contract.load_flat`) is ``unlabeled``.
     """
     from leadscore.features.offline import flat_feature_rows
 
@@ -480,11 +482,14 @@ def flat_training_set(
     rows = flat_feature_rows(con, frame, spec)
     rows.insert(1, CUTOFF_AT, frame[schema.CREATED_AT].to_numpy())
     rows[LABEL] = label.to_numpy()
-    position = rows[CUTOFF_AT].rank(method="first", pct=True)
+    labelled = rows[LABEL].notna()
+    # shares of the labelled leads: a lead too recent to judge (a dated label) is "unlabeled"
+    position = rows[CUTOFF_AT].where(labelled).rank(method="first", pct=True)
 
     def cut(candidate: SplitPlan) -> pd.Series:
         later, test = candidate.validation_share + candidate.test_share, candidate.test_share
-        return pd.cut(position, [0, 1 - later, 1 - test, 1], labels=list(SPLITS)).astype(str)
+        periods = pd.cut(position, [0, 1 - later, 1 - test, 1], labels=list(SPLITS))
+        return periods.astype(str).where(labelled, "unlabeled")
 
     def lacking(candidate: SplitPlan) -> dict[str, str]:
         counted = pd.DataFrame({SPLIT: cut(candidate), LABEL: rows[LABEL]})

@@ -146,3 +146,19 @@ def crm_report(n: int, seed: int, *, first_number: int = 660_000) -> pd.DataFram
             "Converted": np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "Yes", "No"),
         }
     )
+
+
+def hubspot_contacts(n: int = 400, seed: int = 2) -> pd.DataFrame:
+    """A HubSpot contacts export: the conversion is the date a contact became an SQL."""
+    rng = np.random.default_rng(seed)
+    created = pd.Timestamp("2025-03-01") + pd.to_timedelta(np.sort(rng.uniform(0, 200, n)), "D")
+    converts = rng.random(n) < 0.3
+    delay = pd.to_timedelta(rng.uniform(0, 20, n), unit="D")
+    return pd.DataFrame({
+        "Record ID": range(1, n + 1),
+        "Create Date": created.strftime("%Y-%m-%d %H:%M"),
+        "Original Source": rng.choice(["ORGANIC_SEARCH", "PAID_SEARCH", "REFERRALS"], n),
+        "Became a Sales Qualified Lead Date": np.where(
+            converts, (created + delay).strftime("%Y-%m-%d %H:%M"), ""
+        ),
+    })  # fmt: skip

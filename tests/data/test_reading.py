@@ -10,6 +10,7 @@ from __future__ import annotations
 import codecs
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -18,6 +19,7 @@ from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.contract import ContractError, load_export, load_flat
 from leadscore.features.reading import ExportFormat, parse_column_options
+from tests.worlds import hubspot_contacts
 
 TOKYO = ExportFormat(
     time_zone="Asia/Tokyo",
@@ -421,3 +423,32 @@ def test_a_flat_report_reads_its_creation_time_by_name_and_says_so(tmp_path):
     assert any("--column created_at=NAME" in note for note in undecided.notes)
     text = flat.assign(作成日時=["昨日", "今日", "", "先週"])  # a name alone is not enough
     assert load_flat(write(text, tmp_path / "text.csv"), "商談化").created_from is None
+
+
+def test_a_conversion_date_is_a_label_and_leads_too_recent_to_convert_are_not_judged(tmp_path):
+    """HubSpot and Salesforce report a conversion as its date. A date is 1, empty 0; but a
+    lead created days before the export had no time to convert yet, and an empty date would
+    teach that it never does: leads younger than the time 90% of converters take are left
+    unlabelled, and the run says how many and why."""
+    contacts = hubspot_contacts()
+    path = write(contacts, tmp_path / "contacts.csv")
+    label = "Became a Sales Qualified Lead Date"
+    loaded = load_flat(path, label, id_column="Record ID")
+    dated = contacts[label] != ""
+    created = pd.to_datetime(contacts["Create Date"], utc=True)
+    delays = (pd.to_datetime(contacts[label][dated], utc=True) - created[dated]).dt.days
+    window = np.ceil(delays.quantile(0.9)) if len(delays) else 1
+    assert loaded.created_from == "Create Date"
+    recent = loaded.label.isna().to_numpy()
+    end = max(created.max(), pd.to_datetime(contacts[label][dated], utc=True).max())
+    assert recent.sum() > 0
+    assert (created[recent] > end - pd.Timedelta(days=window + 1)).all()
+    assert (loaded.label[~recent] == dated[~recent].astype(int).to_numpy()).all()
+    assert any(f"{int(recent.sum())} leads created in the" in note for note in loaded.notes)
+    undated = write(contacts.drop(columns=["Create Date"]), tmp_path / "undated.csv")
+    plain = load_flat(undated, label)
+    assert plain.label.tolist() == dated.astype(int).tolist()
+    assert any("without created_at" in note for note in plain.notes)
+    mixed = contacts.assign(**{label: contacts[label].where(dated, "no")})
+    with pytest.raises(ContractError, match="label with values other than the two classes"):
+        load_flat(write(mixed, tmp_path / "mixed.csv"), label)

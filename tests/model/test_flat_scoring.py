@@ -21,13 +21,14 @@ from leadscore.features import schema
 from leadscore.features.contract import FlatShape
 from leadscore.features.offline import LABEL, connect, flat_feature_rows
 from leadscore.features.reading import ExportFormat
+from leadscore.features.schema import CUTOFF_AT
 from leadscore.serving.batch import flat_file_rows
 from leadscore.serving.scoring import needs_created_at, online_rows
 from leadscore.training.job.run import policy_note
 from leadscore.training.model.artifact import load_model
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.scorer import model_columns
-from tests.worlds import crm_report
+from tests.worlds import crm_report, hubspot_contacts
 
 runner = CliRunner()
 
@@ -312,3 +313,24 @@ def test_a_titled_japanese_report_trains_on_its_creation_time_and_scores_the_nex
     scores = pd.read_csv(tmp_path / "scores.csv")
     assert scores[schema.LEAD_ID].tolist() == upcoming["顧客番号"].tolist()
     assert scores["p_sql"].notna().all()
+
+
+def test_a_contacts_export_with_a_conversion_date_trains_on_the_leads_old_enough(tmp_path):
+    """One command on a HubSpot contacts export: the conversion date is the label, the newest
+    leads are kept out of learning and judging but still scored, one row each."""
+    contacts = hubspot_contacts(1500, seed=4)
+    contacts.to_csv(tmp_path / "contacts.csv", index=False)
+    label = "Became a Sales Qualified Lead Date"
+    result = invoke("train", "--leads", tmp_path / "contacts.csv", "--label", label,
+                    "--id-column", "Record ID", "--out", tmp_path / "run",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "too recent to judge" in " ".join(result.output.split())
+    rows = pd.read_parquet(tmp_path / "run" / "training" / "training_set.parquet")
+    unlabeled = rows[rows["split"] == "unlabeled"]
+    assert len(unlabeled) > 0 and unlabeled[LABEL].isna().all()
+    assert unlabeled[CUTOFF_AT].min() > rows.loc[rows["split"] == "test", CUTOFF_AT].min()
+    assert rows.loc[rows["split"] != "unlabeled", LABEL].notna().all()
+    scored = score(tmp_path / "run" / "model", tmp_path / "contacts.csv", tmp_path / "s.csv")
+    assert scored.exit_code == 0, scored.output
+    assert len(pd.read_csv(tmp_path / "s.csv")) == len(contacts)
