@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 from typer.testing import CliRunner
@@ -21,6 +23,7 @@ from leadscore.features.japanese import column_options, write_files
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import load_spec
 from leadscore.features.synthetic import simulate
+from leadscore.training.job.tracking import run_figures
 from leadscore.training.model.artifact import load_model
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("japanese_export")]
@@ -141,3 +144,15 @@ def test_a_japanese_teams_sheet_reads_its_own_export_in_japanese(runs, tmp_path)
         assert "recency" not in text and "count" not in text and "nknown" not in text
     assert all(item["when"] and item["activity"] for item in sheet["timeline"])
     assert ", " not in sheet["rule_breakdown"] and "no points" not in sheet["rule_breakdown"]
+
+
+def test_the_runs_figures_draw_japanese_names_in_a_font_that_has_them(tmp_path):
+    """The run's figures name features as the export does (流入元, 作成日時): they must draw
+    as words, not boxes, and without a warning per missing glyph."""
+    importance = pd.Series([3.0, 2.0, 1.0], index=["流入元: Web広告", "作成日時の曜日", "visits"])
+    label = np.array([0, 1, 0, 1, 0, 0])
+    probabilities = {"combined": np.array([0.1, 0.8, 0.3, 0.6, 0.2, 0.4])}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # matplotlib warns "Glyph ... missing from font(s)"
+        for name, figure in run_figures(probabilities, label, importance).items():
+            figure.savefig(tmp_path / f"{name}.png")

@@ -25,6 +25,7 @@ import pandas as pd
 from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.training_set import TRAINING_SET_FILE, is_stand_in
+from leadscore.training.job.figures import pyplot
 from leadscore.training.job.response_delay import (
     ResponseDelay,
     estimate_response_delay,
@@ -648,10 +649,7 @@ def tune_for_capacity(
 
 
 def _share_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, left = plt.subplots(figsize=(6, 4))
     left.plot(curve["share"], curve["sql_share"], "o-", label="share of SQLs caught")
@@ -664,10 +662,7 @@ def _share_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyp
 
 
 def _curve_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     fig, left = plt.subplots(figsize=(6, 4))
     left.plot(

@@ -15,10 +15,6 @@ import tempfile
 from contextlib import contextmanager
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
 import pandas as pd
@@ -27,9 +23,12 @@ from mlflow.tracking import MlflowClient
 from sklearn.metrics import precision_recall_curve, roc_curve
 
 from leadscore.training.job.evaluation import reliability_curve
+from leadscore.training.job.figures import pyplot
 from leadscore.training.job.train import Candidate
 from leadscore.training.model.pyfunc import ENTRY
 from leadscore.training.model.registry import CHALLENGER, CHAMPION, REGISTERED_MODEL_NAME
+
+plt = pyplot()
 
 EXPERIMENT = "leadscore"
 
@@ -74,14 +73,16 @@ def log_results(
 ) -> None:
     for component, row in metrics.iterrows():
         mlflow.log_metrics({f"test_{component}_{name}": float(v) for name, v in row.items()})
-    for name, figure in _figures(probabilities, label, importance).items():
+    for name, figure in run_figures(probabilities, label, importance).items():
         mlflow.log_figure(figure, f"plots/{name}.png")
         plt.close(figure)
 
 
-def _figures(
+def run_figures(
     probabilities: dict[str, np.ndarray], label: np.ndarray, importance: pd.Series
 ) -> dict:
+    """The test period's figures by name: ROC, precision-recall, calibration, cumulative gain,
+    score distribution and feature importance (whose names may be Japanese)."""
     figures = {}
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, p in probabilities.items():
@@ -133,26 +134,9 @@ def _figures(
     return figures
 
 
-# Japanese feature names and levels need a CJK font: matplotlib falls back glyph by glyph
-# through this list to the first font installed (with none of them, boxes in the figures)
-_FONTS = ("DejaVu Sans", "Noto Sans CJK JP", "Noto Sans JP", "IPAexGothic", "IPAGothic",
-          "Hiragino Sans", "Yu Gothic", "Meiryo", "MS Gothic")  # fmt: skip
-
-
 def log_global_explanations(scorer, rows: pd.DataFrame, sample: int = 2000) -> None:  # type: ignore[no-untyped-def]
-    """SHAP summary, dependence plots of the top features, and the reasons of handed-off leads."""
-    import warnings
-
-    from matplotlib import font_manager
-
-    installed = {font.name for font in font_manager.fontManager.ttflist}
-    fonts = [name for name in _FONTS if name in installed]
-    with plt.rc_context({"font.family": fonts}), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Glyph .* missing from font")
-        _log_global_explanations(scorer, rows, sample)
-
-
-def _log_global_explanations(scorer, rows: pd.DataFrame, sample: int) -> None:  # type: ignore[no-untyped-def]
+    """SHAP summary, dependence plots of the top features, and the reasons of handed-off leads
+    (Japanese feature names and levels draw in the fonts of :mod:`training.job.figures`)."""
     import shap
 
     from leadscore.training.model.explain import reasons

@@ -1,0 +1,26 @@
+"""Figures for MLflow runs: drawn headless, in fonts that write Japanese.
+
+Why matplotlib-fontja: Japanese exports name their features 流入元 or 作成日時, and
+matplotlib's own font, DejaVu Sans, has no kana or kanji, so every such label drew as boxes,
+with one warning per missing glyph on every run. The package ships IPAexGothic and registers
+it with matplotlib; it is set after DejaVu Sans as the fallback for the glyphs DejaVu Sans
+lacks, so figures of English exports look as they did.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display on a server or in CI
+import matplotlib.pyplot as plt
+import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
+
+FONTS = ["DejaVu Sans", "IPAexGothic"]
+
+
+def pyplot() -> ModuleType:
+    """matplotlib's pyplot with the fonts set: importing the package sets IPAexGothic alone."""
+    plt.rcParams["font.family"] = FONTS
+    return plt
