@@ -581,21 +581,28 @@ def label_dates(table: Table, column: str) -> pd.Series | None:
     return dates if 0 < dates.notna().sum() < len(dates) else None
 
 
-def parse_label(table: Table, column: str) -> pd.Series:
+def parse_label(table: Table, column: str, positive: str | None = None) -> pd.Series:
     """A 0/1 label from 0/1, yes/no, true/false, y/n (any case, full-width too), はい/いいえ,
     あり/なし, 有/無, ○/×, or a conversion date (:func:`label_dates`: a date is 1, empty 0);
-    anything else is an error."""
-    dates = label_dates(table, column)
+    with ``positive`` (Won, 受注), that value is 1 and every other 0, compared as folded
+    text; anything else is an error, which names the fix when the label has two words."""
     raw = table.frame[column]
+    if positive is not None:
+        return _label_of(table, column, positive)
+    dates = label_dates(table, column)
     text = raw.astype("string").str.normalize("NFKC").str.strip().str.lower()
     label = text.map(_LABEL_CLASSES) if dates is None else dates.notna().astype(int)
     bad = label.isna()
     if bad.any():
         found = text[bad].fillna("<empty>").drop_duplicates().head(_SHOWN_ROWS).tolist()
+        words = raw.astype("string").str.strip().dropna().drop_duplicates()
         raise table.error(
             "label with values other than the two classes", column=column, rows=_rows(bad),
             values=found, expected="0/1, yes/no, true/false or はい/いいえ on every row, or "
             "the date each lead converted (empty when it did not)",
+            fix="Or say which value means converted: "
+            + " or ".join(f"--positive {shlex.quote(w)}" for w in sorted(words))
+            if len(words) == 2 and not _empty_text(words).any() else None,
         )  # fmt: skip
     if label.nunique() < 2:
         raise table.error(
@@ -751,6 +758,7 @@ def load_flat(
     order_column: str | None = None,
     fmt: ExportFormat | None = None,
     drop: Sequence[str] = (),
+    positive: str | None = None,
 ) -> FlatExport:
     """Load a flat export: one row per lead, a label column, attributes, optional created_at.
 
@@ -784,10 +792,15 @@ def load_flat(
     table, note = _with_lead_ids(table, id_column, leave_out=[c for c in (order_column,) if c])
     notes += [note] if note else []
     frame = table.frame
-    target = parse_label(table, label)
+    target = parse_label(table, label, positive)
+    if positive is not None:
+        written = set(frame[label].astype("string").dropna())
+        others = sorted(v for v in written if fold_text(v) != fold_text(positive))
+        shown = ", ".join(others[:_SHOWN_ROWS]) + (", ..." if len(others) > _SHOWN_ROWS else "")
+        notes.append(f"'{label}': {positive!r} is 1, every other value 0 ({shown})")
     if schema.CREATED_AT in frame.columns:
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
-    dates = label_dates(table, label)
+    dates = label_dates(table, label) if positive is None else None
     if dates is not None:
         target, note = _mature_label(target, dates, frame.get(schema.CREATED_AT), label)
         notes.append(note)
@@ -804,6 +817,25 @@ def load_flat(
         id_column=id_column or (schema.LEAD_ID if had_ids else None), order_column=order_column,
         created_from=created_from,
     )  # fmt: skip
+
+
+def _label_of(table: Table, column: str, positive: str) -> pd.Series:
+    """The label with ``positive`` as 1 and every other value 0 (see :func:`parse_label`)."""
+    _require_values(table, column)
+    folded = table.frame[column].astype("string").map(fold_text)
+    if fold_text(positive) not in set(folded):
+        raise table.error(
+            f"--positive {positive!r} is not a value of the label", column=column,
+            values=table.frame[column].astype("string").drop_duplicates().head(_SHOWN_ROWS).tolist(),
+            expected="one of the label's values, as the file writes it",
+        )  # fmt: skip
+    label = (folded == fold_text(positive)).astype("int8")
+    if label.all():
+        raise table.error(
+            f"every lead is {positive!r}", column=column,
+            expected="both converted (1) and not converted (0) leads",
+        )  # fmt: skip
+    return label
 
 
 MATURITY_QUANTILE = 0.9  # the share of converters that convert within the maturity window
@@ -873,6 +905,7 @@ def check_export(
     label: str | None = None,
     id_column: str | None = None,
     order_column: str | None = None,
+    positive: str | None = None,
     fmt: ExportFormat | None = None,
 ) -> MAExport | FlatExport:
     """`leadscore validate`: an export checked against the data contract, every problem a
@@ -881,5 +914,8 @@ def check_export(
     Flat mode when ``label`` is given (one leads file with a label column), event mode else.
     """
     if label is not None:
-        return load_flat(leads, label, id_column=id_column, order_column=order_column, fmt=fmt)
+        return load_flat(
+            leads, label, id_column=id_column, order_column=order_column, fmt=fmt,
+            positive=positive,
+        )  # fmt: skip
     return load_export(leads, activities, outcomes, fmt)

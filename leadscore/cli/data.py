@@ -16,6 +16,7 @@ from leadscore.cli.options import (
     OptionalLeadsOption,
     OrderOption,
     OutcomesOption,
+    PositiveOption,
     WarehouseOption,
     _decided,
     _fail,
@@ -79,6 +80,7 @@ def validate(
         str | None, typer.Option(help="Flat mode: the column holding the lead id.")
     ] = None,
     order_column: OrderOption = None,
+    positive: PositiveOption = None,
     fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Check an export against the data contract and summarise it.
@@ -91,10 +93,10 @@ def validate(
     from leadscore.features.contract import ContractError, check_export
 
     try:
-        _flat_only(label, id_column=id_column, order_column=order_column)
+        _flat_only(label, id_column=id_column, order_column=order_column, positive=positive)
         export = check_export(
             leads, activities, outcomes, label=label, id_column=id_column,
-            order_column=order_column, fmt=fmt,
+            order_column=order_column, positive=positive, fmt=fmt,
         )  # fmt: skip
     except ContractError as error:
         raise _fail(error) from None

@@ -14,6 +14,7 @@ from leadscore.cli.options import (
     OptionalLeadsOption,
     OrderOption,
     OutcomesOption,
+    PositiveOption,
     RecordedRulebookOption,
     RecordedSpecOption,
     WarehouseOption,
@@ -203,6 +204,7 @@ def train(
     ] = None,
     id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
     order_column: OrderOption = None,
+    positive: PositiveOption = None,
     drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -260,10 +262,13 @@ def train(
     from leadscore.training.model.rulebook import RulebookError
 
     try:
-        _flat_only(label, id_column=id_column, order_column=order_column, drop=drop)
+        _flat_only(
+            label, id_column=id_column, order_column=order_column, drop=drop, positive=positive
+        )
         result = train_from_exports(
             out, ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt),
             label=label, id_column=id_column, order_column=order_column, drop=drop or (),
+            positive=positive,
             spec=spec, rulebook=rulebook, training_set=training_set,
             tracking_uri=tracking_uri, refit=not no_refit, decided=_decided,
         )  # fmt: skip

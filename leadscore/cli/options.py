@@ -76,6 +76,13 @@ OrderOption = Annotated[
         "instead of file order, and it is never a feature."
     ),
 ]
+PositiveOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Flat mode: the label's value that means converted (Won, 受注), when the label is "
+        "not 0/1, yes/no, true/false or a conversion date; every other value is 0."
+    ),
+]
 OutcomesOption = Annotated[
     Path | None,
     typer.Option(

@@ -452,3 +452,25 @@ def test_a_conversion_date_is_a_label_and_leads_too_recent_to_convert_are_not_ju
     mixed = contacts.assign(**{label: contacts[label].where(dated, "no")})
     with pytest.raises(ContractError, match="label with values other than the two classes"):
         load_flat(write(mixed, tmp_path / "mixed.csv"), label)
+
+
+def test_a_label_in_words_of_its_own_names_the_fix_and_then_reads_as_told(tmp_path):
+    """A Japanese SFA writes 受注/失注 (won/lost), a CRM Won/Lost/Open: no 0/1 form to read.
+    The error offers both readings; --positive says which value means converted, compared as
+    folded text, and every other value is 0, which the run says."""
+    flat = LEADS.assign(商談結果=["受注", "失注", "失注", "受注"])
+    path = write(flat, tmp_path / "flat.csv", "cp932", "\r\n")
+    with pytest.raises(ContractError) as error:
+        load_flat(path, "商談結果", fmt=TOKYO)
+    assert "--positive '受注' or --positive '失注'" in str(error.value)
+    loaded = load_flat(path, "商談結果", fmt=TOKYO, positive="受注")
+    assert loaded.label.tolist() == [1, 0, 0, 1]
+    assert "'商談結果': '受注' is 1, every other value 0 (失注)" in loaded.notes
+    crm = LEADS.assign(Stage=["Won", "Lost", "Open", "won"])
+    loaded = load_flat(write(crm, tmp_path / "crm.csv"), "Stage", fmt=TOKYO, positive="WON")
+    assert loaded.label.tolist() == [1, 0, 0, 1]
+    with pytest.raises(ContractError, match="--positive 'Closed Won' is not a value of the label"):
+        load_flat(tmp_path / "crm.csv", "Stage", fmt=TOKYO, positive="Closed Won")
+    result = CliRunner().invoke(app, ["validate", "--leads", str(tmp_path / "crm.csv"),
+                                      "--positive", "Won"])  # fmt: skip
+    assert result.exit_code == 2 and "flat mode only" in result.output

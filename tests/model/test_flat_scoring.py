@@ -334,3 +334,18 @@ def test_a_contacts_export_with_a_conversion_date_trains_on_the_leads_old_enough
     scored = score(tmp_path / "run" / "model", tmp_path / "contacts.csv", tmp_path / "s.csv")
     assert scored.exit_code == 0, scored.output
     assert len(pd.read_csv(tmp_path / "s.csv")) == len(contacts)
+
+
+def test_a_report_whose_label_is_won_or_lost_trains_with_positive(tmp_path):
+    report = crm_report(1200, seed=12).drop(columns=["Tags"])
+    report["Stage"] = report.pop("Converted").map({"Yes": "Closed Won", "No": "Closed Lost"})
+    report.to_csv(tmp_path / "report.csv", index=False)
+    result = invoke("train", "--leads", tmp_path / "report.csv", "--label", "Stage",
+                    "--positive", "Closed Won", "--id-column", "Prospect ID",
+                    "--order-column", "Lead Number", "--out", tmp_path / "run",
+                    "--tracking-uri", f"sqlite:///{tmp_path / 'mlflow.db'}")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "'Closed Won' is 1, every other value 0 (Closed Lost)" in " ".join(result.output.split())
+    rows = pd.read_parquet(tmp_path / "run" / "training" / "training_set.parquet")
+    won = report.set_index("Prospect ID")["Stage"].eq("Closed Won").astype(int)
+    assert (rows.set_index(schema.LEAD_ID)[LABEL] == won.loc[rows[schema.LEAD_ID]].to_numpy()).all()

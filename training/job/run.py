@@ -336,6 +336,7 @@ def train_from_exports(
     label: str | None = None,
     id_column: str | None = None,
     order_column: str | None = None,
+    positive: str | None = None,
     drop: Sequence[str] = (),
     spec: Path | None = None,
     rulebook: Path | None = None,
@@ -376,7 +377,8 @@ def train_from_exports(
             raise SourceChoiceError("flat mode needs --leads with --label")
         flat = prepare_flat_training(
             export.leads, label, out / "training", id_column=id_column,
-            order_column=order_column, drop=drop, spec=load_spec(spec) if spec else None,
+            order_column=order_column, drop=drop, positive=positive,
+            spec=load_spec(spec) if spec else None,
             rulebook=load_rulebook(rulebook) if rulebook else None, fmt=fmt,
         )  # fmt: skip
         training_set, feature_spec, book = flat.training_set, flat.spec, flat.rulebook
