@@ -184,6 +184,7 @@ def infer_attributes(
         reason = None
         min_share = None
         aliases: dict[str, str] | None = None
+        spellings: dict[str, str] = {}
         if column in (schema.LEAD_ID, schema.CREATED_AT, *exclude):
             continue
         code = bool(_CODE_NAME.search(_fold(column)))
@@ -209,6 +210,7 @@ def infer_attributes(
                 once = int(counts[counts == 1].sum())
                 aliases = infer_aliases(values)
                 as_level = {v: normalise_level(v, aliases) for v in counts.index}
+                spellings = level_spellings(counts, as_level)
                 counts = counts.groupby(counts.index.map(as_level)).sum()
                 counts = counts.sort_values(ascending=False)
                 distinct = len(counts)  # levels as the models see them
@@ -254,10 +256,27 @@ def infer_attributes(
                     name=name,
                     column=str(column),
                     aliases=infer_aliases(values) if aliases is None else aliases,
+                    spellings=spellings,
                     **grouping,
                 )
             )
     return attributes, skipped
+
+
+SPELLED_LEVELS = 200  # the most frequent levels whose spelling a spec keeps
+
+
+def level_spellings(counts: pd.Series, as_level: dict[object, str | None]) -> dict[str, str]:
+    """Each level as the export writes it most often, where folding changed it ('Web広告' for
+    ``web広告``), for the most frequent ``SPELLED_LEVELS`` levels (see
+    :class:`features.spec.CategoricalAttribute`)."""
+    written = pd.DataFrame({"written": counts.index.astype(str), "n": counts.to_numpy()})
+    written["level"] = [as_level[v] for v in counts.index]
+    written = written.dropna(subset=["level"])
+    chosen = written.sort_values("n", ascending=False, kind="stable").drop_duplicates("level")
+    chosen = chosen.head(SPELLED_LEVELS)
+    changed = chosen[chosen["written"].str.strip() != chosen["level"]]
+    return dict(zip(changed["level"], changed["written"].str.strip(), strict=True))
 
 
 @dataclass(frozen=True)

@@ -116,6 +116,11 @@ class CategoricalAttribute(_Model):
 
     Levels rarer than ``min_share`` of training rows are grouped into ``__other__`` and levels
     never seen in training read as ``__other__`` too; both are learned at fit time, not here.
+
+    ``spellings`` shows a level as the export writes it (``web広告: Web広告``, ``linkedin:
+    LinkedIn``), for the words a rep reads; it never changes a feature. Why: folding is what
+    lets ``ＩＴ`` and ``it`` meet, but a reason reading 'Linkedin' or 'WEB広告' is not what the
+    rep's CRM shows.
     """
 
     name: str
@@ -123,11 +128,17 @@ class CategoricalAttribute(_Model):
     kind: Literal["categorical"] = "categorical"
     aliases: dict[str, str] = Field(default_factory=dict)
     min_share: float = Field(0.005, ge=0, lt=1)
+    spellings: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("aliases")
     @classmethod
     def _normalised_aliases(cls, value: dict[str, str]) -> dict[str, str]:
         return {fold_text(k): fold_text(v) for k, v in value.items()}
+
+    @field_validator("spellings")
+    @classmethod
+    def _folded_levels(cls, value: dict[str, str]) -> dict[str, str]:
+        return {fold_text(k): v for k, v in value.items()}
 
 
 class NumericAttribute(_Directed):
@@ -349,15 +360,20 @@ class FeatureSpec(_Model):
 
 def _without_defaults(dumped: dict, reasons_too: bool = False) -> dict:
     """A dumped spec without ``direction: free`` (when ``reasons_too``) and empty
-    ``direction_reason`` entries; ``reasons_too`` drops every reason."""
+    ``direction_reason`` and ``spellings`` entries; ``reasons_too`` drops every reason and
+    every spelling, which word a feature without changing it (a fingerprint holds meaning)."""
     for key in ("attributes", "signals"):
         for entry in dumped.get(key, ()):
             if reasons_too:
                 entry.pop("direction_reason", None)
+                entry.pop("spellings", None)
                 if entry.get("direction") == "free":
                     entry.pop("direction")
-            elif "direction_reason" in entry and entry["direction_reason"] is None:
-                entry.pop("direction_reason")
+            else:
+                if "direction_reason" in entry and entry["direction_reason"] is None:
+                    entry.pop("direction_reason")
+                if "spellings" in entry and not entry["spellings"]:
+                    entry.pop("spellings")
     return dumped
 
 

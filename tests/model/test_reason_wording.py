@@ -314,3 +314,28 @@ def test_a_catalog_concept_naming_a_column_the_export_lacks_gives_way_to_its_own
     concept = catalog.concepts["annual_revenue_musd"]
     text = concept_text(concept, {"annual_revenue_musd": 12.0}, "en", phrases=catalog.phrases)
     assert text == "Annual Revenue: 12"
+
+
+def test_a_level_reads_as_the_export_spells_it_in_reasons_and_rules():
+    """Folding lets ＬｉｎｋｅｄＩｎ and linkedin meet, but a rep's CRM says LinkedIn and Web広告:
+    the reasons and the suggested rules spell a level as the export writes it most often."""
+    import pandas as pd
+
+    from leadscore.features.infer import infer_spec
+    from leadscore.training.job.suggest import attribute_label
+    from leadscore.training.model.wording import model_catalog
+
+    written = ["LinkedIn"] * 30 + ["linkedin"] * 5 + ["Web広告"] * 30 + ["展示会"] * 30
+    leads = pd.DataFrame({"lead_id": range(len(written)), "流入元": written})
+    spec, _ = infer_spec(leads, None, ())
+    (attribute,) = spec.attributes
+    assert attribute.spellings == {"linkedin": "LinkedIn", "web広告": "Web広告"}
+    catalog = model_catalog(spec, None, None)
+    for level, shown in (("linkedin", "LinkedIn"), ("web広告", "Web広告"), ("展示会", "展示会")):
+        for lang, sep in (("en", ": "), ("ja", "：")):
+            text = concept_text(
+                catalog.concepts[attribute.name], {attribute.name: level}, lang,
+                phrases=catalog.phrases,
+            )  # fmt: skip
+            assert text == f"流入元{sep}{shown}"
+        assert attribute_label("流入元", level, attribute.spellings)["ja"] == f"流入元：{shown}"

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -127,16 +128,21 @@ def signal_label(signal: Signal) -> dict[str, str]:
     return each_language(lambda lang: signal_words(signal, phrases, lang))
 
 
-def attribute_label(column: str, level: object) -> dict[str, str]:
+def attribute_label(
+    column: str, level: object, spellings: Mapping[str, str] | None = None
+) -> dict[str, str]:
     """An attribute rule's label in both languages, as the reasons word the attribute: the
-    export's column and level ("Seniority: Staff", 「流入元：SNS広告」)."""
+    export's column and level, spelt as the export writes it when ``spellings`` know it
+    ("Seniority: Staff", 「流入元：Web広告」)."""
     phrases = parse_phrases(None)
     shown = readable_column(column)
+    written = (spellings or {}).get(str(level))
     return each_language(
         lambda lang: phrases(
-            "attribute", lang, column=shown, value=format_value(level, lang, phrases)
+            "attribute", lang, column=shown,
+            value=written if written is not None else format_value(level, lang, phrases),
         )
-    )
+    )  # fmt: skip
 
 
 def candidate_behaviour_rules(spec: FeatureSpec, rulebook: Rulebook) -> list[Rule]:
@@ -191,7 +197,7 @@ def candidate_attribute_rules(
                 candidates.append(
                     Rule(
                         name=name,
-                        label=attribute_label(attribute.column, level),
+                        label=attribute_label(attribute.column, level, attribute.spellings),
                         when={attribute.name: Condition.model_validate({"in": [level]})},
                         points=1,
                     )

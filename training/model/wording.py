@@ -27,7 +27,14 @@ from pathlib import Path
 import pandas as pd
 import yaml
 
-from leadscore.features.spec import ANY_TYPE, FeatureSpec, Signal, fold_text, glob_to_regex
+from leadscore.features.spec import (
+    ANY_TYPE,
+    Attribute,
+    FeatureSpec,
+    Signal,
+    fold_text,
+    glob_to_regex,
+)
 from leadscore.training.model.rulebook import Rulebook
 from leadscore.training.model.scorer import INSTANT_PASS, RULE_POINTS
 
@@ -244,7 +251,7 @@ def _generated(
             out[signal.name] = _signal_concept(spec, signal, tuple(features), phrases)
     for attribute in spec.attributes:
         if attribute.kind != "created" and not _covered(attribute.name, concepts):
-            out[attribute.name] = _attribute_concept(attribute.name, attribute.column, phrases)
+            out[attribute.name] = _attribute_concept(attribute, phrases)
     covered_rules = {rule for c in concepts.values() for rule in c.rules}
     for rule in rulebook.rules if rulebook is not None else ():
         if rule.name not in covered_rules:
@@ -262,10 +269,12 @@ def _generated(
     return out
 
 
-def _attribute_concept(name: str, column: str, phrases: Phrases) -> Concept:
-    """A concept for an attribute the catalog lacks: its column as the export names it."""
-    shown = _escaped(readable_column(column))
+def _attribute_concept(attribute: Attribute, phrases: Phrases) -> Concept:
+    """A concept for an attribute the catalog lacks: its column and its levels as the export
+    writes them (``spellings``)."""
+    name, shown = attribute.name, _escaped(readable_column(attribute.column))
     value = "{" + name + "}"
+    spellings = getattr(attribute, "spellings", {})
     return Concept(
         key=name,
         features=(name,),
@@ -273,8 +282,9 @@ def _attribute_concept(name: str, column: str, phrases: Phrases) -> Concept:
         texts=each_language(lambda lang: phrases("attribute", lang, column=shown, value=value)),
         none_texts={},
         count=None,
-        labels=each_language(lambda lang: readable_column(column)),
+        labels=each_language(lambda lang: readable_column(attribute.column)),
         missing_texts=each_language(lambda lang: phrases("attribute_missing", lang, column=shown)),
+        words=each_language(lambda lang: dict(spellings)) if spellings else {},
     )
 
 
