@@ -259,6 +259,7 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
             frame, skipped = read_text_table(path, fmt, tab=kind_of_file == "tsv")
     except ReadError as error:
         raise ContractError(error.problem, source=error.source, fix=error.fix) from None
+    frame, trailing = _without_trailing_blank_rows(frame)
     if frame.empty:
         raise ContractError("the file has a header but no rows", source=source)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -269,6 +270,9 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     except ValueError as error:
         raise ContractError(str(error), source=source) from None
     notes = title_note(source, skipped)
+    if trailing:
+        notes += (f"{source}: its last {trailing} row(s) have no value in any cell and were "
+                  "left out",)  # fmt: skip
     if fmt.source is not None:  # after the user's own names, which win
         from leadscore.features.presets import apply_preset  # it raises this module's errors
 
@@ -283,6 +287,20 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     return Table(
         frame, source, csv=kind_of_file != "excel", numbers=numbers, title_rows=skipped, **read
     )  # type: ignore[arg-type]
+
+
+def _without_trailing_blank_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int]:
+    """The frame without the rows at its end whose every cell is blank, and how many.
+
+    Why: a spreadsheet saved as CSV keeps rows someone once touched (``,,,``) after its data;
+    they hold nothing, so leaving them out loses nothing, where reading them stopped the run
+    on "empty value in column 'lead_id'". Only trailing ones: a blank row between leads is
+    still named, and the row numbers of the rest stay the file's.
+    """
+    last = len(frame)
+    while last and all(is_empty(cell) for cell in frame.iloc[last - 1]):
+        last -= 1  # from the end: a file whose last row holds a value costs one row's look
+    return frame.iloc[:last], len(frame) - last
 
 
 def is_empty(value: object) -> bool:

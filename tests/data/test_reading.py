@@ -474,3 +474,19 @@ def test_a_label_in_words_of_its_own_names_the_fix_and_then_reads_as_told(tmp_pa
     result = CliRunner().invoke(app, ["validate", "--leads", str(tmp_path / "crm.csv"),
                                       "--positive", "Won"])  # fmt: skip
     assert result.exit_code == 2 and "flat mode only" in result.output
+
+
+def test_blank_rows_a_spreadsheet_left_at_the_end_are_not_leads(tmp_path, as_written_in_utf8):
+    """Excel keeps rows someone once touched after the data (``,,,`` in its CSV): they hold
+    nothing and are left out, said; a blank row between leads is still named."""
+    others = export_files(tmp_path / "csv", "utf-8")[1:]
+    path = tmp_path / "leads.csv"
+    path.write_text(LEADS.to_csv(index=False) + ",,,\n , ,,\n", encoding="utf-8")
+    export = load_export(path, *others, fmt=TOKYO)
+    pd.testing.assert_frame_equal(export.leads, as_written_in_utf8.leads)
+    assert "leads.csv: its last 2 row(s) have no value in any cell and were left out" in (
+        export.notes
+    )
+    middle = pd.concat([LEADS.iloc[:2], pd.DataFrame([{}]), LEADS.iloc[2:]], ignore_index=True)
+    with pytest.raises(ContractError, match=r"empty value in column 'lead_id' at row 3 \(line 4\)"):
+        load_export(write(middle, tmp_path / "middle.csv"), *others, fmt=TOKYO)
