@@ -259,18 +259,29 @@ def _first_lines(path: Path, encoding: str) -> list[str]:
         return [line for _, line in zip(range(HEAD_ROWS), text, strict=False)]
 
 
-def sniff_separator(path: Path, encoding: str, default: str) -> str:
-    """The separator of the file's first lines: ``default``, or a tab or semicolon when that
-    splits its widest line into more fields (Excel's 'Unicode text' is tab-separated, European
-    Excel writes semicolons); quoted names are read as the CSV reader reads them. The widest
-    line, not the first: a report may put its title above the header."""
+def sniff_layout(path: Path, encoding: str, default: str) -> tuple[str, int]:
+    """The separator of a text file and the title rows above its header (:func:`title_rows`).
+
+    The separator is ``default``, or a tab or semicolon when that splits the header into more
+    fields (Excel's 'Unicode text' is tab-separated, European Excel writes semicolons); quoted
+    names are read as the CSV reader reads them. Each candidate is judged on the header it
+    finds (a title may sit above it): one that finds no header of two fields or more is out,
+    then the fewest title rows win, then the most fields. Why the header, not the widest
+    line: a comma file whose cells hold HubSpot's multi-select values (``a;b;c``) splits
+    wider on semicolons, but its header does not.
+    """
     lines = _first_lines(path, encoding)
-    fields = {
-        sep: max((len(row) for row in csv.reader(lines, delimiter=sep)), default=0)
-        for sep in (default, "\t", ";", ",")
-    }
-    best = max(fields, key=lambda sep: (fields[sep], sep == default))
-    return best if fields[best] > fields[default] else default
+    layouts = {}
+    for sep in (default, "\t", ";", ","):
+        rows = list(csv.reader(lines, delimiter=sep))
+        skipped = title_rows(rows) if rows else 0
+        width = len(rows[skipped]) if len(rows) > skipped else 0
+        layouts[sep] = (skipped, width)
+    usable = [sep for sep, (_, width) in layouts.items() if width >= 2]
+    if not usable:
+        return default, 0
+    best = min(usable, key=lambda sep: (layouts[sep][0], -layouts[sep][1], sep != default))
+    return best, layouts[best][0]
 
 
 HEAD_ROWS = 30  # the rows looked at for the separator and for a title above the header
@@ -321,9 +332,7 @@ def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> tuple[pd.DataFr
     """
     encoding = fmt.encoding or detect_encoding(path)
     try:
-        separator = sniff_separator(path, encoding, "\t" if tab else ",")
-        head = list(csv.reader(_first_lines(path, encoding), delimiter=separator))
-        skipped = title_rows(head)
+        separator, skipped = sniff_layout(path, encoding, "\t" if tab else ",")
         # only a blank cell is empty here: pandas' default would also read 'NA' (North
         # America, say) as missing, where the service, which gets the text, keeps it
         frame = pd.read_csv(

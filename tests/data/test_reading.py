@@ -490,3 +490,18 @@ def test_blank_rows_a_spreadsheet_left_at_the_end_are_not_leads(tmp_path, as_wri
     middle = pd.concat([LEADS.iloc[:2], pd.DataFrame([{}]), LEADS.iloc[2:]], ignore_index=True)
     with pytest.raises(ContractError, match=r"empty value in column 'lead_id' at row 3 \(line 4\)"):
         load_export(write(middle, tmp_path / "middle.csv"), *others, fmt=TOKYO)
+
+
+def test_a_comma_file_whose_cells_hold_semicolon_lists_stays_comma_separated(tmp_path):
+    """HubSpot writes a multi-select property as 'a;b;c' inside a comma file: such cells split
+    wider on semicolons than the header does, and must not decide the separator."""
+    leads = pd.DataFrame({
+        "lead_id": ["1", "2", "3", "4"],
+        "created_at": ["2026-04-01", "2026-04-02", "2026-04-03", "2026-04-04"],
+        "Interests": ["crm;sales;ai;cloud;data", "crm;ai;cloud;data;web", "a;b;c;d;e", "x;y;z;w;v"],
+        "Industry": ["IT", "Retail", "IT", "Finance"],
+    })  # fmt: skip
+    export = load_export(write(leads, tmp_path / "leads.csv"))
+    columns = [schema.LEAD_ID, schema.CREATED_AT, "Interests", "Industry"]
+    assert list(export.leads.columns) == columns
+    assert export.leads["Interests"].iloc[0] == "crm;sales;ai;cloud;data" and not export.notes
