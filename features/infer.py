@@ -26,6 +26,7 @@ from leadscore.features.directions import number_direction_by_name, propose_dire
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import (
     ANY_TYPE,
+    DEFAULT_MIN_SHARE,
     DEFAULT_SPEC,
     CategoricalAttribute,
     CreatedAttribute,
@@ -210,11 +211,13 @@ def infer_attributes(
                 once = int(counts[counts == 1].sum())
                 aliases = infer_aliases(values)
                 as_level = {v: normalise_level(v, aliases) for v in counts.index}
-                spellings = level_spellings(counts, as_level)
+                raw_counts = counts
                 counts = counts.groupby(counts.index.map(as_level)).sum()
                 counts = counts.sort_values(ascending=False)
                 distinct = len(counts)  # levels as the models see them
                 min_share = _level_min_share(counts, len(leads))
+                least = max(2, math.ceil((min_share or DEFAULT_MIN_SHARE) * len(leads)))
+                spellings = level_spellings(raw_counts, as_level, least)
                 frequent = int((counts >= _MIN_LEVEL_LEADS).sum())
                 if not code and once >= _FREE_TEXT_SHARE * len(filled) and distinct > 50:
                     reason = (
@@ -266,13 +269,19 @@ def infer_attributes(
 SPELLED_LEVELS = 200  # the most frequent levels whose spelling a spec keeps
 
 
-def level_spellings(counts: pd.Series, as_level: dict[object, str | None]) -> dict[str, str]:
+def level_spellings(
+    counts: pd.Series, as_level: dict[object, str | None], least: int
+) -> dict[str, str]:
     """Each level as the export writes it most often, where folding changed it ('Web広告' for
-    ``web広告``), for the most frequent ``SPELLED_LEVELS`` levels (see
+    ``web広告``), for the most frequent ``SPELLED_LEVELS`` levels on ``least`` leads or more
+    (its level share): a rarer one is grouped and never named, and a value written once (a
+    name typed into a field) stays out of the spec (see
     :class:`features.spec.CategoricalAttribute`)."""
     written = pd.DataFrame({"written": counts.index.astype(str), "n": counts.to_numpy()})
     written["level"] = [as_level[v] for v in counts.index]
     written = written.dropna(subset=["level"])
+    leads = written.groupby("level")["n"].transform("sum")
+    written = written[leads >= least]
     chosen = written.sort_values("n", ascending=False, kind="stable").drop_duplicates("level")
     chosen = chosen.head(SPELLED_LEVELS)
     changed = chosen[chosen["written"].str.strip() != chosen["level"]]

@@ -110,6 +110,10 @@ class _Directed(_Model):
         return {"up": 1, "down": -1}.get(self.direction, 0)
 
 
+# levels rarer than this share of training rows read as one (__other__), unless a spec says
+DEFAULT_MIN_SHARE = 0.005
+
+
 class CategoricalAttribute(_Model):
     """A lead attribute with levels: text is read as :func:`normalise_level` reads it (one
     Unicode form, case folded, spaces trimmed) and aliases merged.
@@ -127,7 +131,7 @@ class CategoricalAttribute(_Model):
     column: str
     kind: Literal["categorical"] = "categorical"
     aliases: dict[str, str] = Field(default_factory=dict)
-    min_share: float = Field(0.005, ge=0, lt=1)
+    min_share: float = Field(DEFAULT_MIN_SHARE, ge=0, lt=1)
     spellings: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("aliases")
@@ -171,7 +175,7 @@ class CreatedAttribute(_Model):
     kind: Literal["created"] = "created"
     part: Literal["weekday", "hour"]
     time_zone: str = "UTC"
-    min_share: float = Field(0.005, ge=0, lt=1)
+    min_share: float = Field(DEFAULT_MIN_SHARE, ge=0, lt=1)
 
     @field_validator("time_zone")
     @classmethod

@@ -339,3 +339,21 @@ def test_a_level_reads_as_the_export_spells_it_in_reasons_and_rules():
             )  # fmt: skip
             assert text == f"流入元{sep}{shown}"
         assert attribute_label("流入元", level, attribute.spellings)["ja"] == f"流入元：{shown}"
+
+
+def test_a_column_the_catalog_words_itself_still_spells_levels_as_the_export():
+    """A column named source has the catalog's own sentence ("Came in through ..."): its
+    levels are spelt as the export writes them too, and the catalog's own words still win."""
+    import pandas as pd
+
+    from leadscore.features.infer import infer_spec
+    from leadscore.training.model.wording import model_catalog
+
+    written = ["LinkedIn"] * 30 + ["Web広告"] * 30 + ["展示会"] * 30
+    spec, _ = infer_spec(pd.DataFrame({"lead_id": range(90), "source": written}), None, ())
+    catalog = model_catalog(spec, None, None)
+    owner = next(c for c in catalog.concepts.values() if c.matches("source"))
+    assert owner.key == "source"  # the catalog's concept, not one made for the column
+    for level, shown in (("linkedin", "LinkedIn"), ("web広告", "Web広告")):
+        text = concept_text(owner, {"source": level}, "en", phrases=catalog.phrases)
+        assert shown in text and level not in text

@@ -25,7 +25,6 @@ import pandas as pd
 from leadscore.features import schema
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.training_set import TRAINING_SET_FILE, is_stand_in
-from leadscore.training.job.figures import pyplot
 from leadscore.training.job.response_delay import (
     ResponseDelay,
     estimate_response_delay,
@@ -649,6 +648,8 @@ def tune_for_capacity(
 
 
 def _share_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]
+    from leadscore.training.job.figures import pyplot
+
     plt = pyplot()
 
     fig, left = plt.subplots(figsize=(6, 4))
@@ -662,6 +663,8 @@ def _share_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyp
 
 
 def _curve_figure(curve: pd.DataFrame, current: float):  # type: ignore[no-untyped-def]
+    from leadscore.training.job.figures import pyplot
+
     plt = pyplot()
 
     fig, left = plt.subplots(figsize=(6, 4))

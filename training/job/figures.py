@@ -11,16 +11,17 @@ from __future__ import annotations
 
 from types import ModuleType
 
-import matplotlib
-
-matplotlib.use("Agg")  # no display on a server or in CI
-import matplotlib.pyplot as plt
-import matplotlib_fontja  # noqa: F401  (registers IPAexGothic with matplotlib)
-
 FONTS = ["DejaVu Sans", "IPAexGothic"]
 
 
 def pyplot() -> ModuleType:
-    """matplotlib's pyplot with the fonts set: importing the package sets IPAexGothic alone."""
+    """matplotlib's pyplot, headless, with the fonts set; called where a figure is drawn, so
+    that importing the training code changes no one's matplotlib (a notebook's included)."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display on a server or in CI
+    import matplotlib.pyplot as plt
+    import matplotlib_fontja  # noqa: F401  (registers IPAexGothic; sets it alone as the font)
+
     plt.rcParams["font.family"] = FONTS
     return plt

@@ -28,8 +28,6 @@ from leadscore.training.job.train import Candidate
 from leadscore.training.model.pyfunc import ENTRY
 from leadscore.training.model.registry import CHALLENGER, CHAMPION, REGISTERED_MODEL_NAME
 
-plt = pyplot()
-
 EXPERIMENT = "leadscore"
 
 
@@ -71,6 +69,7 @@ def log_results(
     label: np.ndarray,
     importance: pd.Series,
 ) -> None:
+    plt = pyplot()
     for component, row in metrics.iterrows():
         mlflow.log_metrics({f"test_{component}_{name}": float(v) for name, v in row.items()})
     for name, figure in run_figures(probabilities, label, importance).items():
@@ -83,6 +82,7 @@ def run_figures(
 ) -> dict:
     """The test period's figures by name: ROC, precision-recall, calibration, cumulative gain,
     score distribution and feature importance (whose names may be Japanese)."""
+    plt = pyplot()
     figures = {}
     fig, ax = plt.subplots(figsize=(5, 5))
     for name, p in probabilities.items():
@@ -141,6 +141,7 @@ def log_global_explanations(scorer, rows: pd.DataFrame, sample: int = 2000) -> N
 
     from leadscore.training.model.explain import reasons
 
+    plt = pyplot()
     rows = rows.sample(min(sample, len(rows)), random_state=0)
     inputs = scorer.model_inputs(rows)
     encode = scorer.lightgbm.named_steps["encode"]

@@ -193,6 +193,7 @@ def model_catalog(
     }
     phrases = parse_phrases(document)
     concepts |= _generated(spec, rulebook, concepts, phrases)
+    concepts = _with_spellings(concepts, spec)
     if PATTERN in concepts and not spec.signals:  # a flat file: no activity to speak of
         concepts[PATTERN] = replace(
             concepts[PATTERN],
@@ -227,6 +228,19 @@ def _with_owned_words(concept: Concept, concepts: dict[str, Concept]) -> Concept
 
 def each_language(text: Callable[[str], str]) -> dict[str, str]:
     return {lang: text(lang) for lang in LANGUAGES}
+
+
+def _with_spellings(concepts: dict[str, Concept], spec: FeatureSpec) -> dict[str, Concept]:
+    """Each attribute's levels as the export spells them (``spellings``), as words of the
+    concept that reads the attribute; the concept's own words win ('monday' stays 月曜日)."""
+    out = dict(concepts)
+    for attribute in spec.attributes:
+        spellings = getattr(attribute, "spellings", None)
+        owner = next((c for c in out.values() if c.matches(attribute.name)), None)
+        if spellings and owner is not None:
+            words = {lang: {**spellings, **owner.words.get(lang, {})} for lang in LANGUAGES}
+            out[owner.key] = replace(owner, words=words)
+    return out
 
 
 def _escaped(text: str) -> str:
@@ -270,11 +284,9 @@ def _generated(
 
 
 def _attribute_concept(attribute: Attribute, phrases: Phrases) -> Concept:
-    """A concept for an attribute the catalog lacks: its column and its levels as the export
-    writes them (``spellings``)."""
+    """A concept for an attribute the catalog lacks: its column as the export names it."""
     name, shown = attribute.name, _escaped(readable_column(attribute.column))
     value = "{" + name + "}"
-    spellings = getattr(attribute, "spellings", {})
     return Concept(
         key=name,
         features=(name,),
@@ -284,7 +296,6 @@ def _attribute_concept(attribute: Attribute, phrases: Phrases) -> Concept:
         count=None,
         labels=each_language(lambda lang: readable_column(attribute.column)),
         missing_texts=each_language(lambda lang: phrases("attribute_missing", lang, column=shown)),
-        words=each_language(lambda lang: dict(spellings)) if spellings else {},
     )
 
 
