@@ -14,7 +14,7 @@ import hashlib
 import math
 import re
 from collections import Counter
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -709,13 +709,18 @@ def write_inferred_spec(
     activities: Path | None = None,
     outcomes: Path | None = None,
     label: str | None = None,
+    id_column: str | None = None,
     order_column: str | None = None,
+    positive: str | None = None,
+    drop: Sequence[str] = (),
     fmt: ExportFormat | None = None,
 ) -> Inference:
     """`leadscore spec infer`: a starter spec inferred from an export, written to ``out`` with
     a header that says what was left out and kept, and why.
 
-    Flat mode (``label`` given) reads one leads file and leaves the label out of the features;
+    Flat mode (``label`` given) reads one leads file as `train` does (``id_column``,
+    ``order_column``, ``positive``, ``drop``) and leaves the label and ``drop`` out of the
+    features;
     event mode reads the export's files, ``outcomes`` letting an activity detail become its
     own signal only when its SQL rate differs. The creation weekday and hour are read on the
     clock of ``fmt`` (UTC without one).
@@ -725,9 +730,17 @@ def write_inferred_spec(
 
     clock = fmt.time_zone if fmt is not None else "UTC"
     if label is not None:
-        flat = load_flat(leads, label, order_column=order_column, fmt=fmt)
+        flat = load_flat(
+            leads,
+            label,
+            id_column=id_column,
+            order_column=order_column,
+            fmt=fmt,
+            drop=drop,
+            positive=positive,
+        )
         inference = infer(
-            flat.leads, None, flat.personal_data, exclude=(label,),
+            flat.leads, None, flat.personal_data, exclude=(label, *drop),
             numbers=flat.number_columns, time_zone=clock,
         )  # fmt: skip
     else:

@@ -135,7 +135,13 @@ def spec_infer(
     label: Annotated[
         str | None, typer.Option(help="Flat mode: the label column, left out of the features.")
     ] = None,
+    id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
     order_column: OrderOption = None,
+    positive: PositiveOption = None,
+    drop: Annotated[
+        list[str] | None,
+        typer.Option(help="Flat mode: a column to leave out; repeat for several."),
+    ] = None,
     fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Write a starter feature spec from an export, for a person to read and edit.
@@ -151,10 +157,13 @@ def spec_infer(
     from leadscore.features.infer import write_inferred_spec
 
     try:
-        _flat_only(label, order_column=order_column)
+        _flat_only(
+            label, id_column=id_column, order_column=order_column, positive=positive, drop=drop
+        )
         inference = write_inferred_spec(
             leads, out, activities=activities, outcomes=outcomes, label=label,
-            order_column=order_column, fmt=fmt,
+            id_column=id_column, order_column=order_column, positive=positive, drop=drop or (),
+            fmt=fmt,
         )  # fmt: skip
     except (ContractError, ValueError) as error:
         raise _fail(error) from None

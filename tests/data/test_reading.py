@@ -474,6 +474,12 @@ def test_a_label_in_words_of_its_own_names_the_fix_and_then_reads_as_told(tmp_pa
     result = CliRunner().invoke(app, ["validate", "--leads", str(tmp_path / "crm.csv"),
                                       "--positive", "Won"])  # fmt: skip
     assert result.exit_code == 2 and "flat mode only" in result.output
+    inferred = CliRunner().invoke(app, [
+        "spec", "infer", "--leads", str(path), "--label", "商談結果", "--positive", "受注",
+        "--drop", "従業員数", "--out", str(tmp_path / "spec.yaml"),
+    ])  # fmt: skip
+    assert inferred.exit_code == 0, inferred.output
+    assert "従業員数" not in (tmp_path / "spec.yaml").read_text(encoding="utf-8")
 
 
 def test_blank_rows_a_spreadsheet_left_at_the_end_are_not_leads(tmp_path, as_written_in_utf8):
