@@ -745,7 +745,7 @@ def creation_column(table: Table, leave_out: Sequence[str] = ()) -> tuple[str | 
     """
     named = [
         c for c in table.frame.columns
-        if c not in leave_out and _CREATION_NAME.search(str(c).lower())
+        if c not in leave_out and _CREATION_NAME.search(fold_text(str(c)))
     ]  # fmt: skip
     timed = []
     for column in named:
@@ -820,7 +820,7 @@ def load_flat(
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
     dates = label_dates(table, label) if positive is None else None
     if dates is not None:
-        target, note = _mature_label(target, dates, frame.get(schema.CREATED_AT), label)
+        target, note = _mature_label(table, target, dates, frame.get(schema.CREATED_AT), label)
         notes.append(note)
     leads = frame.drop(columns=[label])
     personal = tuple(
@@ -857,34 +857,56 @@ def _label_of(table: Table, column: str, positive: str) -> pd.Series:
 
 
 MATURITY_QUANTILE = 0.9  # the share of converters that convert within the maturity window
+MATURITY_CONVERTERS = 20  # converters with a date on or after creation, to read the window from
+MATURITY_SPAN_SHARE = 0.25  # the window's longest, as a share of the file's creation span
 
 
 def _mature_label(
-    label: pd.Series, dates: pd.Series, created: pd.Series | None, column: str
+    table: Table, label: pd.Series, dates: pd.Series, created: pd.Series | None, column: str
 ) -> tuple[pd.Series, str]:
     """A dated label with the leads too recent to judge left unlabelled (NaN), and the note.
 
     A lead created days before the export had no time to convert, and an empty date would
     teach that it never does: the newest leads would read as a fall in the rate (the fall
     X Education's newest leads show, say). With creation times, leads created less than the
-    time most converters take (``MATURITY_QUANTILE`` of them, at least a day) before the
-    file's latest time are not learnt from; they are still scored. Without creation times
-    nothing says how old a lead is, and the note says so.
+    time most converters take (``MATURITY_QUANTILE`` of them, at least a day, at most
+    ``MATURITY_SPAN_SHARE`` of the file's span) before the file's latest time are not learnt
+    from; they are still scored. Fewer than ``MATURITY_CONVERTERS`` converters dated on or
+    after their creation cannot say how long converting takes, and no lead is set aside;
+    without creation times nothing says how old a lead is. The note says which.
     """
     said = f"'{column}' holds the date each lead converted: a date is 1, empty 0"
     if created is None:
         return label, said + "; without created_at, the newest leads' empty dates may only mean "
         "they had no time yet"
     delays = ((dates - created).dt.total_seconds() / 86_400)[dates.notna()]
-    window = max(1.0, float(np.ceil(delays[delays >= 0].quantile(MATURITY_QUANTILE))))
+    before = int((delays < 0).sum())
+    early = f"; {before:,} converted before their created_at (kept as 1)" if before else ""
+    timed = delays[delays >= 0]
+    if len(timed) < MATURITY_CONVERTERS:
+        return label, (
+            f"{said}{early}; {len(timed)} converters dated after their creation are too few to "
+            "tell how long converting takes, so no lead is set aside as too recent: the newest "
+            "leads' empty dates may only mean they had no time yet"
+        )
+    span = (created.max() - created.min()).total_seconds() / 86_400
+    wanted = max(1.0, float(np.ceil(timed.quantile(MATURITY_QUANTILE))))
+    window = min(wanted, max(1.0, np.floor(MATURITY_SPAN_SHARE * span)))
+    capped = f" (capped at {MATURITY_SPAN_SHARE:.0%} of the file's span)" if window < wanted else ""
     end = max(created.max(), dates.max())
     recent = (created > end - pd.Timedelta(days=window)).to_numpy()
     mature = label.astype("float64").where(~recent)
+    if mature.dropna().nunique() < 2:
+        raise table.error(
+            f"the leads old enough to judge (created over {window:g} days before "
+            f"{end:%Y-%m-%d}) hold one class only", column=column,
+            expected="both converted and not converted leads among them",
+        )  # fmt: skip
     return mature, (
-        f"{said}; {MATURITY_QUANTILE:.0%} of converters converted within {window:g} days of "
-        f"creation, so the {int(recent.sum()):,} leads created in the {window:g} days before "
-        f"the file's latest time ({end:%Y-%m-%d}) are too recent to judge: not learnt from or "
-        "judged on, scored as any lead"
+        f"{said}{early}; {MATURITY_QUANTILE:.0%} of converters converted within {wanted:g} days "
+        f"of creation, so the {int(recent.sum()):,} leads created in the {window:g} days"
+        f"{capped} before the file's latest time ({end:%Y-%m-%d}) are too recent to judge: not "
+        "learnt from or judged on, scored as any lead"
     )
 
 

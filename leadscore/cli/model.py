@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -26,6 +26,9 @@ from leadscore.cli.options import (
 )
 from leadscore.training.model.registry import CHALLENGER, CHAMPION, REGISTERED_MODEL_NAME
 from leadscore.training.model.service_level import DEFAULT_SLA_HOURS
+
+if TYPE_CHECKING:  # pandas loads with the commands that need it, not with the CLI
+    import pandas as pd
 
 
 def _print_metrics(title: str, metrics) -> None:  # type: ignore[no-untyped-def]
@@ -370,6 +373,10 @@ def tune_threshold(
 ) -> None:
     """Set the hand-off thresholds from sales capacity, without retraining.
 
+    Capacity is follow-ups a week (200/week, 40/day, 5x40/week) or a share of the leads
+    (15%). A model whose file had no creation times takes a share only: the best 15% of its
+    leads, backtested as shares of the test leads, with no week and no queue.
+
     Hand-offs queue for sales, first come first served, at the weekly capacity; every hour a
     lead waits beyond its usual follow-up halves its chance by the response half-life. Chooses
     the thresholds (per segment) that give the most expected SQLs (or pipeline value) after
@@ -424,21 +431,7 @@ def _print_policy(result: dict) -> None:
             *([f"{row['pipeline_value_per_week']:,.0f}"] if valued else []),
         )  # fmt: skip
     console.print(backtest)
-    rulebook = result["backtest"].loc["rulebook threshold"]
-    matched = result["backtest"].loc["policy, volume matched on test"]
-    if rulebook["handoffs_per_week"] == 0:
-        console.print("the rulebook hands off no one on test: there is no volume of its to match")
-    for how, suffix in (("through the queue", ""), ("at usual follow-up", "_without_queue")):
-        if rulebook["handoffs_per_week"] == 0:
-            break
-        rate, sqls = f"mql_to_sql_rate{suffix}", f"sqls_per_week{suffix}"
-        console.print(
-            f"at the rulebook's {rulebook['handoffs_per_week']:.1f} hand-offs a week, {how}: "
-            f"MQL->SQL {matched[rate]:.2%} vs {rulebook[rate]:.2%} "
-            f"(x{matched[rate] / max(rulebook[rate], 1e-12):.2f}), SQLs a week "
-            f"{matched[sqls]:.2f} vs {rulebook[sqls]:.2f} "
-            f"(x{matched[sqls] / max(rulebook[sqls], 1e-12):.2f})"
-        )
+    _print_like_for_like(result["backtest"])
     curve = Table(
         title=f"Capacity curve (validation period, capacity {result['capacity'].per_week:g}/week)"
     )
@@ -454,13 +447,34 @@ def _print_policy(result: dict) -> None:
     console.print(curve)
 
 
+def _print_like_for_like(backtest: pd.DataFrame) -> None:
+    """The policy against the rulebook at the rulebook's own weekly volume, or why there is
+    no such comparison (a rulebook that hands off no one has no volume to match)."""
+    if "policy, volume matched on test" not in backtest.index:
+        console.print("the rulebook hands off no one on test: there is no volume of its to match")
+        return
+    rulebook = backtest.loc["rulebook threshold"]
+    matched = backtest.loc["policy, volume matched on test"]
+    for how, suffix in (("through the queue", ""), ("at usual follow-up", "_without_queue")):
+        rate, sqls = f"mql_to_sql_rate{suffix}", f"sqls_per_week{suffix}"
+        console.print(
+            f"at the rulebook's {rulebook['handoffs_per_week']:.1f} hand-offs a week, {how}: "
+            f"MQL->SQL {matched[rate]:.2%} vs {rulebook[rate]:.2%} "
+            f"(x{matched[rate] / max(rulebook[rate], 1e-12):.2f}), SQLs a week "
+            f"{matched[sqls]:.2f} vs {rulebook[sqls]:.2f} "
+            f"(x{matched[sqls] / max(rulebook[sqls], 1e-12):.2f})"
+        )
+
+
 def _print_share_policy(result: dict) -> None:
     """A policy tuned to a share of the leads (a file without creation times): the share, the
     backtest on test's leads and the curve, with no week and no queue in them."""
+    from leadscore.training.job.capacity import share_text
+
     policy, expected = result["policy"], result["policy"].expected
     console.print(
         f"policy v{policy.version} ({policy.objective}): threshold {policy.threshold:.4g}, the "
-        f"best {policy.capacity_share:.0%} of leads; on validation it hands off "
+        f"best {share_text(policy.capacity_share)} of leads; on validation it hands off "
         f"{expected['handoff_share']:.1%}, expected MQL->SQL {expected['mql_to_sql_rate']:.1%}, "
         f"{expected['sql_share']:.0%} of the SQLs; follow up within {policy.sla_hours:g} h"
     )

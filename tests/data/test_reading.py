@@ -436,15 +436,21 @@ def test_a_conversion_date_is_a_label_and_leads_too_recent_to_convert_are_not_ju
     loaded = load_flat(path, label, id_column="Record ID")
     dated = contacts[label] != ""
     created = pd.to_datetime(contacts["Create Date"], utc=True)
-    delays = (pd.to_datetime(contacts[label][dated], utc=True) - created[dated]).dt.days
-    window = np.ceil(delays.quantile(0.9)) if len(delays) else 1
+    converted = pd.to_datetime(contacts[label][dated], utc=True)
+    days = (converted - created[dated]).dt.total_seconds() / 86_400
+    window = np.ceil(days.quantile(0.9))  # 90% of converters, in whole days
+    end = max(created.max(), converted.max())
     assert loaded.created_from == "Create Date"
     recent = loaded.label.isna().to_numpy()
-    end = max(created.max(), pd.to_datetime(contacts[label][dated], utc=True).max())
-    assert recent.sum() > 0
-    assert (created[recent] > end - pd.Timedelta(days=window + 1)).all()
+    np.testing.assert_array_equal(recent, created > end - pd.Timedelta(days=window))
+    assert 0 < recent.sum() < len(contacts) / 10
     assert (loaded.label[~recent] == dated[~recent].astype(int).to_numpy()).all()
-    assert any(f"{int(recent.sum())} leads created in the" in note for note in loaded.notes)
+    assert any(f"within {window:g} days" in note and f"{int(recent.sum())} leads created in the"
+               in note for note in loaded.notes)  # fmt: skip
+    few = contacts.assign(**{label: contacts[label].where(contacts.index < 40, "")})
+    loaded = load_flat(write(few, tmp_path / "few.csv"), label)
+    assert not loaded.label.isna().any()  # under 20 dated converters: no window is read
+    assert any("too few to tell how long converting takes" in note for note in loaded.notes)
     undated = write(contacts.drop(columns=["Create Date"]), tmp_path / "undated.csv")
     plain = load_flat(undated, label)
     assert plain.label.tolist() == dated.astype(int).tolist()

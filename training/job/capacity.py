@@ -401,15 +401,17 @@ def tune_threshold(
         ),
     }  # fmt: skip
     # like for like: the rulebook's own weekly volume, the best leads first, the same sales team
+    # (a rulebook that hands off no one has no volume to match)
     rulebook_volume = backtest["rulebook threshold"]["handoffs_per_week"]
-    same = fill_threshold(valid, p_valid, passes_valid, rulebook_volume)
-    backtest["policy at the rulebook's volume"] = replay(
-        test, passes_test | (p_test >= same), capacity, delay, value_test
-    )
-    matched = fill_threshold(test, p_test, passes_test, rulebook_volume)
-    backtest["policy, volume matched on test"] = replay(
-        test, passes_test | (p_test >= matched), capacity, delay, value_test
-    )
+    if rulebook_volume > 0:
+        same = fill_threshold(valid, p_valid, passes_valid, rulebook_volume)
+        backtest["policy at the rulebook's volume"] = replay(
+            test, passes_test | (p_test >= same), capacity, delay, value_test
+        )
+        matched = fill_threshold(test, p_test, passes_test, rulebook_volume)
+        backtest["policy, volume matched on test"] = replay(
+            test, passes_test | (p_test >= matched), capacity, delay, value_test
+        )
     curve = capacity_curve(
         valid, p_valid, passes_valid, capacity, delay,
         sorted({round(capacity.per_week * f, 1) for f in (0.25, 0.5, 0.75, 1, 1.25, 1.5, 2)}),
@@ -452,6 +454,11 @@ def _store(
                 f"policies/capacity-curve-v{policy.version}.json",
             )
             mlflow.log_figure(figure, f"policies/capacity-curve-v{policy.version}.png")
+
+
+def share_text(share: float) -> str:
+    """A share as people write it: 0.15 is '15%', 0.125 '12.5%' (never rounded to '12%')."""
+    return f"{share * 100:.4g}%"
 
 
 def share_outcomes(
@@ -534,7 +541,7 @@ def tune_share(
     label = test[LABEL].to_numpy(float)
     backtest = {
         "policy": share_outcomes(test, passes_test | (key_test >= threshold), label),
-        f"best {share:.0%} of test": share_outcomes(
+        f"best {share_text(share)} of test": share_outcomes(
             test, passes_test | (key_test >= share_threshold(test, key_test, passes_test, share)),
             label,
         ),
@@ -606,13 +613,6 @@ def tune_for_capacity(
         raise CapacityError("--segment-capacity needs --segment")
     share = parse_share(capacity)
     valid, _ = tuning_rows(load_model(model_dir), training_set)
-    untimed = is_stand_in(valid[CUTOFF_AT])
-    if response_half_life_hours is not None:
-        delay = ResponseDelay(response_half_life_hours, "configured")
-    elif outcomes is not None:
-        delay = estimate_response_delay(read_outcome_times(outcomes))
-    else:
-        delay = ResponseDelay()
     per_level = {}
     for level, amount in _pairs(level_value, "--level-value", "LEVEL=AMOUNT").items():
         try:
@@ -624,7 +624,7 @@ def tune_for_capacity(
     if per_level and not deal_value:
         raise CapacityError("--level-value needs --deal-value (the attribute it prices)")
     value = DealValue(deal_value, per_level) if deal_value else None
-    if untimed:
+    if is_stand_in(valid[CUTOFF_AT]):  # before --outcomes is read: it is refused here
         refused = [option for option, given in (
             ("--segment", segment), ("--response-half-life-hours", response_half_life_hours),
             ("--outcomes", outcomes),
@@ -638,6 +638,12 @@ def tune_for_capacity(
             )
         result = tune_share(model_dir, share, training_set, sla_hours=sla_hours, deal_value=value)
         return {**result, "capacity": None}
+    if response_half_life_hours is not None:
+        delay = ResponseDelay(response_half_life_hours, "configured")
+    elif outcomes is not None:
+        delay = estimate_response_delay(read_outcome_times(outcomes))
+    else:
+        delay = ResponseDelay()
     if share is not None:  # that share of the leads validation saw arrive, a week
         per_week = share * valid[schema.LEAD_ID].nunique() / weeks_spanned(valid[CUTOFF_AT])
     else:
