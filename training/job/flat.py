@@ -18,6 +18,7 @@ from leadscore.features.offline import connect
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import FeatureSpec
 from leadscore.features.training_set import flat_training_set
+from leadscore.training.job.leakage import leak_suspects
 from leadscore.training.job.prepare import write_inputs
 from leadscore.training.job.suggest import empty_rulebook
 from leadscore.training.model.rulebook import Rulebook, compile_rules
@@ -71,18 +72,19 @@ def prepare_flat_training(
     if flat.created_from is not None:  # the next file is read the same way
         fmt = replace(fmt, columns={**fmt.columns, schema.CREATED_AT: flat.created_from})
     kept = flat.leads.drop(columns=list(drop), errors="ignore")
-    left_out: list[str] = []
+    said: list[str] = []
     if spec is None:
         spec, skipped = infer_spec(
             kept, None, flat.personal_data, exclude=(label,), numbers=flat.number_columns,
             time_zone=fmt.time_zone,
         )  # fmt: skip
-        left_out = [f"left out {line}" for line in skipped]
+        said = [f"left out {line}" for line in skipped]
+    said += leak_suspects(kept, flat.label, spec)
     book = rulebook if rulebook is not None else empty_rulebook()
     feature_spec = compile_rules(book, spec)
     path, widened = flat_training_set(
         connect(), kept, flat.label, feature_spec, out, order=flat.order
     )
     write_inputs(path.parent, spec, book)
-    notes = (*flat.notes, *left_out, *([f"split: {widened}"] if widened else []))
+    notes = (*flat.notes, *said, *([f"split: {widened}"] if widened else []))
     return FlatTraining(feature_spec, book, path, flat.shape(drop), notes, fmt)

@@ -50,6 +50,7 @@ from leadscore.features.training_set import (
     write_profile,
 )
 from leadscore.progress import task
+from leadscore.training.job.leakage import leak_suspects
 from leadscore.training.job.suggest import Suggestion, bootstrap_rulebook, empty_rulebook, suggest
 from leadscore.training.model.artifact import RULEBOOK_FILE, SPEC_FILE
 from leadscore.training.model.rulebook import (
@@ -237,6 +238,7 @@ def starting_point(
             )
             decisions += [f"left out {line}" for line in inference.skipped]
             decisions += [f"kept {line}" for line in inference.kept]
+    decisions += _leak_suspects(source, base)
     if rulebook is not None:
         book = load_rulebook(rulebook)
         compile_rules(book, base)  # a rulebook the user named that does not fit stops the run
@@ -258,6 +260,17 @@ def starting_point(
         "from no rules and suggests a rulebook from history (`leadscore rules suggest`)"
     )
     return StartingPoint(base, bootstrap_rulebook(base), True, tuple(decisions))
+
+
+def _leak_suspects(source: Source, spec: FeatureSpec) -> list[str]:
+    """:func:`training.job.leakage.leak_suspects` of the leads' attributes against whether
+    each lead ever became SQL (a lead too new to have done so counts as not: a screen, not
+    a figure)."""
+    leads = source.leads.to_pyarrow().to_pandas()
+    sql_at = source.outcomes.select(schema.LEAD_ID, schema.SQL_AT).to_pyarrow().to_pandas()
+    converted = set(sql_at.loc[sql_at[schema.SQL_AT].notna(), schema.LEAD_ID])
+    label = leads[schema.LEAD_ID].isin(converted).astype(float)
+    return leak_suspects(leads, label, spec, flat=False)
 
 
 def _few(items: list[str], shown: int = 4) -> str:
