@@ -21,7 +21,7 @@ from pathlib import Path
 import pandas as pd
 
 from leadscore.features import schema
-from leadscore.features.contract import is_empty
+from leadscore.features.contract import FlatExport, is_empty
 from leadscore.features.directions import number_direction_by_name, propose_directions
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import (
@@ -702,6 +702,15 @@ def spec_header(skipped: list[str], source: str, kept: list[str] | None = None) 
     return "\n".join(lines) + "\n"
 
 
+def infer_flat(flat: FlatExport, drop: Sequence[str] = (), *, time_zone: str = "UTC") -> Inference:
+    """:func:`infer` on a flat export, the label and ``drop`` columns left out (as `train`
+    and `spec infer` read a flat file alike)."""
+    return infer(
+        flat.leads.drop(columns=list(drop), errors="ignore"), None, flat.personal_data,
+        exclude=(flat.label_column, *drop), numbers=flat.number_columns, time_zone=time_zone,
+    )  # fmt: skip
+
+
 def write_inferred_spec(
     leads: Path,
     out: Path,
@@ -731,18 +740,10 @@ def write_inferred_spec(
     clock = fmt.time_zone if fmt is not None else "UTC"
     if label is not None:
         flat = load_flat(
-            leads,
-            label,
-            id_column=id_column,
-            order_column=order_column,
-            fmt=fmt,
-            drop=drop,
+            leads, label, id_column=id_column, order_column=order_column, fmt=fmt, drop=drop,
             positive=positive,
-        )
-        inference = infer(
-            flat.leads, None, flat.personal_data, exclude=(label, *drop),
-            numbers=flat.number_columns, time_zone=clock,
         )  # fmt: skip
+        inference = infer_flat(flat, drop, time_zone=clock)
     else:
         export = load_export(leads, activities, outcomes, fmt)
         inference = infer(

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from leadscore.features import schema
 from leadscore.features.contract import FlatShape, load_flat
-from leadscore.features.infer import infer_spec
+from leadscore.features.infer import infer_flat
 from leadscore.features.offline import connect
 from leadscore.features.reading import ExportFormat
 from leadscore.features.spec import FeatureSpec
@@ -61,24 +61,16 @@ def prepare_flat_training(
     """
     fmt = fmt or ExportFormat()
     flat = load_flat(
-        leads,
-        label,
-        id_column=id_column,
-        order_column=order_column,
-        fmt=fmt,
-        drop=drop,
+        leads, label, id_column=id_column, order_column=order_column, fmt=fmt, drop=drop,
         positive=positive,
-    )
+    )  # fmt: skip
     if flat.created_from is not None:  # the next file is read the same way
         fmt = replace(fmt, columns={**fmt.columns, schema.CREATED_AT: flat.created_from})
     kept = flat.leads.drop(columns=list(drop), errors="ignore")
     said: list[str] = []
     if spec is None:
-        spec, skipped = infer_spec(
-            kept, None, flat.personal_data, exclude=(label,), numbers=flat.number_columns,
-            time_zone=fmt.time_zone,
-        )  # fmt: skip
-        said = [f"left out {line}" for line in skipped]
+        inference = infer_flat(flat, drop, time_zone=fmt.time_zone)
+        spec, said = inference.spec, [f"left out {line}" for line in inference.skipped]
     said += leak_suspects(kept, flat.label, spec)
     book = rulebook if rulebook is not None else empty_rulebook()
     feature_spec = compile_rules(book, spec)
