@@ -418,7 +418,7 @@ def main() -> None:
             f"{gap:+.4f}: {'met ' if gap <= 0.03 else 'MISSED'};  mean p within 10% of the "
             f"rate: {'met' if calibration <= 0.10 else 'MISSED'} ({calibration:.1%})"
         )
-    if observable:
+    if observable and label_seeds:  # --label-draws 0: the latent world alone
         print_observable(observable, label_seeds)
     if small:
         print(f"\nSmall exports ({args.small_dialect}), test ROC-AUC per layer [95% interval]")
