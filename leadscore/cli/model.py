@@ -173,8 +173,7 @@ def _print_suggested(suggested, out: Path) -> None:  # type: ignore[no-untyped-d
     _warn_unmatched(suggested.unmatched, "in the history, so no points can be learnt for it")
     console.print(
         f"wrote {out} ({len(result.rulebook.rules)} rules, "
-        f"{len(result.rulebook.instant_pass)} instant passes, threshold "
-        f"{result.rulebook.mql_threshold:g} for {result.volume_rule}), "
+        f"{len(result.rulebook.instant_pass)} instant passes; it {result.handoff}), "
         + ", ".join(str(p) for p in suggested.written[1:])
     )
 

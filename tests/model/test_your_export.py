@@ -323,3 +323,52 @@ def test_training_again_on_a_bootstrapped_set_judges_after_the_rows_its_rules_le
     assert recorded_learned_until(training_set, DEFAULT_RULEBOOK) is None  # another one named
     that_one = training_set.parent / RULEBOOK_FILE  # the bootstrapped one, named
     assert str(recorded_learned_until(training_set, that_one)) == str(first["rules_learned_until"])
+
+
+def test_a_contacts_file_that_carries_its_outcome_serves_as_both_and_never_as_a_feature(
+    tmp_path,
+):
+    """HubSpot's contacts export holds 'Became a Sales Qualified Lead Date' beside the
+    attributes; the same file is then --leads and --outcomes. The outcome column must never
+    become an attribute, whatever its values look like, and the run says it left it out."""
+    from tests.worlds import hubspot_contacts
+
+    contacts = hubspot_contacts(1500, seed=5)
+    sql = "Became a Sales Qualified Lead Date"
+    contacts[sql] = contacts[sql].str[:10]  # a date: repeated values, read as levels if kept
+    rng = np.random.default_rng(5)
+    ids = rng.choice(contacts["Record ID"], 9000)
+    created = pd.to_datetime(contacts.set_index("Record ID")["Create Date"])
+    when = created.loc[ids].to_numpy() + pd.to_timedelta(rng.uniform(0, 40, len(ids)), "D")
+    events = pd.DataFrame({
+        "Contact ID": ids, "Event date": pd.Series(when).dt.strftime("%Y-%m-%d %H:%M"),
+        "Event type": rng.choice(["Page view", "Email open", "Form submission"], len(ids)),
+    })  # fmt: skip
+    contacts.to_csv(tmp_path / "contacts.csv", index=False)
+    events.to_csv(tmp_path / "events.csv", index=False)
+    result = invoke(
+        "features", "build", "--leads", tmp_path / "contacts.csv", "--activities",
+        tmp_path / "events.csv", "--outcomes", tmp_path / "contacts.csv",
+        "--column", "lead_id=Record ID", "--column", "created_at=Create Date",
+        "--column", "activities.lead_id=Contact ID", "--column", "occurred_at=Event date",
+        "--column", "activity_type=Event type", "--column", f"sql_at={sql}",
+        "--out", tmp_path / "training",
+    )  # fmt: skip
+    said = " ".join(result.output.split())
+    assert f"left out {sql}: the outcome sql_at, never a feature" in said
+    spec = load_spec(tmp_path / "training" / SPEC_FILE)
+    assert sql not in {getattr(a, "column", None) for a in spec.attributes}
+
+
+def test_a_suggestion_whose_rules_only_take_points_away_says_it_hands_off_no_one():
+    """With no rule that raises a lead's points above zero, the suggested threshold is one no
+    lead reaches: said in words, not as 'hand-off at inf points'."""
+    from leadscore.training.job.suggest import Suggestion
+
+    book = empty_rulebook()
+    none = Suggestion(book.model_copy(update={"mql_threshold": float("inf")}), pd.DataFrame(),
+                      pd.DataFrame(), "", "the top 10% of leads a week")  # fmt: skip
+    assert none.handoff.startswith("hands off no one: no rule raises a lead's points")
+    some = Suggestion(book.model_copy(update={"mql_threshold": 40.0}), pd.DataFrame(),
+                      pd.DataFrame(), "", "the top 10% of leads a week")  # fmt: skip
+    assert some.handoff == "hands off the top 10% of leads a week, at 40 points"

@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.infer import Inference, infer
-from leadscore.features.reading import ExportFormat
+from leadscore.features.reading import ExportFormat, table_columns
 from leadscore.features.schema import CUTOFF_AT, LABEL, SPLIT
 from leadscore.features.sources import ExportPaths, Source
 from leadscore.features.spec import (
@@ -192,15 +192,35 @@ def _frames(source: Source) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 def _inferred(source: Source, time_zone: str, plan: SplitPlan) -> Inference:
     leads, activities, outcomes = _frames(source)
     train_share = 1 - plan.validation_share - plan.test_share
-    return infer(
+    outcome_columns = outcomes_in_leads(leads.columns, source.export_format)
+    inference = infer(
         leads,
         activities,
         source.personal_data,
+        exclude=tuple(outcome_columns),
         numbers=source.number_columns,
         outcomes=outcomes,
         time_zone=time_zone,
         evidence_share=0.8 * train_share,  # leads created early enough to be train leads
     )
+    said = [f"{column}: the outcome {name}, never a feature" for column, name in
+            outcome_columns.items()]  # fmt: skip
+    return replace(inference, skipped=[*said, *inference.skipped])
+
+
+def outcomes_in_leads(columns: Iterable[str], fmt: ExportFormat | None) -> dict[str, str]:
+    """The leads file's columns that are outcomes, by the contract's name (``sql_at``) or the
+    export's name mapped to one (``--column sql_at='Became a Sales Qualified Lead Date'``),
+    with the outcome each is.
+
+    Why: a CRM's contacts file often carries its own outcomes, and the same file then serves
+    as --outcomes. As an attribute, an outcome would teach the model the answer itself.
+    """
+    names = {name: name for name in schema.OUTCOME_TIMESTAMPS}
+    if fmt is not None:
+        outcomes = table_columns(fmt.columns, "outcomes")
+        names |= {outcomes[n]: n for n in schema.OUTCOME_TIMESTAMPS if n in outcomes}
+    return {column: names[column] for column in columns if column in names}
 
 
 def starting_point(
@@ -347,8 +367,7 @@ def prepare_training_set(
         )
         decisions.append(
             f"rulebook: suggested from history, {len(rulebook.rules)} rules and "
-            f"{len(rulebook.instant_pass)} instant passes, hand-off at "
-            f"{rulebook.mql_threshold:g} points ({suggestion.volume_rule}); {where}"
+            f"{len(rulebook.instant_pass)} instant passes; it {suggestion.handoff}; {where}"
         )
     write_inputs(out, start.spec, rulebook)
     if source.export_format is not None:  # for the next file of this export, and for people
@@ -470,7 +489,7 @@ def write_suggestion(suggestion: Suggestion, out: Path, source: str) -> list[Pat
     header = (
         f"# Suggested by `leadscore rules suggest` from {source}.\n"
         "# Review the points, the evidence (.evidence.csv) and the diff (.diff) before use.\n"
-        f"# The threshold hands off {suggestion.volume_rule}.\n"
+        f"# The threshold {suggestion.handoff}.\n"
     )
     out.write_text(dump_rulebook(suggestion.rulebook, header=header))
     suggestion.evidence.to_csv(out.with_suffix(".evidence.csv"))

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import fnmatch
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 
@@ -79,6 +80,17 @@ class Suggestion:
     metrics: pd.DataFrame
     diff: str
     volume_rule: str = ""  # which rule set the hand-off volume the threshold aims at
+
+    @property
+    def handoff(self) -> str:
+        """What the suggested threshold hands off, in words: the volume it aims at, or no one
+        when no rule raises a lead's points above zero (its threshold is then infinite)."""
+        if math.isfinite(self.rulebook.mql_threshold):
+            return f"hands off {self.volume_rule}, at {self.rulebook.mql_threshold:g} points"
+        return (
+            "hands off no one: no rule raises a lead's points above zero, so the models' "
+            "policy sets the volume"
+        )
 
 
 def _occurrence_cap(rule: Rule) -> float:
