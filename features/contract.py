@@ -260,6 +260,9 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     except ReadError as error:
         raise ContractError(error.problem, source=error.source, fix=error.fix) from None
     frame, trailing = _without_trailing_blank_rows(frame)
+    frame, footer = _without_totals_row(frame)
+    frame, more = _without_trailing_blank_rows(frame)  # a blank line above the totals
+    trailing += more
     if frame.empty:
         raise ContractError("the file has a header but no rows", source=source)
     frame.columns = [str(c).strip() for c in frame.columns]
@@ -270,6 +273,8 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
     except ValueError as error:
         raise ContractError(str(error), source=source) from None
     notes = title_note(source, skipped)
+    if footer:
+        notes += (f"{source}: its last row is a totals row ({footer!r}) and was left out",)
     if trailing:
         notes += (f"{source}: its last {trailing} row(s) have no value in any cell and were "
                   "left out",)  # fmt: skip
@@ -301,6 +306,26 @@ def _without_trailing_blank_rows(frame: pd.DataFrame) -> tuple[pd.DataFrame, int
     while last and all(is_empty(cell) for cell in frame.iloc[last - 1]):
         last -= 1  # from the end: a file whose last row holds a value costs one row's look
     return frame.iloc[:last], len(frame) - last
+
+
+# what a spreadsheet report writes in the first cell of its totals row (folded)
+_TOTALS = frozenset(
+    {"合計", "総計", "総合計", "計", "小計", "total", "totals", "grand total", "sum"}
+)
+
+
+def _without_totals_row(frame: pd.DataFrame) -> tuple[pd.DataFrame, str | None]:
+    """The frame without a totals row at its end, and the word that marked it (None if none).
+
+    Why: a Japanese Excel report ends in a 合計 row, an English one in 'Total'; read as data
+    it would be a lead named 合計, scored beside the rest. Only the last row, and only when
+    its first filled cell is such a word.
+    """
+    if frame.empty:
+        return frame, None
+    filled = [cell for cell in frame.iloc[-1] if not is_empty(cell)]
+    first = fold_text(str(filled[0])) if filled else ""
+    return (frame.iloc[:-1], str(filled[0])) if first in _TOTALS else (frame, None)
 
 
 def is_empty(value: object) -> bool:

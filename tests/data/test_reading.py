@@ -517,3 +517,15 @@ def test_a_comma_file_whose_cells_hold_semicolon_lists_stays_comma_separated(tmp
     columns = [schema.LEAD_ID, schema.CREATED_AT, "Interests", "Industry"]
     assert list(export.leads.columns) == columns
     assert export.leads["Interests"].iloc[0] == "crm;sales;ai;cloud;data" and not export.notes
+
+
+def test_a_totals_row_at_the_end_of_a_report_is_not_a_lead(tmp_path, as_written_in_utf8):
+    """A Japanese Excel report ends in a 合計 row (an English one in 'Total'): read as data
+    it would be a lead named 合計, scored beside the rest."""
+    others = export_files(tmp_path / "csv", "utf-8")[1:]
+    book = tmp_path / "leads.xlsx"
+    totals = pd.DataFrame([{"リードID": "合計", "従業員数": "4155"}])
+    pd.concat([LEADS, pd.DataFrame([{}]), totals]).to_excel(book, index=False)
+    export = load_export(book, *others, fmt=TOKYO)
+    assert export.leads[schema.LEAD_ID].tolist() == [1001, 1002, 1003, 1004]
+    assert "leads.xlsx: its last row is a totals row ('合計') and was left out" in export.notes
