@@ -624,14 +624,22 @@ def label_dates(table: Table, column: str) -> pd.Series | None:
     return dates if 0 < dates.notna().sum() < len(dates) else None
 
 
-def parse_label(table: Table, column: str, positive: str | None = None) -> pd.Series:
+def parse_label(
+    table: Table, column: str, positive: str | None = None, negative: Sequence[str] = ()
+) -> pd.Series:
     """A 0/1 label from 0/1, yes/no, true/false, y/n (any case, full-width too), はい/いいえ,
     あり/なし, 有/無, ○/×, or a conversion date (:func:`label_dates`: a date is 1, empty 0);
-    with ``positive`` (Won, 受注), that value is 1 and every other 0, compared as folded
-    text; anything else is an error, which names the fix when the label has two words."""
+    with ``positive`` (Won, 受注), that value is 1 and the others 0, or with ``negative``
+    (Lost, 失注) those are 0 and the rest undecided (NaN), compared as folded text; anything
+    else is an error, which names the fix when the label has two words."""
     raw = table.frame[column]
+    if negative and positive is None:
+        raise table.error(
+            "--negative without --positive", column=column,
+            fix="Say which value means converted too: --positive VALUE",
+        )  # fmt: skip
     if positive is not None:
-        return _label_of(table, column, positive)
+        return _label_of(table, column, positive, negative)
     dates = label_dates(table, column)
     text = raw.astype("string").str.normalize("NFKC").str.strip().str.lower()
     label = text.map(_LABEL_CLASSES) if dates is None else dates.notna().astype(int)
@@ -802,6 +810,7 @@ def load_flat(
     fmt: ExportFormat | None = None,
     drop: Sequence[str] = (),
     positive: str | None = None,
+    negative: Sequence[str] = (),
 ) -> FlatExport:
     """Load a flat export: one row per lead, a label column, attributes, optional created_at.
 
@@ -835,12 +844,9 @@ def load_flat(
     table, note = _with_lead_ids(table, id_column, leave_out=[c for c in (order_column,) if c])
     notes += [note] if note else []
     frame = table.frame
-    target = parse_label(table, label, positive)
+    target = parse_label(table, label, positive, negative)
     if positive is not None:
-        written = set(frame[label].astype("string").dropna())
-        others = sorted(v for v in written if fold_text(v) != fold_text(positive))
-        shown = ", ".join(others[:_SHOWN_ROWS]) + (", ..." if len(others) > _SHOWN_ROWS else "")
-        notes.append(f"'{label}': {positive!r} is 1, every other value 0 ({shown})")
+        notes.append(_label_words(frame, label, positive, negative))
     if schema.CREATED_AT in frame.columns:
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
     dates = label_dates(table, label) if positive is None else None
@@ -862,23 +868,54 @@ def load_flat(
     )  # fmt: skip
 
 
-def _label_of(table: Table, column: str, positive: str) -> pd.Series:
-    """The label with ``positive`` as 1 and every other value 0 (see :func:`parse_label`)."""
+def _label_of(table: Table, column: str, positive: str, negative: Sequence[str] = ()) -> pd.Series:
+    """The label with ``positive`` as 1, and every other value 0, or with ``negative`` given,
+    those 0 and the rest NaN: an open deal is neither won nor lost, and taking it as lost
+    would read the newest leads, the ones still open, as the worst (see :func:`parse_label`).
+    """
     _require_values(table, column)
     folded = table.frame[column].astype("string").map(fold_text)
-    if fold_text(positive) not in set(folded):
+    for option, value in [("--positive", positive), *(("--negative", n) for n in negative)]:
+        if fold_text(value) not in set(folded):
+            raise table.error(
+                f"{option} {value!r} is not a value of the label", column=column,
+                values=table.frame[column].astype("string").drop_duplicates().head(
+                    _SHOWN_ROWS).tolist(),
+                expected="one of the label's values, as the file writes it",
+            )  # fmt: skip
+    won = folded == fold_text(positive)
+    if negative:
+        lost = folded.isin([fold_text(n) for n in negative])
+        label = won.astype("float64").where(won | lost)
+    else:
+        label = won.astype("int8")
+    if label.dropna().nunique() < 2:
         raise table.error(
-            f"--positive {positive!r} is not a value of the label", column=column,
-            values=table.frame[column].astype("string").drop_duplicates().head(_SHOWN_ROWS).tolist(),
-            expected="one of the label's values, as the file writes it",
-        )  # fmt: skip
-    label = (folded == fold_text(positive)).astype("int8")
-    if label.all():
-        raise table.error(
-            f"every lead is {positive!r}", column=column,
+            f"every lead judged is {positive!r}", column=column,
             expected="both converted (1) and not converted (0) leads",
         )  # fmt: skip
     return label
+
+
+def _label_words(frame: pd.DataFrame, column: str, positive: str, negative: Sequence[str]) -> str:
+    """What --positive (and --negative) made of the label's values, for the run's notes."""
+    written = sorted(set(frame[column].astype("string").dropna()))
+
+    def listed(values: list[str]) -> str:
+        shown = ", ".join(values[:_SHOWN_ROWS])
+        return shown + (", ..." if len(values) > _SHOWN_ROWS else "")
+
+    if not negative:
+        others = [v for v in written if fold_text(v) != fold_text(positive)]
+        return f"'{column}': {positive!r} is 1, every other value 0 ({listed(others)})"
+    named = {fold_text(v) for v in (positive, *negative)}
+    open_ = [v for v in written if fold_text(v) not in named]
+    undecided = int((~frame[column].astype("string").map(fold_text).isin(named)).sum())
+    return (
+        f"'{column}': {positive!r} is 1, {', '.join(repr(n) for n in negative)} 0"
+        + (f"; the {undecided:,} leads of other values ({listed(open_)}) are undecided: not "
+           "learnt from or judged on, scored as any lead" if undecided else "")
+    )  # fmt: skip
 
 
 MATURITY_QUANTILE = 0.9  # the share of converters that convert within the maturity window
@@ -971,6 +1008,7 @@ def check_export(
     id_column: str | None = None,
     order_column: str | None = None,
     positive: str | None = None,
+    negative: Sequence[str] = (),
     fmt: ExportFormat | None = None,
 ) -> MAExport | FlatExport:
     """`leadscore validate`: an export checked against the data contract, every problem a
@@ -981,6 +1019,6 @@ def check_export(
     if label is not None:
         return load_flat(
             leads, label, id_column=id_column, order_column=order_column, fmt=fmt,
-            positive=positive,
+            positive=positive, negative=negative,
         )  # fmt: skip
     return load_export(leads, activities, outcomes, fmt)

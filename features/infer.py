@@ -721,6 +721,7 @@ def write_inferred_spec(
     id_column: str | None = None,
     order_column: str | None = None,
     positive: str | None = None,
+    negative: Sequence[str] = (),
     drop: Sequence[str] = (),
     fmt: ExportFormat | None = None,
 ) -> Inference:
@@ -728,8 +729,8 @@ def write_inferred_spec(
     a header that says what was left out and kept, and why.
 
     Flat mode (``label`` given) reads one leads file as `train` does (``id_column``,
-    ``order_column``, ``positive``, ``drop``) and leaves the label and ``drop`` out of the
-    features;
+    ``order_column``, ``positive``, ``negative``, ``drop``) and leaves the label and ``drop``
+    out of the features;
     event mode reads the export's files, ``outcomes`` letting an activity detail become its
     own signal only when its SQL rate differs. The creation weekday and hour are read on the
     clock of ``fmt`` (UTC without one).
@@ -741,7 +742,7 @@ def write_inferred_spec(
     if label is not None:
         flat = load_flat(
             leads, label, id_column=id_column, order_column=order_column, fmt=fmt, drop=drop,
-            positive=positive,
+            positive=positive, negative=negative,
         )  # fmt: skip
         inference = infer_flat(flat, drop, time_zone=clock)
     else:

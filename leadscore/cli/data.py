@@ -13,6 +13,7 @@ from leadscore.cli.options import (
     FittedRulebookOption,
     FittedSpecOption,
     LeadsOption,
+    NegativeOption,
     OptionalLeadsOption,
     OrderOption,
     OutcomesOption,
@@ -81,6 +82,7 @@ def validate(
     ] = None,
     order_column: OrderOption = None,
     positive: PositiveOption = None,
+    negative: NegativeOption = None,
     fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Check an export against the data contract and summarise it.
@@ -93,10 +95,13 @@ def validate(
     from leadscore.features.contract import ContractError, check_export
 
     try:
-        _flat_only(label, id_column=id_column, order_column=order_column, positive=positive)
+        _flat_only(
+            label, id_column=id_column, order_column=order_column, positive=positive,
+            negative=negative,
+        )  # fmt: skip
         export = check_export(
             leads, activities, outcomes, label=label, id_column=id_column,
-            order_column=order_column, positive=positive, fmt=fmt,
+            order_column=order_column, positive=positive, negative=negative or (), fmt=fmt,
         )  # fmt: skip
     except ContractError as error:
         raise _fail(error) from None
@@ -138,6 +143,7 @@ def spec_infer(
     id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
     order_column: OrderOption = None,
     positive: PositiveOption = None,
+    negative: NegativeOption = None,
     drop: Annotated[
         list[str] | None,
         typer.Option(help="Flat mode: a column to leave out; repeat for several."),
@@ -158,12 +164,13 @@ def spec_infer(
 
     try:
         _flat_only(
-            label, id_column=id_column, order_column=order_column, positive=positive, drop=drop
-        )
+            label, id_column=id_column, order_column=order_column, positive=positive,
+            negative=negative, drop=drop,
+        )  # fmt: skip
         inference = write_inferred_spec(
             leads, out, activities=activities, outcomes=outcomes, label=label,
-            id_column=id_column, order_column=order_column, positive=positive, drop=drop or (),
-            fmt=fmt,
+            id_column=id_column, order_column=order_column, positive=positive,
+            negative=negative or (), drop=drop or (), fmt=fmt,
         )  # fmt: skip
     except (ContractError, ValueError) as error:
         raise _fail(error) from None

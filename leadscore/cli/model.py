@@ -11,6 +11,7 @@ from rich.table import Table
 from leadscore.cli.options import (
     _USER_ERRORS,
     ActivitiesOption,
+    NegativeOption,
     OptionalLeadsOption,
     OrderOption,
     OutcomesOption,
@@ -207,6 +208,7 @@ def train(
     id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
     order_column: OrderOption = None,
     positive: PositiveOption = None,
+    negative: NegativeOption = None,
     drop: Annotated[
         list[str] | None,
         typer.Option(
@@ -265,12 +267,13 @@ def train(
 
     try:
         _flat_only(
-            label, id_column=id_column, order_column=order_column, drop=drop, positive=positive
-        )
+            label, id_column=id_column, order_column=order_column, drop=drop, positive=positive,
+            negative=negative,
+        )  # fmt: skip
         result = train_from_exports(
             out, ExportPaths(leads, activities, outcomes, warehouse, fmt=fmt),
             label=label, id_column=id_column, order_column=order_column, drop=drop or (),
-            positive=positive,
+            positive=positive, negative=negative or (),
             spec=spec, rulebook=rulebook, training_set=training_set,
             tracking_uri=tracking_uri, refit=not no_refit, decided=_decided,
         )  # fmt: skip

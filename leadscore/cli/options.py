@@ -83,6 +83,14 @@ PositiveOption = Annotated[
         "not 0/1, yes/no, true/false or a conversion date; every other value is 0."
     ),
 ]
+NegativeOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Flat mode, with --positive: a label value that means not converted (Lost, 失注); "
+        "repeat for several. Leads of any other value (Open) are then undecided: scored, but "
+        "not learnt from or judged on."
+    ),
+]
 OutcomesOption = Annotated[
     Path | None,
     typer.Option(

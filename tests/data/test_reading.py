@@ -477,6 +477,16 @@ def test_a_label_in_words_of_its_own_names_the_fix_and_then_reads_as_told(tmp_pa
     assert loaded.label.tolist() == [1, 0, 0, 1]
     with pytest.raises(ContractError, match="--positive 'Closed Won' is not a value of the label"):
         load_flat(tmp_path / "crm.csv", "Stage", fmt=TOKYO, positive="Closed Won")
+    # an open deal is neither won nor lost: with --negative it is undecided, not a loss
+    judged = load_flat(tmp_path / "crm.csv", "Stage", fmt=TOKYO, positive="Won",
+                       negative=["Lost"])  # fmt: skip
+    assert judged.label.tolist()[:2] == [1, 0] and np.isnan(judged.label.iloc[2])
+    assert judged.label.iloc[3] == 1
+    assert "'Stage': 'Won' is 1, 'Lost' 0; the 1 leads of other values (Open) are undecided" in (
+        " ".join(judged.notes)
+    )
+    with pytest.raises(ContractError, match="--negative without --positive"):
+        load_flat(tmp_path / "crm.csv", "Stage", fmt=TOKYO, negative=["Lost"])
     result = CliRunner().invoke(app, ["validate", "--leads", str(tmp_path / "crm.csv"),
                                       "--positive", "Won"])  # fmt: skip
     assert result.exit_code == 2 and "flat mode only" in result.output

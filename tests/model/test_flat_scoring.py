@@ -350,6 +350,19 @@ def test_a_report_whose_label_is_won_or_lost_trains_with_positive(tmp_path):
     rows = pd.read_parquet(tmp_path / "run" / "training" / "training_set.parquet")
     won = report.set_index("Prospect ID")["Stage"].eq("Closed Won").astype(int)
     assert (rows.set_index(schema.LEAD_ID)[LABEL] == won.loc[rows[schema.LEAD_ID]].to_numpy()).all()
+    # the newest deals still open: with --negative they are undecided, scored but not learnt
+    newest = report["Lead Number"] > report["Lead Number"].quantile(0.95)
+    report.loc[newest, "Stage"] = "Open"
+    report.to_csv(tmp_path / "open.csv", index=False)
+    result = invoke("train", "--leads", tmp_path / "open.csv", "--label", "Stage",
+                    "--positive", "Closed Won", "--negative", "Closed Lost",
+                    "--id-column", "Prospect ID", "--order-column", "Lead Number",
+                    "--out", tmp_path / "open", "--tracking-uri",
+                    f"sqlite:///{tmp_path / 'open.db'}")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    rows = pd.read_parquet(tmp_path / "open" / "training" / "training_set.parquet")
+    undecided = rows.set_index(schema.LEAD_ID).loc[report.loc[newest, "Prospect ID"]]
+    assert (undecided["split"] == "unlabeled").all() and undecided[LABEL].isna().all()
 
 
 def test_a_column_sales_filled_after_the_outcome_is_named_with_how_to_drop_it(tmp_path):

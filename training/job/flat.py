@@ -46,6 +46,7 @@ def prepare_flat_training(
     order_column: str | None = None,
     drop: Sequence[str] = (),
     positive: str | None = None,
+    negative: Sequence[str] = (),
     spec: FeatureSpec | None = None,
     rulebook: Rulebook | None = None,
     fmt: ExportFormat | None = None,
@@ -55,14 +56,15 @@ def prepare_flat_training(
 
     ``drop`` columns (filled in after the outcome, say) are left out before the spec is
     inferred; the label never becomes a feature, and ``positive`` is its value that means
-    converted when it is written in words of its own (Won, 受注). Without a rulebook the run
+    converted when it is written in words of its own (Won, 受注), ``negative`` those that mean
+    not (Lost, 失注; the rest then undecided). Without a rulebook the run
     starts from :func:`training.job.suggest.empty_rulebook`. ``fmt`` says how the file is
     written; an inferred spec reads the creation weekday and hour on its clock.
     """
     fmt = fmt or ExportFormat()
     flat = load_flat(
         leads, label, id_column=id_column, order_column=order_column, fmt=fmt, drop=drop,
-        positive=positive,
+        positive=positive, negative=negative,
     )  # fmt: skip
     if flat.created_from is not None:  # the next file is read the same way
         fmt = replace(fmt, columns={**fmt.columns, schema.CREATED_AT: flat.created_from})

@@ -337,6 +337,7 @@ def train_from_exports(
     id_column: str | None = None,
     order_column: str | None = None,
     positive: str | None = None,
+    negative: Sequence[str] = (),
     drop: Sequence[str] = (),
     spec: Path | None = None,
     rulebook: Path | None = None,
@@ -377,7 +378,7 @@ def train_from_exports(
             raise SourceChoiceError("flat mode needs --leads with --label")
         flat = prepare_flat_training(
             export.leads, label, out / "training", id_column=id_column,
-            order_column=order_column, drop=drop, positive=positive,
+            order_column=order_column, drop=drop, positive=positive, negative=negative,
             spec=load_spec(spec) if spec else None,
             rulebook=load_rulebook(rulebook) if rulebook else None, fmt=fmt,
         )  # fmt: skip
