@@ -626,12 +626,13 @@ def label_dates(table: Table, column: str) -> pd.Series | None:
 
 def parse_label(
     table: Table, column: str, positive: str | None = None, negative: Sequence[str] = ()
-) -> pd.Series:
+) -> tuple[pd.Series, pd.Series | None]:
     """A 0/1 label from 0/1, yes/no, true/false, y/n (any case, full-width too), はい/いいえ,
     あり/なし, 有/無, ○/×, or a conversion date (:func:`label_dates`: a date is 1, empty 0);
     with ``positive`` (Won, 受注), that value is 1 and the others 0, or with ``negative``
     (Lost, 失注) those are 0 and the rest undecided (NaN), compared as folded text; anything
-    else is an error, which names the fix when the label has two words."""
+    else is an error, which names the fix when the label has two words. Returns the label
+    and, for a label of dates, the dates (None otherwise)."""
     raw = table.frame[column]
     if negative and positive is None:
         raise table.error(
@@ -639,7 +640,7 @@ def parse_label(
             fix="Say which value means converted too: --positive VALUE",
         )  # fmt: skip
     if positive is not None:
-        return _label_of(table, column, positive, negative)
+        return _label_of(table, column, positive, negative), None
     dates = label_dates(table, column)
     text = raw.astype("string").str.normalize("NFKC").str.strip().str.lower()
     label = text.map(_LABEL_CLASSES) if dates is None else dates.notna().astype(int)
@@ -660,7 +661,7 @@ def parse_label(
             f"the label has only one class ({int(label.iloc[0])})", column=column,
             expected="both converted (1) and not converted (0) leads",
         )  # fmt: skip
-    return label.astype("int8")
+    return label.astype("int8"), dates
 
 
 _GROUPED_NUMBER = re.compile(r"^-?\d{1,3}(,\d{3})+(\.\d+)?$")
@@ -844,12 +845,11 @@ def load_flat(
     table, note = _with_lead_ids(table, id_column, leave_out=[c for c in (order_column,) if c])
     notes += [note] if note else []
     frame = table.frame
-    target = parse_label(table, label, positive, negative)
+    target, dates = parse_label(table, label, positive, negative)
     if positive is not None:
         notes.append(_label_words(frame, label, positive, negative))
     if schema.CREATED_AT in frame.columns:
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
-    dates = label_dates(table, label) if positive is None else None
     if dates is not None:
         target, note = _mature_label(table, target, dates, frame.get(schema.CREATED_AT), label)
         notes.append(note)

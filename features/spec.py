@@ -67,6 +67,16 @@ class SpecError(ValueError):
 class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
+    def __setstate__(self, state: dict) -> None:
+        """A spec pickled before a field existed (directions, spellings) loads with the
+        field's default, as its YAML would parse: models trained before still load, and
+        dumping their spec reads every field."""
+        fields = state.get("__dict__", {})
+        for name, field in type(self).model_fields.items():
+            if name not in fields and not field.is_required():
+                fields[name] = field.get_default(call_default_factory=True)
+        super().__setstate__(state)
+
 
 def _checked_direction(value: object) -> object:
     """``direction`` as written, or an error that says what each choice means."""
@@ -96,13 +106,6 @@ class _Directed(_Model):
     @classmethod
     def _known_direction(cls, value: object) -> object:
         return _checked_direction(value)
-
-    def __setstate__(self, state: dict) -> None:
-        # a spec pickled before directions existed loads as 'free'
-        fields = state.get("__dict__", {})
-        fields.setdefault("direction", "free")
-        fields.setdefault("direction_reason", None)
-        super().__setstate__(state)
 
     @property
     def sign(self) -> int:

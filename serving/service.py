@@ -137,6 +137,10 @@ class LeadScoring:
             on_refused=lambda _: self.metrics["policy_refused"].inc(),
         )
         self.max_batch = int(os.environ.get("LEADSCORE_MAX_BATCH", DEFAULT_MAX_BATCH))
+        # what a posted lead must carry: the model's, and a running service swaps only policies
+        scorer = self.handle.current()
+        self.reads = {"needs_created_at": needs_created_at(scorer),
+                      "reads_activities": not is_flat(scorer)}  # fmt: skip
         self.coalescer: Coalescer[ScoreRequest, ScoreResponse] = Coalescer(self._score_now)
         # the scorer's objects live as long as the worker: keep them out of every garbage
         # collection, so a full collection does not stall calls for tens of milliseconds
@@ -160,10 +164,7 @@ class LeadScoring:
 
     def _check_fits(self, lead: ScoreRequest) -> None:
         """The lead carries what the model being served reads (see ScoreRequest.check_fits)."""
-        scorer = self.handle.current()
-        lead.check_fits(
-            needs_created_at=needs_created_at(scorer), reads_activities=not is_flat(scorer)
-        )
+        lead.check_fits(**self.reads)
 
     def _score_now(self, leads: Sequence[ScoreRequest]) -> list[ScoreResponse]:
         return self._score(list(leads), datetime.now(UTC))

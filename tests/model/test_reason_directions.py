@@ -203,3 +203,20 @@ def test_a_number_with_a_direction_is_never_a_reason_against_when_there_is_some(
     assert contradicting(weights, visits, facts).tolist() == [
         [True, False], [True, False], [False, False]
     ]  # fmt: skip
+
+
+def test_a_categorical_attribute_pickled_before_spellings_loads_and_dumps_cleanly():
+    """A model trained before spellings existed: its spec's attributes load with none, and
+    dumping the spec (its fingerprint, the model's metadata) warns of no missing field."""
+    import warnings
+
+    from leadscore.features.spec import CategoricalAttribute
+
+    old = CategoricalAttribute(name="source", column="Lead Source")
+    state = old.__getstate__()
+    state["__dict__"].pop("spellings")
+    loaded = CategoricalAttribute.__new__(CategoricalAttribute)
+    loaded.__setstate__(state)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert loaded.model_dump() == old.model_dump() and loaded.spellings == {}

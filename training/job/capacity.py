@@ -360,6 +360,7 @@ def tune_threshold(
     *,
     delay: ResponseDelay | None = None,
     deal_value: DealValue | None = None,
+    loaded: Tuning | None = None,
 ) -> dict:
     """Re-tune the policy of a trained model for a capacity, without retraining.
 
@@ -367,13 +368,12 @@ def tune_threshold(
     for the new policy, the rulebook threshold and plain top-K per week, draws the capacity
     curve, and compares with the rulebook at the rulebook's own weekly volume. Writes the
     policy, with the delay model it assumed, into the model directory (the old one kept under
-    ``policies/``) and into the training's MLflow run.
+    ``policies/``) and into the training's MLflow run. ``loaded``: the model and rows when
+    the caller has read them already.
     """
-    from leadscore.training.model.artifact import load_model
-
     delay = delay or ResponseDelay()
-    scorer = load_model(model_dir)
-    valid, test = tuning_rows(scorer, training_set)
+    loaded = loaded or Tuning.load(model_dir, training_set)
+    scorer, valid, test = loaded.scorer, loaded.valid, loaded.test
     capacity.teams(valid)  # a segment the model lacks, or levels without capacity, fail here
     p_valid, p_test = scorer.probability(valid), scorer.probability(test)
     passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
@@ -423,18 +423,30 @@ def tune_threshold(
     return {"policy": policy, "backtest": pd.DataFrame(backtest).T, "curve": curve}
 
 
-def tuning_rows(scorer: LeadScorer, training_set: Path | None) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The labelled validation and test rows of the model's training set (or ``training_set``)."""
-    from leadscore.features.schema import SPLIT
+@dataclass(frozen=True)
+class Tuning:
+    """What re-tuning reads: the model directory's scorer and the labelled validation and test
+    rows of its training set (or ``training_set``), read once per `tune-threshold`."""
 
-    path = Path(training_set or scorer.metadata.get("training_set") or TRAINING_SET_FILE)
-    if not path.is_file():
-        raise CapacityError(f"training set {path} not found; pass --training-set")
-    rows = pd.read_parquet(path)
-    rows = rows[rows[LABEL].notna()]
-    valid = rows[rows[SPLIT] == "validation"].reset_index(drop=True)
-    test = rows[rows[SPLIT] == "test"].reset_index(drop=True)
-    return valid, test
+    model_dir: Path
+    scorer: LeadScorer
+    valid: pd.DataFrame
+    test: pd.DataFrame
+
+    @classmethod
+    def load(cls, model_dir: Path, training_set: Path | None = None) -> Tuning:
+        from leadscore.features.schema import SPLIT
+        from leadscore.training.model.artifact import load_model
+
+        scorer = load_model(model_dir)
+        path = Path(training_set or scorer.metadata.get("training_set") or TRAINING_SET_FILE)
+        if not path.is_file():
+            raise CapacityError(f"training set {path} not found; pass --training-set")
+        rows = pd.read_parquet(path)
+        rows = rows[rows[LABEL].notna()]
+        valid = rows[rows[SPLIT] == "validation"].reset_index(drop=True)
+        test = rows[rows[SPLIT] == "test"].reset_index(drop=True)
+        return cls(Path(model_dir), scorer, valid, test)
 
 
 def _store(
@@ -513,6 +525,7 @@ def tune_share(
     *,
     sla_hours: float = DEFAULT_SLA_HOURS,
     deal_value: DealValue | None = None,
+    loaded: Tuning | None = None,
 ) -> dict:
     """Re-tune the policy of a model whose file had no creation times: the best ``share`` of
     the leads (by P(SQL), or by P(SQL) x deal value), instant passes first.
@@ -524,12 +537,10 @@ def tune_share(
     rulebook threshold when it hands off anyone; the curve gives the expected MQL->SQL rate
     and share of SQLs caught on validation at other shares. ``sla_hours`` still sets the
     follow-up deadline of a handed-off lead. Written to the model directory and the
-    training's MLflow run.
+    training's MLflow run. ``loaded`` as for :func:`tune_threshold`.
     """
-    from leadscore.training.model.artifact import load_model
-
-    scorer = load_model(model_dir)
-    valid, test = tuning_rows(scorer, training_set)
+    loaded = loaded or Tuning.load(model_dir, training_set)
+    scorer, valid, test = loaded.scorer, loaded.valid, loaded.test
     p_valid, p_test = scorer.probability(valid), scorer.probability(test)
     passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
     passes_test = scorer.rules.instant_passes(test).any(axis=1).to_numpy()
@@ -603,8 +614,6 @@ def tune_for_capacity(
     levels of a categorical one. Returns :func:`tune_threshold`'s result with the
     ``capacity`` it was tuned for.
     """
-    from leadscore.training.model.artifact import load_model
-
     per_segment = {
         level: parse_capacity(amount)
         for level, amount in _pairs(segment_capacity, "--segment-capacity", "LEVEL=N/week").items()
@@ -612,7 +621,8 @@ def tune_for_capacity(
     if per_segment and not segment:
         raise CapacityError("--segment-capacity needs --segment")
     share = parse_share(capacity)
-    valid, _ = tuning_rows(load_model(model_dir), training_set)
+    loaded = Tuning.load(model_dir, training_set)  # once, for the choice and the tuning
+    valid = loaded.valid
     per_level = {}
     for level, amount in _pairs(level_value, "--level-value", "LEVEL=AMOUNT").items():
         try:
@@ -636,7 +646,7 @@ def tune_for_capacity(
                 "can follow up, e.g. --capacity 15%"
                 + (f", without {', '.join(refused)}" if refused else "")
             )
-        result = tune_share(model_dir, share, training_set, sla_hours=sla_hours, deal_value=value)
+        result = tune_share(model_dir, share, sla_hours=sla_hours, deal_value=value, loaded=loaded)
         return {**result, "capacity": None}
     if response_half_life_hours is not None:
         delay = ResponseDelay(response_half_life_hours, "configured")
@@ -649,7 +659,7 @@ def tune_for_capacity(
     else:
         per_week = parse_capacity(capacity)
     settings = Capacity(per_week, sla_hours, segment, per_segment)
-    result = tune_threshold(model_dir, settings, training_set, delay=delay, deal_value=value)
+    result = tune_threshold(model_dir, settings, delay=delay, deal_value=value, loaded=loaded)
     return {**result, "capacity": settings}
 
 
