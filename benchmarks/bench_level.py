@@ -1,4 +1,4 @@
-"""The combiner's level (training/job/level.py): three ways side by side on simulated worlds.
+"""The combiner's level (training/job/level.py): four ways side by side on simulated worlds.
 
     python benchmarks/bench_level.py [--worlds drift3000x3,default3000x2,default10000x1,
         default20000x3]
@@ -7,12 +7,15 @@ Issue 17 asks for a mean predicted probability within 10% of the realised rate o
 period. For each world the judged scorer (fitted on the train period, combiner on validation)
 and the refit (on train + validation, as the shipped model is on every period) are fitted
 once, with the test period kept unseen by both; each prints its mean P(SQL) over the test
-period's rate three ways:
+period's rate four ways:
 
 * **as fitted**: the combiner's intercept as the one period it was fitted on set it;
 * **local level**: the level read across periods by the local-level model always (no test of
   one level first; judged model only);
-* **the rule** (what ships): pooled unless Cochran's Q says the periods differ.
+* **the rule** (what ships): pooled unless Cochran's Q says the periods differ;
+* **untimed rule**: what the rule would read were the world's times missing, as in a flat file
+  without creation times (the same rows, their times replaced by stand-ins in time order):
+  random effects over slices (judged model only). What a drifting world would lose by it.
 
 Beside them, each model's band for the next period (``Level.band``: how low and how high its
 mean P(SQL) over the rate may be, for a period as large as the latest read) and whether the
@@ -37,10 +40,11 @@ import pandas as pd
 from scipy.special import expit, logit
 
 from leadscore.features.offline import connect, register
-from leadscore.features.schema import LABEL, SPLIT
+from leadscore.features.schema import CUTOFF_AT, LABEL, SPLIT
 from leadscore.features.spec import DEFAULT_SPEC, load_spec
 from leadscore.features.synthetic import DRIFTING_CHANNEL_MIX, SimulationConfig, simulate
-from leadscore.features.training_set import SplitPlan, build_training_set
+from leadscore.features.training_set import STAND_IN_START, SplitPlan, build_training_set
+from leadscore.training.job.level import SAME_LEVEL_P
 from leadscore.training.job.train import (
     LEVEL_PERIODS,
     LIGHTGBM_GRID,
@@ -88,8 +92,11 @@ def as_fitted(scorer: LeadScorer, rows: pd.DataFrame) -> np.ndarray:
     return expit(logit(scorer.probability(rows)) - scorer.metadata["level"]["intercept_shift"])
 
 
-def local_level(scorer: LeadScorer, parts: dict[str, pd.DataFrame]) -> np.ndarray:
-    """The judged scorer's test P(SQL) with its level read by the local level always."""
+def reread(
+    scorer: LeadScorer, parts: dict[str, pd.DataFrame], significance: float = SAME_LEVEL_P
+) -> np.ndarray:
+    """The judged scorer's test P(SQL) with its level read again from ``parts`` (train and
+    validation as the judged model reads them) at ``significance``."""
     fitted = scorer.combiner.with_level(-scorer.metadata["level"]["intercept_shift"])
     margins = {name: scorer.component_logits(parts[name]).to_numpy() for name in parts}
     moved, _ = shift_level(
@@ -97,9 +104,18 @@ def local_level(scorer: LeadScorer, parts: dict[str, pd.DataFrame]) -> np.ndarra
         [(parts["train"], margins["train"], LEVEL_PERIODS),
          (parts["validation"], margins["validation"], 1)],
         reference=margins["validation"],
-        significance=ALWAYS_MOVING,
+        significance=significance,
     )  # fmt: skip
     return expit(moved.decision_function(margins["test"]))
+
+
+def without_times(parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
+    """``parts`` as a flat file without creation times would give them: every row's time a
+    stand-in (:data:`STAND_IN_START` plus its place in time order, in seconds)."""
+    rows = pd.concat(parts, names=["part", "row"]).sort_values(CUTOFF_AT, kind="stable")
+    places = pd.to_timedelta(np.arange(len(rows)), unit="s")
+    rows[CUTOFF_AT] = (STAND_IN_START + places).as_unit(rows[CUTOFF_AT].dt.unit)
+    return {name: rows.xs(name, level="part").sort_index() for name in parts}
 
 
 def judge_world(world: str, leads: int, seed: int) -> dict[str, object]:
@@ -117,8 +133,9 @@ def judge_world(world: str, leads: int, seed: int) -> dict[str, object]:
         "leads": leads,
         "test SQL rows": int(test[LABEL].sum()),
         "judged as fitted": as_fitted(judged, test).mean() / rate,
-        "judged local level": local_level(judged, parts).mean() / rate,
+        "judged local level": reread(judged, parts, ALWAYS_MOVING).mean() / rate,
         "judged the rule": judged.probability(test).mean() / rate,
+        "judged untimed rule": reread(judged, without_times(parts)).mean() / rate,
         "rule's reading": f"{judged.metadata['level']['method']} "
         f"(p {judged.metadata['level']['same_level_p']:.2f})",
         "refit as fitted": as_fitted(refit, test).mean() / rate,

@@ -4,7 +4,9 @@ A marketing ops lead compares the scorer's mean P(SQL) with what sales converted
 When the one period the combiner was fitted on converted low by chance, every score of the next
 quarter came out low with it (on the 20,000-lead Marketo world, 0.80 of the test period's rate).
 The level rule pools the periods unless their levels differ beyond sampling noise, and follows
-the latest when they drift.
+the latest when they drift. A flat file without creation times has slices of lead order, not
+periods of time: their levels are read as draws about one level, and the band keeps how far
+apart they were.
 """
 
 from __future__ import annotations
@@ -20,8 +22,9 @@ from scipy.special import expit, logit
 from leadscore.features.offline import LABEL
 from leadscore.features.schema import CUTOFF_AT, LEAD_ID
 from leadscore.features.synthetic import simulate
-from leadscore.features.training_set import SPLIT
+from leadscore.features.training_set import SPLIT, STAND_IN_START
 from leadscore.training.job.level import (
+    UNTIMED,
     Period,
     local_level,
     offset_variance,
@@ -67,6 +70,35 @@ def test_a_dip_within_sampling_noise_moves_the_level_only_by_its_share():
     assert level.offset == pytest.approx(np.dot(level.period_weights, level.period_offsets))
 
 
+def test_slices_of_lead_order_that_agree_read_the_pooled_level():
+    """Without times, slices whose levels differ no more than their noise: DerSimonian and
+    Laird's between-slice variance is 0, and the level is the pooled one."""
+    periods = [period(0.3, seed) for seed in range(4)] + [period(0.2, seed=4)]
+    pooled, untimed = read_level(periods), read_level(periods, timed=False)
+    assert untimed.method == UNTIMED
+    assert untimed.offset == pytest.approx(pooled.offset)
+    np.testing.assert_allclose(untimed.period_weights, pooled.period_weights)
+    assert 0 < untimed.spread < 0.1
+
+
+def test_slices_of_lead_order_that_differ_are_not_extrapolated_from_the_latest():
+    """A file whose latest slices converted higher: with times that is a drift to follow;
+    without, the slices are draws about one level. The level sits at their plain mean, not at
+    the latest slice, and the band widens by how far apart the slices were."""
+    levels = [0.6, 0.4, 0.2, 0.0, -0.2]
+    periods = [period(level, seed) for seed, level in enumerate(levels)]
+    timed, untimed = read_level(periods), read_level(periods, timed=False)
+    assert timed.method == "a moving level" and timed.offset < 0.0
+    assert untimed.method == UNTIMED and untimed.same_level_p == timed.same_level_p
+    offsets = np.array(untimed.period_offsets)
+    assert untimed.offset == pytest.approx(np.dot(untimed.period_weights, offsets))
+    assert untimed.offset == pytest.approx(offsets.mean(), abs=0.03)  # slice noise << spread
+    assert max(untimed.period_weights) - min(untimed.period_weights) < 0.05
+    # the next slice may sit wherever these did: their spread, not the mean's error alone
+    assert offsets.std(ddof=1) <= untimed.spread < 2 * offsets.std(ddof=1)
+    assert untimed.spread > 2 * read_level(periods[:1] * 5, timed=False).spread
+
+
 def test_a_level_that_keeps_falling_is_followed():
     """+0.6 down to -0.2 in five steps is no noise: the latest periods weigh most."""
     periods = [period(level, seed) for seed, level in enumerate([0.6, 0.4, 0.2, 0.0, -0.2])]
@@ -90,6 +122,23 @@ def test_the_level_says_how_far_the_next_period_may_sit_about_as_often_as_it_cla
         levels = np.cumsum(rng.normal(0.0, step, 6))
         periods = [period(value, seed=1000 * seed + k) for k, value in enumerate(levels)]
         level = read_level(periods[:5])
+        sixth = period_offset(periods[5].log_odds, float(periods[5].label.mean()))
+        level_held.append(abs(levels[5] - level.offset) <= 1.96 * level.spread)
+        offset_held.append(abs(sixth - level.offset) <= 1.96 * level.next_period_sd)
+    assert np.mean(level_held) >= 0.88 and np.mean(offset_held) >= 0.88
+
+
+@pytest.mark.parametrize("between", [0.0, 0.1, 0.2])
+def test_slices_of_lead_order_say_how_far_the_next_may_sit_about_as_often_as_they_claim(between):
+    """Slices whose levels scatter by ``between`` log-odds about one level, in no order: five
+    are read without times, and +/- 1.96 spreads must hold a sixth's level, and with a slice's
+    noise its realised offset, nearly as often as the 95% they claim."""
+    level_held, offset_held = [], []
+    for seed in range(120):
+        rng = np.random.default_rng(seed)
+        levels = rng.normal(0.0, between, 6)
+        periods = [period(value, seed=1000 * seed + k) for k, value in enumerate(levels)]
+        level = read_level(periods[:5], timed=False)
         sixth = period_offset(periods[5].log_odds, float(periods[5].label.mean()))
         level_held.append(abs(levels[5] - level.offset) <= 1.96 * level.spread)
         offset_held.append(abs(sixth - level.offset) <= 1.96 * level.next_period_sd)
@@ -200,6 +249,26 @@ def test_without_a_usable_period_the_combiner_stays_as_fitted():
     moved, level = shift_level(combiner, [(no_sql, margins, 2)], reference=margins)
     assert level.method == "none" and moved is combiner
     assert "left as fitted" in level.describe() and level.band is None  # no band is claimed
+
+
+def test_a_file_without_creation_times_reads_its_slices_as_one_level():
+    """The same history with its times replaced by a flat file's stand-ins (a second apart in
+    lead order): the combiner's level is read with random effects, not followed to the
+    latest slice."""
+    levels = [0.6, 0.4, 0.2, 0.0, -0.2]
+    history = [margins_and_rows(seed, f"2025-0{seed + 1}-01", lv) for seed, lv in enumerate(levels)]
+    margins = np.vstack([m for m, _ in history])
+    rows = pd.concat([r for _, r in history], ignore_index=True)
+    combiner = LogOddsBlend(layer="logistic").fit(margins, rows[LABEL].to_numpy(int))
+    _, timed = shift_level(combiner, [(rows, margins, 5)], reference=history[-1][0])
+    stand_in = rows.assign(
+        **{CUTOFF_AT: STAND_IN_START + pd.to_timedelta(np.arange(len(rows)), unit="s")}
+    )
+    _, untimed = shift_level(combiner, [(stand_in, margins, 5)], reference=history[-1][0])
+    assert timed.method == "a moving level" and untimed.method == UNTIMED
+    assert untimed.period_offsets == pytest.approx(timed.period_offsets)
+    assert untimed.offset > timed.offset + 0.2  # about the mean, not the latest slice's -0.2
+    assert "no times: slices of lead order" in untimed.describe()
 
 
 @pytest.fixture(scope="module")

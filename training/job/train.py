@@ -370,7 +370,9 @@ def shift_level(
     rate, so a fitting period's offset is its level and not the combiner's slope at work on
     margins sharper than out of sample. The intercept then moves until the combiner's mean
     P(SQL) on the ``reference`` margins (the latest period's) is what the models' own link gives
-    them at the level read. With no usable period, the combiner is left as fitted.
+    them at the level read. With no usable period, the combiner is left as fitted. Periods of a
+    flat file without times are slices of lead order, read as such (``timed``, see
+    :mod:`training.job.level`).
     ``significance``: see :func:`training.job.level.read_level`.
     """
     periods = [
@@ -378,7 +380,8 @@ def shift_level(
         for rows, margins, count in parts
         for period in periods_of(rows, own_log_odds(combiner, margins), count)
     ]
-    level = read_level(periods, significance)
+    timed = not all(is_stand_in(rows[CUTOFF_AT]) for rows, _, _ in parts)
+    level = read_level(periods, significance, timed)
     if level.method == "none":
         return combiner, level
     own = own_log_odds(combiner, reference)
