@@ -15,7 +15,8 @@ period's rate four ways:
 * **the rule** (what ships): pooled unless Cochran's Q says the periods differ;
 * **untimed rule**: what the rule would read were the world's times missing, as in a flat file
   without creation times (the same rows, their times replaced by stand-ins in time order):
-  random effects over slices (judged model only). What a drifting world would lose by it.
+  random effects over slices (judged model only). The rule alone changes: the slices are the
+  same rows in time order, the best case for a file's lead order.
 
 Beside them, each model's band for the next period (``Level.band``: how low and how high its
 mean P(SQL) over the rate may be, for a period as large as the latest read) and whether the

@@ -54,10 +54,11 @@ maturity rule needs dates), so the latest slices, the ones a moving level weighs
 least settled. So the slices are read as draws about one level (``UNTIMED``): pooled with
 random effects, each weighted by its precision with the variance between slices added
 (DerSimonian and Laird's moment estimate, the meta-analyst's), and that variance kept in the
-band, since the next file may sit wherever the history's slices did. When the slices agree, it
-is the pooled level above. On X Education (``benchmarks/bench_xeducation.py``; its newest
-fifth, held out, converted 0.370 against 0.42 in the training file's latest quarter, its newest
-half at 0.327) the moving level predicted 1.138 of the held-out rate, this rule 1.08.
+band, since the next file may sit wherever the history's slices did. When Cochran's Q is no
+more than its degrees of freedom, it is the pooled level above. On X Education
+(``benchmarks/bench_xeducation.py``: the last two of the training file's four slices in lead
+number order converted 0.42, the held-out newest fifth 0.370, and the newer half of that 0.327)
+the moving level predicted 1.138 of the held-out rate, this rule 1.086.
 """
 
 from __future__ import annotations
@@ -106,7 +107,8 @@ class Level:
     period_offsets: list[float]
     period_weights: list[float]  # each period's share in ``offset`` (they sum to 1)
     # standard deviation (log-odds) of the next period's level about ``offset``: the level's
-    # own uncertainty, plus one random step for a moving level
+    # own uncertainty, plus one random step for a moving level, or the spread between slices
+    # for ``UNTIMED``
     spread: float = 0.0
     # standard deviation (log-odds) of the offset of a period as large as the latest read: the
     # sampling noise the next period's own rate adds to its level
@@ -128,9 +130,11 @@ class Level:
             return f"{subject}: no period held both an SQL and a non-SQL lead; left as fitted."
         offsets = ", ".join(f"{o:+.2f}" for o in self.period_offsets)
         weights = ", ".join(f"{w:.2f}" for w in self.period_weights)
+        untimed = self.method == UNTIMED
+        parts = "slices (offsets first to last" if untimed else "periods (offsets oldest to latest"
         return (
-            f"{subject}: {self.method} over {len(self.period_offsets)} periods (offsets oldest to "
-            f"latest {offsets} log-odds, weights {weights}; same-level test p = "
+            f"{subject}: {self.method} over {len(self.period_offsets)} {parts} "
+            f"{offsets} log-odds, weights {weights}; same-level test p = "
             f"{self.same_level_p:.2f}); the combiner's intercept moves "
             f"{self.intercept_shift:+.3f}.{self._band_words()}"
         )
@@ -215,7 +219,8 @@ def read_level(
     SQL and a non-SQL lead carry no level and are left out. With none left, the level is 0
     and ``method`` is "none". A ``significance`` above 1 skips the test of one level (the local
     level always, as ``benchmarks/bench_level.py`` compares). ``timed`` False: the periods
-    are slices of lead order, read by :func:`random_effects_level`."""
+    are slices of lead order, read by :func:`random_effects_level`, and ``significance``
+    plays no part (Cochran's Q sets the variance between slices instead)."""
     usable = [p for p in periods if p.sql_leads > 0 and p.other_leads > 0]
     if not usable:
         return Level(0.0, "none", 1.0, [], [])
@@ -278,7 +283,12 @@ def random_effects_level(
 
 def _between_slices_spread(offsets: np.ndarray, variances: np.ndarray, offset: float) -> float:
     """Standard deviation (log-odds) of the next slice's level about ``offset``: a mixture over
-    between-slice variances, each weighed by the likelihood of the slices' offsets."""
+    between-slice variances, each weighed by the likelihood of the slices' offsets. With fewer
+    than ``MOVEMENT_PERIODS`` slices the likelihood cannot favour any variance (one slice says
+    nothing of the spread), so, as :func:`next_level_spread` does, the spread is the pooled
+    level's own uncertainty: read such a band as a floor."""
+    if len(offsets) < MOVEMENT_PERIODS:
+        return next_level_spread(offsets, variances, offset)
     loglik, ahead = [], []
     for tau2 in STEP_VARIANCES:
         total = variances + tau2
