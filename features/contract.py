@@ -126,6 +126,8 @@ class Table:
     # told to map it for its table alone
     mapped: tuple[str, ...] = ()
     title_rows: int = 0  # rows above the header holding a title, not read as data
+    # an Excel sheet chosen among several without being named, and how to choose another
+    sheet_choice: str | None = None
 
     def error(self, problem: str, **kwargs: object) -> ContractError:
         return ContractError(
@@ -249,12 +251,16 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         raise ContractError("file not found", source=str(path), fix="Check the path")
     if path.stat().st_size == 0:
         raise ContractError("the file is empty", source=source, expected="a header and rows")
+    choice = None  # which sheet of several was read, when none was named
     try:
         skipped = 0  # title rows above the header
         if kind_of_file == "parquet":
             frame = pd.read_parquet(path)
         elif kind_of_file == "excel":
-            frame, _, skipped = read_excel_table(path, fmt)
+            sheet = read_excel_table(path, fmt, kind)
+            frame, skipped, source, choice = (
+                sheet.frame, sheet.title_rows, sheet.source, sheet.choice
+            )  # fmt: skip
         else:
             frame, skipped = read_text_table(path, fmt, tab=kind_of_file == "tsv")
     except ReadError as error:
@@ -272,7 +278,7 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         )
     except ValueError as error:
         raise ContractError(str(error), source=source) from None
-    notes = title_note(source, skipped)
+    notes = ((f"{path.name}: {choice}",) if choice else ()) + title_note(source, skipped)
     if footer:
         notes += (f"{source}: its last row is a totals row ({footer!r}) and was left out",)
     if trailing:
@@ -285,7 +291,7 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         notes += preset_notes
     mapped = tuple(c for c in fmt.columns if "." not in c)
     read = {"time_zone": fmt.time_zone, "date_format": fmt.date_format, "notes": notes,
-            "kind": kind, "mapped": mapped}  # fmt: skip
+            "kind": kind, "mapped": mapped, "sheet_choice": choice}  # fmt: skip
     if kind_of_file == "parquet":
         return Table(frame, source, **read)  # type: ignore[arg-type]
     numbers = _number_columns(frame) if kind == "leads" else ()  # judged on leads alone
@@ -399,6 +405,8 @@ def _require_columns(
             hint = f"Rename the file's column to '{column}'" + (
                 f" (did you mean '{near}'?)" if near else ""
             ) + ": the model reads it by that name"  # fmt: skip
+        if table.sheet_choice:
+            hint += f". Or it is on another sheet: this {table.sheet_choice}"
         raise table.error(
             f"missing required column '{column}'",
             expected=expected or f"columns {', '.join(required)}", fix=hint,

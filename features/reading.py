@@ -60,11 +60,15 @@ class ExportFormat:
     """
 
     encoding: str | None = None  # None: detected (UTF-8, UTF-8 or UTF-16 with a BOM, CP932)
-    sheet: str | None = None  # Excel: a sheet's name or 0-based position; None: the first
+    # Excel: a sheet's name or 0-based position; None: the sheet named for the table, or the
+    # first (:func:`choose_sheet`)
+    sheet: str | None = None
     time_zone: str = "UTC"  # the clock of times written without a zone
     date_format: str | None = None  # strptime form for every time; None: decided per column
     columns: Mapping[str, str] = field(default_factory=dict)
     source: str | None = None
+    # one table's sheet (``activities: 行動履歴``), over ``sheet``: one workbook, three tables
+    sheets: Mapping[str, str] = field(default_factory=dict)
 
     FILE_NAME: ClassVar[str] = "export_format.yaml"
     METADATA_KEY: ClassVar[str] = "export_format"  # its key in a model's metadata.json
@@ -79,6 +83,12 @@ class ExportFormat:
                     f"'{self.encoding}' is not an encoding Python knows; write one such as "
                     "utf-8, utf-8-sig, cp932 or shift_jis"
                 ) from None
+        strange = sorted(set(self.sheets) - set(schema.CONTRACT_COLUMNS))
+        if strange:
+            raise ValueError(
+                f"sheet for '{strange[0]}': not a table; name the sheet of "
+                f"{', '.join(schema.CONTRACT_COLUMNS)}"
+            )
         known = {c for columns in schema.CONTRACT_COLUMNS.values() for c in columns}
         known |= {f"{table}.{c}" for table, cs in schema.CONTRACT_COLUMNS.items() for c in cs}
         unknown = sorted(set(self.columns) - known)
@@ -104,7 +114,7 @@ class ExportFormat:
         return self == ExportFormat()
 
     def as_dict(self) -> dict[str, object]:
-        return {**asdict(self), "columns": dict(self.columns)}
+        return {**asdict(self), "columns": dict(self.columns), "sheets": dict(self.sheets)}
 
     def save(self, folder: Path) -> Path:
         """Write the format beside a training set or into a model directory."""
@@ -142,13 +152,20 @@ class ExportFormat:
         columns = raw.get("columns") or {}
         if not isinstance(columns, Mapping):
             raise ValueError(f"{source}: columns must map contract names to the export's names")
+        sheets = raw.get("sheets") or {}
+        if not isinstance(sheets, Mapping):
+            raise ValueError(f"{source}: sheets must map tables to sheet names (leads: リード)")
         for key in ("encoding", "sheet", "date_format", "source", "time_zone"):
             value = raw.get(key)
             if value is not None and not isinstance(value, str | int if key == "sheet" else str):
                 raise ValueError(f"{source}: {key} must be text, not {value!r}")
         if "time_zone" in raw and raw["time_zone"] is None:
             raise ValueError(f"{source}: time_zone is empty; write one such as Asia/Tokyo or UTC")
-        return cls(**{**raw, "columns": {str(k): str(v) for k, v in columns.items()}})  # type: ignore[arg-type]
+        return cls(**{
+            **raw,
+            "columns": {str(k): str(v) for k, v in columns.items()},
+            "sheets": {str(k): str(v) for k, v in sheets.items()},
+        })  # type: ignore[arg-type]  # fmt: skip
 
     @classmethod
     def from_metadata(cls, metadata: Mapping[str, object]) -> ExportFormat | None:
@@ -188,6 +205,8 @@ class ExportFormat:
                 if "." not in c or c.split(".", 1)[1] not in new
             }  # fmt: skip
             given["columns"] = {**kept, **new}
+        if "sheets" in given:  # a table's sheet given now joins those named before
+            given["sheets"] = {**self.sheets, **given["sheets"]}  # type: ignore[dict-item]
         return replace(self, **given)  # type: ignore[arg-type]
 
 
@@ -198,6 +217,24 @@ def table_columns(columns: Mapping[str, str], table: str) -> dict[str, str]:
     every = {c: e for c, e in columns.items() if "." not in c}
     own = {c.split(".", 1)[1]: e for c, e in columns.items() if c.startswith(f"{table}.")}
     return {**every, **own}
+
+
+def parse_sheet_options(values: Sequence[str]) -> tuple[str | None, dict[str, str]]:
+    """``--sheet`` options as (the sheet of every file, each table's own): ``--sheet リード``
+    names one sheet for all, ``--sheet activities=行動履歴`` one table's."""
+    every, own = None, {}
+    for value in values:
+        table, sep, name = value.partition("=")
+        if sep and table.strip() in schema.CONTRACT_COLUMNS and name.strip():
+            own[table.strip()] = name.strip()
+        elif every is None:
+            every = value
+        else:
+            raise ValueError(
+                f"--sheet {value!r}: a sheet for every file is already named ({every!r}); name "
+                f"one table's as TABLE=SHEET ({', '.join(schema.CONTRACT_COLUMNS)})"
+            )
+    return every, own
 
 
 def parse_column_options(pairs: Sequence[str]) -> dict[str, str]:
@@ -357,10 +394,76 @@ def read_text_table(path: Path, fmt: ExportFormat, tab: bool) -> tuple[pd.DataFr
         ) from None  # fmt: skip
 
 
-def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple[str, ...], int]:
+# what a workbook holding several tables calls each one's sheet (folded by fold_text)
+SHEET_NAMES = {
+    "leads": {"leads", "lead", "contacts", "contact", "people", "リード", "見込み客", "リード一覧"},
+    "activities": {
+        "activities", "activity", "activity log", "activity history", "events",
+        "アクティビティ", "行動履歴", "活動履歴", "行動", "アクション履歴",
+    },
+    "outcomes": {
+        "outcomes", "outcome", "opportunities", "opportunity", "deals", "conversions",
+        "商談", "成果", "商談化", "受注",
+    },
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Sheet:
+    """The sheet :func:`read_excel_table` read: its rows, and where and why it read them."""
+
+    frame: pd.DataFrame
+    times: tuple[str, ...]  # columns whose cells are all dates
+    title_rows: int  # rows above the header, skipped (:func:`title_rows`)
+    source: str  # the file's name, with the sheet's when the workbook has several
+    # which sheet was chosen and how to choose another, when the user did not name it among
+    # several: a note for the run, and a fix for an error about a column the sheet lacks
+    choice: str | None
+
+
+def choose_sheet(
+    names: Sequence[str], fmt: ExportFormat, kind: str, source: str
+) -> tuple[int, str | None]:
+    """The position of the sheet to read as ``kind``'s table, and what was chosen when it was
+    chosen among several without being named (:attr:`Sheet.choice`).
+
+    The table's own sheet (``fmt.sheets``) wins, then one for every file (``fmt.sheet``, a
+    name or a 0-based position). Unnamed, a workbook of one sheet reads it; of several, the
+    one sheet named for the table (``SHEET_NAMES``: 行動履歴 for activities), else the first.
+    Why look at the names: a Japanese MA export or a hand-made workbook keeps leads, activity
+    history and deals as sheets of one file, and passing it as --leads, --activities and
+    --outcomes read its first sheet three times, stopping on columns the activities lacked.
+    """
+    from leadscore.features.spec import fold_text  # spec imports no reading: no cycle
+
+    asked = fmt.sheets.get(kind, fmt.sheet)
+    if asked is not None:
+        position = int(asked) if str(asked).isdigit() else None
+        if position is None and str(asked) in names:
+            position = list(names).index(str(asked))
+        if position is None or position >= len(names):
+            option = f"--sheet {kind}=NAME" if kind in fmt.sheets else "--sheet"
+            raise ReadError(
+                f"no sheet {asked!r}", source=source,
+                fix=f"The workbook's sheets are {', '.join(names)}; choose one with {option}",
+            )  # fmt: skip
+        return position, None
+    if len(names) == 1:
+        return 0, None
+    named = [k for k, name in enumerate(names) if fold_text(str(name)) in SHEET_NAMES.get(kind, ())]
+    position = named[0] if len(named) == 1 else 0
+    why = f"named for {kind}" if len(named) == 1 else "the first"
+    return position, (
+        f"read sheet '{names[position]}' ({why}) of {len(names)}: {', '.join(names)}; "
+        f"choose another with --sheet {kind}=NAME"
+    )
+
+
+def read_excel_table(path: Path, fmt: ExportFormat, kind: str = "leads") -> Sheet:
     """A sheet of an Excel workbook as the CSV reader gives it: text cells, except columns
-    whose cells are all dates (typed by Excel), which stay times; returns the frame, its time
-    columns and the title rows above its header that were skipped (:func:`title_rows`).
+    whose cells are all dates (typed by Excel), which stay times; the sheet is ``kind``'s
+    table's (:func:`choose_sheet`), and title rows above its header are skipped
+    (:func:`title_rows`).
 
     Why convert numbers to text: the rest of the contract reads CSV cells as text (a code
     ``0111`` keeps its zero, the spec says which attributes are numbers), and Excel stores
@@ -377,16 +480,8 @@ def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple
         raise ReadError(
             f"not a readable .xlsx workbook ({type(exc).__name__})", source=path.name
         ) from None
-    sheet: str | int = 0
-    if fmt.sheet is not None:
-        sheet = int(fmt.sheet) if str(fmt.sheet).isdigit() else str(fmt.sheet)
-        names = [str(n) for n in book.sheet_names]
-        missing = sheet not in names if isinstance(sheet, str) else sheet >= len(names)
-        if missing:
-            raise ReadError(
-                f"no sheet {fmt.sheet!r}", source=path.name,
-                fix=f"The workbook's sheets are {', '.join(names)}; choose one with --sheet",
-            )  # fmt: skip
+    names = [str(n) for n in book.sheet_names]
+    sheet, choice = choose_sheet(names, fmt, kind, path.name)
     head = book.parse(sheet, dtype=object, header=None, nrows=HEAD_ROWS)
     skipped = title_rows(head.itertuples(index=False))
     raw = book.parse(sheet, dtype=object, header=skipped)
@@ -400,7 +495,8 @@ def read_excel_table(path: Path, fmt: ExportFormat) -> tuple[pd.DataFrame, tuple
             times.append(str(column))
         else:
             frame[str(column)] = pd.Series(values.map(_cell_text).tolist(), dtype="str")
-    return frame, tuple(times), skipped
+    source = f"{path.name} [{names[sheet]}]" if len(names) > 1 else path.name
+    return Sheet(frame, tuple(times), skipped, source, choice)
 
 
 def _cell_text(value: object) -> str | None:

@@ -112,9 +112,12 @@ _READING_OPTIONS: dict[str, tuple[object, object]] = {
         ),
     ),
     "sheet": (
-        str | None,
+        list[str] | None,
         typer.Option(
-            help="Excel files: the sheet's name or 0-based position; default: the first.",
+            metavar="SHEET|TABLE=SHEET",
+            help="Excel files: the sheet's name or 0-based position, for every file, or for one "
+            "table's: --sheet activities=行動履歴 (repeat). Default: the one sheet named for the "
+            "table (Leads, 行動履歴, 商談...), else the first.",
             rich_help_panel="Reading the export",
         ),
     ),
@@ -205,7 +208,11 @@ def _export_format(  # type: ignore[no-untyped-def]
 ):
     """The ExportFormat the options describe; None when none was given."""
     from leadscore.features.presets import preset_names
-    from leadscore.features.reading import ExportFormat, parse_column_options
+    from leadscore.features.reading import (
+        ExportFormat,
+        parse_column_options,
+        parse_sheet_options,
+    )
 
     given = (encoding, sheet, time_zone, date_format, column, source, export_format)
     if all(value is None for value in given):
@@ -213,9 +220,10 @@ def _export_format(  # type: ignore[no-untyped-def]
     if source is not None and source not in preset_names():
         raise ValueError(f"--source {source!r}: choose one of {', '.join(preset_names())}")
     base = ExportFormat.load(export_format) if export_format else ExportFormat()
+    every, own = parse_sheet_options(sheet or [])
     return base.with_options(
-        encoding=encoding, sheet=sheet, time_zone=time_zone, date_format=date_format,
-        columns=parse_column_options(column or []), source=source,
+        encoding=encoding, sheet=every, sheets=own, time_zone=time_zone,
+        date_format=date_format, columns=parse_column_options(column or []), source=source,
     )  # fmt: skip
 
 

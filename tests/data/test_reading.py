@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.contract import ContractError, load_export, load_flat
-from leadscore.features.reading import ExportFormat, parse_column_options
+from leadscore.features.reading import ExportFormat, parse_column_options, parse_sheet_options
 from tests.worlds import hubspot_contacts
 
 TOKYO = ExportFormat(
@@ -106,6 +106,79 @@ def test_a_missing_sheet_names_the_sheets_there_are(tmp_path):
     LEADS.to_excel(book, sheet_name="リード", index=False)
     with pytest.raises(ContractError, match=r"export\.xlsx: no sheet 'Leads'.*リード"):
         load_export(book, fmt=TOKYO.with_options(sheet="Leads"))
+
+
+def one_workbook(path: Path, names: tuple[str, str, str], cover: str | None = "説明") -> Path:
+    """The whole export as sheets of one workbook, behind a cover sheet as reports keep one."""
+    with pd.ExcelWriter(path) as writer:
+        if cover:
+            pd.DataFrame({cover: ["リード、行動履歴、商談の3シート"]}).to_excel(
+                writer, sheet_name=cover, index=False
+            )
+        for name, frame in zip(names, (LEADS, ACTIVITIES, OUTCOMES), strict=True):
+            frame.to_excel(writer, sheet_name=name, index=False)
+    return path
+
+
+def test_one_workbook_of_leads_activity_history_and_deals_loads_as_the_three_files(
+    tmp_path, as_written_in_utf8
+):
+    """A team that keeps its export as one workbook passes it three times: each table reads
+    the sheet named for it, and the run says which it read."""
+    book = one_workbook(tmp_path / "export.xlsx", ("リード", "行動履歴", "商談"))
+
+    export = load_export(book, book, book, fmt=TOKYO)
+
+    for table in ("leads", "activities", "outcomes"):
+        pd.testing.assert_frame_equal(getattr(export, table), getattr(as_written_in_utf8, table))
+    assert (
+        "export.xlsx: read sheet '行動履歴' (named for activities) of 4: 説明, "
+        "リード, 行動履歴, 商談; choose another with --sheet activities=NAME" in export.notes
+    )
+
+
+def test_sheets_named_by_nobody_are_chosen_per_table_and_errors_name_the_sheet(tmp_path):
+    """Sheet1, Sheet2, Sheet3: nothing says which is which. Unnamed, every table reads the
+    first, and the activities' missing column is placed in its sheet with the fix; named per
+    table on the command line, the export validates."""
+    book = one_workbook(tmp_path / "export.xlsx", ("Sheet1", "Sheet2", "Sheet3"), cover=None)
+    options = [f"--column={c}={n}" for c, n in TOKYO.columns.items()]
+    files = ["--leads", str(book), "--activities", str(book), "--outcomes", str(book)]
+
+    unnamed = CliRunner().invoke(app, ["validate", *files, *options])
+    assert unnamed.exit_code == 2 and "Traceback" not in unnamed.output
+    said = " ".join(unnamed.output.split())
+    assert "export.xlsx [Sheet1]: missing required column 'occurred_at'" in said
+    assert (
+        "Or it is on another sheet: this read sheet 'Sheet1' (the first) of 3: Sheet1, "
+        "Sheet2, Sheet3; choose another with --sheet activities=NAME" in said
+    )
+
+    named = CliRunner().invoke(app, [
+        "validate", *files, *options, "--timezone", "Asia/Tokyo",
+        "--sheet", "leads=Sheet1", "--sheet", "activities=Sheet2", "--sheet", "outcomes=2",
+    ])  # fmt: skip
+    assert named.exit_code == 0, named.output
+    wrong = CliRunner().invoke(app, ["validate", *files, *options, "--sheet", "activities=行動"])
+    assert wrong.exit_code == 2
+    assert (
+        "export.xlsx: no sheet '行動'. The workbook's sheets are Sheet1, Sheet2, Sheet3; "
+        "choose one with --sheet activities=NAME" in " ".join(wrong.output.split())
+    )
+
+
+def test_each_tables_sheet_is_kept_with_the_format_for_the_next_file(tmp_path):
+    every, own = parse_sheet_options(["リード", "activities=行動履歴", "outcomes=商談"])
+    fmt = TOKYO.with_options(sheet=every, sheets=own)
+    assert (fmt.sheet, dict(fmt.sheets)) == (
+        "リード",
+        {"activities": "行動履歴", "outcomes": "商談"},
+    )
+    assert ExportFormat.load(fmt.save(tmp_path)) == fmt
+    with pytest.raises(ValueError, match="a sheet for every file is already named"):
+        parse_sheet_options(["リード", "行動履歴"])
+    with pytest.raises(ValueError, match="sheet for 'deals': not a table"):
+        ExportFormat(sheets={"deals": "商談"})
 
 
 def test_times_without_a_zone_are_on_the_exports_clock(as_written_in_utf8):
