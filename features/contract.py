@@ -278,7 +278,8 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         )
     except ValueError as error:
         raise ContractError(str(error), source=source) from None
-    notes = ((f"{path.name}: {choice}",) if choice else ()) + title_note(source, skipped)
+    picked = (f"{path.name}: read {choice}",) if choice and sheet.chosen else ()
+    notes = picked + title_note(source, skipped)
     if footer:
         notes += (f"{source}: its last row is a totals row ({footer!r}) and was left out",)
     if trailing:
@@ -406,7 +407,7 @@ def _require_columns(
                 f" (did you mean '{near}'?)" if near else ""
             ) + ": the model reads it by that name"  # fmt: skip
         if table.sheet_choice:
-            hint += f". Or it is on another sheet: this {table.sheet_choice}"
+            hint += f". Or the table is on another sheet: this is {table.sheet_choice}"
         raise table.error(
             f"missing required column '{column}'",
             expected=expected or f"columns {', '.join(required)}", fix=hint,

@@ -16,6 +16,7 @@ import csv
 import datetime as dt
 import gzip
 import io
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -153,8 +154,16 @@ class ExportFormat:
         if not isinstance(columns, Mapping):
             raise ValueError(f"{source}: columns must map contract names to the export's names")
         sheets = raw.get("sheets") or {}
-        if not isinstance(sheets, Mapping):
+        if not isinstance(sheets, Mapping) or not all(
+            isinstance(v, str | int) and str(v).strip() for v in sheets.values()
+        ):
             raise ValueError(f"{source}: sheets must map tables to sheet names (leads: リード)")
+        strange = sorted(str(k) for k in set(sheets) - set(schema.CONTRACT_COLUMNS))
+        if strange:
+            raise ValueError(
+                f"{source}: sheets: '{strange[0]}' is not a table; name the sheet of "
+                f"{', '.join(schema.CONTRACT_COLUMNS)}"
+            )
         for key in ("encoding", "sheet", "date_format", "source", "time_zone"):
             value = raw.get(key)
             if value is not None and not isinstance(value, str | int if key == "sheet" else str):
@@ -205,7 +214,9 @@ class ExportFormat:
                 if "." not in c or c.split(".", 1)[1] not in new
             }  # fmt: skip
             given["columns"] = {**kept, **new}
-        if "sheets" in given:  # a table's sheet given now joins those named before
+        if "sheet" in given and "sheets" not in given:  # one sheet for every file, as asked
+            given["sheets"] = {}
+        elif "sheets" in given:  # a table's sheet given now joins those named before
             given["sheets"] = {**self.sheets, **given["sheets"]}  # type: ignore[dict-item]
         return replace(self, **given)  # type: ignore[arg-type]
 
@@ -222,17 +233,27 @@ def table_columns(columns: Mapping[str, str], table: str) -> dict[str, str]:
 def parse_sheet_options(values: Sequence[str]) -> tuple[str | None, dict[str, str]]:
     """``--sheet`` options as (the sheet of every file, each table's own): ``--sheet リード``
     names one sheet for all, ``--sheet activities=行動履歴`` one table's."""
+    tables = ", ".join(schema.CONTRACT_COLUMNS)
     every, own = None, {}
     for value in values:
-        table, sep, name = value.partition("=")
-        if sep and table.strip() in schema.CONTRACT_COLUMNS and name.strip():
-            own[table.strip()] = name.strip()
+        table, sep, name = (part.strip() for part in value.partition("="))
+        if sep and re.fullmatch(r"[A-Za-z_]+", table):  # TABLE=SHEET, or a misspelt one
+            if table not in schema.CONTRACT_COLUMNS or not name or table in own:
+                why = (
+                    f"'{table}' is not a table ({tables})"
+                    if table not in schema.CONTRACT_COLUMNS
+                    else "no sheet after '='"
+                    if not name
+                    else f"{table}'s sheet is named twice"
+                )
+                raise ValueError(f"--sheet {value!r}: {why}; expected SHEET or TABLE=SHEET")
+            own[table] = name
         elif every is None:
             every = value
         else:
             raise ValueError(
                 f"--sheet {value!r}: a sheet for every file is already named ({every!r}); name "
-                f"one table's as TABLE=SHEET ({', '.join(schema.CONTRACT_COLUMNS)})"
+                f"one table's as TABLE=SHEET ({tables})"
             )
     return every, own
 
@@ -416,47 +437,63 @@ class Sheet:
     times: tuple[str, ...]  # columns whose cells are all dates
     title_rows: int  # rows above the header, skipped (:func:`title_rows`)
     source: str  # the file's name, with the sheet's when the workbook has several
-    # which sheet was chosen and how to choose another, when the user did not name it among
-    # several: a note for the run, and a fix for an error about a column the sheet lacks
+    # which sheet of several was read and how to choose another, when the table's own was not
+    # named: a fix for an error about a column the sheet lacks
     choice: str | None
+    chosen: bool  # chosen by leadscore, not by --sheet: said in the run's notes
 
 
 def choose_sheet(
     names: Sequence[str], fmt: ExportFormat, kind: str, source: str
 ) -> tuple[int, str | None]:
-    """The position of the sheet to read as ``kind``'s table, and what was chosen when it was
-    chosen among several without being named (:attr:`Sheet.choice`).
+    """The position of the sheet to read as ``kind``'s table, and, when the workbook has
+    several and the table's own was not named, which it is (:attr:`Sheet.choice`).
 
     The table's own sheet (``fmt.sheets``) wins, then one for every file (``fmt.sheet``, a
     name or a 0-based position). Unnamed, a workbook of one sheet reads it; of several, the
-    one sheet named for the table (``SHEET_NAMES``: 行動履歴 for activities), else the first.
+    one sheet named for the table (``SHEET_NAMES``: 行動履歴 for activities), else the first;
+    two sheets named for it are an error naming both. A name is looked for before a position,
+    so a sheet named ``2024`` is read by its name.
     Why look at the names: a Japanese MA export or a hand-made workbook keeps leads, activity
     history and deals as sheets of one file, and passing it as --leads, --activities and
     --outcomes read its first sheet three times, stopping on columns the activities lacked.
     """
     from leadscore.features.spec import fold_text  # spec imports no reading: no cycle
 
+    listed = f"of {len(names)}: {', '.join(names)}; choose another with --sheet {kind}=NAME"
+    own = kind in fmt.sheets
     asked = fmt.sheets.get(kind, fmt.sheet)
-    if asked is not None:
-        position = int(asked) if str(asked).isdigit() else None
-        if position is None and str(asked) in names:
-            position = list(names).index(str(asked))
-        if position is None or position >= len(names):
-            option = f"--sheet {kind}=NAME" if kind in fmt.sheets else "--sheet"
+    if asked is not None:  # a name first: a sheet may be named 2024
+        position = list(names).index(str(asked)) if str(asked) in names else None
+        if position is None and str(asked).isdigit():
+            position = int(asked)
+            if position >= len(names):
+                raise ReadError(
+                    f"no sheet at position {position}", source=source,
+                    fix=f"The workbook has {len(names)} sheet(s), 0 to {len(names) - 1}: "
+                    f"{', '.join(names)}",
+                )  # fmt: skip
+        if position is None:
             raise ReadError(
                 f"no sheet {asked!r}", source=source,
-                fix=f"The workbook's sheets are {', '.join(names)}; choose one with {option}",
+                fix=f"The workbook's sheets are {', '.join(names)}; choose one with "
+                + (f"--sheet {kind}=NAME" if own else "--sheet"),
             )  # fmt: skip
-        return position, None
+        # one --sheet read for every table of a workbook of several: say so if a column lacks
+        return position, None if own or len(names) == 1 else (
+            f"sheet '{names[position]}' (--sheet, for every table) {listed}"
+        )
     if len(names) == 1:
         return 0, None
     named = [k for k, name in enumerate(names) if fold_text(str(name)) in SHEET_NAMES.get(kind, ())]
-    position = named[0] if len(named) == 1 else 0
-    why = f"named for {kind}" if len(named) == 1 else "the first"
-    return position, (
-        f"read sheet '{names[position]}' ({why}) of {len(names)}: {', '.join(names)}; "
-        f"choose another with --sheet {kind}=NAME"
-    )
+    if len(named) > 1:
+        raise ReadError(
+            f"sheets {' and '.join(repr(names[k]) for k in named)} are both named for {kind}",
+            source=source, fix=f"Choose one with --sheet {kind}=NAME",
+        )  # fmt: skip
+    position = named[0] if named else 0
+    why = f"named for {kind}" if named else "the first"
+    return position, f"sheet '{names[position]}' ({why}) {listed}"
 
 
 def read_excel_table(path: Path, fmt: ExportFormat, kind: str = "leads") -> Sheet:
@@ -482,6 +519,7 @@ def read_excel_table(path: Path, fmt: ExportFormat, kind: str = "leads") -> Shee
         ) from None
     names = [str(n) for n in book.sheet_names]
     sheet, choice = choose_sheet(names, fmt, kind, path.name)
+    chosen = choice is not None and kind not in fmt.sheets and fmt.sheet is None
     head = book.parse(sheet, dtype=object, header=None, nrows=HEAD_ROWS)
     skipped = title_rows(head.itertuples(index=False))
     raw = book.parse(sheet, dtype=object, header=skipped)
@@ -496,7 +534,7 @@ def read_excel_table(path: Path, fmt: ExportFormat, kind: str = "leads") -> Shee
         else:
             frame[str(column)] = pd.Series(values.map(_cell_text).tolist(), dtype="str")
     source = f"{path.name} [{names[sheet]}]" if len(names) > 1 else path.name
-    return Sheet(frame, tuple(times), skipped, source, choice)
+    return Sheet(frame, tuple(times), skipped, source, choice, chosen)
 
 
 def _cell_text(value: object) -> str | None:

@@ -160,7 +160,7 @@ _READING_OPTIONS: dict[str, tuple[object, object]] = {
     "export_format": (
         Path | None,
         typer.Option(
-            help="A YAML file with the options above (encoding, sheet, time_zone, "
+            help="A YAML file with the options above (encoding, sheet, sheets, time_zone, "
             "date_format, columns, source), such as the export_format.yaml a training run "
             "writes; options given on the command line win.",
             rich_help_panel="Reading the export",

@@ -150,8 +150,8 @@ def test_sheets_named_by_nobody_are_chosen_per_table_and_errors_name_the_sheet(t
     said = " ".join(unnamed.output.split())
     assert "export.xlsx [Sheet1]: missing required column 'occurred_at'" in said
     assert (
-        "Or it is on another sheet: this read sheet 'Sheet1' (the first) of 3: Sheet1, "
-        "Sheet2, Sheet3; choose another with --sheet activities=NAME" in said
+        "Or the table is on another sheet: this is sheet 'Sheet1' (the first) of 3: "
+        "Sheet1, Sheet2, Sheet3; choose another with --sheet activities=NAME" in said
     )
 
     named = CliRunner().invoke(app, [
@@ -165,6 +165,83 @@ def test_sheets_named_by_nobody_are_chosen_per_table_and_errors_name_the_sheet(t
         "export.xlsx: no sheet '行動'. The workbook's sheets are Sheet1, Sheet2, Sheet3; "
         "choose one with --sheet activities=NAME" in " ".join(wrong.output.split())
     )
+
+
+def test_one_sheet_named_for_every_table_says_so_when_the_activities_lack_a_column(tmp_path):
+    book = one_workbook(tmp_path / "export.xlsx", ("リード", "行動履歴", "商談"))
+    with pytest.raises(ContractError) as raised:
+        load_export(book, book, fmt=TOKYO.with_options(sheet="リード"))
+    said = str(raised.value)
+    assert said.startswith("export.xlsx [リード]: missing required column 'occurred_at'")
+    assert "this is sheet 'リード' (--sheet, for every table) of 4" in said
+    assert "--sheet activities=NAME" in said
+
+
+def test_a_workbook_that_names_two_sheets_for_one_table_is_asked_which(tmp_path):
+    book = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        for name in ("表紙", "Leads", "リード"):
+            LEADS.to_excel(writer, sheet_name=name, index=False)
+    with pytest.raises(
+        ContractError,
+        match=r"export\.xlsx: sheets 'Leads' and 'リード' are "
+        r"both named for leads\. Choose one with --sheet leads=NAME",
+    ):
+        load_export(book, fmt=TOKYO)
+    assert len(load_export(book, fmt=TOKYO.with_options(sheets={"leads": "リード"})).leads) == 4
+
+
+def test_a_sheet_named_by_a_year_is_read_by_its_name_and_a_position_past_the_end_is_counted(
+    tmp_path,
+):
+    book = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(book) as writer:
+        LEADS.iloc[:2].to_excel(writer, sheet_name="2025", index=False)
+        LEADS.to_excel(writer, sheet_name="2026", index=False)
+        LEADS.iloc[:1].to_excel(writer, sheet_name="1", index=False)
+    assert len(load_export(book, fmt=TOKYO.with_options(sheet="2026")).leads) == 4
+    assert len(load_export(book, fmt=TOKYO.with_options(sheet="1")).leads) == 1  # its name
+    assert len(load_export(book, fmt=TOKYO.with_options(sheet="0")).leads) == 2  # a position
+    with pytest.raises(
+        ContractError,
+        match=r"no sheet at position 7\. The workbook has 3 "
+        r"sheet\(s\), 0 to 2: 2025, 2026, 1",
+    ):
+        load_export(book, fmt=TOKYO.with_options(sheet="7"))
+
+
+def test_a_sheet_given_now_for_every_file_replaces_each_tables_remembered_one(tmp_path):
+    """A model remembers --sheet leads=Data; the next workbook's leads are on 'New', and
+    --sheet New must read them, not the old sheet's rows."""
+    remembered = TOKYO.with_options(sheets={"leads": "Data", "activities": "行動履歴"})
+    given = ExportFormat(sheet="New")
+    fmt = ExportFormat.remembered({ExportFormat.METADATA_KEY: remembered.as_dict()}, given)
+    assert (fmt.sheet, dict(fmt.sheets), fmt.time_zone) == ("New", {}, "Asia/Tokyo")
+    joined = remembered.with_options(sheets={"outcomes": "商談"})
+    assert dict(joined.sheets) == {"leads": "Data", "activities": "行動履歴", "outcomes": "商談"}
+
+
+@pytest.mark.parametrize(
+    ("values", "said"),
+    [
+        (["activity=Activities"], "'activity' is not a table"),
+        (["leads="], "no sheet after '='"),
+        (["leads=A", "leads=B"], "leads's sheet is named twice"),
+    ],
+)
+def test_a_misspelt_table_sheet_is_refused_not_read_as_every_files_sheet(values, said):
+    with pytest.raises(ValueError, match=said):
+        parse_sheet_options(values)
+
+
+def test_an_export_format_file_with_a_bad_sheets_entry_says_which(tmp_path):
+    path = tmp_path / "export_format.yaml"
+    path.write_text("sheets:\n  deals: 商談\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"export_format\.yaml: sheets: 'deals' is not a table"):
+        ExportFormat.load(path)
+    path.write_text("sheets:\n  leads:\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="sheets must map tables to sheet names"):
+        ExportFormat.load(path)
 
 
 def test_each_tables_sheet_is_kept_with_the_format_for_the_next_file(tmp_path):

@@ -15,6 +15,7 @@ from typer.testing import CliRunner
 from leadscore.cli import app
 from leadscore.features import schema
 from leadscore.features.offline import CUTOFF_AT, LABEL
+from leadscore.features.reading import ExportFormat
 from leadscore.features.synthetic import SimulationConfig, simulate
 from leadscore.features.training_set import SPLIT
 from leadscore.training.job.capacity import (
@@ -345,3 +346,30 @@ def test_a_share_of_the_leads_is_that_share_of_validations_leads_a_week(model_di
             app, ["tune-threshold", "--model", str(model_dir), "--capacity", bad]
         )
         assert refused.exit_code == 2 and "capacity" in refused.output, refused.output
+
+
+def test_follow_up_delays_are_read_from_the_outcomes_file_as_the_export_was(world_dir, tmp_path):
+    """A Japanese team's outcomes file: CP932, Japanese headers, Tokyo's clock, as a sheet of
+    the export's workbook. Read with the export's format, the half-life is the one the
+    Parquet file gives."""
+    outcomes = pd.read_parquet(world_dir / "export" / "outcomes.parquet")
+    names = {schema.LEAD_ID: "リードID", schema.SQL_AT: "商談化日時", schema.MQL_AT: "MQL日時",
+             schema.FIRST_CONTACT_AT: "初回接触日時"}  # fmt: skip
+    written = outcomes[list(names)].rename(columns=names)
+    for column in list(names.values())[1:]:
+        local = pd.to_datetime(written[column], utc=True).dt.tz_convert("Asia/Tokyo")
+        written[column] = local.dt.strftime("%Y/%m/%d %H:%M:%S").where(local.notna(), "")
+    csv_file = tmp_path / "商談.csv"
+    written.to_csv(csv_file, index=False, encoding="cp932")
+    book = tmp_path / "export.xlsx"
+    with pd.ExcelWriter(book) as sheets:
+        written.iloc[:0].to_excel(sheets, sheet_name="リード", index=False)
+        written.to_excel(sheets, sheet_name="商談", index=False)
+    fmt = ExportFormat(time_zone="Asia/Tokyo", columns=names)
+
+    expected = estimate_response_delay(
+        read_outcome_times(world_dir / "export" / "outcomes.parquet")
+    )
+    for path in (csv_file, book):
+        estimated = estimate_response_delay(read_outcome_times(path, fmt))
+        assert estimated.half_life_hours == pytest.approx(expected.half_life_hours, rel=1e-6)

@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features import schema
+from leadscore.features.reading import ExportFormat
 from leadscore.features.schema import CUTOFF_AT, LABEL
 from leadscore.features.training_set import TRAINING_SET_FILE, is_stand_in
 from leadscore.training.job.response_delay import (
@@ -651,7 +652,8 @@ def tune_for_capacity(
     if response_half_life_hours is not None:
         delay = ResponseDelay(response_half_life_hours, "configured")
     elif outcomes is not None:
-        delay = estimate_response_delay(read_outcome_times(outcomes))
+        fmt = ExportFormat.remembered(loaded.scorer.metadata, None)  # as the export was read
+        delay = estimate_response_delay(read_outcome_times(outcomes, fmt))
     else:
         delay = ResponseDelay()
     if share is not None:  # that share of the leads validation saw arrive, a week

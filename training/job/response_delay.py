@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from leadscore.features import schema
+from leadscore.features.reading import ExportFormat
 
 HOURS_PER_WEEK = 168.0
 DEFAULT_HALF_LIFE_HOURS = 72.0
@@ -123,11 +124,13 @@ def queue_waits(handed_at: pd.Series, per_week: float) -> np.ndarray:
     return waits
 
 
-def read_outcome_times(path: Path) -> pd.DataFrame:
-    """The outcome timestamps of an export file (CSV or Parquet) that the estimate needs."""
+def read_outcome_times(path: Path, fmt: ExportFormat | None = None) -> pd.DataFrame:
+    """The outcome timestamps of an export's outcomes file (CSV, Excel or Parquet) that the
+    estimate needs, read as ``fmt`` says (the model's export's, so a CP932 file with Japanese
+    headers reads as it did in training)."""
     from leadscore.features.contract import parse_timestamps, read_table
 
-    table = read_table(path)
+    table = read_table(path, fmt, kind="outcomes")
     present = [c for c in schema.OUTCOME_TIMESTAMPS if c in table.frame.columns]
     if schema.SQL_AT not in present:
         raise ResponseDelayError(f"{path}: an outcomes file needs a {schema.SQL_AT} column")
