@@ -41,9 +41,14 @@ def team_time_zone(scorer: LeadScorer, lang: str, given: str | None = None) -> s
 
 
 def follow_up_deadline(as_of: datetime, decision: str, policy: Policy) -> pd.Timestamp | None:
-    """When a handed-off lead must have been called: the moment scored plus the SLA."""
+    """When a handed-off lead must have been called: the moment scored plus the SLA, counted
+    in the policy's working hours when it has them (a lead in on Friday night is due on
+    Monday, not on Saturday), else on the wall clock."""
     if decision != "hand off":
         return None
+    clock = policy.working_clock()
+    if clock is not None:
+        return clock.add(as_of, policy.sla_hours)
     return pd.Timestamp(as_of) + pd.Timedelta(hours=policy.sla_hours)
 
 

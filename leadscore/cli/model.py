@@ -329,8 +329,33 @@ def tune_threshold(
         ),
     ],
     sla_hours: Annotated[
-        float, typer.Option(help="First contact within this many hours.")
+        float,
+        typer.Option(
+            help="First contact within this many hours (working hours with --working-hours)."
+        ),
     ] = DEFAULT_SLA_HOURS,
+    working_hours: Annotated[
+        str | None,
+        typer.Option(
+            help="The hours the SLA counts in, on the team's clock: 'Mon-Fri 09:00-18:00' (a "
+            "lead in on Friday night is due on Monday); 'none' for the wall clock. Default: "
+            "the policy in force's."
+        ),
+    ] = None,
+    holidays: Annotated[
+        str | None,
+        typer.Option(
+            help="With --working-hours: the country whose public holidays are off (JP, US, "
+            "DE...). Default: the policy in force's."
+        ),
+    ] = None,
+    team_time_zone: Annotated[
+        str | None,
+        typer.Option(
+            help="The team's clock (an IANA name such as Asia/Tokyo) for working hours and "
+            "deadlines. Default: the policy in force's."
+        ),
+    ] = None,
     segment: Annotated[
         str | None, typer.Option(help="Split capacity by this attribute (e.g. region).")
     ] = None,
@@ -397,6 +422,7 @@ def tune_threshold(
             segment_capacity=segment_capacity or (), training_set=training_set,
             response_half_life_hours=response_half_life_hours, outcomes=outcomes,
             deal_value=deal_value, level_value=level_value or (),
+            working_hours=working_hours, holidays=holidays, team_time_zone=team_time_zone,
         )  # fmt: skip
     except (CapacityError, ResponseDelayError, ContractError, FileNotFoundError) as error:
         raise _fail(error) from None
@@ -416,7 +442,7 @@ def _print_policy(result: dict) -> None:
         + ", ".join(f"{k}={v:.4g}" for k, v in policy.thresholds.items())
         + f"; expected {expected['handoffs_per_week']:.0f} hand-offs, "
         f"{expected['sqls_per_week']:.1f} SQLs and {expected['sla_breaches_per_week']:.1f} SLA "
-        f"breaches a week; response half-life "
+        f"breaches a week (first contact within {policy.sla_text()}); response half-life "
         + (f"{half_life:.0f} h" if half_life else "none")
         + f" ({policy.response_delay['source']})"
     )
@@ -478,7 +504,7 @@ def _print_share_policy(result: dict) -> None:
         f"policy v{policy.version} ({policy.objective}): threshold {policy.threshold:.4g}, the "
         f"best {share_text(policy.capacity_share)} of leads; on validation it hands off "
         f"{expected['handoff_share']:.1%}, expected MQL->SQL {expected['mql_to_sql_rate']:.1%}, "
-        f"{expected['sql_share']:.0%} of the SQLs; follow up within {policy.sla_hours:g} h"
+        f"{expected['sql_share']:.0%} of the SQLs; follow up within {policy.sla_text()}"
     )
     backtest = Table(title="Out-of-time backtest on the test leads")
     for column in ("policy", "handed off", "leads", "MQL->SQL", "share of SQLs"):

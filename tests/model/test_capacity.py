@@ -29,6 +29,7 @@ from leadscore.training.job.capacity import (
     parse_capacity,
     tune_policy,
     tune_threshold,
+    write_policy,
 )
 from leadscore.training.job.response_delay import (
     ResponseDelay,
@@ -373,3 +374,40 @@ def test_follow_up_delays_are_read_from_the_outcomes_file_as_the_export_was(worl
     for path in (csv_file, book):
         estimated = estimate_response_delay(read_outcome_times(path, fmt))
         assert estimated.half_life_hours == pytest.approx(expected.half_life_hours, rel=1e-6)
+
+
+def test_a_retune_keeps_the_teams_clock_and_counts_breaches_in_its_working_hours(
+    trained_world, tmp_path
+):
+    """Marketing ops set the team's clock in policy.json; a data scientist re-tunes capacity.
+    The clock stays (a re-tune used to drop it), and with working hours a lead that waits
+    over a weekend is no SLA breach: the backtest counts fewer than on the wall clock."""
+    model = Path(shutil.copytree(trained_world.model, tmp_path / "model"))
+    in_force = load_model(model).in_force()
+    write_policy(model, in_force.amended(version=in_force.version + 1, time_zone="Asia/Tokyo"))
+    tune = ["tune-threshold", "--model", str(model), "--capacity", "40/week", "--sla-hours", "8"]
+    hours = ["--working-hours", "Mon-Fri 09:00-18:00", "--holidays", "JP"]
+    tuned = [runner.invoke(app, tune), runner.invoke(app, tune + hours)]
+    for result in tuned:
+        assert result.exit_code == 0, result.output
+    assert (
+        "first contact within 8 working hours (Mon-Fri 09:00-18:00 Asia/Tokyo, JP "
+        "public holidays off)" in " ".join(tuned[1].output.split())
+    )
+    policy = json.loads((model / "policy.json").read_text())
+    assert policy["time_zone"] == "Asia/Tokyo"
+    assert (policy["working_hours"], policy["holidays"]) == ("Mon-Fri 09:00-18:00", "JP")
+    versions = sorted((model / "policies").glob("policy-v*.json"))
+    wall = json.loads(versions[-1].read_text())
+    assert wall["time_zone"] == "Asia/Tokyo" and "working_hours" not in wall
+    breaches = [p["backtest"]["policy"]["sla_breaches_per_week"] for p in (wall, policy)]
+    assert breaches[1] < breaches[0]
+    # kept by the next re-tune, until told otherwise
+    again = runner.invoke(app, ["tune-threshold", "--model", str(model), "--capacity", "40/week"])
+    assert json.loads((model / "policy.json").read_text())["holidays"] == "JP", again.output
+    off = runner.invoke(app, ["tune-threshold", "--model", str(model), "--capacity", "40/week",
+                              "--working-hours", "none"])  # fmt: skip
+    assert "working_hours" not in json.loads((model / "policy.json").read_text()), off.output
+    bad = runner.invoke(app, ["tune-threshold", "--model", str(model), "--capacity", "40/week",
+                              "--working-hours", "9 to 5"])  # fmt: skip
+    assert bad.exit_code == 2 and "working_hours: '9 to 5': expected DAYS" in bad.output

@@ -382,14 +382,18 @@ def test_signed_webhooks_are_accepted_and_tampered_or_stale_ones_refused(
 
 
 def test_a_retuned_policy_reaches_the_running_service_without_a_restart(world, secured_server):
-    """Marketing ops changes capacity; the next call already follows the new thresholds."""
+    """Marketing ops changes capacity and the team's working hours; the next call already
+    follows the new thresholds, and a demo request in on Friday night in Tokyo is due on
+    Monday afternoon, not at 3:00 on Saturday."""
     client = secured_server.client(api_key=API_KEY)
     before = client.metadata()["policy"]["version"]
     lead = payload(world, busiest(world, 1)[0])
     scored_before = client.score(lead)
-    result = CliRunner().invoke(
-        app, ["tune-threshold", "--model", str(secured_server.model), "--capacity", "15/week"]
-    )
+    result = CliRunner().invoke(app, [
+        "tune-threshold", "--model", str(secured_server.model), "--capacity", "15/week",
+        "--sla-hours", "8", "--working-hours", "Mon-Fri 09:00-18:00", "--holidays", "JP",
+        "--team-time-zone", "Asia/Tokyo",
+    ])  # fmt: skip
     assert result.exit_code == 0, result.output
     policy = json.loads((secured_server.model / "policy.json").read_text())
     assert policy["version"] == before + 1
@@ -402,6 +406,18 @@ def test_a_retuned_policy_reaches_the_running_service_without_a_restart(world, s
     assert scored["threshold"] == pytest.approx(policy["threshold"])
     # a policy moves thresholds, never the probability the model gives the lead
     assert scored["p_sql"] == pytest.approx(scored_before["p_sql"], rel=1e-9, abs=1e-12)
+    friday_night = {
+        "lead_id": "friday-demo", "created_at": "2026-07-03T09:00:00Z",
+        "as_of": "2026-07-03T10:00:00Z",  # 19:00 in Tokyo
+        "attributes": {"job_level": "director", "department": "IT"},
+        "activities": [{"occurred_at": "2026-07-03T09:30:00Z", "activity_type": "demo_request",
+                        "detail": "/demo"}],
+    }  # fmt: skip
+    due = client.score(friday_night)
+    assert due["decision"] == "hand off"  # an instant pass
+    assert due["follow_up_by"] == "2026-07-06T17:00:00+09:00"
+    # CLDR writes a narrow no-break space before PM: compared as any space
+    assert " ".join(due["follow_up_by_text"].split()) == "Mon, Jul 6, 2026, 5:00 PM Asia/Tokyo"
 
 
 def refused_policies(server) -> float:

@@ -15,8 +15,8 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +48,7 @@ from leadscore.training.model.policy import (
 )
 from leadscore.training.model.scorer import LeadScorer
 from leadscore.training.model.service_level import DEFAULT_SLA_HOURS
+from leadscore.training.model.working_hours import WorkingHours
 
 WEEK = pd.Timedelta(days=7)
 _FILL_SHARES = (1.0, 0.95, 0.9, 0.85, 0.8, 0.75, 0.7, 0.6, 0.5)
@@ -66,6 +67,8 @@ class Capacity:
     sla_hours: float = DEFAULT_SLA_HOURS
     segment: str | None = None  # an attribute feature, e.g. region
     per_segment: dict[str, float] = field(default_factory=dict)
+    # the hours the SLA counts in (the policy's working_clock); None: the wall clock
+    working: WorkingHours | None = None
 
     def __post_init__(self) -> None:
         if not self.per_week > 0:
@@ -190,7 +193,9 @@ def handoff_outcomes(
 
     ``converts`` is the chance (or, replaying history, the fact) that a lead becomes SQL when
     followed up at the usual speed; the queue multiplies it by what waiting leaves. A breach is
-    a lead whose wait for a free follow-up slot alone exceeds the SLA.
+    a lead whose wait for a free follow-up slot alone exceeds the SLA, counted in the team's
+    working hours when it has them (a weekend's wait is no breach). The queue itself serves at
+    an even rate through the week, as capacity is counted a week.
     """
     frame = rows.assign(
         _converts=converts, _value=1.0 if value is None else value, _team=capacity.teams(rows)
@@ -201,11 +206,15 @@ def handoff_outcomes(
         waits[members.index] = queue_waits(members[CUTOFF_AT], capacity.of_team(str(team)))
     kept = handed["_converts"] * delay.multiplier(waits.to_numpy())
     weeks, count = weeks_spanned(rows[CUTOFF_AT]), len(handed)
+    late = waits.to_numpy()
+    if capacity.working is not None and count:
+        arrival = handed[CUTOFF_AT].reset_index(drop=True)
+        late = capacity.working.elapsed(arrival, arrival + pd.to_timedelta(late, unit="h"))
     outcomes = {
         "handoffs_per_week": count / weeks,
         "sqls_per_week": float(kept.sum() / weeks),
         "mql_to_sql_rate": float(kept.sum() / count) if count else 0.0,
-        "sla_breaches_per_week": float((waits > capacity.sla_hours).sum() / weeks),
+        "sla_breaches_per_week": float((late > capacity.sla_hours).sum() / weeks),
         "mean_wait_hours": float(waits.mean()) if count else 0.0,
         "sqls_per_week_without_queue": float(handed["_converts"].sum() / weeks),
         "mql_to_sql_rate_without_queue": float(handed["_converts"].mean()) if count else 0.0,
@@ -242,7 +251,9 @@ def tune_policy(
     for team in sorted(set(teams)):
         inside = (teams == team).to_numpy()
         members = rows[inside]
-        team_capacity = Capacity(capacity.of_team(team), capacity.sla_hours)
+        team_capacity = Capacity(
+            capacity.of_team(team), capacity.sla_hours, working=capacity.working
+        )
         gain = key[inside]
         best_threshold, best_gain = 1.0, -np.inf
         for share in _FILL_SHARES:
@@ -362,6 +373,7 @@ def tune_threshold(
     delay: ResponseDelay | None = None,
     deal_value: DealValue | None = None,
     loaded: Tuning | None = None,
+    team: Mapping[str, object] | None = None,
 ) -> dict:
     """Re-tune the policy of a trained model for a capacity, without retraining.
 
@@ -370,11 +382,15 @@ def tune_threshold(
     curve, and compares with the rulebook at the rulebook's own weekly volume. Writes the
     policy, with the delay model it assumed, into the model directory (the old one kept under
     ``policies/``) and into the training's MLflow run. ``loaded``: the model and rows when
-    the caller has read them already.
+    the caller has read them already. ``team``: the team settings the new policy keeps
+    (:meth:`Policy.team_settings`), by default the policy in force's; its working hours count
+    the backtest's SLA breaches.
     """
     delay = delay or ResponseDelay()
     loaded = loaded or Tuning.load(model_dir, training_set)
     scorer, valid, test = loaded.scorer, loaded.valid, loaded.test
+    team, working = team_of(scorer, team)
+    capacity = replace(capacity, working=working)
     capacity.teams(valid)  # a segment the model lacks, or levels without capacity, fail here
     p_valid, p_test = scorer.probability(valid), scorer.probability(test)
     passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
@@ -382,10 +398,9 @@ def tune_threshold(
     policy = tune_policy(
         valid, p_valid, passes_valid, capacity,
         version=scorer.in_force().version + 1,
-        tiers=scorer.in_force().tiers,
         instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
         delay=delay, deal_value=deal_value,
-    )  # fmt: skip
+    ).amended(**team)  # fmt: skip
     fitted_value = policy.deal_value
     value_test = fitted_value.of(test) if fitted_value else None
     key_test = p_test if value_test is None else p_test * value_test
@@ -448,6 +463,20 @@ class Tuning:
         valid = rows[rows[SPLIT] == "validation"].reset_index(drop=True)
         test = rows[rows[SPLIT] == "test"].reset_index(drop=True)
         return cls(Path(model_dir), scorer, valid, test)
+
+
+def team_of(
+    scorer: LeadScorer, given: Mapping[str, object] | None
+) -> tuple[dict[str, object], WorkingHours | None]:
+    """The team settings a re-tuned policy keeps (the policy in force's, with ``given`` on
+    top) and the working hours they give, checked as the policy will be: a re-tune used to
+    drop the team's clock that marketing ops had set."""
+    in_force = scorer.in_force()
+    team = {**in_force.team_settings(), **(given or {})}
+    try:
+        return team, in_force.amended(**team).working_clock()
+    except ValueError as error:
+        raise CapacityError(f"team settings: {error}") from None
 
 
 def _store(
@@ -527,6 +556,7 @@ def tune_share(
     sla_hours: float = DEFAULT_SLA_HOURS,
     deal_value: DealValue | None = None,
     loaded: Tuning | None = None,
+    team: Mapping[str, object] | None = None,
 ) -> dict:
     """Re-tune the policy of a model whose file had no creation times: the best ``share`` of
     the leads (by P(SQL), or by P(SQL) x deal value), instant passes first.
@@ -538,10 +568,11 @@ def tune_share(
     rulebook threshold when it hands off anyone; the curve gives the expected MQL->SQL rate
     and share of SQLs caught on validation at other shares. ``sla_hours`` still sets the
     follow-up deadline of a handed-off lead. Written to the model directory and the
-    training's MLflow run. ``loaded`` as for :func:`tune_threshold`.
+    training's MLflow run. ``loaded`` and ``team`` as for :func:`tune_threshold`.
     """
     loaded = loaded or Tuning.load(model_dir, training_set)
     scorer, valid, test = loaded.scorer, loaded.valid, loaded.test
+    team, _ = team_of(scorer, team)
     p_valid, p_test = scorer.probability(valid), scorer.probability(test)
     passes_valid = scorer.rules.instant_passes(valid).any(axis=1).to_numpy()
     passes_test = scorer.rules.instant_passes(test).any(axis=1).to_numpy()
@@ -569,7 +600,7 @@ def tune_share(
         threshold=threshold,
         thresholds={REST: threshold},
         instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
-        tiers=scorer.in_force().tiers,
+        **team,
         sla_hours=sla_hours,
         capacity_share=share,
         handoff_share=round(float(handoff.mean()), 4),
@@ -605,6 +636,9 @@ def tune_for_capacity(
     outcomes: Path | None = None,
     deal_value: str | None = None,
     level_value: Sequence[str] = (),
+    working_hours: str | None = None,
+    holidays: str | None = None,
+    team_time_zone: str | None = None,
 ) -> dict:
     """`leadscore tune-threshold` in one call: capacity as people write it, to a new policy.
 
@@ -612,9 +646,19 @@ def tune_for_capacity(
     read by :func:`parse_capacity`; the response half-life is ``response_half_life_hours``, or
     estimated from the ``outcomes`` file's follow-up delays, or the default; ``deal_value``
     names the attribute holding a lead's value, ``level_value`` (``LEVEL=AMOUNT``) prices the
-    levels of a categorical one. Returns :func:`tune_threshold`'s result with the
-    ``capacity`` it was tuned for.
+    levels of a categorical one. ``working_hours`` (``Mon-Fri 09:00-18:00``, or ``none`` for
+    the wall clock), ``holidays`` (a country code) and ``team_time_zone`` replace the team
+    settings of the policy in force; not given, they are kept. Returns
+    :func:`tune_threshold`'s result with the ``capacity`` it was tuned for.
     """
+    team = {
+        key: value for key, value in (
+            ("working_hours", working_hours), ("holidays", holidays),
+            ("time_zone", team_time_zone),
+        ) if value is not None
+    }  # fmt: skip
+    if str(team.get("working_hours", "")).strip().lower() == "none":  # back to the wall clock
+        team.update(working_hours=None, holidays=None)
     per_segment = {
         level: parse_capacity(amount)
         for level, amount in _pairs(segment_capacity, "--segment-capacity", "LEVEL=N/week").items()
@@ -647,7 +691,9 @@ def tune_for_capacity(
                 "can follow up, e.g. --capacity 15%"
                 + (f", without {', '.join(refused)}" if refused else "")
             )
-        result = tune_share(model_dir, share, sla_hours=sla_hours, deal_value=value, loaded=loaded)
+        result = tune_share(
+            model_dir, share, sla_hours=sla_hours, deal_value=value, loaded=loaded, team=team
+        )
         return {**result, "capacity": None}
     if response_half_life_hours is not None:
         delay = ResponseDelay(response_half_life_hours, "configured")
@@ -661,7 +707,9 @@ def tune_for_capacity(
     else:
         per_week = parse_capacity(capacity)
     settings = Capacity(per_week, sla_hours, segment, per_segment)
-    result = tune_threshold(model_dir, settings, delay=delay, deal_value=value, loaded=loaded)
+    result = tune_threshold(
+        model_dir, settings, delay=delay, deal_value=value, loaded=loaded, team=team
+    )
     return {**result, "capacity": settings}
 
 

@@ -27,6 +27,7 @@ from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, mode
 from leadscore.features.timestamps import check_time_zone
 from leadscore.training.model.rows import FeatureRows
 from leadscore.training.model.service_level import DEFAULT_SLA_HOURS
+from leadscore.training.model.working_hours import WorkingHours, WorkingHoursError
 
 EMPTY = "(empty)"
 REST = "*"
@@ -194,6 +195,10 @@ class Policy(BaseModel):
     # the sales team's clock (IANA name) for deadlines and times on the hand-off sheet and in
     # the API; None: the export's clock, or Asia/Tokyo for a sheet in Japanese, else UTC
     time_zone: Name | None = None
+    # the hours the SLA is counted in (Mon-Fri 09:00-18:00, on time_zone's clock, which it
+    # needs) and the country whose public holidays are off (JP); None: the wall clock
+    working_hours: Name | None = None
+    holidays: Name | None = None
     objective: Literal["expected SQLs", "expected pipeline value"] = "expected SQLs"
     handoffs_per_week: AtLeastZero | None = None
     # a model whose file had no creation times counts hand-offs as a share of its leads
@@ -215,9 +220,42 @@ class Policy(BaseModel):
                 check_time_zone(self.time_zone)
             except ValueError as error:
                 problems.append(f"time_zone: {error}")
+        if self.working_hours is None and self.holidays is not None:
+            problems.append("holidays: only read with working_hours (Mon-Fri 09:00-18:00)")
+        elif self.working_hours is not None and self.time_zone is None:
+            problems.append(
+                "working_hours: needs time_zone, the clock the team works on (Asia/Tokyo)"
+            )
+        elif self.working_hours is not None:
+            try:
+                self.working_clock()
+            except WorkingHoursError as error:
+                problems.append(f"working_hours: {error}")
         if problems:
             raise ValueError("; ".join(problems))
         return self
+
+    def working_clock(self) -> WorkingHours | None:
+        """The working hours the SLA counts in, or None for the wall clock."""
+        if self.working_hours is None or self.time_zone is None:
+            return None
+        return WorkingHours.cached(self.working_hours, self.time_zone, self.holidays)
+
+    def sla_text(self) -> str:
+        """``24 h``, or ``8 working hours (Mon-Fri 09:00-18:00 Asia/Tokyo, JP public holidays
+        off)``: what the team promises, as the CLI prints it."""
+        clock = self.working_clock()
+        if clock is None:
+            return f"{self.sla_hours:g} h"
+        return f"{self.sla_hours:g} working hours ({clock.describe()})"
+
+    def team_settings(self) -> dict[str, Any]:
+        """What marketing ops set for the team and a re-tune keeps: tier floors and meanings,
+        the team's clock and its working hours. Re-tuning chooses thresholds, not these."""
+        return {
+            "tiers": self.tiers, "time_zone": self.time_zone,
+            "working_hours": self.working_hours, "holidays": self.holidays,
+        }  # fmt: skip
 
     def amended(self, **changes: Any) -> Policy:
         """A copy with ``changes``, checked like any policy (``model_copy`` would skip that)."""
