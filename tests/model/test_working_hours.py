@@ -53,6 +53,13 @@ def test_working_hours_between_two_moments_undo_adding_them():
     starts = pd.Series([tokyo("2026-07-03 10:00"), tokyo("2026-07-03 17:00")])
     ends = pd.Series([tokyo("2026-07-06 10:00"), tokyo("2026-07-03 16:00")])
     assert TOKYO.elapsed(starts, ends).tolist() == [9.0, 0.0]  # an end before its start: 0
+    # ends far before every start, and starts after every end: 0, never a number read from
+    # the wrong end of the clock
+    starts = pd.Series([tokyo("2026-07-20 10:00"), tokyo("2026-07-01 10:00")])
+    ends = pd.Series([tokyo("2026-06-29 10:00"), tokyo("2026-07-02 10:00")])
+    assert TOKYO.elapsed(starts, ends).tolist() == [0.0, 9.0]
+    with pytest.raises(WorkingHoursError, match="an end is missing"):
+        TOKYO.elapsed(starts, pd.Series([tokyo("2026-07-21 10:00"), pd.NaT]))
 
 
 @settings(max_examples=60, deadline=None)
@@ -78,7 +85,8 @@ def test_the_deadline_is_exactly_the_sla_in_working_hours_later(minutes, hours):
         ("Mon-Fry 09:00-18:00", "Asia/Tokyo", None, "'mon-fry' is not a day"),
         ("Mon-Fri 09:00-25:00", "Asia/Tokyo", None, "'25:00' is not a time of day"),
         ("Mon-Fri 09:00-18:00", "Tokyo", None, "Tokyo"),
-        ("Mon-Fri 09:00-18:00", "Asia/Tokyo", "Japan", "holidays 'Japan': not a country"),
+        ("Mon-Fri 09:00-18:00", "Asia/Tokyo", "Japan", "'Japan' is not a country"),
+        ("Monkey-Fri 09:00-18:00", "Asia/Tokyo", None, "'monkey-fri' is not a day"),
     ],
 )
 def test_hours_that_cannot_be_read_say_the_form_they_need(text, zone, holidays, said):
@@ -103,6 +111,10 @@ def test_the_policy_says_its_sla_in_working_hours_and_needs_a_clock_for_them():
         ({"working_hours": "Mon-Fri 09:00-18:00"}, "working_hours: needs time_zone"),
         ({"holidays": "JP"}, "holidays: only read with working_hours"),
         ({"working_hours": "9 to 5", "time_zone": "Asia/Tokyo"}, "working_hours: '9 to 5'"),
+        (
+            {"working_hours": "Mon-Fri 09:00-18:00", "time_zone": "Asia/Tokyo", "holidays": "XX"},
+            "holidays: 'XX' is not a country",
+        ),
     ]:
         with pytest.raises(PolicyError, match=said):
             parse_policy({**policy.as_dict(), **changes}, "policy.json")

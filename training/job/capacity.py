@@ -21,6 +21,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from pydantic import ValidationError
 
 from leadscore.features import schema
 from leadscore.features.reading import ExportFormat
@@ -31,6 +32,7 @@ from leadscore.training.job.response_delay import (
     estimate_response_delay,
     queue_waits,
     read_outcome_times,
+    working_queue_waits,
 )
 from leadscore.training.job.rule_metrics import weeks_spanned
 from leadscore.training.model.policy import (
@@ -43,6 +45,7 @@ from leadscore.training.model.policy import (
     Policy,
     Tier,
     levels_of,
+    policy_problem,
     policy_thresholds,
     store_policy,
 )
@@ -193,28 +196,31 @@ def handoff_outcomes(
 
     ``converts`` is the chance (or, replaying history, the fact) that a lead becomes SQL when
     followed up at the usual speed; the queue multiplies it by what waiting leaves. A breach is
-    a lead whose wait for a free follow-up slot alone exceeds the SLA, counted in the team's
-    working hours when it has them (a weekend's wait is no breach). The queue itself serves at
-    an even rate through the week, as capacity is counted a week.
+    a lead whose wait for a free follow-up slot alone exceeds the SLA. With the team's working
+    hours the queue is worked in them and the SLA counts them
+    (:func:`training.job.response_delay.working_queue_waits`).
     """
     frame = rows.assign(
         _converts=converts, _value=1.0 if value is None else value, _team=capacity.teams(rows)
     )
     handed = first_handoffs(frame, handoff)
-    waits = pd.Series(0.0, index=handed.index)
+    waits = pd.Series(0.0, index=handed.index)  # extra hours on the wall clock
+    late = pd.Series(0.0, index=handed.index)  # the same, as the SLA counts them
     for team, members in handed.groupby("_team"):
-        waits[members.index] = queue_waits(members[CUTOFF_AT], capacity.of_team(str(team)))
+        per_week = capacity.of_team(str(team))
+        if capacity.working is None:
+            waits[members.index] = late[members.index] = queue_waits(members[CUTOFF_AT], per_week)
+        else:
+            waits[members.index], late[members.index] = working_queue_waits(
+                members[CUTOFF_AT], per_week, capacity.working
+            )
     kept = handed["_converts"] * delay.multiplier(waits.to_numpy())
     weeks, count = weeks_spanned(rows[CUTOFF_AT]), len(handed)
-    late = waits.to_numpy()
-    if capacity.working is not None and count:
-        arrival = handed[CUTOFF_AT].reset_index(drop=True)
-        late = capacity.working.elapsed(arrival, arrival + pd.to_timedelta(late, unit="h"))
     outcomes = {
         "handoffs_per_week": count / weeks,
         "sqls_per_week": float(kept.sum() / weeks),
         "mql_to_sql_rate": float(kept.sum() / count) if count else 0.0,
-        "sla_breaches_per_week": float((late > capacity.sla_hours).sum() / weeks),
+        "sla_breaches_per_week": float((late.to_numpy() > capacity.sla_hours).sum() / weeks),
         "mean_wait_hours": float(waits.mean()) if count else 0.0,
         "sqls_per_week_without_queue": float(handed["_converts"].sum() / weeks),
         "mql_to_sql_rate_without_queue": float(handed["_converts"].mean()) if count else 0.0,
@@ -475,8 +481,8 @@ def team_of(
     team = {**in_force.team_settings(), **(given or {})}
     try:
         return team, in_force.amended(**team).working_clock()
-    except ValueError as error:
-        raise CapacityError(f"team settings: {error}") from None
+    except ValidationError as error:
+        raise CapacityError("; ".join(policy_problem(e) for e in error.errors())) from None
 
 
 def _store(
@@ -658,7 +664,11 @@ def tune_for_capacity(
         ) if value is not None
     }  # fmt: skip
     if str(team.get("working_hours", "")).strip().lower() == "none":  # back to the wall clock
+        if holidays is not None:
+            raise CapacityError("--holidays needs working hours; --working-hours none has none")
         team.update(working_hours=None, holidays=None)
+    if holidays is not None:
+        team["holidays"] = holidays.strip().upper()
     per_segment = {
         level: parse_capacity(amount)
         for level, amount in _pairs(segment_capacity, "--segment-capacity", "LEVEL=N/week").items()

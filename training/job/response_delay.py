@@ -18,6 +18,7 @@ import pandas as pd
 
 from leadscore.features import schema
 from leadscore.features.reading import ExportFormat
+from leadscore.training.model.working_hours import WorkingHours
 
 HOURS_PER_WEEK = 168.0
 DEFAULT_HALF_LIFE_HOURS = 72.0
@@ -114,8 +115,36 @@ def queue_waits(handed_at: pd.Series, per_week: float) -> np.ndarray:
         return np.zeros(0)
     origin = handed_at.min()
     arrival = ((handed_at - origin).dt.total_seconds() / 3600.0).to_numpy(float)
+    return first_come_first_served(arrival, HOURS_PER_WEEK / per_week)
+
+
+def working_queue_waits(
+    handed_at: pd.Series, per_week: float, working: WorkingHours
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`queue_waits` for a team that works its queue in its working hours only: each
+    hand-off's extra wait on the wall clock (what the response half-life, read from real
+    follow-up delays, discounts) and in working hours (what the SLA counts).
+
+    The queue runs on the working clock at ``per_week`` first contacts spread over the week's
+    working hours, so a Friday night's hand-offs wait for Monday's opening, behind the backlog
+    that is there, rather than being served over the weekend at the weekly rate. A hand-off
+    to an empty queue outside working hours waits no extra (its usual follow-up covers it).
+    """
+    if handed_at.empty:
+        return np.zeros(0), np.zeros(0)
+    on_clock, table = working.on_clock(handed_at)
+    waited = first_come_first_served(on_clock, working.hours_per_week / per_week)
+    arrival = handed_at.dt.tz_convert("UTC").dt.as_unit("s").astype("int64").to_numpy(float)
+    reached = (on_clock + waited) * 3600.0
+    while reached.max() > table.total:  # a backlog past the table's days: widen it
+        table = working.widened(table)
+    contact = table.seconds_at(reached)
+    return np.where(waited > 0, np.maximum(contact - arrival, 0.0) / 3600.0, 0.0), waited
+
+
+def first_come_first_served(arrival: np.ndarray, slot: float) -> np.ndarray:
+    """Extra waits of arrivals (hours on one clock) served in order, one per ``slot`` hours."""
     order = np.argsort(arrival, kind="stable")
-    slot = HOURS_PER_WEEK / per_week
     position = np.arange(len(order)) * slot
     # contact_i = max(arrival_i, contact_{i-1} + slot), unrolled as a running maximum
     contact = position + np.maximum.accumulate(arrival[order] - position)

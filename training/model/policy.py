@@ -230,7 +230,7 @@ class Policy(BaseModel):
             try:
                 self.working_clock()
             except WorkingHoursError as error:
-                problems.append(f"working_hours: {error}")
+                problems.append(f"{error.field}: {error}")
         if problems:
             raise ValueError("; ".join(problems))
         return self

@@ -3,8 +3,8 @@
 A sales team that promises "first contact within 8 hours" means 8 of its working hours. A lead
 that arrives in Tokyo on Friday at 19:00 is due on Monday at 17:00, not at 3:00 on Saturday when
 no one is there; one that arrives on 2 May is due after Golden Week. Counted on the wall clock,
-the hand-off sheet set deadlines at night and on holidays, and the capacity backtest counted a
-weekend's wait as SLA breaches.
+the hand-off sheet set deadlines at night and on holidays, and the capacity backtest's queue was
+worked through nights and weekends.
 
 A policy's working hours (``Mon-Fri 09:00-18:00`` on the policy's ``time_zone``, with a
 country's public holidays off) are read by :class:`WorkingHours`. Public holidays come from
@@ -13,8 +13,8 @@ and citizens' holidays included, rather than a list of our own that would be sta
 
 Why not pandas' ``CustomBusinessHour``: it adds whole hours only (an SLA may be 4.5 hours), and
 it has no inverse for "working hours between two moments", which the backtest needs for every
-hand-off at once. Here both come from one function, the working seconds since a day before the
-first moment (:meth:`WorkingHours._clock`), so a deadline and a wait are counted the same way.
+hand-off at once. Here both come from one table, the working seconds since a day before the
+first moment (:class:`_Table`), so a deadline and a wait are counted the same way.
 """
 
 from __future__ import annotations
@@ -23,7 +23,6 @@ import datetime as dt
 import functools
 import re
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,6 +30,7 @@ import pandas as pd
 from leadscore.features.timestamps import check_time_zone
 
 DAY_NAMES = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_FULL_NAMES = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 FORM = "DAYS HH:MM-HH:MM, such as 'Mon-Fri 09:00-18:00' or 'Mon,Tue,Thu 10:00-17:30'"
 _TEXT = re.compile(
     r"^\s*(?P<days>[A-Za-z,\- ]+?)\s+(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s*$"
@@ -39,22 +39,30 @@ _DAY = 86_400  # seconds
 
 
 class WorkingHoursError(ValueError):
-    """Working hours that cannot be read, with the form they need."""
+    """Working hours that cannot be read, with the form they need, and the policy field at
+    fault (``working_hours`` or ``holidays``)."""
+
+    def __init__(self, message: str, field: str = "working_hours") -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _day_numbers(text: str) -> frozenset[int]:
-    """``Mon-Fri`` or ``Mon,Wed,Fri`` (any case, three letters or more) as weekday numbers."""
+    """``Mon-Fri`` or ``Mon,Wed,Fri`` (any case; a day as three letters or more of its name,
+    ``Tue``, ``Tues``, ``Tuesday``) as weekday numbers."""
     days: set[int] = set()
     for part in text.replace(" ", "").lower().split(","):
         ends = part.split("-")
-        try:
-            first, last = (DAY_NAMES.index(end[:3]) for end in (ends[0], ends[-1]))
-        except ValueError:
+        found = [
+            next((k for k, name in enumerate(_FULL_NAMES) if len(end) >= 3
+                  and name.startswith(end)), None)
+            for end in ends
+        ]  # fmt: skip
+        if len(ends) > 2 or None in found:
             raise WorkingHoursError(
-                f"'{part}' is not a day or a range of days; expected {FORM}"
-            ) from None
-        if len(ends) > 2:
-            raise WorkingHoursError(f"'{part}' is not a day or a range of days; expected {FORM}")
+                f"'{part}' is not a day or a range of days; expected {FORM}", "working_hours"
+            )
+        first, last = found[0], found[-1]
         span = range(first, last + 1) if first <= last else [*range(first, 7), *range(last + 1)]
         days.update(span)
     return frozenset(days)
@@ -63,7 +71,7 @@ def _day_numbers(text: str) -> frozenset[int]:
 def _minutes(text: str) -> int:
     hours, minutes = (int(part) for part in text.split(":"))
     if hours > 24 or minutes > 59 or (hours == 24 and minutes):
-        raise WorkingHoursError(f"'{text}' is not a time of day; expected {FORM}")
+        raise WorkingHoursError(f"'{text}' is not a time of day; expected {FORM}", "working_hours")
     return hours * 60 + minutes
 
 
@@ -97,8 +105,9 @@ class WorkingHours:
 
             if holidays.upper() not in calendars.list_supported_countries():
                 raise WorkingHoursError(
-                    f"holidays '{holidays}': not a country python-holidays knows; write its ISO "
-                    "code, such as JP, US or DE"
+                    f"'{holidays}' is not a country python-holidays knows; write its ISO "
+                    "code, such as JP, US or DE",
+                    "holidays",
                 )
             holidays = holidays.upper()
         return cls(_day_numbers(matched["days"]), start, end, zone, holidays)
@@ -130,85 +139,148 @@ class WorkingHours:
         off = f", {self.holidays} public holidays off" if self.holidays else ""
         return f"{named} {clock} {self.zone}{off}"
 
-    @cached_property
-    def _calendar(self):  # type: ignore[no-untyped-def]
-        import holidays as calendars
+    @property
+    def hours_per_week(self) -> float:
+        """Working hours in a week without a holiday: what a weekly capacity is spread over."""
+        return len(self.days) * (self.end_minute - self.start_minute) / 60.0
 
-        return calendars.country_holidays(self.holidays) if self.holidays else {}
+    def _table(self, first: dt.date, count: int) -> _Table:
+        return _table(self, first, count)
 
-    def _days(self, first: dt.date, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For ``count`` local days from ``first``: each day's opening and closing moments
-        (UTC seconds) and whether it is worked."""
-        dates = pd.date_range(first, periods=count, freq="D")
-        local = dates.tz_localize(None)
-        opens, closes = (
-            (local + pd.to_timedelta(minute, unit="min"))
-            .tz_localize(self.zone, ambiguous=False, nonexistent="shift_forward")
-            .tz_convert("UTC")
-            .as_unit("s")
-            .asi8
-            for minute in (self.start_minute, self.end_minute)
-        )
-        worked = np.array(
-            [d.weekday() in self.days and d.date() not in self._calendar for d in dates]
-        )
-        return opens.astype(float), closes.astype(float), worked
+    def widened(self, table: _Table) -> _Table:
+        """``table`` over twice as many days from the same first day."""
+        return self._table(table.first, table.count * 2)
 
-    def _clock(self, first: dt.date, count: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Each day's opening moment, working seconds before it (since ``first``) and working
-        seconds in it: the working clock of ``count`` days, which :meth:`elapsed` and
-        :meth:`add` both read."""
-        opens, closes, worked = self._days(first, count)
-        length = np.where(worked, closes - opens, 0.0)
-        before = np.concatenate([[0.0], np.cumsum(length)[:-1]])
-        return opens, before, length
+    def _around(self, *moments: pd.Series, ahead_hours: float = 0.0) -> _Table:
+        """The table of days from the day before the earliest of ``moments`` to past the
+        latest, and ``ahead_hours`` working hours beyond it."""
+        earliest = min(_local_date(m.min(), self.zone) for m in moments)
+        latest = max(_local_date(m.max(), self.zone) for m in moments)
+        return self._days_around(earliest, latest, ahead_hours)
 
-    def _local_dates(self, moments: pd.Series) -> np.ndarray:
-        return moments.dt.tz_convert(self.zone).dt.tz_localize(None).dt.normalize().to_numpy()
-
-    def _worked_seconds(self, moments: pd.Series, first: dt.date, count: int) -> np.ndarray:
-        opens, before, length = self._clock(first, count)
-        day = (self._local_dates(moments) - np.datetime64(first)) // np.timedelta64(1, "D")
-        day = day.astype(int)
-        seconds = moments.dt.tz_convert("UTC").dt.as_unit("s").astype("int64").to_numpy(float)
-        return before[day] + np.clip(seconds - opens[day], 0.0, length[day])
-
-    def elapsed(self, starts: pd.Series, ends: pd.Series) -> np.ndarray:
-        """Working hours from each of ``starts`` to the ``ends`` beside it (UTC times; an end
-        before its start gives 0)."""
-        starts, ends = _utc(starts), _utc(ends)
-        if not len(starts):
-            return np.zeros(0)
-        first = (self._local_dates(starts).min() - np.timedelta64(1, "D")).astype("M8[D]")
-        last = self._local_dates(ends).max().astype("M8[D]")
-        count = int((last - first) // np.timedelta64(1, "D")) + 2
-        first_day = first.astype(dt.date)
-        worked = self._worked_seconds(ends, first_day, count) - self._worked_seconds(
-            starts, first_day, count
-        )
-        return np.maximum(worked, 0.0) / 3600.0
+    def _days_around(self, earliest: dt.date, latest: dt.date, ahead_hours: float) -> _Table:
+        if not self.days:
+            raise WorkingHoursError("no working day in the week: name at least one")
+        ahead = int(ahead_hours / self.hours_per_week * 7) + 21  # holidays: widened below
+        first = earliest - dt.timedelta(days=1)
+        return self._table(first, (latest - first).days + ahead)
 
     def add(self, moment: dt.datetime | pd.Timestamp, hours: float) -> pd.Timestamp:
         """The moment ``hours`` working hours after ``moment`` (UTC when naive), in UTC."""
-        start = _utc(pd.Series([pd.Timestamp(moment)]))
-        first = (self._local_dates(start)[0] - np.timedelta64(1, "D")).astype("M8[D]")
-        first_day = first.astype(dt.date)
-        per_week = len(self.days) * (self.end_minute - self.start_minute) * 60
-        if not per_week:
-            raise WorkingHoursError("no working day in the week: name at least one")
-        count = int(hours * 3600 / per_week * 7) + 21
-        while True:  # a long run of holidays can need more days: widen until the target fits
-            target = self._worked_seconds(start, first_day, count)[0] + hours * 3600
-            opens, before, length = self._clock(first_day, count)
-            ends = before + length
-            day = int(np.searchsorted(ends, target, side="left"))
-            if day < count:
-                # reached at the close of a day, the deadline is that close, not the next open
-                moment_s = opens[day] + (target - before[day])
-                return pd.Timestamp(round(float(moment_s)), unit="s", tz="UTC")
-            count *= 2
+        # one moment at a time, as the service asks: numbers, not a Series (0.08 ms, not 2 ms)
+        start = pd.Timestamp(moment)
+        if pd.isna(start):
+            raise WorkingHoursError("the moment to count from is missing")
+        start = start.tz_localize("UTC") if start.tzinfo is None else start.tz_convert("UTC")
+        day = _local_date(start, self.zone)
+        table = self._days_around(day, day, hours)
+        seconds = np.array([start.value / 1e9])
+        target = table.clock_seconds(seconds) + hours * 3600
+        while target[0] > table.total:  # a long run of holidays: widen until it fits
+            table = self.widened(table)
+        return pd.Timestamp(round(float(table.seconds_at(target)[0])), unit="s", tz="UTC")
+
+    def elapsed(self, starts: pd.Series, ends: pd.Series) -> np.ndarray:
+        """Working hours from each of ``starts`` to the ``ends`` beside it (UTC when naive;
+        an end before its start gives 0)."""
+        starts = _utc(starts, "a start")
+        ends = _utc(ends, "an end")
+        if not len(starts):
+            return np.zeros(0)
+        table = self._around(starts, ends)
+        return np.maximum(table.clock(ends) - table.clock(starts), 0.0) / 3600.0
+
+    def on_clock(self, moments: pd.Series) -> tuple[np.ndarray, _Table]:
+        """``moments`` as working hours since the day before the earliest (for a queue worked
+        in working hours), and the table that turns such hours back into moments."""
+        moments = _utc(moments, "a hand-off time")
+        table = self._around(moments, ahead_hours=self.hours_per_week * 52)
+        return table.clock(moments) / 3600.0, table
 
 
-def _utc(moments: pd.Series) -> pd.Series:
+@dataclass(frozen=True)
+class _Table:
+    """The working clock of ``count`` local days from ``first``: each day's opening moment
+    (UTC seconds), the working seconds before it and in it. Moments read on it
+    (:meth:`clock`) and back (:meth:`moments`) by one table, so a deadline and a wait are
+    counted the same way."""
+
+    first: dt.date
+    count: int
+    opens: np.ndarray
+    before: np.ndarray
+    length: np.ndarray
+
+    @property
+    def total(self) -> float:
+        return float(self.before[-1] + self.length[-1])
+
+    def clock(self, moments: pd.Series) -> np.ndarray:
+        """Working seconds from the table's first day to each of ``moments`` (UTC)."""
+        return self.clock_seconds(moments.dt.as_unit("s").astype("int64").to_numpy(float))
+
+    def clock_seconds(self, seconds: np.ndarray) -> np.ndarray:
+        """:meth:`clock` of moments given as UTC seconds since the epoch."""
+        day = np.searchsorted(self.opens, seconds, side="right") - 1
+        if (day < 0).any() or (day >= self.count).any():
+            raise ValueError("a moment outside the working clock's days")  # a caller's bug
+        return self.before[day] + np.clip(seconds - self.opens[day], 0.0, self.length[day])
+
+    def seconds_at(self, working_seconds: np.ndarray) -> np.ndarray:
+        """The moments (UTC seconds since the epoch) at which the clock reads
+        ``working_seconds``; one reached at a day's close is that close, not the next
+        opening."""
+        day = np.searchsorted(self.before + self.length, working_seconds, side="left")
+        if (day >= self.count).any():
+            raise ValueError("working hours past the working clock's days")  # a caller's bug
+        return self.opens[day] + (working_seconds - self.before[day])
+
+    def moments(self, working_seconds: np.ndarray) -> pd.Series:
+        """:meth:`seconds_at` as UTC times."""
+        seconds = np.round(self.seconds_at(working_seconds)).astype("int64")
+        return pd.Series(pd.to_datetime(seconds, unit="s", utc=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _table(hours: WorkingHours, first: dt.date, count: int) -> _Table:
+    """:class:`_Table` for ``hours``, kept: the service counts a deadline per lead, and the
+    leads of a day share one table (built once, about 2 ms)."""
+    dates = pd.date_range(first, periods=count, freq="D")
+    opens, closes = (
+        (dates + pd.to_timedelta(minute, unit="min"))
+        # an opening in a repeated hour at the earlier, a close at the later: the longer day
+        .tz_localize(hours.zone, ambiguous=np.full(count, ambiguous), nonexistent="shift_forward")
+        .tz_convert("UTC")
+        .as_unit("s")
+        .asi8.astype(float)
+        for minute, ambiguous in ((hours.start_minute, True), (hours.end_minute, False))
+    )
+    off = _holiday_dates(hours.holidays, tuple(range(dates[0].year, dates[-1].year + 1)))
+    worked = np.array([d.weekday() in hours.days and d.date() not in off for d in dates])
+    length = np.where(worked, closes - opens, 0.0)
+    before = np.concatenate([[0.0], np.cumsum(length)[:-1]])
+    return _Table(first, count, opens, before, length)
+
+
+@functools.lru_cache(maxsize=64)
+def _holiday_dates(country: str | None, years: tuple[int, ...]) -> frozenset[dt.date]:
+    """A country's public holidays in ``years``, as a set no thread changes: python-holidays
+    fills a calendar's years as they are asked for, which threads scoring at once could race."""
+    if country is None:
+        return frozenset()
+    import holidays as calendars
+
+    return frozenset(calendars.country_holidays(country, years=list(years)))
+
+
+def _local_date(moment: pd.Timestamp, zone: str) -> dt.date:
+    return moment.tz_convert(zone).date()
+
+
+def _utc(moments: pd.Series | list, what: str) -> pd.Series:
+    """``moments`` as UTC times (naive ones are UTC, as in the data contract)."""
     moments = pd.to_datetime(pd.Series(moments).reset_index(drop=True))
-    return moments.dt.tz_localize("UTC") if moments.dt.tz is None else moments.dt.tz_convert("UTC")
+    if moments.isna().any():
+        raise WorkingHoursError(f"{what} is missing: working hours count from a time")
+    moments = moments.dt.tz_localize("UTC") if moments.dt.tz is None else moments
+    return moments.dt.tz_convert("UTC")
