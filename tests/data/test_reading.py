@@ -234,16 +234,6 @@ def test_a_misspelt_table_sheet_is_refused_not_read_as_every_files_sheet(values,
         parse_sheet_options(values)
 
 
-def test_an_export_format_file_with_a_bad_sheets_entry_says_which(tmp_path):
-    path = tmp_path / "export_format.yaml"
-    path.write_text("sheets:\n  deals: 商談\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"export_format\.yaml: sheets: 'deals' is not a table"):
-        ExportFormat.load(path)
-    path.write_text("sheets:\n  leads:\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="sheets must map tables to sheet names"):
-        ExportFormat.load(path)
-
-
 def test_each_tables_sheet_is_kept_with_the_format_for_the_next_file(tmp_path):
     every, own = parse_sheet_options(["リード", "activities=行動履歴", "outcomes=商談"])
     fmt = TOKYO.with_options(sheet=every, sheets=own)
@@ -501,13 +491,19 @@ def test_a_worded_time_with_a_gmt_offset_is_refused_not_guessed(tmp_path):
         load_export(write(leads, tmp_path / "leads.csv"))
 
 
-def test_a_broken_export_format_file_is_one_clear_error(tmp_path):
+@pytest.mark.parametrize(
+    ("written", "said"),
+    [
+        ("columns: [lead_id\n", r"export_format\.yaml: not readable YAML"),
+        ("time_zone:\n", "time_zone is empty"),
+        ("sheets:\n  deals: 商談\n", r"export_format\.yaml: sheets: 'deals' is not a table"),
+        ("sheets:\n  leads:\n", "sheets must map tables to sheet names"),
+    ],
+)
+def test_a_broken_export_format_file_is_one_clear_error(tmp_path, written, said):
     path = tmp_path / "export_format.yaml"
-    path.write_text("columns: [lead_id\n", encoding="utf-8")
-    with pytest.raises(ValueError, match=r"export_format\.yaml: not readable YAML"):
-        ExportFormat.load(path)
-    path.write_text("time_zone:\n", encoding="utf-8")
-    with pytest.raises(ValueError, match="time_zone is empty"):
+    path.write_text(written, encoding="utf-8")
+    with pytest.raises(ValueError, match=said):
         ExportFormat.load(path)
 
 
