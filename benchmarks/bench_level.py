@@ -44,7 +44,7 @@ from leadscore.features.offline import connect, register
 from leadscore.features.schema import CUTOFF_AT, LABEL, SPLIT
 from leadscore.features.spec import DEFAULT_SPEC, load_spec
 from leadscore.features.synthetic import DRIFTING_CHANNEL_MIX, SimulationConfig, simulate
-from leadscore.features.training_set import STAND_IN_START, SplitPlan, build_training_set
+from leadscore.features.training_set import SplitPlan, build_training_set, stand_in_times
 from leadscore.training.job.level import SAME_LEVEL_P
 from leadscore.training.job.train import (
     LEVEL_PERIODS,
@@ -94,12 +94,15 @@ def as_fitted(scorer: LeadScorer, rows: pd.DataFrame) -> np.ndarray:
 
 
 def reread(
-    scorer: LeadScorer, parts: dict[str, pd.DataFrame], significance: float = SAME_LEVEL_P
+    scorer: LeadScorer,
+    parts: dict[str, pd.DataFrame],
+    margins: dict[str, np.ndarray],
+    significance: float = SAME_LEVEL_P,
 ) -> np.ndarray:
     """The judged scorer's test P(SQL) with its level read again from ``parts`` (train and
-    validation as the judged model reads them) at ``significance``."""
+    validation as the judged model reads them, with their component ``margins``, which their
+    times do not change) at ``significance``."""
     fitted = scorer.combiner.with_level(-scorer.metadata["level"]["intercept_shift"])
-    margins = {name: scorer.component_logits(parts[name]).to_numpy() for name in parts}
     moved, _ = shift_level(
         fitted,
         [(parts["train"], margins["train"], LEVEL_PERIODS),
@@ -112,10 +115,9 @@ def reread(
 
 def without_times(parts: dict[str, pd.DataFrame]) -> dict[str, pd.DataFrame]:
     """``parts`` as a flat file without creation times would give them: every row's time a
-    stand-in (:data:`STAND_IN_START` plus its place in time order, in seconds)."""
+    stand-in (:func:`stand_in_times` of its place in time order)."""
     rows = pd.concat(parts, names=["part", "row"]).sort_values(CUTOFF_AT, kind="stable")
-    places = pd.to_timedelta(np.arange(len(rows)), unit="s")
-    rows[CUTOFF_AT] = (STAND_IN_START + places).as_unit(rows[CUTOFF_AT].dt.unit)
+    rows[CUTOFF_AT] = stand_in_times(np.arange(len(rows))).as_unit(rows[CUTOFF_AT].dt.unit)
     return {name: rows.xs(name, level="part").sort_index() for name in parts}
 
 
@@ -129,14 +131,15 @@ def judge_world(world: str, leads: int, seed: int) -> dict[str, object]:
     refit = refit_scorer(judged, pd.concat([parts["train"], parts["validation"]]))
     test = parts["test"]
     rate = test[LABEL].mean()
+    margins = {name: judged.component_logits(rows).to_numpy() for name, rows in parts.items()}
     return {
         "world": f"{world} {leads:,} seed {seed}",
         "leads": leads,
         "test SQL rows": int(test[LABEL].sum()),
         "judged as fitted": as_fitted(judged, test).mean() / rate,
-        "judged local level": reread(judged, parts, ALWAYS_MOVING).mean() / rate,
+        "judged local level": reread(judged, parts, margins, ALWAYS_MOVING).mean() / rate,
         "judged the rule": judged.probability(test).mean() / rate,
-        "judged untimed rule": reread(judged, without_times(parts)).mean() / rate,
+        "judged untimed rule": reread(judged, without_times(parts), margins).mean() / rate,
         "rule's reading": f"{judged.metadata['level']['method']} "
         f"(p {judged.metadata['level']['same_level_p']:.2f})",
         "refit as fitted": as_fitted(refit, test).mean() / rate,

@@ -278,7 +278,8 @@ def read_table(path: str | Path, fmt: ExportFormat | None = None, kind: str = "l
         )
     except ValueError as error:
         raise ContractError(str(error), source=source) from None
-    picked = (f"{path.name}: read {choice}",) if choice and sheet.chosen else ()
+    chosen = choice is not None and fmt.sheets.get(kind, fmt.sheet) is None  # not by --sheet
+    picked = (f"{path.name}: read {choice}",) if chosen else ()
     notes = picked + title_note(source, skipped)
     if footer:
         notes += (f"{source}: its last row is a totals row ({footer!r}) and was left out",)
@@ -444,7 +445,7 @@ def parse_timestamps(table: Table, column: str, *, required: bool) -> pd.Series:
     :mod:`features.timestamps`); times without a zone are on the table's clock; bad values
     name their rows and the forms that are read."""
     values = table.frame[column]
-    if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+    if pd.api.types.is_datetime64_any_dtype(values):
         parsed = on_clock(values, table.time_zone)
     else:
         text = values.astype("string").str.strip()
@@ -619,9 +620,7 @@ def label_dates(table: Table, column: str) -> pd.Series | None:
     at least one cell empty; else the column is read as classes, whose error names the rows.
     """
     values = table.frame[column]
-    if not (isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(
-        values
-    )):  # fmt: skip
+    if not pd.api.types.is_datetime64_any_dtype(values):
         text = values.astype("string").str.strip()
         filled = ~_empty_text(text)
         if not filled.any() or filled.all() or text[filled].isin(list(_LABEL_CLASSES)).any():
@@ -690,7 +689,7 @@ def parse_order(table: Table, column: str) -> pd.Series:
     bad: pd.Series | None = None
     if pd.api.types.is_bool_dtype(values):
         order, bad = values, pd.Series(True, index=values.index)
-    elif isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(values):
+    elif pd.api.types.is_datetime64_any_dtype(values):
         order = parse_timestamps(table, column, required=True)
     elif pd.api.types.is_numeric_dtype(values):
         order, bad = values, ~pd.Series(np.isfinite(values.astype("float64")), index=values.index)
@@ -777,9 +776,12 @@ def _with_lead_ids(
 _CREATION_NAME = re.compile(r"creat|作成日|作成時|登録日|登録時")
 
 
-def creation_column(table: Table, leave_out: Sequence[str] = ()) -> tuple[str | None, str]:
+def creation_column(
+    table: Table, leave_out: Sequence[str] = ()
+) -> tuple[str | None, str, pd.Series | None]:
     """The column of a flat file without ``created_at`` that holds when each lead was created,
-    and what was decided, in words ("" when no column is named so).
+    what was decided, in words ("" when no column is named so), and its times as read (so
+    they are read once).
 
     Why: a CRM report writes the creation time as 'Created Date' or 作成日時, not
     ``created_at``; without it the split would follow file order and the creation weekday and
@@ -790,25 +792,33 @@ def creation_column(table: Table, leave_out: Sequence[str] = ()) -> tuple[str | 
         c for c in table.frame.columns
         if c not in leave_out and _CREATION_NAME.search(fold_text(str(c)))
     ]  # fmt: skip
-    timed = []
+    timed = {}
     for column in named:
         try:
-            parse_timestamps(table, column, required=True)
+            timed[column] = parse_timestamps(table, column, required=True)
         except ContractError:
             continue
-        timed.append(column)
     if len(timed) == 1:
-        return timed[0], (
-            f"'{timed[0]}' is when each lead was created (its name, and a time on every row): "
-            "the split follows it and it gives the creation weekday and hour; if it is not, "
-            "name the creation time with --column created_at=NAME, or leave it out with --drop"
+        [(column, times)] = timed.items()
+        return (
+            column,
+            (
+                f"'{column}' is when each lead was created (its name, and a time on every row): "
+                "the split follows it and it gives the creation weekday and hour; if it is not, "
+                "name the creation time with --column created_at=NAME, or leave it out with --drop"
+            ),
+            times,
         )
     if len(timed) > 1:
-        return None, (
-            f"{' and '.join(repr(c) for c in timed)} may each be when a lead was created; "
-            "name the creation time with --column created_at=NAME to split by time"
+        return (
+            None,
+            (
+                f"{' and '.join(repr(c) for c in timed)} may each be when a lead was created; "
+                "name the creation time with --column created_at=NAME to split by time"
+            ),
+            None,
         )
-    return None, ""
+    return None, "", None
 
 
 def load_flat(
@@ -832,10 +842,10 @@ def load_flat(
     names it.
     """
     table = read_table(path, fmt)
-    created_from, creation_note = None, ""
+    created_from, creation_note, created = None, "", None
     if schema.CREATED_AT not in table.frame.columns and order_column is None:
         leave_out = [label, *(c for c in (id_column,) if c), *drop]
-        created_from, creation_note = creation_column(table, leave_out)
+        created_from, creation_note, created = creation_column(table, leave_out)
         if created_from is not None:
             renamed = table.frame.rename(columns={created_from: schema.CREATED_AT})
             table = replace(table, frame=renamed)
@@ -857,7 +867,9 @@ def load_flat(
     target, dates = parse_label(table, label, positive, negative)
     if positive is not None:
         notes.append(_label_words(frame, label, positive, negative))
-    if schema.CREATED_AT in frame.columns:
+    if created is not None:  # read as creation_column found it
+        frame[schema.CREATED_AT] = created
+    elif schema.CREATED_AT in frame.columns:
         frame[schema.CREATED_AT] = parse_timestamps(table, schema.CREATED_AT, required=True)
     if dates is not None:
         target, note = _mature_label(table, target, dates, frame.get(schema.CREATED_AT), label)

@@ -185,7 +185,7 @@ def infer_attributes(
         reason = None
         min_share = None
         aliases: dict[str, str] | None = None
-        spellings: dict[str, str] = {}
+        spelled = None  # (written counts, their levels, least leads): spellings if kept
         if column in (schema.LEAD_ID, schema.CREATED_AT, *exclude):
             continue
         code = bool(_CODE_NAME.search(_fold(column)))
@@ -217,7 +217,7 @@ def infer_attributes(
                 distinct = len(counts)  # levels as the models see them
                 min_share = _level_min_share(counts, len(leads))
                 least = max(2, math.ceil((min_share or DEFAULT_MIN_SHARE) * len(leads)))
-                spellings = level_spellings(raw_counts, as_level, least)
+                spelled = (raw_counts, as_level, least)
                 frequent = int((counts >= _MIN_LEVEL_LEADS).sum())
                 if not code and once >= _FREE_TEXT_SHARE * len(filled) and distinct > 50:
                     reason = (
@@ -259,7 +259,7 @@ def infer_attributes(
                     name=name,
                     column=str(column),
                     aliases=infer_aliases(values) if aliases is None else aliases,
-                    spellings=spellings,
+                    spellings=level_spellings(*spelled) if spelled else {},
                     **grouping,
                 )
             )
@@ -703,11 +703,11 @@ def spec_header(skipped: list[str], source: str, kept: list[str] | None = None) 
 
 
 def infer_flat(flat: FlatExport, drop: Sequence[str] = (), *, time_zone: str = "UTC") -> Inference:
-    """:func:`infer` on a flat export, the label and ``drop`` columns left out (as `train`
-    and `spec infer` read a flat file alike)."""
+    """:func:`infer` on a flat export (whose leads have no label column), ``drop`` columns
+    left out (as `train` and `spec infer` read a flat file alike)."""
     return infer(
-        flat.leads.drop(columns=list(drop), errors="ignore"), None, flat.personal_data,
-        exclude=(flat.label_column, *drop), numbers=flat.number_columns, time_zone=time_zone,
+        flat.leads, None, flat.personal_data, exclude=tuple(drop),
+        numbers=flat.number_columns, time_zone=time_zone,
     )  # fmt: skip
 
 

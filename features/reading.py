@@ -26,6 +26,7 @@ import pandas as pd
 import yaml
 
 from leadscore.features import schema
+from leadscore.features.spec import fold_text
 from leadscore.features.timestamps import check_time_zone
 
 # tried in this order when a CSV has no byte-order mark: UTF-8 first (strict UTF-8 almost never
@@ -434,13 +435,11 @@ class Sheet:
     """The sheet :func:`read_excel_table` read: its rows, and where and why it read them."""
 
     frame: pd.DataFrame
-    times: tuple[str, ...]  # columns whose cells are all dates
     title_rows: int  # rows above the header, skipped (:func:`title_rows`)
     source: str  # the file's name, with the sheet's when the workbook has several
     # which sheet of several was read and how to choose another, when the table's own was not
     # named: a fix for an error about a column the sheet lacks
     choice: str | None
-    chosen: bool  # chosen by leadscore, not by --sheet: said in the run's notes
 
 
 def choose_sheet(
@@ -458,8 +457,6 @@ def choose_sheet(
     history and deals as sheets of one file, and passing it as --leads, --activities and
     --outcomes read its first sheet three times, stopping on columns the activities lacked.
     """
-    from leadscore.features.spec import fold_text  # spec imports no reading: no cycle
-
     listed = f"of {len(names)}: {', '.join(names)}; choose another with --sheet {kind}=NAME"
     own = kind in fmt.sheets
     asked = fmt.sheets.get(kind, fmt.sheet)
@@ -519,33 +516,29 @@ def read_excel_table(path: Path, fmt: ExportFormat, kind: str = "leads") -> Shee
         ) from None
     names = [str(n) for n in book.sheet_names]
     sheet, choice = choose_sheet(names, fmt, kind, path.name)
-    chosen = choice is not None and kind not in fmt.sheets and fmt.sheet is None
     head = book.parse(sheet, dtype=object, header=None, nrows=HEAD_ROWS)
     skipped = title_rows(head.itertuples(index=False))
     raw = book.parse(sheet, dtype=object, header=skipped)
     frame = pd.DataFrame(index=raw.index)
-    times = []
     for column in raw.columns:
         values = raw[column]
         filled = values.dropna()
         if len(filled) and filled.map(lambda v: isinstance(v, dt.date)).all():
             frame[str(column)] = pd.to_datetime(values)
-            times.append(str(column))
         else:
             frame[str(column)] = pd.Series(values.map(_cell_text).tolist(), dtype="str")
     source = f"{path.name} [{names[sheet]}]" if len(names) > 1 else path.name
-    return Sheet(frame, tuple(times), skipped, source, choice, chosen)
+    return Sheet(frame, skipped, source, choice)
 
 
 def _cell_text(value: object) -> str | None:
-    if value is None or (isinstance(value, float) and value != value):
+    if _blank_cell(value):
         return None
     if isinstance(value, float) and value.is_integer():
         return str(int(value))
     if isinstance(value, dt.date):  # a date cell in a column of text: ISO, read as such
         return value.isoformat()
-    text = str(value)
-    return None if text.strip() == "" else text
+    return str(value)
 
 
 def rename_columns(

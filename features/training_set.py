@@ -421,6 +421,12 @@ def write_profile(profile: dict, out: Path) -> Path:
 STAND_IN_START = pd.Timestamp("2000-01-01", tz="UTC")
 
 
+def stand_in_times(places: np.ndarray) -> pd.DatetimeIndex:
+    """A flat file's stand-in times for leads at ``places`` (0, 1, ... in lead order): a
+    second apart from :data:`STAND_IN_START`, which :func:`is_stand_in` recognises."""
+    return STAND_IN_START + pd.to_timedelta(places, unit="s")
+
+
 def is_stand_in(cutoffs: pd.Series) -> bool:
     """Whether ``cutoffs`` are a flat file's stand-in times (:data:`STAND_IN_START`, a second
     apart in lead order): places, not moments, so nothing a week long can be counted in them."""
@@ -477,8 +483,7 @@ def flat_training_set(
             if aligned.isna().any():
                 raise ValueError("order has no value for some leads: align it with leads")
             place = aligned.rank(method="first").to_numpy() - 1
-        stand_in = STAND_IN_START + pd.to_timedelta(place, unit="s")
-        frame[schema.CREATED_AT] = np.asarray(stand_in)
+        frame[schema.CREATED_AT] = np.asarray(stand_in_times(place))
     rows = flat_feature_rows(con, frame, spec)
     rows.insert(1, CUTOFF_AT, frame[schema.CREATED_AT].to_numpy())
     rows[LABEL] = label.to_numpy()

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from leadscore.serving.scoring import is_flat, needs_created_at
+from leadscore.serving.scoring import lead_needs
 from leadscore.training.model.artifact import ModelDirectoryError, load_model
 from leadscore.training.model.policy import POLICY_FILE, Policy, PolicyError, read_policy
 from leadscore.training.model.registry import CHAMPION_URI
@@ -143,8 +143,7 @@ class ModelHandle:
             "spec_fingerprint": scorer.spec.fingerprint(),
             "rulebook_fingerprint": meta.get("rulebook_fingerprint"),
             "sql_within_days": scorer.spec.sql_within_days,
-            "needs_created_at": needs_created_at(scorer),
-            "reads_activities": not is_flat(scorer),
+            **lead_needs(scorer),
             "policy": {k: v for k, v in scorer.in_force().as_dict().items() if k != "backtest"},
             "policy_refused": self.refused,
         }

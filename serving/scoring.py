@@ -96,6 +96,12 @@ def is_flat(scorer: LeadScorer) -> bool:
     )
 
 
+def lead_needs(scorer: LeadScorer) -> dict[str, bool]:
+    """What a posted lead must carry for ``scorer``, as the service checks it and
+    ``GET /metadata`` says it."""
+    return {"needs_created_at": needs_created_at(scorer), "reads_activities": not is_flat(scorer)}
+
+
 def needs_created_at(scorer: LeadScorer) -> bool:
     """Whether a lead must come with ``created_at``: always for a model of events (its age and
     activity windows count from it), for a flat one exactly when its file had the column."""

@@ -45,8 +45,7 @@ from leadscore.serving.coalesce import Coalescer
 from leadscore.serving.model_source import ModelHandle
 from leadscore.serving.scoring import (
     Scored,
-    is_flat,
-    needs_created_at,
+    lead_needs,
     online_rows,
     score_features,
 )
@@ -138,9 +137,7 @@ class LeadScoring:
         )
         self.max_batch = int(os.environ.get("LEADSCORE_MAX_BATCH", DEFAULT_MAX_BATCH))
         # what a posted lead must carry: the model's, and a running service swaps only policies
-        scorer = self.handle.current()
-        self.reads = {"needs_created_at": needs_created_at(scorer),
-                      "reads_activities": not is_flat(scorer)}  # fmt: skip
+        self.reads = lead_needs(self.handle.current())
         self.coalescer: Coalescer[ScoreRequest, ScoreResponse] = Coalescer(self._score_now)
         # the scorer's objects live as long as the worker: keep them out of every garbage
         # collection, so a full collection does not stall calls for tens of milliseconds

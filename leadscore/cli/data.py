@@ -10,8 +10,10 @@ import typer
 from leadscore.cli.options import (
     _USER_ERRORS,
     ActivitiesOption,
+    DropOption,
     FittedRulebookOption,
     FittedSpecOption,
+    IdColumnOption,
     LeadsOption,
     NegativeOption,
     OptionalLeadsOption,
@@ -77,9 +79,7 @@ def validate(
         str | None,
         typer.Option(help="Flat mode: the 0/1 (yes/no, true/false) label column of --leads."),
     ] = None,
-    id_column: Annotated[
-        str | None, typer.Option(help="Flat mode: the column holding the lead id.")
-    ] = None,
+    id_column: IdColumnOption = None,
     order_column: OrderOption = None,
     positive: PositiveOption = None,
     negative: NegativeOption = None,
@@ -140,14 +140,11 @@ def spec_infer(
     label: Annotated[
         str | None, typer.Option(help="Flat mode: the label column, left out of the features.")
     ] = None,
-    id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
+    id_column: IdColumnOption = None,
     order_column: OrderOption = None,
     positive: PositiveOption = None,
     negative: NegativeOption = None,
-    drop: Annotated[
-        list[str] | None,
-        typer.Option(help="Flat mode: a column to leave out; repeat for several."),
-    ] = None,
+    drop: DropOption = None,
     fmt=None,  # from @_reads_exports: an ExportFormat, or None when no option was given
 ) -> None:
     """Write a starter feature spec from an export, for a person to read and edit.

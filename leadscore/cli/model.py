@@ -11,6 +11,8 @@ from rich.table import Table
 from leadscore.cli.options import (
     _USER_ERRORS,
     ActivitiesOption,
+    DropOption,
+    IdColumnOption,
     NegativeOption,
     OptionalLeadsOption,
     OrderOption,
@@ -205,17 +207,11 @@ def train(
         str | None,
         typer.Option(help="Flat mode: the 0/1 label column of --leads (the spec is inferred)."),
     ] = None,
-    id_column: Annotated[str | None, typer.Option(help="Flat mode: the lead id column.")] = None,
+    id_column: IdColumnOption = None,
     order_column: OrderOption = None,
     positive: PositiveOption = None,
     negative: NegativeOption = None,
-    drop: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="Flat mode: a column to leave out (filled in after the outcome, say); "
-            "repeat for several."
-        ),
-    ] = None,
+    drop: DropOption = None,
     spec: Annotated[
         Path | None,
         typer.Option(

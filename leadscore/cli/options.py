@@ -76,6 +76,16 @@ OrderOption = Annotated[
         "instead of file order, and it is never a feature."
     ),
 ]
+IdColumnOption = Annotated[
+    str | None, typer.Option(help="Flat mode: the column holding the lead id.")
+]
+DropOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        help="Flat mode: a column to leave out (filled in after the outcome, say); repeat for "
+        "several."
+    ),
+]
 PositiveOption = Annotated[
     str | None,
     typer.Option(

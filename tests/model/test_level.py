@@ -22,7 +22,7 @@ from scipy.special import expit, logit
 from leadscore.features.offline import LABEL
 from leadscore.features.schema import CUTOFF_AT, LEAD_ID
 from leadscore.features.synthetic import simulate
-from leadscore.features.training_set import SPLIT, STAND_IN_START
+from leadscore.features.training_set import SPLIT, stand_in_times
 from leadscore.training.job.level import (
     UNTIMED,
     Period,
@@ -268,9 +268,7 @@ def test_a_file_without_creation_times_reads_its_slices_as_one_level():
     rows = pd.concat([r for _, r in history], ignore_index=True)
     combiner = LogOddsBlend(layer="logistic").fit(margins, rows[LABEL].to_numpy(int))
     _, timed = shift_level(combiner, [(rows, margins, 5)], reference=history[-1][0])
-    stand_in = rows.assign(
-        **{CUTOFF_AT: STAND_IN_START + pd.to_timedelta(np.arange(len(rows)), unit="s")}
-    )
+    stand_in = rows.assign(**{CUTOFF_AT: stand_in_times(np.arange(len(rows)))})
     _, untimed = shift_level(combiner, [(stand_in, margins, 5)], reference=history[-1][0])
     assert timed.method == "a moving level" and untimed.method == UNTIMED
     assert untimed.period_offsets == pytest.approx(timed.period_offsets)

@@ -36,14 +36,12 @@ from leadscore.training.job.response_delay import (
 )
 from leadscore.training.job.rule_metrics import weeks_spanned
 from leadscore.training.model.policy import (
-    DEFAULT_TIERS,
     POLICY_FILE,
     POLICY_HISTORY,
     REST,
     CapacityError,
     DealValue,
     Policy,
-    Tier,
     levels_of,
     policy_problem,
     policy_thresholds,
@@ -237,12 +235,14 @@ def tune_policy(
     capacity: Capacity,
     *,
     version: int,
-    tiers: dict[str, Tier] = DEFAULT_TIERS,
+    team_settings: Mapping[str, object] | None = None,
     instant_pass_hands_off: bool = True,
     delay: ResponseDelay | None = None,
     deal_value: DealValue | None = None,
 ) -> Policy:
     """Per team, the threshold within capacity that maximises expected SQLs (or value) after delay.
+    ``team_settings``: what the policy keeps of the team's (:meth:`Policy.team_settings`;
+    default tiers when none).
 
     Filling capacity to the brim is not always best: inflow comes in bursts, and a full queue
     makes the leads behind a burst wait. So each team tries thresholds that fill 50-100% of its
@@ -285,7 +285,7 @@ def tune_policy(
         thresholds=thresholds,
         segment=capacity.segment,
         instant_pass_hands_off=instant_pass_hands_off,
-        tiers=tiers,
+        **(team_settings or {}),
         sla_hours=capacity.sla_hours,
         capacity_per_week=capacity.per_week,
         capacity_per_segment=dict(capacity.per_segment),
@@ -404,9 +404,9 @@ def tune_threshold(
     policy = tune_policy(
         valid, p_valid, passes_valid, capacity,
         version=scorer.in_force().version + 1,
-        instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
+        team_settings=team, instant_pass_hands_off=scorer.rulebook.instant_pass_hands_off,
         delay=delay, deal_value=deal_value,
-    ).amended(**team)  # fmt: skip
+    )  # fmt: skip
     fitted_value = policy.deal_value
     value_test = fitted_value.of(test) if fitted_value else None
     key_test = p_test if value_test is None else p_test * value_test
@@ -527,11 +527,17 @@ def share_outcomes(
     }
 
 
+def share_per_week(rows: pd.DataFrame, share: float) -> float:
+    """``share`` of the leads ``rows`` saw arrive, a week (for a file without times, whose
+    stand-in times span one week, that share of its leads)."""
+    return share * rows[schema.LEAD_ID].nunique() / weeks_spanned(rows[CUTOFF_AT])
+
+
 def share_threshold(rows: pd.DataFrame, key: np.ndarray, passes: np.ndarray, share: float) -> float:
     """The lowest key that hands off at most ``share`` of the rows' leads, instant passes first."""
     leads = rows[schema.LEAD_ID].nunique()
     try:
-        return fill_threshold(rows, key, passes, share * leads / weeks_spanned(rows[CUTOFF_AT]))
+        return fill_threshold(rows, key, passes, share_per_week(rows, share))
     except CapacityError:
         raise CapacityError(
             f"instant passes alone hand off {first_handoffs(rows, passes).shape[0] / leads:.1%} "
@@ -712,10 +718,8 @@ def tune_for_capacity(
         delay = estimate_response_delay(read_outcome_times(outcomes, fmt))
     else:
         delay = ResponseDelay()
-    if share is not None:  # that share of the leads validation saw arrive, a week
-        per_week = share * valid[schema.LEAD_ID].nunique() / weeks_spanned(valid[CUTOFF_AT])
-    else:
-        per_week = parse_capacity(capacity)
+    # a share: that share of the leads validation saw arrive, a week
+    per_week = parse_capacity(capacity) if share is None else share_per_week(valid, share)
     settings = Capacity(per_week, sla_hours, segment, per_segment)
     result = tune_threshold(
         model_dir, settings, delay=delay, deal_value=value, loaded=loaded, team=team

@@ -236,7 +236,7 @@ def read_level(
     q = float(precision @ (offsets - pooled) ** 2)
     p_value = float(chi2.sf(q, len(usable) - 1)) if len(usable) > 1 else 1.0
     if not timed:
-        return random_effects_level(offsets, variances, p_value, noise)
+        return random_effects_level(offsets, variances, q, p_value, noise)
     step = 0.0
     if p_value < significance:
         step = max(STEP_VARIANCES, key=lambda s: local_level(offsets, variances, s)[1])
@@ -256,12 +256,13 @@ def read_level(
 
 
 def random_effects_level(
-    offsets: np.ndarray, variances: np.ndarray, same_level_p: float, noise: float
+    offsets: np.ndarray, variances: np.ndarray, q: float, same_level_p: float, noise: float
 ) -> Level:
     """The level of slices read as draws about one level: the random-effects mean, each slice
     weighted by ``1 / (variance + tau2)``, with ``tau2`` the variance between slices by
     DerSimonian and Laird's moment estimate (0 when Cochran's Q is no more than its degrees of
-    freedom, and then the pooled level). Written out (four lines) because statsmodels, whose
+    freedom, and then the pooled level); ``q`` is Cochran's Q of the offsets, as
+    :func:`read_level` computed it. Written out (three lines) because statsmodels, whose
     ``combine_effects`` has it, is not otherwise needed.
 
     The next slice's level sits ``tau2`` plus the mean's own variance about it. From five
@@ -273,8 +274,6 @@ def random_effects_level(
     scattered by 0, 0.1, 0.2 and 0.3 log-odds), +/- 1.96 spreads held the sixth slice's level
     100%, 95%, 91% and 93% of the time; by the plain likelihood, 87% at 0.2."""
     precision = 1.0 / variances
-    pooled = float(precision @ offsets / precision.sum())
-    q = float(precision @ (offsets - pooled) ** 2)
     scale = precision.sum() - (precision**2).sum() / precision.sum()
     tau2 = max(0.0, (q - (len(offsets) - 1)) / scale) if scale > 0 else 0.0
     weights = 1.0 / (variances + tau2)
@@ -293,15 +292,24 @@ def _between_slices_spread(offsets: np.ndarray, variances: np.ndarray, offset: f
     level's own uncertainty: read such a band as a floor."""
     if len(offsets) < MOVEMENT_PERIODS:
         return next_level_spread(offsets, variances, offset)
-    loglik, ahead = [], []
+    loglik, means, ahead = [], [], []
     for tau2 in STEP_VARIANCES:
         total = variances + tau2
         mean = float((offsets / total).sum() / (1.0 / total).sum())
         fit = np.sum(np.log(2 * np.pi * total) + (offsets - mean) ** 2 / total)
         loglik.append(-0.5 * float(fit + np.log((1.0 / total).sum())))  # restricted
-        ahead.append(tau2 + 1.0 / (1.0 / total).sum() + (mean - offset) ** 2)
-    weight = np.exp(np.array(loglik) - max(loglik))
-    return float(np.sqrt(weight @ np.array(ahead) / weight.sum()))
+        means.append(mean)
+        ahead.append(tau2 + 1.0 / (1.0 / total).sum())
+    return _mixture_spread(np.array(loglik), np.array(means), np.array(ahead), offset)
+
+
+def _mixture_spread(
+    loglik: np.ndarray, levels: np.ndarray, ahead: np.ndarray, offset: float
+) -> float:
+    """Standard deviation about ``offset`` of a mixture of forecasts, one per variance of the
+    grid, each weighed by its likelihood: at ``levels``, with variances ``ahead``."""
+    weight = np.exp(loglik - loglik.max())
+    return float(np.sqrt(weight @ (ahead + (levels - offset) ** 2) / weight.sum()))
 
 
 def with_band(level: Level, own_log_odds: np.ndarray) -> Level:
@@ -339,9 +347,9 @@ def next_level_spread(offsets: np.ndarray, variances: np.ndarray, offset: float)
         pooled = float(precision @ offsets / precision.sum())
         return float(np.sqrt(1.0 / precision.sum() + (pooled - offset) ** 2))
     fits = [local_level(offsets, variances, step) for step in STEP_VARIANCES]
-    loglik = np.array([fit[1] for fit in fits])
-    weight = np.exp(loglik - loglik.max())
-    weight /= weight.sum()
-    levels = np.array([fit[0] for fit in fits])
-    ahead = np.array([fit[2] + step for fit, step in zip(fits, STEP_VARIANCES, strict=True)])
-    return float(np.sqrt(weight @ (ahead + (levels - offset) ** 2)))
+    return _mixture_spread(
+        np.array([fit[1] for fit in fits]),
+        np.array([fit[0] for fit in fits]),
+        np.array([fit[2] + step for fit, step in zip(fits, STEP_VARIANCES, strict=True)]),
+        offset,
+    )

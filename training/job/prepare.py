@@ -36,7 +36,9 @@ from leadscore.features.sources import ExportPaths, Source
 from leadscore.features.spec import (
     ANY_TYPE,
     DEFAULT_SPEC,
+    CategoricalAttribute,
     FeatureSpec,
+    NumericAttribute,
     dump_spec,
     glob_to_regex,
     load_spec,
@@ -285,8 +287,12 @@ def starting_point(
 def _leak_suspects(source: Source, spec: FeatureSpec) -> list[str]:
     """:func:`training.job.leakage.leak_suspects` of the leads' attributes against whether
     each lead ever became SQL (a lead too new to have done so counts as not: a screen, not
-    a figure)."""
-    leads = source.leads.to_pyarrow().to_pandas()
+    a figure). Only the id and the attributes' columns are read: the screen looks at no other."""
+    read = {
+        a.column for a in spec.attributes if isinstance(a, CategoricalAttribute | NumericAttribute)
+    }
+    columns = [schema.LEAD_ID, *sorted(read & set(source.leads.columns))]
+    leads = source.leads.select(*columns).to_pyarrow().to_pandas()
     sql_at = source.outcomes.select(schema.LEAD_ID, schema.SQL_AT).to_pyarrow().to_pandas()
     converted = set(sql_at.loc[sql_at[schema.SQL_AT].notna(), schema.LEAD_ID])
     label = leads[schema.LEAD_ID].isin(converted).astype(float)

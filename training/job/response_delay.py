@@ -132,13 +132,9 @@ def working_queue_waits(
     """
     if handed_at.empty:
         return np.zeros(0), np.zeros(0)
-    on_clock, table = working.on_clock(handed_at)
+    on_clock, arrival, table = working.on_clock(handed_at)
     waited = first_come_first_served(on_clock, working.hours_per_week / per_week)
-    arrival = handed_at.dt.tz_convert("UTC").dt.as_unit("s").astype("int64").to_numpy(float)
-    reached = (on_clock + waited) * 3600.0
-    while reached.max() > table.total:  # a backlog past the table's days: widen it
-        table = working.widened(table)
-    contact = table.seconds_at(reached)
+    contact = working.seconds_at(table, (on_clock + waited) * 3600.0)
     return np.where(waited > 0, np.maximum(contact - arrival, 0.0) / 3600.0, 0.0), waited
 
 

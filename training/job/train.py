@@ -659,6 +659,7 @@ def volume_policy(
     """
     passes = rules.instant_passes(validation).any(axis=1).to_numpy()
     untimed = is_stand_in(validation[CUTOFF_AT])
+    weeks = weeks_spanned(validation[CUTOFF_AT])  # 1 for stand-in times, a second apart
     volume = int(rules.predict(validation).sum())
     if volume > 0:
         kind = "rulebook volume"
@@ -672,7 +673,6 @@ def volume_policy(
         chosen = passes | (p >= threshold)
     else:  # no rule handed off anyone, so no instant pass fired either
         kind = "top 10% of leads" if untimed else "top 10% a week"
-        weeks = weeks_spanned(validation[CUTOFF_AT])
         threshold = fill_threshold(validation, p, passes, default_handoff_leads(validation) / weeks)
         chosen = passes | (p >= threshold)
     scored = chosen & ~passes
@@ -681,7 +681,7 @@ def volume_policy(
     if untimed:
         volume = {"handoff_share": round(handed / validation[schema.LEAD_ID].nunique(), 4)}
     else:
-        volume = {"handoffs_per_week": round(handed / weeks_spanned(validation[CUTOFF_AT]), 1)}
+        volume = {"handoffs_per_week": round(handed / weeks, 1)}
     return Policy(
         version=1,
         kind=kind,

@@ -30,6 +30,7 @@ import yaml
 from leadscore.features.spec import (
     ANY_TYPE,
     Attribute,
+    CategoricalAttribute,
     FeatureSpec,
     Signal,
     fold_text,
@@ -235,7 +236,7 @@ def _with_spellings(concepts: dict[str, Concept], spec: FeatureSpec) -> dict[str
     concept that reads the attribute; the concept's own words win ('monday' stays 月曜日)."""
     out = dict(concepts)
     for attribute in spec.attributes:
-        spellings = getattr(attribute, "spellings", None)
+        spellings = attribute.spellings if isinstance(attribute, CategoricalAttribute) else {}
         owner = next((c for c in out.values() if c.matches(attribute.name)), None)
         if spellings and owner is not None:
             words = {lang: {**spellings, **owner.words.get(lang, {})} for lang in LANGUAGES}
