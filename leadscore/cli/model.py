@@ -349,7 +349,8 @@ def tune_threshold(
         str | None,
         typer.Option(
             help="The team's clock (an IANA name such as Asia/Tokyo) for working hours and "
-            "deadlines. Default: the policy in force's."
+            "deadlines. Default: the policy in force's, else the clock the export was read on "
+            "(--timezone at training) unless UTC."
         ),
     ] = None,
     segment: Annotated[

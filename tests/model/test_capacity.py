@@ -27,6 +27,7 @@ from leadscore.training.job.capacity import (
     first_handoffs,
     handoff_outcomes,
     parse_capacity,
+    team_of,
     tune_policy,
     tune_threshold,
     write_policy,
@@ -428,3 +429,26 @@ def test_a_team_works_its_queue_in_its_working_hours():
     assert counted.tolist() == pytest.approx([0.0, 1.0, 0.0])
     assert wall.tolist() == pytest.approx([0.0, 63.0, 0.0])
     assert queue_waits(handed_at, per_week=45).tolist() == pytest.approx([0.0, 168 / 45, 0.0])
+
+
+def test_working_hours_without_a_team_clock_are_on_the_clock_the_export_was_written_on(
+    trained_world,
+):
+    """A Japanese export read with --timezone Asia/Tokyo: `--working-hours` alone counts on
+    Tokyo's clock, as the hand-off sheet reads its times. An export on UTC says nothing of
+    where the team sits, so the run asks for the clock."""
+    from dataclasses import replace
+
+    scorer = load_model(trained_world.model)
+    hours = {"working_hours": "Mon-Fri 09:00-18:00"}
+    tokyo = ExportFormat(time_zone="Asia/Tokyo").as_dict()
+    japanese = replace(scorer, metadata={**scorer.metadata, ExportFormat.METADATA_KEY: tokyo})
+    team, working = team_of(japanese, hours)
+    assert team["time_zone"] == "Asia/Tokyo" and working.zone == "Asia/Tokyo"
+    queue = NO_COST_OF_WAITING.as_dict(working)["queue"]
+    assert (
+        queue == "first come, first served at capacity / 45 follow-ups an hour in working "
+        "hours (Mon-Fri 09:00-18:00 Asia/Tokyo)"
+    )
+    with pytest.raises(CapacityError, match="working_hours: needs time_zone"):
+        team_of(scorer, hours)

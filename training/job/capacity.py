@@ -290,7 +290,7 @@ def tune_policy(
         capacity_per_week=capacity.per_week,
         capacity_per_segment=dict(capacity.per_segment),
         deal_value=deal_value,
-        response_delay=delay.as_dict(),
+        response_delay=delay.as_dict(capacity.working),
     )
     handoff = passes | (p >= policy_thresholds(policy, rows))
     expected = handoff_outcomes(rows, handoff, capacity, delay, p, value)
@@ -476,9 +476,15 @@ def team_of(
 ) -> tuple[dict[str, object], WorkingHours | None]:
     """The team settings a re-tuned policy keeps (the policy in force's, with ``given`` on
     top) and the working hours they give, checked as the policy will be: a re-tune used to
-    drop the team's clock that marketing ops had set."""
+    drop the team's clock that marketing ops had set. Working hours without a team clock are
+    on the clock the export was written on, as the hand-off sheet reads times without one
+    (a Japanese export read with --timezone Asia/Tokyo), unless that is UTC, which says
+    nothing of where the team sits."""
     in_force = scorer.in_force()
     team = {**in_force.team_settings(), **(given or {})}
+    if team.get("working_hours") and not team.get("time_zone"):
+        export_clock = ExportFormat.remembered(scorer.metadata, None).time_zone
+        team["time_zone"] = None if export_clock == "UTC" else export_clock
     try:
         return team, in_force.amended(**team).working_clock()
     except ValidationError as error:

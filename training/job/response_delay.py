@@ -50,12 +50,16 @@ class ResponseDelay:
         """Share of a lead's conversion chance left after waiting ``wait_hours``."""
         return np.power(0.5, np.asarray(wait_hours, float) / self.half_life_hours)
 
-    def as_dict(self) -> dict:
+    def as_dict(self, working: WorkingHours | None = None) -> dict:
+        """The delay model as the policy records it, with the queue it was replayed through:
+        around the clock, or in the team's ``working`` hours."""
+        hours = HOURS_PER_WEEK if working is None else working.hours_per_week
+        where = "" if working is None else f" in working hours ({working.describe()})"
         return {  # JSON has no infinity: no loss with waiting is written as null
             "half_life_hours": None if math.isinf(self.half_life_hours) else self.half_life_hours,
             "source": self.source,
             "conversion_multiplier": "0.5 ** (extra_wait_hours / half_life_hours)",
-            "queue": "first come, first served at capacity / 168 follow-ups an hour",
+            "queue": f"first come, first served at capacity / {hours:g} follow-ups an hour{where}",
         }
 
 
